@@ -9,9 +9,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from audit.render import Rendering, render
 from audit.sections import Section
+from audit.stack_config import PROJECT_DIR
 from audit.summary import resources_section
 from components.settings import ConfigError
 
@@ -25,10 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding Pulumi.yaml")
     args = parser.parse_args(argv)
 
     try:
-        rendering = render(args.stack)
+        rendering = render(args.stack, project_dir=args.project_dir.resolve())
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2

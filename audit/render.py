@@ -36,6 +36,8 @@ class RecordedResource:
     outputs: dict[str, Any]
     account: str = ""
     region: str = ""
+    # URNs each input property was computed from (how references are wired).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -175,6 +177,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 outputs=_plain(registration.state),
                 account=account,
                 region=region,
+                property_dependencies={
+                    key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
             )
         )
         return response
@@ -205,18 +210,41 @@ def render(
     values = dict(config) if config is not None else load_stack_config(stack, project_dir, overrides)
     if config is not None and overrides:
         values.update(overrides)
-    name = project_file(project_dir)["name"]
-    assert name == PROJECT, f"Pulumi.yaml names project {name!r}, components expect {PROJECT!r}"
     # Validate first, exactly as the program will: a bad config never starts the engine.
     raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
     settings = parse_settings(raw, values.get("aws:region"))
+    recorded, outputs = run_program(values, stack, project_dir)
+    return Rendering(
+        stack=stack,
+        settings=settings,
+        resources=[r for r in recorded if r.custom],
+        components=[r for r in recorded if not r.custom],
+        outputs=outputs,
+        config=values,
+    )
 
+
+def run_program(
+    values: Mapping[str, Any],
+    stack: str = "prod",
+    project_dir: Path = PROJECT_DIR,
+    recorded: list[RecordedResource] | None = None,
+) -> tuple[list[RecordedResource], dict[str, Any]]:
+    """Run `__main__.py` under a fresh mock engine with exactly these config values.
+
+    Whatever the program raises propagates; `recorded`, when given, keeps what it
+    registered up to that point.
+    """
+    name = project_file(project_dir)["name"]
+    assert name == PROJECT, f"Pulumi.yaml names project {name!r}, components expect {PROJECT!r}"
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     pulumi.runtime.set_all_config(as_engine_config(values), secret_keys=[])
     pulumi_settings.reset_options(project=name, stack=stack, preview=False)
     mocks = RegistryMocks()
     monitor = RecordingMonitor(mocks)
+    if recorded is not None:
+        monitor.recorded = recorded
     pulumi.runtime.set_mocks(mocks, project=name, stack=stack, preview=False, monitor=monitor)
 
     outputs: dict[str, Any] = {}
@@ -227,7 +255,4 @@ def render(
         return pulumi.Output.from_input(dict(root.outputs)).apply(outputs.update)
 
     pulumi.runtime.test(program)()
-    custom = [r for r in monitor.recorded if r.custom]
-    components = [r for r in monitor.recorded if not r.custom]
-    return Rendering(stack=stack, settings=settings, resources=custom, components=components,
-                     outputs=_plain(outputs), config=values)
+    return monitor.recorded, _plain(outputs)

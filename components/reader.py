@@ -25,11 +25,12 @@ class SecondaryAccountReader(pulumi.ComponentResource):
             region=settings.region,
             # Refuse to run against any other account, whatever the credentials.
             allowed_account_ids=[account_id],
+            # Typed args, so the provider config is serialised with Pulumi's property names.
             assume_roles=[
-                {
-                    "role_arn": settings.deploy_role_arn(account_id),
-                    "session_name": "pypi-registry-deploy",
-                }
+                aws.ProviderAssumeRoleArgs(
+                    role_arn=settings.deploy_role_arn(account_id),
+                    session_name="pypi-registry-deploy",
+                )
             ],
             default_tags={"tags": dict(settings.tags)} if settings.tags else None,
             opts=pulumi.ResourceOptions(parent=self),

@@ -1,0 +1,71 @@
+"""`python -m audit --stack prod`: the offline render people and CI read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from audit.stack_config import PROJECT_DIR
+
+OWNER = "111122223333"
+SECONDARIES = {"012345678901", "444455556666", "777788889999"}
+
+
+def run_audit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "audit", "--stack", "prod", *args],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def audit_json() -> dict:
+    result = run_audit("--json")
+    assert result.returncode == 0, result.stderr + result.stdout[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_json_lists_every_resource_type_in_its_account(audit_json):
+    accounts_by_type: dict[str, set[str]] = {}
+    for resource in audit_json["resources"]:
+        assert set(resource) >= {"urn", "type", "name", "account", "region", "protect", "inputs"}
+        assert resource["region"] == "eu-west-1"
+        accounts_by_type.setdefault(resource["type"], set()).add(resource["account"])
+    assert accounts_by_type == {
+        "pulumi:providers:aws": {OWNER} | SECONDARIES,
+        "pulumi:providers:aws-native": {OWNER},
+        "aws:kms/key:Key": {OWNER},
+        "aws:kms/alias:Alias": {OWNER},
+        "aws:codeartifact/domain:Domain": {OWNER},
+        "aws:codeartifact/repository:Repository": {OWNER},
+        "aws:codeartifact/domainPermissions:DomainPermissions": {OWNER},
+        "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy": {OWNER},
+        "aws-native:codeartifact:PackageGroup": {OWNER},
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {OWNER},
+        "aws:iam/role:Role": {OWNER} | SECONDARIES,
+        "aws:iam/rolePolicy:RolePolicy": {OWNER},
+        "aws:iam/policy:Policy": SECONDARIES,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": SECONDARIES,
+    }
+
+
+def test_json_has_stack_and_outputs(audit_json):
+    assert audit_json["stack"] == "prod"
+    assert audit_json["outputs"]["domainName"] == "acme"
+    assert audit_json["failed"] == []
+    protected = {r["name"] for r in audit_json["resources"] if r["protect"]}
+    assert protected == {"registry-key", "registry-domain", "registry-pypi-store", "registry-internal"}
+
+
+def test_text_summary_groups_resources_by_account():
+    result = run_audit()
+    assert result.returncode == 0, result.stdout[-2000:]
+    text = result.stdout
+    assert f"{OWNER} (owner)  eu-west-1" in text
+    for account in SECONDARIES:
+        assert f"{account} (secondary)  eu-west-1  4 resources" in text
+    assert "registry-domain [protected, retained on delete]" in text
+    assert text.rstrip().endswith("All checks passed.")

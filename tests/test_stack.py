@@ -1,0 +1,369 @@
+"""The real program, run afresh under Pulumi's mock engine for each test: resources,
+wiring, protection, exact policy documents and outputs of the prod stack."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from audit.render import Rendering, render
+
+OWNER = "111122223333"
+SECONDARIES = ["012345678901", "444455556666", "777788889999"]
+REGION = "eu-west-1"
+DOMAIN_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:domain/acme"
+REPO_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:repository/acme"
+PACKAGE_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"
+SECONDARY_ROOTS = [f"arn:aws:iam::{a}:root" for a in SECONDARIES]
+OIDC_ARN = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
+
+REPOSITORY_READ = [
+    "codeartifact:ReadFromRepository",
+    "codeartifact:GetRepositoryEndpoint",
+    "codeartifact:DescribeRepository",
+    "codeartifact:ListPackages",
+    "codeartifact:DescribePackage",
+    "codeartifact:ListPackageVersions",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:GetPackageVersionAsset",
+    "codeartifact:GetPackageVersionReadme",
+    "codeartifact:ListPackageVersionDependencies",
+]
+DOMAIN_READ = [
+    "codeartifact:GetAuthorizationToken",
+    "codeartifact:DescribeDomain",
+    "codeartifact:ListRepositoriesInDomain",
+]
+DENY_DELETES = {
+    "Sid": "DenyIrreversibleDeletes",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": [
+        "codeartifact:DeleteDomain",
+        "codeartifact:DeleteRepository",
+        "codeartifact:DeletePackage",
+        "codeartifact:DeletePackageVersions",
+        "codeartifact:DisposePackageVersions",
+    ],
+    "Resource": "*",
+}
+BEARER = {
+    "Sid": "BearerTokenForCodeArtifactOnly",
+    "Effect": "Allow",
+    "Action": "sts:GetServiceBearerToken",
+    "Resource": "*",
+    "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+}
+
+
+@pytest.fixture
+def prod() -> Rendering:
+    return render("prod")
+
+
+def test_declares_every_resource_of_the_registry(prod):
+    counts = Counter(r.type for r in prod.resources)
+    assert counts == {
+        "pulumi:providers:aws": 1 + len(SECONDARIES),
+        "pulumi:providers:aws-native": 1,
+        "aws:kms/key:Key": 1,
+        "aws:kms/alias:Alias": 1,
+        "aws:codeartifact/domain:Domain": 1,
+        "aws:codeartifact/repository:Repository": 2,
+        "aws:codeartifact/domainPermissions:DomainPermissions": 1,
+        "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy": 2,
+        "aws-native:codeartifact:PackageGroup": 2,
+        "aws:iam/policy:Policy": len(SECONDARIES),
+        "aws:iam/role:Role": len(SECONDARIES) + 2,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": len(SECONDARIES),
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
+        "aws:iam/rolePolicy:RolePolicy": 2,
+    }
+    assert Counter(c.type for c in prod.components) == {
+        "pypi-registry:index:Registry": 1,
+        "pypi-registry:index:SecondaryAccountReader": len(SECONDARIES),
+        "pypi-registry:index:GithubPublishers": 1,
+    }
+
+
+def test_every_child_is_parented_to_its_component(prod):
+    components = {c.urn for c in prod.components}
+    top_level_providers = {"owner", "owner-native"}
+    for resource in prod.resources:
+        if resource.name in top_level_providers:
+            continue
+        assert resource.parent in components, resource.name
+
+
+def test_kms_key_rotates_and_encrypts_the_domain(prod):
+    key = prod.one("aws:kms/key:Key", "registry-key")
+    assert key.inputs["enableKeyRotation"] is True
+    domain = prod.one("aws:codeartifact/domain:Domain", "registry-domain")
+    assert domain.inputs["domain"] == "acme"
+    assert domain.inputs["encryptionKey"] == key.outputs["arn"]
+    assert key.urn in domain.property_dependencies["encryptionKey"]
+
+
+def test_store_has_only_the_public_pypi_connection(prod):
+    store = prod.one("aws:codeartifact/repository:Repository", "registry-pypi-store")
+    assert store.inputs["repository"] == "pypi-store"
+    assert store.inputs["externalConnections"] == {"externalConnectionName": "public:pypi"}
+    assert "upstreams" not in store.inputs
+
+
+def test_internal_has_the_store_as_upstream_by_reference(prod):
+    store = prod.one("aws:codeartifact/repository:Repository", "registry-pypi-store")
+    internal = prod.one("aws:codeartifact/repository:Repository", "registry-internal")
+    assert internal.inputs["upstreams"] == [{"repositoryName": "pypi-store"}]
+    assert "externalConnections" not in internal.inputs
+    # Wired to the store's output, so it is created after the store exists.
+    assert internal.property_dependencies["upstreams"] == [store.urn]
+
+
+def test_package_group_per_prefix_blocks_public_pypi_and_publishes_only_to_internal(prod):
+    internal = prod.one("aws:codeartifact/repository:Repository", "registry-internal")
+    groups = {g.inputs["pattern"]: g for g in prod.of_type("aws-native:codeartifact:PackageGroup")}
+    assert set(groups) == {"/pypi//acme-~", "/pypi//acmecorp-~"}
+    for group in groups.values():
+        assert group.inputs["domainName"] == "acme"
+        assert group.inputs["domainOwner"] == OWNER
+        assert group.inputs["originConfiguration"] == {
+            "restrictions": {
+                "externalUpstream": {"restrictionMode": "BLOCK"},
+                "internalUpstream": {"restrictionMode": "ALLOW"},
+                "publish": {"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["internal"]},
+            }
+        }
+        assert group.property_dependencies["originConfiguration"] == [internal.urn]
+        assert group.provider.endswith("pulumi:providers:aws-native::owner-native")
+
+
+def test_domain_repositories_and_key_are_protected_and_retained(prod):
+    kept = {r.name for r in prod.resources if r.protect}
+    assert kept == {"registry-key", "registry-domain", "registry-pypi-store", "registry-internal"}
+    assert all(r.retain_on_delete for r in prod.resources if r.protect)
+    assert not any(r.retain_on_delete for r in prod.resources if not r.protect)
+
+
+def test_owner_resources_use_a_provider_pinned_to_the_owner_account(prod):
+    owner = prod.one("pulumi:providers:aws", "owner")
+    assert json.loads(owner.inputs["allowedAccountIds"]) == [OWNER]
+    assert owner.inputs["region"] == REGION
+    native = prod.one("pulumi:providers:aws-native", "owner-native")
+    assert json.loads(native.inputs["allowedAccountIds"]) == [OWNER]
+    for resource in prod.resources:
+        if resource.type.startswith(("aws:codeartifact", "aws:kms", "aws-native:")):
+            assert resource.account == OWNER, resource.name
+
+
+@pytest.mark.parametrize("account", SECONDARIES)
+def test_reader_resources_live_in_their_secondary_account(prod, account):
+    provider = prod.one("pulumi:providers:aws", f"reader-{account}-provider")
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [account]
+    assert json.loads(provider.inputs["assumeRoles"]) == [
+        {"roleArn": f"arn:aws:iam::{account}:role/pypi-registry-deploy", "sessionName": "pypi-registry-deploy"}
+    ]
+    names = {f"reader-{account}-read-policy", f"reader-{account}-reader-role",
+             f"reader-{account}-read-policy-attachment"}
+    in_account = {r.name for r in prod.resources if r.provider == provider.urn}
+    assert in_account == names
+    assert all(r.account == account for r in prod.resources if r.name in names)
+
+    role = prod.one("aws:iam/role:Role", f"reader-{account}-reader-role")
+    assert role.inputs["name"] == "codeartifact-pypi-reader"
+    assert role.policy("assumeRolePolicy") == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "SameAccountPrincipals",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "sts:AssumeRole",
+        }],
+    }
+    attachment = prod.one(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"reader-{account}-read-policy-attachment"
+    )
+    policy = prod.one("aws:iam/policy:Policy", f"reader-{account}-read-policy")
+    assert attachment.inputs["policyArn"] == f"arn:aws:iam::{account}:policy/codeartifact-pypi-reader-acme"
+    assert attachment.inputs["policyArn"] == policy.outputs["arn"]
+    assert attachment.inputs["role"] == "codeartifact-pypi-reader"
+
+
+def test_reader_policy_reads_the_owner_registry_and_gets_bearer_tokens_only_for_codeartifact(prod):
+    policy = prod.one("aws:iam/policy:Policy", f"reader-{SECONDARIES[0]}-read-policy")
+    assert policy.policy("policy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "CodeArtifactDomainRead", "Effect": "Allow", "Action": DOMAIN_READ, "Resource": DOMAIN_ARN},
+            {
+                "Sid": "CodeArtifactRepositoryRead",
+                "Effect": "Allow",
+                "Action": REPOSITORY_READ,
+                "Resource": [
+                    f"{REPO_ARN}/pypi-store", f"{PACKAGE_ARN}/pypi-store/*",
+                    f"{REPO_ARN}/internal", f"{PACKAGE_ARN}/internal/*",
+                ],
+            },
+            BEARER,
+        ],
+    }
+
+
+def test_domain_policy_grants_token_to_secondaries_and_denies_irreversible_deletes(prod):
+    policy = prod.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    assert policy.policy("policyDocument") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SecondaryAccountsGetToken",
+                "Effect": "Allow",
+                "Principal": {"AWS": SECONDARY_ROOTS},
+                "Action": DOMAIN_READ,
+                "Resource": DOMAIN_ARN,
+            },
+            DENY_DELETES,
+        ],
+    }
+
+
+@pytest.mark.parametrize("repository", ["pypi-store", "internal"])
+def test_repository_policies_grant_read_only_to_secondaries(prod, repository):
+    policy = prod.one(
+        "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy", f"registry-{repository}-policy"
+    )
+    repo = prod.one("aws:codeartifact/repository:Repository", f"registry-{repository}")
+    assert policy.inputs["repository"] == repository
+    assert policy.property_dependencies["repository"] == [repo.urn]
+    assert policy.policy("policyDocument") == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "SecondaryAccountsRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": SECONDARY_ROOTS},
+            "Action": REPOSITORY_READ,
+            "Resource": [f"{REPO_ARN}/{repository}", f"{PACKAGE_ARN}/{repository}/*"],
+        }],
+    }
+
+
+def test_github_oidc_provider_is_created_for_sts_audience(prod):
+    provider = prod.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "publishers-github-oidc")
+    assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    assert provider.outputs["arn"] == OIDC_ARN
+
+
+@pytest.mark.parametrize(
+    ("repository", "role_name", "subjects", "packages"),
+    [
+        ("acme/acme-core", "gh-publish-acme-acme-core", "repo:acme/acme-core:environment:pypi",
+         ["acme-core", "acme-core-testing"]),
+        ("acme/data-tools", "gh-publish-acme-data-tools",
+         ["repo:acme/data-tools:environment:pypi", "repo:acme@1342004/data-tools@86712231:environment:pypi"],
+         ["acme-data-tools"]),
+    ],
+)
+def test_publisher_role_trust_and_permissions(prod, repository, role_name, subjects, packages):
+    slug = repository.replace("/", "-")
+    role = prod.one("aws:iam/role:Role", f"publishers-{slug}")
+    assert role.inputs["name"] == role_name
+    assert role.account == OWNER
+    assert role.policy("assumeRolePolicy") == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GitHubActionsOidc",
+            "Effect": "Allow",
+            "Principal": {"Federated": OIDC_ARN},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                "token.actions.githubusercontent.com:sub": subjects,
+            }},
+        }],
+    }
+    inline = prod.one("aws:iam/rolePolicy:RolePolicy", f"publishers-{slug}-publish")
+    assert inline.inputs["role"] == role_name
+    package_arns = [f"{PACKAGE_ARN}/internal/pypi//{name}" for name in packages]
+    assert inline.policy("policy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "CodeArtifactToken", "Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken",
+             "Resource": DOMAIN_ARN},
+            BEARER,
+            {"Sid": "InternalRepositoryEndpoint", "Effect": "Allow",
+             "Action": ["codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository"],
+             "Resource": f"{REPO_ARN}/internal"},
+            {"Sid": "PublishOwnPackages", "Effect": "Allow",
+             "Action": ["codeartifact:PublishPackageVersion", "codeartifact:DescribePackageVersion",
+                        "codeartifact:ListPackageVersions"],
+             "Resource": package_arns[0] if len(package_arns) == 1 else package_arns},
+        ],
+    }
+
+
+def test_outputs(prod):
+    endpoint = f"https://acme-{OWNER}.d.codeartifact.{REGION}.amazonaws.com/pypi/internal/"
+    login = f"--domain acme --domain-owner {OWNER} --repository internal --region {REGION}"
+    assert prod.outputs == {
+        "domainName": "acme",
+        "domainOwner": OWNER,
+        "region": REGION,
+        "repositoryEndpoint": endpoint,
+        "indexUrl": endpoint + "simple/",
+        "pipLoginCommand": f"aws codeartifact login --tool pip {login}",
+        "twineLoginCommand": f"aws codeartifact login --tool twine {login}",
+        "readerRoleArns": {a: f"arn:aws:iam::{a}:role/codeartifact-pypi-reader" for a in SECONDARIES},
+        "publisherRoleArns": {
+            "acme/acme-core": f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core",
+            "acme/data-tools": f"arn:aws:iam::{OWNER}:role/gh-publish-acme-data-tools",
+        },
+    }
+
+
+def test_organization_mode_grants_through_principal_org_id():
+    rendering = render("prod", overrides={"pypi-registry:organizationId": "o-a1b2c3d4e5"})
+    org = {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+    domain = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    grant = domain.policy("policyDocument")["Statement"][0]
+    assert (grant["Principal"], grant["Condition"]) == ("*", org)
+    for policy in rendering.of_type("aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"):
+        statement = policy.policy("policyDocument")["Statement"][0]
+        assert (statement["Principal"], statement["Condition"]) == ("*", org)
+    # Readers are still deployed into the listed accounts.
+    assert len(rendering.of_type("aws:iam/policy:Policy")) == len(SECONDARIES)
+
+
+def test_break_glass_role_is_exempt_from_the_delete_deny_only_when_configured(prod):
+    role = f"arn:aws:iam::{OWNER}:role/registry-break-glass"
+    rendering = render("prod", overrides={"pypi-registry:breakGlassRoleArn": role})
+    deny = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    assert deny.policy("policyDocument")["Statement"][-1]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": role}
+    }
+    default = prod.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    assert "Condition" not in default.policy("policyDocument")["Statement"][-1]
+
+
+def test_existing_github_oidc_provider_is_reused_by_arn():
+    rendering = render("prod", overrides={"pypi-registry:createGithubOidcProvider": False})
+    assert rendering.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    for role in rendering.of_type("aws:iam/role:Role"):
+        if role.name.startswith("publishers-"):
+            assert role.policy("assumeRolePolicy")["Statement"][0]["Principal"] == {"Federated": OIDC_ARN}
+
+
+def test_without_readers_no_repository_policy_and_domain_policy_only_denies():
+    rendering = render("prod", overrides={"pypi-registry:secondaryAccountIds": []})
+    assert rendering.of_type("aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy") == []
+    domain = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    assert domain.policy("policyDocument")["Statement"] == [DENY_DELETES]
+    assert rendering.outputs["readerRoleArns"] == {}
+
+
+def test_no_output_carries_a_token(prod):
+    text = json.dumps(prod.outputs).lower()
+    assert "token" not in text.replace("get-authorization-token", "")
+    assert "aws:" not in prod.outputs["indexUrl"]  # no basic-auth credentials in the URL
