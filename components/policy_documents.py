@@ -7,6 +7,7 @@ access evaluation and the tests all see exactly what AWS will receive.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from components.settings import Publisher, Settings
@@ -230,3 +231,59 @@ def publisher_permissions_policy(settings: Settings, publisher: Publisher) -> Po
 def to_json(document: PolicyDocument) -> str:
     """The exact string sent to AWS (compact; its length is what the limits count)."""
     return json.dumps(document, separators=(",", ":"))
+
+
+def _largest_fitting_account_count(settings: Settings, build, limit: int) -> int:
+    """How many secondary accounts (of the same shape) fit in one document under `limit`."""
+    low, high = 0, len(settings.secondary_account_ids)
+    while low < high:
+        middle = (low + high + 1) // 2
+        trial = replace(settings, secondary_account_ids=settings.secondary_account_ids[:middle])
+        if len(to_json(build(trial))) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def size_problems(settings: Settings) -> list[str]:
+    """Documents over their AWS size limit, each as `key: rule`, naming what to change."""
+    problems = []
+    resource_policies = [("domain permissions policy", domain_permissions_policy)] + [
+        (f"repository permissions policy of {repository}",
+         lambda s, repository=repository: repository_permissions_policy(s, repository))
+        for repository in settings.repositories
+    ]
+    oversize = []
+    for label, build in resource_policies:
+        document = build(settings)
+        size = len(to_json(document)) if document else 0
+        if size > RESOURCE_POLICY_LIMIT:
+            oversize.append(f"the {label} would be {size} characters")
+    if oversize and settings.organization_mode:
+        problems.append(f"organizationId: {'; '.join(oversize)}, over the {RESOURCE_POLICY_LIMIT} limit")
+    elif oversize:
+        fits = min(_largest_fitting_account_count(settings, build, RESOURCE_POLICY_LIMIT)
+                   for _, build in resource_policies)
+        problems.append(
+            f"secondaryAccountIds: {len(settings.secondary_account_ids)} accounts do not fit in an explicit "
+            f"list ({'; '.join(oversize)}; the limit is {RESOURCE_POLICY_LIMIT}); at most {fits} accounts "
+            "fit: set organizationId to grant the whole AWS Organization instead"
+        )
+    reader_size = len(to_json(reader_identity_policy(settings)))
+    if reader_size > MANAGED_POLICY_LIMIT:
+        problems.append(f"readerRoleName: the reader policy is {reader_size} characters, over {MANAGED_POLICY_LIMIT}")
+    for index, publisher in enumerate(settings.publishers):
+        trust = len(to_json(publisher_trust_policy(settings, publisher)))
+        if trust > TRUST_POLICY_LIMIT:
+            problems.append(
+                f"publishers[{index}].subjects: the trust policy of {publisher.repository} is {trust} "
+                f"characters, over the {TRUST_POLICY_LIMIT} limit; list fewer subjects"
+            )
+        permissions = len(to_json(publisher_permissions_policy(settings, publisher)))
+        if permissions > INLINE_ROLE_POLICY_LIMIT:
+            problems.append(
+                f"publishers[{index}].packages: the publish policy of {publisher.repository} is "
+                f"{permissions} characters, over the {INLINE_ROLE_POLICY_LIMIT} limit; list fewer packages"
+            )
+    return problems

@@ -380,7 +380,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     if problems.items:
         raise ConfigError(problems.items)
 
-    return Settings(
+    settings = Settings(
         region=region,
         owner_account_id=owner,
         domain_name=domain,
@@ -396,6 +396,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         break_glass_role_arn=break_glass,
         tags=dict(tags),
     )
+    # Documents are built from valid settings only; AWS would reject one over its limit.
+    from components.policy_documents import size_problems
+
+    oversize = size_problems(settings)
+    if oversize:
+        raise ConfigError([f"{PROJECT}:{problem}" for problem in oversize])
+    return settings
 
 
 STRUCTURED_KEYS = ("internalPrefixes", "secondaryAccountIds", "publishers", "tags")
