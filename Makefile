@@ -26,8 +26,9 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## bench: render, access evaluation and guardrails from 1 to 1000 accounts (prints a table)
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -m bench -s tests/bench_scale.py
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
