@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from audit.render import RecordedResource, Rendering
 from audit.sections import Section
+from audit.stack_config import PROJECT_DIR
 from components.settings import Settings
 from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, policy_config
 
@@ -148,12 +150,23 @@ def rendering_violations(
     return run_pack(rendering.resources, config, rendering.components)
 
 
+def stack_pack_config(rendering: Rendering) -> tuple[dict[str, dict[str, Any]], str]:
+    """The checked-in `policies/policy-config.<stack>.json` when there is one (an account added
+    to the stack config but not to the pack config is then reported), else the derived config."""
+    path = PROJECT_DIR / "policies" / f"policy-config.{rendering.stack}.json"
+    if path.exists():
+        return json.loads(path.read_text()), f"policies/{path.name}"
+    return pack_config(rendering.settings), "derived from the stack settings"
+
+
 def guardrails_section(rendering: Rendering) -> Section:
-    violations = rendering_violations(rendering)
+    config, source = stack_pack_config(rendering)
+    violations = rendering_violations(rendering, config)
     mandatory = sum(v.mandatory for v in violations)
     lines = [f"[{v.enforcement}] {v.policy}  {v.urn or '(stack)'}: {v.message}" for v in violations]
     if not violations:
         lines.append(f"{len(POLICIES)} policies over {len(rendering.resources)} resources: no violations.")
+    lines.append(f"Pack config: {source}.")
     title = (f"Guardrails ({PACK_NAME}, {len(POLICIES)} policies): {mandatory} mandatory, "
              f"{len(violations) - mandatory} advisory violations")
     return Section(
