@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from audit.access import access_section
 from audit.guardrails import guardrails_section
 from audit.render import Rendering, render
 from audit.sections import Section
@@ -22,6 +23,7 @@ from components.settings import ConfigError
 SECTIONS: list[Callable[[Rendering], Section]] = [
     resources_section,
     guardrails_section,
+    access_section,
 ]
 
 

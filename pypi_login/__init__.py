@@ -1,0 +1,6 @@
+"""Consumer login for the private PyPI: one CodeArtifact token, settings for pip, uv and poetry.
+
+`python -m pypi_login` gets a token for the configured domain and prints shell exports (default)
+or writes the tools' user configuration (`--write`), showing when the token expires;
+`--status` says whether the configured token is missing or expired. See `--help`.
+"""

@@ -1,0 +1,3 @@
+from pypi_login.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,321 @@
+"""Settings for pip, uv and poetry: shell exports, user configuration files, and their status.
+
+Every setting points at one index URL. Nothing here ever adds an extra index: a second index
+lets a public package with an internal name win (dependency confusion).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pypi_login.codeartifact import NOT_FOUND_HINT, TOKEN_USERNAME, Login, LoginError
+
+try:  # Python 3.11+; on 3.10 the TOML checks are skipped, the managed block is still written.
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - exercised only on 3.10
+    tomllib = None
+
+TOOLS = ("pip", "uv", "poetry")
+MARK = "pypi-login"
+# Written into every file and export this tool produces, so `--status` can tell expiry later.
+STAMP = re.compile(rf"{MARK}: token for (?P<host>\S+) expires (?P<expires>\S+)")
+EXPIRY_VARIABLE = "CODEARTIFACT_TOKEN_EXPIRES"
+
+
+# --- time ----------------------------------------------------------------------
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def describe_expiry(expiration: datetime, now: datetime) -> str:
+    """'2026-11-25 18:00 UTC, in 11h 59m' or '2026-11-25 18:00 UTC, 5m ago'."""
+    seconds = int((expiration - now).total_seconds())
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    span = f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+    when = expiration.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{when}, in {span}" if seconds > 0 else f"{when}, {span} ago"
+
+
+def stamp(login: Login) -> str:
+    return f"{MARK}: token for {login.host} expires {iso(login.expiration)}"
+
+
+# --- shell exports ---------------------------------------------------------------
+
+
+def _variable_name(source_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", source_name).upper()
+
+
+def poetry_variable(source_name: str) -> str:
+    """Poetry reads credentials of source NAME from POETRY_HTTP_BASIC_<NAME>_USERNAME/PASSWORD."""
+    return "POETRY_HTTP_BASIC_" + _variable_name(source_name)
+
+
+def uv_variable(source_name: str) -> str:
+    """uv reads credentials of index NAME from UV_INDEX_<NAME>_USERNAME/PASSWORD."""
+    return "UV_INDEX_" + _variable_name(source_name)
+
+
+def environment(login: Login, tools: Iterable[str], source_name: str) -> dict[str, str]:
+    """The variables that point each tool at the index with the token (they override config files)."""
+    variables: dict[str, str] = {}
+    tools = set(tools)
+    if "pip" in tools:
+        variables["PIP_INDEX_URL"] = login.authenticated_index_url
+    if "uv" in tools:
+        # The default index replaces PyPI; uv reads credentials from the URL. A project that names
+        # the index in pyproject.toml ([[tool.uv.index]] name = SOURCE) gets them by name instead.
+        variables["UV_DEFAULT_INDEX"] = login.authenticated_index_url
+        prefix = uv_variable(source_name)
+        variables[f"{prefix}_USERNAME"] = TOKEN_USERNAME
+        variables[f"{prefix}_PASSWORD"] = login.token
+    if "poetry" in tools:
+        prefix = poetry_variable(source_name)
+        variables[f"{prefix}_USERNAME"] = TOKEN_USERNAME
+        variables[f"{prefix}_PASSWORD"] = login.token
+    variables[EXPIRY_VARIABLE] = iso(login.expiration)
+    return variables
+
+
+def shell_exports(login: Login, tools: Iterable[str], source_name: str) -> str:
+    lines = [f"# {stamp(login)}"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in environment(login, tools, source_name).items()]
+    return "\n".join(lines) + "\n"
+
+
+def poetry_source_command(login: Login, source_name: str) -> str:
+    """A primary source replaces PyPI in Poetry 1.8+ (no supplemental or extra index)."""
+    return f"poetry source add --priority=primary {shlex.quote(source_name)} {login.index_url}"
+
+
+# --- where each tool keeps its user configuration ---------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigPaths:
+    pip: Path
+    uv: Path
+    poetry: Path  # auth.toml, where `poetry config http-basic.NAME` keeps credentials without keyring
+
+    def for_tool(self, tool: str) -> Path:
+        return getattr(self, tool)
+
+
+def config_paths(environ: Mapping[str, str], home: Path, platform: str) -> ConfigPaths:
+    """The user-level files pip, uv and poetry read, honouring their own override variables."""
+    if platform == "win32":
+        appdata = Path(environ.get("APPDATA") or home / "AppData" / "Roaming")
+        pip, uv, poetry_dir = appdata / "pip" / "pip.ini", appdata / "uv" / "uv.toml", appdata / "pypoetry"
+    else:
+        xdg = Path(environ["XDG_CONFIG_HOME"]) if environ.get("XDG_CONFIG_HOME") else home / ".config"
+        pip, uv, poetry_dir = xdg / "pip" / "pip.conf", xdg / "uv" / "uv.toml", xdg / "pypoetry"
+        if platform == "darwin":
+            support = home / "Library" / "Application Support"
+            if (support / "pip").is_dir():  # pip prefers it on macOS when it exists
+                pip = support / "pip" / "pip.conf"
+            poetry_dir = support / "pypoetry"
+    if environ.get("PIP_CONFIG_FILE") and environ["PIP_CONFIG_FILE"] != os.devnull:
+        pip = Path(environ["PIP_CONFIG_FILE"])
+    if environ.get("UV_CONFIG_FILE"):
+        uv = Path(environ["UV_CONFIG_FILE"])
+    if environ.get("POETRY_CONFIG_DIR"):
+        poetry_dir = Path(environ["POETRY_CONFIG_DIR"])
+    return ConfigPaths(pip=pip, uv=uv, poetry=poetry_dir / "auth.toml")
+
+
+# --- editing the files --------------------------------------------------------------
+
+SECTION = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
+INDEX_URL = re.compile(r"^\s*index[-_]url\s*[=:]", re.IGNORECASE)
+EXTRA_INDEX = re.compile(r"^\s*extra[-_]index[-_]url\s*[=:]", re.IGNORECASE)
+
+
+def update_pip_conf(text: str, login: Login) -> tuple[str, list[str]]:
+    """Set `[global] index-url`, keeping every other line and comment; return (text, warnings)."""
+    ours = [f"# {stamp(login)}", f"index-url = {login.authenticated_index_url}"]
+    output: list[str] = []
+    section = None
+    written = False
+    skipping_continuation = False
+    warnings = []
+    for line in text.splitlines():
+        header = SECTION.match(line)
+        if skipping_continuation and line[:1] in (" ", "\t") and line.strip() and not header:
+            continue
+        skipping_continuation = False
+        if header:
+            section = header["name"].strip()
+            output.append(line)
+            if section == "global" and not written:
+                output += ours
+                written = True
+            continue
+        if section == "global" and (INDEX_URL.match(line) or STAMP.search(line)):
+            skipping_continuation = bool(INDEX_URL.match(line))
+            continue
+        if EXTRA_INDEX.match(line):
+            warnings.append(
+                f"[{section}] has extra-index-url: a second index lets a public package with an internal "
+                "name win (dependency confusion); remove it, the CodeArtifact index already serves PyPI"
+            )
+        output.append(line)
+    if not written:
+        if output and output[-1].strip():
+            output.append("")
+        output += ["[global]", *ours]
+    return "\n".join(output) + "\n", warnings
+
+
+BLOCK = re.compile(rf"^# BEGIN {MARK}\b.*?^# END {MARK}[^\n]*\n?", re.MULTILINE | re.DOTALL)
+
+
+def replace_block(text: str, block_body: str, login: Login) -> tuple[str, str]:
+    """Drop an earlier block of ours, append the new one last; return (text without block, new text).
+
+    The block goes last because it opens a TOML table: keys after it would land inside it.
+    """
+    rest = BLOCK.sub("", text).rstrip("\n")
+    block = f"# BEGIN {stamp(login)}\n{block_body}# END {MARK}\n"
+    return rest, (rest + "\n\n" if rest else "") + block
+
+
+def _toml(text: str, path: Path) -> dict:
+    if tomllib is None:
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise LoginError(f"{path} is not valid TOML ({error}); fix it first, nothing was written") from None
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def update_uv_toml(text: str, login: Login, source_name: str, path: Path) -> tuple[str, list[str]]:
+    body = (
+        "[[index]]\n"
+        f"name = {_toml_string(source_name)}\n"
+        f"url = {_toml_string(login.authenticated_index_url)}\n"
+        "default = true\n"
+    )
+    rest, updated = replace_block(text, body, login)
+    existing = _toml(rest, path)
+    warnings = []
+    for index in existing.get("index", []):
+        if index.get("default"):
+            raise LoginError(
+                f"{path} already declares a default index ({index.get('name', 'unnamed')}); remove it, "
+                "the CodeArtifact index serves internal and public packages. Nothing was written."
+            )
+        warnings.append(
+            f"{path} declares another index ({index.get('name', 'unnamed')}): one index only avoids "
+            "dependency confusion"
+        )
+    for key in ("index-url", "extra-index-url"):
+        if key in existing:
+            raise LoginError(
+                f"{path} sets {key}; remove it so the CodeArtifact index is the only one. Nothing was written."
+            )
+    _toml(updated, path)
+    return updated, warnings
+
+
+def update_poetry_auth(text: str, login: Login, source_name: str, path: Path) -> tuple[str, list[str]]:
+    body = (
+        f"[http-basic.{_toml_string(source_name)}]\n"
+        f"username = {_toml_string(TOKEN_USERNAME)}\n"
+        f"password = {_toml_string(login.token)}\n"
+    )
+    rest, updated = replace_block(text, body, login)
+    if source_name in _toml(rest, path).get("http-basic", {}):
+        raise LoginError(
+            f"{path} already holds credentials for {source_name!r}; remove them with "
+            f"`poetry config --unset http-basic.{source_name}`. Nothing was written."
+        )
+    _toml(updated, path)
+    return updated, []
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600: the file holds a token."""
+    path = Path(os.path.realpath(path))  # a symlinked dotfile keeps its link
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def write_settings(tool: str, path: Path, login: Login, source_name: str) -> list[str]:
+    """Update one tool's user configuration in place; return warnings about what else it holds."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if tool == "pip":
+        updated, warnings = update_pip_conf(text, login)
+    elif tool == "uv":
+        updated, warnings = update_uv_toml(text, login, source_name, path)
+    else:
+        updated, warnings = update_poetry_auth(text, login, source_name, path)
+    write_private(path, updated)
+    return warnings
+
+
+# --- status -------------------------------------------------------------------------
+
+
+def _variable_for(tool: str, source_name: str) -> str:
+    return {
+        "pip": "PIP_INDEX_URL",
+        "uv": "UV_DEFAULT_INDEX",
+        "poetry": f"{poetry_variable(source_name)}_PASSWORD",
+    }[tool]
+
+
+def status(tool: str, path: Path, environ: Mapping[str, str], source_name: str, now: datetime) -> tuple[bool, str]:
+    """(usable, message) for the token a tool would use now; environment variables win over files."""
+    variable = _variable_for(tool, source_name)
+    if environ.get(variable):
+        where = f"${variable}"
+        expires = parse_iso(environ.get(EXPIRY_VARIABLE, ""))
+        if expires is None:
+            return True, f"{tool}: {where} is set; its expiry is unknown (${EXPIRY_VARIABLE} is not set)"
+    else:
+        where = str(path)
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        found = STAMP.search(text)
+        expires = parse_iso(found["expires"]) if found else None
+        if expires is None:
+            return False, (
+                f"{tool}: token missing: no {MARK} token in {path} and ${variable} is not set. "
+                f"Run `python -m pypi_login --write --tool {tool}`. {NOT_FOUND_HINT}"
+            )
+    if expires <= now:
+        again = "`python -m pypi_login`" if where.startswith("$") else f"`python -m pypi_login --write --tool {tool}`"
+        return False, (
+            f"{tool}: token in {where} expired {describe_expiry(expires, now)}. Run {again} again. {NOT_FOUND_HINT}"
+        )
+    return True, f"{tool}: token in {where} valid until {describe_expiry(expires, now)}"

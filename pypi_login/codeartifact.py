@@ -1,0 +1,141 @@
+"""The two CodeArtifact calls a consumer needs, with errors that name their cause.
+
+botocore is imported only where AWS is called, so `--status` and `--help` work without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
+# The fixed user name CodeArtifact expects with a token (not a secret).
+TOKEN_USERNAME = "aws"  # noqa: S105
+
+NOT_FOUND_HINT = (
+    "CodeArtifact answers a missing, expired or refused token with 404 Not Found, so a 404 for a "
+    "package that exists means: get a new token."
+)
+
+
+class LoginError(Exception):
+    """A failure the user can act on; the message names the cause and the fix."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which registry to log in to."""
+
+    domain: str
+    domain_owner: str
+    repository: str
+    region: str
+
+    @property
+    def domain_arn(self) -> str:
+        return f"arn:aws:codeartifact:{self.region}:{self.domain_owner}:domain/{self.domain}"
+
+    @property
+    def repository_arn(self) -> str:
+        return f"arn:aws:codeartifact:{self.region}:{self.domain_owner}:repository/{self.domain}/{self.repository}"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A token and the index it opens. The token is kept out of repr, so it never lands in a log."""
+
+    token: str = field(repr=False)
+    expiration: datetime
+    repository_endpoint: str
+
+    @property
+    def index_url(self) -> str:
+        """The one index URL, without credentials (internal and public packages)."""
+        return self.repository_endpoint.rstrip("/") + "/simple/"
+
+    @property
+    def authenticated_index_url(self) -> str:
+        """The index URL with `aws:<token>@`, as pip and uv accept it."""
+        parts = urlsplit(self.index_url)
+        netloc = f"{TOKEN_USERNAME}:{quote(self.token, safe='')}@{parts.hostname}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.repository_endpoint).hostname or ""
+
+
+def _aws_message(error: Any) -> tuple[str, str]:
+    details = error.response.get("Error", {})
+    return details.get("Code", "Unknown"), details.get("Message", str(error))
+
+
+def explain(error: Exception, target: Target, operation: str) -> str:
+    """Turn a botocore error into a message that names the cause and what to check."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return (
+            "no AWS credentials: sign in first (for example `aws sso login --profile NAME`, then pass "
+            "--profile NAME or set AWS_PROFILE), or run where a role's credentials are available"
+        )
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach CodeArtifact in {target.region}: check --region and the network ({error})"
+    if not isinstance(error, ClientError):
+        return f"{operation} failed: {error}"
+    code, message = _aws_message(error)
+    if code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}:
+        return f"your AWS credentials are expired or invalid: sign in again ({code}: {message})"
+    if code in {"AccessDeniedException", "AccessDenied", "UnauthorizedException"}:
+        if operation == "GetAuthorizationToken":
+            return (
+                "token request denied: check your role has codeartifact:GetAuthorizationToken on "
+                f"{target.domain_arn} and sts:GetServiceBearerToken (condition sts:AWSServiceName = "
+                f"{CODEARTIFACT_SERVICE}); from another account, assume its reader role (stack output "
+                f"readerRoleArns). AWS said: {code}: {message}"
+            )
+        return (
+            f"{operation} denied: check your role has codeartifact:{operation} on {target.repository_arn}. "
+            f"AWS said: {code}: {message}"
+        )
+    if code == "ResourceNotFoundException":
+        return (
+            f"CodeArtifact found no domain {target.domain!r} owned by {target.domain_owner} with repository "
+            f"{target.repository!r} in {target.region}: check --domain, --domain-owner (12 digits, leading "
+            f"zeros included), --repository and --region. AWS said: {message}"
+        )
+    return f"{operation} failed: {code}: {message}"
+
+
+def request_login(client: Any, target: Target, duration_seconds: int) -> Login:
+    """Get a token and the repository endpoint; raise LoginError naming the cause on failure."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    operation = "GetAuthorizationToken"
+    try:
+        token = client.get_authorization_token(
+            domain=target.domain,
+            domainOwner=target.domain_owner,
+            durationSeconds=duration_seconds,
+        )
+        operation = "GetRepositoryEndpoint"
+        endpoint = client.get_repository_endpoint(
+            domain=target.domain,
+            domainOwner=target.domain_owner,
+            repository=target.repository,
+            format="pypi",
+        )
+    except (ClientError, NoCredentialsError, PartialCredentialsError, EndpointConnectionError) as error:
+        raise LoginError(explain(error, target, operation)) from None
+    expiration = token["expiration"]
+    if expiration.tzinfo is None:
+        expiration = expiration.replace(tzinfo=timezone.utc)
+    return Login(
+        token=token["authorizationToken"],
+        expiration=expiration.astimezone(timezone.utc),
+        repository_endpoint=endpoint["repositoryEndpoint"],
+    )

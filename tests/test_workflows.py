@@ -1,0 +1,488 @@
+"""The GitHub Actions workflows: schema, zizmor, pinning, permissions, and the publish script's behaviour.
+
+Everything runs offline: the linters are the ones in .venv, and the publish workflow's own bash
+is extracted from the YAML and run against fake `aws` and `twine` executables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = ("pull-request.yml", "deploy.yml", "publish-python-package.yml")
+VENV_BIN = Path(sys.executable).parent
+FIXTURES = Path(__file__).parent / "fixtures_publish"
+
+# owner/repo@<full commit SHA> # vMAJOR[.MINOR[.PATCH]]
+PINNED_USES = re.compile(
+    r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+(?:\.\d+){0,2})\s*$"
+)
+
+
+def load(name: str) -> dict:
+    document = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def steps(name: str, job: str) -> list[dict]:
+    return load(name)["jobs"][job]["steps"]
+
+
+def step_using(name: str, job: str, action: str) -> dict:
+    found = [step for step in steps(name, job) if step.get("uses", "").startswith(action + "@")]
+    assert len(found) == 1, f"{name}:{job} should use {action} once"
+    return found[0]
+
+
+def tool(executable: str) -> str:
+    path = VENV_BIN / executable
+    assert path.exists(), f"{executable} is not installed next to {sys.executable} (requirements-dev.txt)"
+    return str(path)
+
+
+# --- linters -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_matches_the_github_workflow_schema(name):
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOWS / name)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_offline_reports_nothing_above_low():
+    # The auditor persona shows everything; ignore comments are not honoured, so nothing is hidden.
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-ignores", "--persona", "auditor", "--format", "json", str(WORKFLOWS)],
+        capture_output=True, text=True, check=False,
+    )
+    findings = json.loads(result.stdout)
+    serious = [
+        (finding["ident"], finding["determinations"]["severity"], finding["locations"][0]["concrete"]["feature"])
+        for finding in findings
+        if finding["determinations"]["severity"] not in ("Unknown", "Informational", "Low")
+    ]
+    assert serious == []
+    for name in NAMES:
+        assert f"completed {WORKFLOWS / name}" in result.stderr, f"zizmor did not audit {name}"
+
+
+# --- pinning and permissions ----------------------------------------------------------
+
+
+def test_every_action_is_pinned_to_a_full_sha_with_its_version_in_a_comment():
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for name in NAMES:
+        for line in (WORKFLOWS / name).read_text(encoding="utf-8").splitlines():
+            if re.match(r"^\s*(?:-\s+)?uses:", line):
+                match = PINNED_USES.match(line)
+                assert match, f"{name}: not pinned to a commit SHA with a version comment: {line.strip()}"
+                pins.setdefault(match["action"], set()).add((match["sha"], match["version"]))
+    assert set(pins) == {
+        "actions/checkout", "actions/setup-python", "aws-actions/configure-aws-credentials", "pulumi/actions",
+    }
+    # One reviewed SHA per action: a second pin of the same action is a drift nobody reviewed.
+    assert {action: len(versions) for action, versions in pins.items()} == dict.fromkeys(pins, 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_permissions_are_empty_at_the_top_and_granted_per_job(name):
+    workflow = load(name)
+    assert workflow["permissions"] == {}
+    for job_name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict), f"{name}:{job_name} must say which permissions it needs"
+        assert "write-all" not in str(job["permissions"]) and "read-all" not in str(job["permissions"])
+
+
+def test_only_jobs_that_assume_a_role_may_request_an_oidc_token():
+    for name in NAMES:
+        for job_name, job in load(name)["jobs"].items():
+            assumes_role = any(s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+                               for s in job["steps"])
+            assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{name}:{job_name}"
+
+
+def test_publish_job_may_only_read_contents_and_request_an_oidc_token():
+    job = load("publish-python-package.yml")["jobs"]["publish"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_preview_job_may_comment_but_not_write_code():
+    job = load("pull-request.yml")["jobs"]["preview"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    assert load("pull-request.yml")["jobs"]["test"]["permissions"] == {"contents": "read"}
+
+
+def test_checkouts_never_persist_the_github_token():
+    for name in NAMES:
+        for job_name in load(name)["jobs"]:
+            checkout = step_using(name, job_name, "actions/checkout")
+            assert checkout["with"]["persist-credentials"] is False, f"{name}:{job_name}"
+
+
+def test_no_expression_is_interpolated_into_a_shell_script():
+    # Inputs and variables reach scripts through `env:`, never as text spliced into bash.
+    for name in NAMES:
+        for job_name, job in load(name)["jobs"].items():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), f"{name}:{job_name}:{step.get('name')}"
+
+
+def test_no_long_lived_aws_keys_anywhere():
+    for name in NAMES:
+        text = (WORKFLOWS / name).read_text(encoding="utf-8")
+        assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, name
+
+
+# --- pull request and deploy ---------------------------------------------------------
+
+
+def test_pull_request_cancels_superseded_runs_of_the_same_pull_request():
+    workflow = load("pull-request.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
+
+
+def test_pull_request_tests_lint_and_audit_before_the_preview():
+    workflow = load("pull-request.yml")
+    scripts = "\n".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    assert "ruff check" in scripts
+    assert "-m pytest" in scripts
+    assert "-m audit --stack prod" in scripts
+    assert workflow["jobs"]["preview"]["needs"] == "test"
+
+
+def test_preview_assumes_the_preview_role_and_previews_prod_with_the_policy_pack():
+    job = load("pull-request.yml")["jobs"]["preview"]
+    # Fork pull requests get no OIDC token; the preview would only fail for them.
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    credentials = step_using("pull-request.yml", "preview", "aws-actions/configure-aws-credentials")["with"]
+    assert credentials["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert credentials["aws-region"] == "${{ vars.AWS_REGION }}"
+    pulumi = step_using("pull-request.yml", "preview", "pulumi/actions")
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["stack-name"] == "prod"
+    assert pulumi["with"]["policyPacks"] == "policies"
+    assert pulumi["with"]["policyPackConfigs"] == "policies/policy-config.prod.json"
+    assert pulumi["with"]["comment-on-pr"] is True
+    assert pulumi["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert pulumi["env"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
+
+
+def test_deploy_runs_on_main_behind_the_protected_environment_and_is_never_cancelled():
+    workflow = load("deploy.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = workflow["jobs"]["deploy"]
+    assert job["environment"] == "production"
+    assert job["needs"] == "test"
+    credentials = step_using("deploy.yml", "deploy", "aws-actions/configure-aws-credentials")["with"]
+    assert credentials["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert credentials["aws-region"] == "${{ vars.AWS_REGION }}"
+    pulumi = step_using("deploy.yml", "deploy", "pulumi/actions")["with"]
+    assert (pulumi["command"], pulumi["stack-name"]) == ("up", "prod")
+    assert (pulumi["policyPacks"], pulumi["policyPackConfigs"]) == ("policies", "policies/policy-config.prod.json")
+
+
+def test_pulumi_runs_only_with_the_virtualenvs_its_project_files_name():
+    pulumi_yaml = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    policy_yaml = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    venvs = (
+        pulumi_yaml["runtime"]["options"]["virtualenv"],
+        "policies/" + policy_yaml["runtime"]["options"]["virtualenv"],
+    )
+    for name, job in (("pull-request.yml", "preview"), ("deploy.yml", "deploy")):
+        scripts = "\n".join(step.get("run", "") for step in steps(name, job))
+        for venv in venvs:
+            assert f"python -m venv {venv}\n" in scripts, (name, venv)
+
+
+# --- the reusable publish workflow --------------------------------------------------
+
+
+def test_publish_is_reusable_with_string_inputs_only():
+    inputs = load("publish-python-package.yml")["on"]["workflow_call"]["inputs"]
+    assert {name: spec["type"] for name, spec in inputs.items()} == dict.fromkeys(
+        ["domain", "domain-owner", "repository", "region", "publisher-role-arn", "python-version", "environment"],
+        "string",
+    )
+    assert {name for name, spec in inputs.items() if spec.get("required")} == {
+        "domain", "domain-owner", "region", "publisher-role-arn",
+    }
+    assert inputs["repository"]["default"] == "internal"
+    assert inputs["environment"]["default"] == "pypi"  # the default subject of a publisher role
+
+
+def test_publish_builds_checks_then_assumes_the_role_with_the_inputs():
+    publish_steps = steps("publish-python-package.yml", "publish")
+    names = [step.get("run", step.get("uses", "")) for step in publish_steps]
+    build = next(i for i, text in enumerate(names) if text == "python -m build")
+    check = next(i for i, text in enumerate(names) if text.startswith("twine check --strict"))
+    assume = next(i for i, text in enumerate(names) if text.startswith("aws-actions/configure-aws-credentials@"))
+    upload = next(i for i, step in enumerate(publish_steps) if step.get("id") == "upload")
+    # The library's build backend runs before any AWS credentials exist in the job.
+    assert build < check < assume < upload
+    credentials = publish_steps[assume]["with"]
+    assert credentials["role-to-assume"] == "${{ inputs.publisher-role-arn }}"
+    assert credentials["aws-region"] == "${{ inputs.region }}"
+    job = load("publish-python-package.yml")["jobs"]["publish"]
+    assert job["environment"] == "${{ inputs.environment }}"
+
+
+def test_publish_never_rewrites_pip_configuration_or_adds_an_index():
+    scripts = "\n".join(step.get("run", "") for step in steps("publish-python-package.yml", "publish"))
+    assert "aws codeartifact" in scripts
+    for forbidden in ("codeartifact login", "pip config", "index-url", "PIP_INDEX_URL", "set -x"):
+        assert forbidden not in scripts
+
+
+# The caller workflow the README shows, kept here so it is linted like the workflows themselves.
+CALLER_EXAMPLE = FIXTURES / "library-release.yml"
+
+
+def test_readme_caller_example_passes_both_linters():
+    schema = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(CALLER_EXAMPLE)],
+        capture_output=True, text=True, check=False,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    zizmor = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-ignores", "--persona", "auditor", "--format", "json", str(CALLER_EXAMPLE)],
+        capture_output=True, text=True, check=False,
+    )
+    assert json.loads(zizmor.stdout) == []
+
+
+def test_readme_caller_example_passes_every_required_input_as_a_string_and_grants_enough():
+    caller = yaml.safe_load(CALLER_EXAMPLE.read_text(encoding="utf-8"))["jobs"]["publish"]
+    declared = load("publish-python-package.yml")["on"]["workflow_call"]["inputs"]
+    required = {name for name, spec in declared.items() if spec.get("required")}
+    assert required <= set(caller["with"]) <= set(declared)
+    assert all(isinstance(value, str) for value in caller["with"].values())
+    assert caller["with"]["domain-owner"] == "111122223333"
+    assert caller["uses"].split("@")[0].endswith("/.github/workflows/publish-python-package.yml")
+    assert re.fullmatch(r"[0-9a-f]{40}", caller["uses"].split("@")[1])
+    # A called workflow cannot hold more permissions than its caller grants.
+    assert caller["permissions"] == load("publish-python-package.yml")["jobs"]["publish"]["permissions"]
+
+
+def script_of(step_id: str) -> str:
+    (step,) = [s for s in steps("publish-python-package.yml", "publish") if s.get("id") == step_id]
+    assert step["shell"] == "bash"
+    return step["run"]
+
+
+OWNER = "012345678901"  # a leading zero, as account IDs may have
+TOKEN = "eyJ2ZXIiOjEsImlzdSI6MTcwMDAwMDAwMH0.c2VjcmV0LXRva2Vu"
+ENDPOINT = f"https://acme-{OWNER}.d.codeartifact.eu-west-1.amazonaws.com/pypi/internal/"
+WHEEL, SDIST = "acme_core-1.0.0-py3-none-any.whl", "acme_core-1.0.0.tar.gz"
+
+
+class Runner:
+    """Runs one of the publish workflow's bash steps as GitHub would, with fake aws and twine."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.bin = root / "bin"
+        self.work = root / "work"
+        (self.work / "dist").mkdir(parents=True)
+        self.bin.mkdir()
+        for program in ("aws", "twine"):
+            wrapper = self.bin / program
+            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FIXTURES / f"fake_{program}.py"}" "$@"\n')
+            wrapper.chmod(0o755)
+        self.calls_file = root / "calls.jsonl"
+        self.calls_file.touch()
+        self.summary = root / "summary.md"
+        self.state = {"token": TOKEN, "endpoint": ENDPOINT, "published": {}, "deny": []}
+
+    def dist(self, name: str, content: bytes) -> str:
+        (self.work / "dist" / name).write_bytes(content)
+        return hashlib.sha256(content).hexdigest()
+
+    def run(self, step_id: str, twine_status: int = 0, **inputs: str) -> subprocess.CompletedProcess:
+        (self.root / "registry.json").write_text(json.dumps(self.state))
+        script = self.root / f"{step_id}.sh"
+        script.write_text(script_of(step_id))
+        env = {
+            "PATH": f"{self.bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
+            "HOME": str(self.root),
+            "CODEARTIFACT_DOMAIN": "acme",
+            "CODEARTIFACT_DOMAIN_OWNER": OWNER,
+            "CODEARTIFACT_REPOSITORY": "internal",
+            "CODEARTIFACT_REGION": "eu-west-1",
+            "PUBLISHER_ROLE_ARN": f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core",
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "FAKE_REGISTRY": str(self.root / "registry.json"),
+            "FAKE_CALLS": str(self.calls_file),
+            "FAKE_TWINE_STATUS": str(twine_status),
+            **inputs,
+        }
+        # GitHub's `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`.
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=self.work, env=env, capture_output=True, text=True, check=False, timeout=60,
+        )
+
+    @property
+    def calls(self) -> list[dict]:
+        return [json.loads(line) for line in self.calls_file.read_text().splitlines()]
+
+    def aws_operations(self) -> list[str]:
+        return [call["argv"][1] for call in self.calls if call["program"] == "aws"]
+
+    def twine_calls(self) -> list[dict]:
+        return [call for call in self.calls if call["program"] == "twine"]
+
+
+@pytest.fixture
+def runner(tmp_path) -> Runner:
+    return Runner(tmp_path)
+
+
+def test_upload_publishes_a_new_version_with_the_token_only_in_twine_environment(runner):
+    runner.dist(WHEEL, b"wheel bytes")
+    runner.dist(SDIST, b"sdist bytes")
+    result = runner.run("upload")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    (twine,) = runner.twine_calls()
+    assert twine["argv"][0] == "upload" and "--non-interactive" in twine["argv"]
+    assert sorted(twine["argv"][-2:]) == sorted([f"dist/{WHEEL}", f"dist/{SDIST}"])
+    assert twine["env"] == {"TWINE_USERNAME": "aws", "TWINE_PASSWORD": TOKEN, "TWINE_REPOSITORY_URL": ENDPOINT}
+    # The token is masked before anything could print it, and never printed otherwise.
+    assert result.stdout.splitlines().count(f"::add-mask::{TOKEN}") == 1
+    assert (result.stdout + result.stderr).count(TOKEN) == 1
+    # Existence is checked before a token is even requested; the token lives 15 minutes.
+    assert runner.aws_operations() == [
+        "describe-package-version", "describe-package-version", "get-authorization-token", "get-repository-endpoint",
+    ]
+    token_call = next(c["argv"] for c in runner.calls if c["argv"][1] == "get-authorization-token")
+    assert token_call[token_call.index("--duration-seconds") + 1] == "900"
+    assert token_call[token_call.index("--domain-owner") + 1] == OWNER
+    assert f"published `{WHEEL}`" in runner.summary.read_text()
+
+
+def test_upload_rerun_skips_files_already_published_byte_for_byte(runner):
+    runner.state["published"] = {"acme-core": {"1.0.0": {
+        WHEEL: runner.dist(WHEEL, b"wheel bytes"), SDIST: runner.dist(SDIST, b"sdist bytes"),
+    }}}
+    result = runner.run("upload")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("already published with this exact file, skipping") == 2
+    assert "Nothing to upload" in result.stdout
+    assert runner.twine_calls() == []
+    assert "get-authorization-token" not in runner.aws_operations()
+    assert f"skipped `{SDIST}`" in runner.summary.read_text()
+
+
+def test_upload_fails_clearly_when_an_existing_version_has_a_different_file(runner):
+    published = runner.dist(WHEEL, b"the wheel that was published")
+    runner.dist(WHEEL, b"a rebuilt, different wheel")
+    runner.state["published"] = {"acme-core": {"1.0.0": {WHEEL: published}}}
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert f"::error::acme-core 1.0.0 is already published with a different {WHEEL}" in result.stdout
+    assert "raise the version number" in result.stdout
+    assert runner.twine_calls() == []
+
+
+def test_upload_fails_before_uploading_anything_when_a_version_lacks_one_file(runner):
+    runner.state["published"] = {"acme-core": {"1.0.0": {WHEEL: runner.dist(WHEEL, b"wheel bytes")}}}
+    runner.dist(SDIST, b"sdist bytes")
+    runner.dist("acme_core_extras-0.1.0-py3-none-any.whl", b"a new package")
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert f"::error::acme-core 1.0.0 is already published without {SDIST}" in result.stdout
+    # The new package is not uploaded either: a release is never half published.
+    assert runner.twine_calls() == []
+
+
+def test_upload_normalises_package_names_from_wheel_and_legacy_sdist_file_names(runner):
+    runner.dist("Acme.Core_Utils-2.0.0.tar.gz", b"legacy sdist")
+    runner.dist("acme_core_utils-2.0.0-1-py3-none-any.whl", b"wheel with a build tag")
+    result = runner.run("upload")
+    assert result.returncode == 0, result.stdout + result.stderr
+    looked_up = {
+        (c["argv"][c["argv"].index("--package") + 1], c["argv"][c["argv"].index("--package-version") + 1])
+        for c in runner.calls if c["program"] == "aws" and c["argv"][1] == "describe-package-version"
+    }
+    assert looked_up == {("acme-core-utils", "2.0.0")}
+
+
+def test_upload_fails_when_the_build_produced_nothing(runner):
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert "no wheel or sdist in dist/" in result.stdout
+    assert runner.calls == []
+
+
+def test_upload_explains_a_package_the_role_may_not_publish(runner):
+    runner.dist(WHEEL, b"wheel bytes")
+    runner.state["deny"] = ["describe-package-version"]
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert "the publisher role may not read acme-core" in result.stdout
+    assert "publishers[].packages" in result.stdout
+    assert runner.twine_calls() == []
+
+
+def test_upload_names_the_permission_needed_to_compare_existing_files(runner):
+    runner.state["published"] = {"acme-core": {"1.0.0": {WHEEL: runner.dist(WHEEL, b"wheel bytes")}}}
+    runner.state["deny"] = ["list-package-version-assets"]
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert "codeartifact:ListPackageVersionAssets" in result.stdout
+
+
+def test_upload_explains_a_denied_token_request(runner):
+    runner.dist(WHEEL, b"wheel bytes")
+    runner.state["deny"] = ["get-authorization-token"]
+    result = runner.run("upload")
+    assert result.returncode == 1
+    assert "token request denied" in result.stdout and "sts:GetServiceBearerToken" in result.stdout
+    assert runner.twine_calls() == []
+
+
+def test_upload_failure_says_a_404_means_check_the_token(runner):
+    runner.dist(WHEEL, b"wheel bytes")
+    result = runner.run("upload", twine_status=1)
+    assert result.returncode == 1
+    assert "404 Not Found" in result.stdout and "check the token" in result.stdout
+    assert TOKEN not in result.stderr
+
+
+def test_input_check_accepts_the_stack_outputs(runner):
+    result = runner.run("check-inputs")
+    assert result.returncode == 0, result.stdout
+    assert f"owner {OWNER}" in result.stdout
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    # What a YAML number does to 012345678901.
+    ("CODEARTIFACT_DOMAIN_OWNER", "12345678901", "domain-owner must be a 12-digit AWS account ID"),
+    ("CODEARTIFACT_REGION", "Ireland", "region must be an AWS region name"),
+    ("CODEARTIFACT_DOMAIN", "Acme_Domain", "domain must be a CodeArtifact domain name"),
+    ("CODEARTIFACT_REPOSITORY", "-internal", "repository must be a CodeArtifact repository name"),
+    ("PUBLISHER_ROLE_ARN", "role/not-an-arn", "publisher-role-arn must be an IAM role ARN"),
+])
+def test_input_check_rejects_each_malformed_input(runner, variable, value, message):
+    result = runner.run("check-inputs", **{variable: value})
+    assert result.returncode == 1
+    assert f"::error::{message}" in result.stdout
+    assert value not in result.stdout  # values are described, never echoed as workflow commands
