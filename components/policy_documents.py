@@ -54,6 +54,7 @@ PUBLISH_ACTIONS = (
     "codeartifact:PublishPackageVersion",
     "codeartifact:DescribePackageVersion",
     "codeartifact:ListPackageVersions",
+    "codeartifact:ListPackageVersionAssets",  # compare the files of an existing version
 )
 PUBLISHER_REPOSITORY_ACTIONS = (
     "codeartifact:GetRepositoryEndpoint",

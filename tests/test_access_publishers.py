@@ -178,6 +178,7 @@ def test_publisher_may_publish_its_own_packages_into_internal_and_nothing_else(d
             ("codeartifact:PublishPackageVersion", package),
             ("codeartifact:DescribePackageVersion", package),
             ("codeartifact:ListPackageVersions", package),
+            ("codeartifact:ListPackageVersionAssets", package),
         }
     assert allowed_requests(deployment, repository) == expected
 

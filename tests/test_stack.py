@@ -298,7 +298,7 @@ def test_publisher_role_trust_and_permissions(prod, repository, role_name, subje
              "Resource": f"{REPO_ARN}/internal"},
             {"Sid": "PublishOwnPackages", "Effect": "Allow",
              "Action": ["codeartifact:PublishPackageVersion", "codeartifact:DescribePackageVersion",
-                        "codeartifact:ListPackageVersions"],
+                        "codeartifact:ListPackageVersions", "codeartifact:ListPackageVersionAssets"],
              "Resource": package_arns[0] if len(package_arns) == 1 else package_arns},
         ],
     }
