@@ -24,6 +24,7 @@ from audit.access import (
     codeartifact_actions,
 )
 from audit.render import Rendering, render
+from tests.expected import DOMAIN_READ, REPOSITORY_READ
 from tests.moto_iam import (
     DeployedRole,
     add_role,
@@ -47,24 +48,9 @@ PACKAGE_NAMES = ("acme-core", "requests")  # an internal and a public name
 # builders shows up here as a difference: the token on the domain (plus two read-only views of
 # it), and on repositories and their packages what pip and `aws codeartifact login` need
 # (ReadFromRepository, GetRepositoryEndpoint) with the read-only Describe/List/Get actions.
-DOMAIN_READ_PATH = {
-    "codeartifact:GetAuthorizationToken",
-    "codeartifact:DescribeDomain",
-    "codeartifact:ListRepositoriesInDomain",
-}
-REPOSITORY_READ_PATH = {
-    "codeartifact:ReadFromRepository",
-    "codeartifact:GetRepositoryEndpoint",
-    "codeartifact:DescribeRepository",
-    "codeartifact:ListPackages",
-    "codeartifact:DescribePackage",
-    "codeartifact:ListPackageVersions",
-    "codeartifact:DescribePackageVersion",
-    "codeartifact:ListPackageVersionAssets",
-    "codeartifact:GetPackageVersionAsset",
-    "codeartifact:GetPackageVersionReadme",
-    "codeartifact:ListPackageVersionDependencies",
-}
+# The read path, written out independently of the policy builders (tests/expected.py).
+DOMAIN_READ_PATH = set(DOMAIN_READ)
+REPOSITORY_READ_PATH = set(REPOSITORY_READ)
 
 
 @dataclass

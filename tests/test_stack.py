@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from audit.render import Rendering, render
+from tests.expected import DOMAIN_READ, REPOSITORY_READ
 
 OWNER = "111122223333"
 SECONDARIES = ["012345678901", "444455556666", "777788889999"]
@@ -19,24 +20,6 @@ PACKAGE_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"
 SECONDARY_ROOTS = [f"arn:aws:iam::{a}:root" for a in SECONDARIES]
 OIDC_ARN = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
 
-REPOSITORY_READ = [
-    "codeartifact:ReadFromRepository",
-    "codeartifact:GetRepositoryEndpoint",
-    "codeartifact:DescribeRepository",
-    "codeartifact:ListPackages",
-    "codeartifact:DescribePackage",
-    "codeartifact:ListPackageVersions",
-    "codeartifact:DescribePackageVersion",
-    "codeartifact:ListPackageVersionAssets",
-    "codeartifact:GetPackageVersionAsset",
-    "codeartifact:GetPackageVersionReadme",
-    "codeartifact:ListPackageVersionDependencies",
-]
-DOMAIN_READ = [
-    "codeartifact:GetAuthorizationToken",
-    "codeartifact:DescribeDomain",
-    "codeartifact:ListRepositoriesInDomain",
-]
 DENY_DELETES = {
     "Sid": "DenyIrreversibleDeletes",
     "Effect": "Deny",
