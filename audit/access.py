@@ -99,8 +99,7 @@ def _condition_strings(document: Document) -> Document:
     return {**document, "Statement": converted}
 
 
-# Looked up thousands of times per report, so each answer is kept.
-access_level = cache(iam_actions.access_level)
+access_level = iam_actions.access_level
 
 
 @cache

@@ -27,11 +27,15 @@ def codeartifact_actions() -> list[str]:
     return sorted(actions_by_level("codeartifact"))
 
 
+@cache
+def _levels_by_lowercase_action(service: str) -> dict[str, str]:
+    return {a.lower(): level for a, level in actions_by_level(service).items()}
+
+
 def access_level(action: str) -> str | None:
     """Access level of one exact action (case-insensitive, as IAM matches), or None if unknown."""
     service = action.split(":", 1)[0].lower()
-    lowered = {a.lower(): level for a, level in actions_by_level(service).items()}
-    return lowered.get(action.lower())
+    return _levels_by_lowercase_action(service).get(action.lower())
 
 
 def expand(pattern: str, service: str = "codeartifact") -> list[str]:
