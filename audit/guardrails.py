@@ -59,6 +59,7 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedExternalConnections": list(ALLOWED_EXTERNAL_CONNECTIONS),
         "allowedGithubOwners": sorted({p.repository.split("/", 1)[0] for p in settings.publishers}),
         "internalPrefixes": list(settings.internal_prefixes),
+        "breakGlassRoleArn": settings.break_glass_role_arn or "",
     }
 
 

@@ -13,13 +13,26 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from components.policy_documents import to_json
-
 WILDCARD = "*"
 
 
 class InvalidDocumentError(ValueError):
-    """A policy document that is not a JSON object."""
+    """A policy document that is not a JSON object, or that AWS and this code could read differently."""
+
+
+def to_json(document: Any) -> str:
+    """Compact JSON, as IAM counts a document's length."""
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys; another reader may keep the first, so a
+    # document with duplicates could say one thing to a check and another to AWS.
+    keys = [key for key, _ in pairs]
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicated:
+        raise InvalidDocumentError(f"has duplicate JSON keys {duplicated}: AWS and a check could read it differently")
+    return dict(pairs)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -43,7 +56,7 @@ def plain(value: Any) -> Any:
 @lru_cache(maxsize=8192)
 def _parse(text: str) -> Any:
     # The same document is read by several policies; parse it once.
-    return json.loads(text)
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def parse_document(value: Any) -> dict[str, Any] | None:
@@ -180,3 +193,29 @@ def is_any_resource(pattern: str) -> bool:
         return True
     parts = pattern.split(":", 5)
     return len(parts) == 6 and parts[5] == WILDCARD
+
+
+# --- denies ------------------------------------------------------------------------------
+
+# Condition operators that exempt named principals from a Deny (the break-glass role).
+EXEMPTING_OPERATORS = ("arnnotequals", "arnnotlike", "stringnotequals", "stringnotlike")
+
+
+def denies_everyone(statement: Mapping[str, Any], action: str, exempt: str | None = None) -> bool:
+    """Is `action` denied to every principal on every resource, except at most the `exempt` role ARN?
+
+    Any other condition could leave a principal out of the Deny, so it does not count.
+    """
+    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement or "NotAction" in statement:
+        return False
+    if not any(kind == "AWS" and value == WILDCARD for kind, value in principals(statement)):
+        return False
+    if not any(matches(pattern, action) for pattern in actions(statement)):
+        return False
+    if not any(pattern == WILDCARD for pattern in resources(statement)):
+        return False
+    found = list(conditions(statement))
+    if not found:
+        return True
+    return (exempt is not None and len(found) == 1 and found[0][0].lower() in EXEMPTING_OPERATORS
+            and found[0][1] == "aws:principalarn" and found[0][2] == [exempt])

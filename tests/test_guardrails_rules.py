@@ -153,7 +153,7 @@ def read_statement(principal, actions, condition=None) -> dict:
 
 def test_pack_names_are_unique_and_only_the_key_rotation_rule_is_advisory():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 17
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
     assert advisory == {"domain-key-customer-managed-with-rotation"}
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES if p.name not in advisory)
@@ -316,23 +316,31 @@ EXACT_SUB = "repo:acme/data-tools:environment:pypi"
     trust(),
     trust(["repo:acme/data-tools:environment:pypi"]),
     trust(["repo:ACME@1342004/data-tools@86712231:ref:refs/heads/main"]),
-    trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
-                      "StringLike": {SUB: "repo:acme/lib:ref:refs/tags/v*"}}),
-], ids=["both-forms", "classic", "immutable-owner-case", "tag-pattern"])
+    trust(["repo:acme/data-tools:ref:refs/heads/fix-pull_request-parsing"]),
+    trust(["repo:acme/data-tools:ref:refs/tags/v1.2.0"]),
+], ids=["both-forms", "classic", "immutable-owner-case", "branch-named-pull_request", "tag"])
 def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
     assert violations("github-oidc-trust-pinned", ROLE, props) == []
 
 
 @pytest.mark.parametrize(("props", "expected"), [
-    (trust(["repo:*/data-tools:environment:pypi"]), "wildcard in the owner or repository"),
-    (trust(["repo:acme/*:environment:pypi"]), "wildcard in the owner or repository"),
-    (trust(["repo:acme/data-tool?:environment:pypi"]), "wildcard in the owner or repository"),
-    (trust(["repo:acme@*/data-tools@86712231:environment:pypi"]), "wildcard in the owner or repository"),
-    (trust(["repo:*"]), "is not repo:OWNER/REPO:CONTEXT"),
+    (trust(["repo:*/data-tools:environment:pypi"]), "has a wildcard"),
+    (trust(["repo:acme/*:environment:pypi"]), "has a wildcard"),
+    (trust(["repo:acme/data-tool?:environment:pypi"]), "has a wildcard"),
+    (trust(["repo:acme@*/data-tools@86712231:environment:pypi"]), "has a wildcard"),
+    (trust(["repo:*"]), "has a wildcard"),
+    (trust(["repo:acme"]), "is not repo:OWNER/REPO:CONTEXT"),
     (trust(["repo:evil/data-tools:environment:pypi"]), "names owner 'evil'"),
     (trust(["repo:evil@1/data-tools@2:environment:pypi"]), "names owner 'evil'"),
     (trust(["repo:acme/data-tools:pull_request"]), "pull_request"),
-    (trust(["repo:acme/data-tools:*"]), "pull_request"),
+    (trust(["repo:acme/data-tools:*"]), "has a wildcard"),
+    (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
+                       "StringLike": {SUB: "repo:acme/lib:environment:*"}}), "has a wildcard"),
+    (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
+                       "StringLike": {SUB: "repo:acme/lib:ref:refs/heads/*"}}), "has a wildcard"),
+    (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
+                       "StringLike": {SUB: "repo:acme/lib:ref:refs/tags/v?"}}), "has a wildcard"),
+    (trust(["repo:acme/data-tools:environment:pypi:extra"]), "must end in"),
     (trust(["repo:acme/data-tools:workflow_dispatch"]), "must end in"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"}}), "no token.actions.githubusercontent.com:sub"),
     (trust(conditions={"StringEquals": {SUB: EXACT_SUB}}), "does not pin token.actions.githubusercontent.com:aud"),
@@ -343,8 +351,9 @@ def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
                        "StringEqualsIfExists": {SUB: EXACT_SUB}}), "IfExists"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"}, "StringNotEquals": {SUB: "x"}}), "StringNotEquals"),
-], ids=["owner-star", "repo-star", "repo-question", "owner-id-star", "bare-star", "other-owner",
-        "other-owner-immutable", "pull-request", "any-context", "other-context", "no-sub", "no-aud", "aud-like",
+], ids=["owner-star", "repo-star", "repo-question", "owner-id-star", "bare-star", "no-context", "other-owner",
+        "other-owner-immutable", "pull-request", "any-context", "like-environment", "like-branch", "like-tag",
+        "context-with-colon", "other-context", "no-sub", "no-aud", "aud-like",
         "extra-audience", "for-all-values", "if-exists", "not-equals"])
 def test_github_trust_reports_loose_subjects_and_audiences(props, expected):
     found = violations("github-oidc-trust-pinned", ROLE, props)
@@ -581,8 +590,15 @@ def test_document_limits_reports_oversized_and_invalid_documents(resource_type, 
 # --- advisory: customer-managed key with rotation ---------------------------------------------------
 
 
-def domain_with_key(rotation: bool, linked: bool = True) -> list[PolicyResource]:
-    key = stack_resource(KMS_KEY, "key", {"enableKeyRotation": rotation, "arn": "arn:aws:kms:k"}, protect=True)
+KEY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"}, "Action": "kms:*", "Resource": "*"}]})
+
+
+def domain_with_key(rotation: bool, linked: bool = True, policy: str | None = KEY_POLICY) -> list[PolicyResource]:
+    key_props = {"enableKeyRotation": rotation, "arn": "arn:aws:kms:k", "keyId": "k"}
+    if policy:
+        key_props["policy"] = policy
+    key = stack_resource(KMS_KEY, "key", key_props, protect=True)
     dependencies = {"encryptionKey": [key]} if linked else {}
     domain = stack_resource(DOMAIN, "domain", {"domain": "acme", "encryptionKey": "arn:aws:kms:k"},
                             protect=True, dependencies=dependencies)
@@ -594,12 +610,20 @@ def test_domain_key_passes_a_rotating_key_of_the_stack(linked):
     assert stack_violations("domain-key-customer-managed-with-rotation", domain_with_key(True, linked)) == []
 
 
+def test_domain_key_accepts_a_key_policy_declared_as_its_own_resource():
+    key, domain = domain_with_key(True, policy=None)
+    key_policy = stack_resource("aws:kms/keyPolicy:KeyPolicy", "key-policy", {"keyId": "k", "policy": KEY_POLICY},
+                                dependencies={"keyId": [key]})
+    assert stack_violations("domain-key-customer-managed-with-rotation", [key, domain, key_policy]) == []
+
+
 @pytest.mark.parametrize(("resources", "expected"), [
     (domain_with_key(False), "does not have enableKeyRotation"),
+    (domain_with_key(True, policy=None), "has no key policy"),
     ([stack_resource(DOMAIN, "domain", {"domain": "acme"})], "AWS managed key"),
     ([stack_resource(DOMAIN, "domain", {"domain": "acme", "encryptionKey": "arn:aws:kms:other"})],
      "does not manage"),
-], ids=["no-rotation", "aws-managed", "external-key"])
+], ids=["no-rotation", "no-key-policy", "aws-managed", "external-key"])
 def test_domain_key_reports_keys_without_rotation(resources, expected):
     found = stack_violations("domain-key-customer-managed-with-rotation", resources)
     assert len(found) == 1 and expected in found[0][0]

@@ -41,9 +41,15 @@ def example_config() -> dict:
 # --- the prod stack ----------------------------------------------------------------------------
 
 
-def test_prod_stack_has_no_violation_at_all(prod):
-    assert rendering_violations(prod) == []
-    assert rendering_violations(prod, example_config()) == []
+# The domain's key has no explicit key policy yet: the one known gap, reported as advisory.
+KEY_POLICY_ADVISORY = ("domain-key-customer-managed-with-rotation", "advisory", "has no key policy")
+
+
+def test_prod_stack_has_no_mandatory_violation_and_only_the_key_policy_advisory(prod):
+    for config in (None, example_config()):
+        found = rendering_violations(prod, config)
+        assert [(v.policy, v.enforcement) for v in found] == [KEY_POLICY_ADVISORY[:2]]
+        assert KEY_POLICY_ADVISORY[2] in found[0].message and found[0].urn.endswith("::registry-key")
 
 
 def test_every_recorded_resource_reaches_the_pack(prod):
@@ -110,7 +116,7 @@ def with_subject(subject: str):
 
 @pytest.mark.parametrize(("change", "policy", "resource", "expected"), [
     (with_subject("repo:acme/*:environment:pypi"), "github-oidc-trust-pinned", "publishers-acme-acme-core",
-     "wildcard in the owner or repository"),
+     "has a wildcard"),
     (with_subject("repo:*/*:*"), "github-oidc-trust-pinned", "publishers-acme-acme-core", "wildcard"),
     (with_subject("repo:acme/acme-core:pull_request"), "github-oidc-trust-pinned", "publishers-acme-acme-core",
      "pull_request"),
@@ -146,7 +152,7 @@ def test_audit_prints_mandatory_violations_and_fails(monkeypatch, capsys):
     assert audit_main.main(["--stack", "prod", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["violations"] and set(document["violations"][0]) == {"policy", "enforcement", "urn", "message"}
-    assert {v["enforcement"] for v in document["violations"]} == {"mandatory"}
+    assert {v["enforcement"] for v in document["violations"]} == {"mandatory", "advisory"}
 
 
 def test_advisory_violations_do_not_fail_the_audit(monkeypatch, prod):
@@ -165,13 +171,14 @@ def test_advisory_violations_do_not_fail_the_audit(monkeypatch, prod):
 def test_audit_cli_prints_the_guardrails_section_for_prod():
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)
-    assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 0 advisory violations" in result.stdout
-    assert "policies over 29 resources: no violations." in result.stdout
+    assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 1 advisory violations" in result.stdout
+    assert "[advisory] domain-key-customer-managed-with-rotation" in result.stdout
+    assert result.returncode == 0
 
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--json"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)
     document = json.loads(result.stdout)
-    assert document["violations"] == []
+    assert [v["enforcement"] for v in document["violations"]] == ["advisory"]
     assert not any(title.startswith("Guardrails") for title in document["failed"])
 
 
@@ -221,4 +228,4 @@ def test_pack_serves_every_policy_and_reports_over_grpc(served_pack, prod):
     diagnostics = analyze(weakened_role)
     assert {d.policyName for d in diagnostics} == {"github-oidc-trust-pinned"}
     assert all(d.enforcementLevel == analyzer_pb2.MANDATORY for d in diagnostics)
-    assert any("wildcard in the owner or repository" in d.message for d in diagnostics)
+    assert any("has a wildcard" in d.message for d in diagnostics)

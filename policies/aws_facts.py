@@ -1,0 +1,27 @@
+"""AWS facts the guardrails rely on, stated here so that the pack stands apart from the program
+it guards: a wrong constant in the program must not move the guard with it."""
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
+
+# Characters AWS allows per document; 5120 is the older, stricter CodeArtifact limit.
+RESOURCE_POLICY_LIMIT = 5120
+TRUST_POLICY_LIMIT = 2048
+MANAGED_POLICY_LIMIT = 6144
+INLINE_ROLE_POLICY_LIMIT = 10240
+
+# Deleting a domain, repository or version loses packages for good.
+IRREVERSIBLE_ACTIONS = (
+    "codeartifact:DeleteDomain",
+    "codeartifact:DeleteRepository",
+    "codeartifact:DeletePackage",
+    "codeartifact:DeletePackageVersions",
+    "codeartifact:DisposePackageVersions",
+)
+# Disabling the domain's key makes every package unreadable at once; deleting it, for good.
+KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
+
+PUBLISH_ACTION = "codeartifact:PublishPackageVersion"
+BEARER_TOKEN_ACTION = "sts:GetServiceBearerToken"  # noqa: S105 (an action name, not a secret)
+KEY_POLICY_LIMIT = 32768

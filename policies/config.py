@@ -1,0 +1,127 @@
+"""Policy pack configuration: what differs per company, and how policies are declared.
+
+Each policy declares the properties it reads; `policy_config` (policies/guardrails.py)
+spreads one set of values over them, and policies/policy-config.prod.json is the file
+for the prod stack. Without that file every cross-account grant and every GitHub owner
+is refused, and the stack rules that need a value report that it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyProviderResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+from policies import iam_documents as iam
+
+# Every rule blocks unless it says otherwise; `all` in the pack config can lower it.
+PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
+
+ACCOUNT_ID_SCHEMA = {"type": "string", "pattern": "^[0-9]{12}$"}
+CONFIG_PROPERTIES: dict[str, dict[str, Any]] = {
+    "ownerAccountId": {
+        **ACCOUNT_ID_SCHEMA,
+        "description": "Account that owns the CodeArtifact domain; any other account is cross-account. "
+        "Unset: the account each resource's provider is pinned to.",
+    },
+    "allowedAccountIds": {
+        "type": "array",
+        "items": ACCOUNT_ID_SCHEMA,
+        "default": [],
+        "description": "Secondary accounts that resource policies may grant read access to.",
+    },
+    "allowedOrganizationId": {
+        "type": "string",
+        "pattern": "^(o-[a-z0-9]{10,32})?$",
+        "default": "",
+        "description": "AWS Organization whose accounts may be granted read access through aws:PrincipalOrgID.",
+    },
+    "allowedExternalConnections": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["public:pypi"],
+        "description": "External connections a repository may have (at most one each).",
+    },
+    "allowedGithubOwners": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,38}$"},
+        "default": [],
+        "description": "GitHub users or organizations whose repositories may assume publisher roles.",
+    },
+    "internalPrefixes": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "Normalised package name prefixes that must never come from public PyPI.",
+    },
+    "breakGlassRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "The one role that may delete packages and disable or delete the domain's KMS key.",
+    },
+}
+
+
+def schema(*keys: str) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties={key: CONFIG_PROPERTIES[key] for key in keys})
+
+
+def config(args: ResourceValidationArgs | StackValidationArgs, key: str) -> Any:
+    """A config value, or its schema default (the audit does not go through the CLI's defaulting)."""
+    values = args.get_config() or {}
+    value = values[key] if key in values else CONFIG_PROPERTIES[key].get("default")
+    return iam.plain(value)
+
+
+def config_set(args: ResourceValidationArgs | StackValidationArgs, key: str, *, lower: bool = False) -> set[str]:
+    values = {str(v) for v in iam.as_list(config(args, key))}
+    return {v.lower() for v in values} if lower else values
+
+
+def provider_account(provider: PolicyProviderResource | None) -> str | None:
+    """The one account a provider is pinned to with allowedAccountIds (serialised as JSON by the engine)."""
+    if provider is None:
+        return None
+    try:
+        allowed = provider.props.get("allowedAccountIds")
+    except UnknownValueError:
+        return None
+    if isinstance(allowed, str):
+        try:
+            allowed = json.loads(allowed)
+        except json.JSONDecodeError:
+            return None
+    accounts = [str(a) for a in iam.as_list(allowed)]
+    return accounts[0] if len(accounts) == 1 else None
+
+
+def owner_account(args: ResourceValidationArgs) -> str | None:
+    return config(args, "ownerAccountId") or provider_account(args.provider)
+
+
+def resource_policy(name: str, description: str, validate: Callable, *config_keys: str,
+                    enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> ResourceValidationPolicy:
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=enforcement,
+        config_schema=schema(*config_keys) if config_keys else None,
+    )
+
+
+def stack_policy(name: str, description: str, validate: Callable, *config_keys: str,
+                 enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> StackValidationPolicy:
+    return StackValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=enforcement,
+        config_schema=schema(*config_keys) if config_keys else None,
+    )

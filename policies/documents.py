@@ -1,0 +1,51 @@
+"""Every policy document a resource declares: valid JSON, unambiguous, under its AWS size limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from policies import config as cfg
+from policies import iam_documents as iam
+from policies import props as props_
+from policies.aws_facts import KEY_POLICY_LIMIT, MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
+
+
+def _size_checks(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any, int | None, bool]]:
+    """(what, raw document, size limit, measured as sent) for every document of a resource."""
+    checks: list[tuple[str, Any, int | None, bool]] = [
+        # The CodeArtifact limit is on the document as sent.
+        (what, raw, RESOURCE_POLICY_LIMIT, True) for what, raw in props_.raw_resource_policy(resource_type, props)
+    ]
+    # IAM does not count whitespace, so an IAM document is measured compact.
+    checks += [(what, raw, limit, False) for what, raw, limit in props_.raw_identity_policies(resource_type, props)]
+    checks += [(what, raw, TRUST_POLICY_LIMIT, False) for what, raw in props_.raw_trust_policy(resource_type, props)]
+    checks += [(what, raw, KEY_POLICY_LIMIT, True) for what, raw in props_.raw_key_policy(resource_type, props)]
+    return checks
+
+
+def validate_documents(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for what, raw, limit, as_sent in _size_checks(args.resource_type, args.props):
+        try:
+            document = iam.parse_document(raw)
+        except iam.InvalidDocumentError as error:
+            report(f"{what} {error}")
+            continue
+        if document is None or limit is None:
+            continue
+        size = len(iam.document_text(raw)) if as_sent else iam.compact_length(raw)
+        if size > limit:
+            report(f"{what} is {size} characters, over the AWS limit of {limit}")
+
+
+POLICIES = [
+    cfg.resource_policy(
+        "policy-documents-within-aws-limits",
+        "Every policy document is a JSON object without duplicate keys and under its AWS size limit "
+        f"({RESOURCE_POLICY_LIMIT} CodeArtifact resource policy, {TRUST_POLICY_LIMIT} trust policy, "
+        f"{MANAGED_POLICY_LIMIT} managed policy, {KEY_POLICY_LIMIT} key policy).",
+        validate_documents,
+    ),
+]

@@ -1,0 +1,255 @@
+"""Identity policies and what is attached to roles: bearer tokens, writes, AWS-managed and
+undeclared policies, and the scope of every role that GitHub Actions can assume."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from policies import config as cfg
+from policies import grants
+from policies import iam_documents as iam
+from policies import props as props_
+from policies.aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
+from policies.aws_managed import aws_managed_document, is_aws_managed
+from policies.iam_actions import beyond_read_only, document_beyond_read_only
+from policies.props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
+from policies.trust import trusts_github
+
+# One package, named exactly: arn:aws:codeartifact:REGION:ACCOUNT:package/DOMAIN/REPOSITORY/pypi//NAME
+EXACT_PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:codeartifact:[a-z0-9-]+:[0-9]{12}:package/[a-z][a-z0-9-]*/[A-Za-z0-9._-]+/pypi//[a-z0-9._-]+$"
+)
+# Inline policies and managed-policy attachments: type -> property naming the role(s).
+ROLE_REFERENCE_PROPS = {
+    "aws:iam/rolePolicy:RolePolicy": "role",
+    "aws-native:iam:RolePolicy": "roleName",
+    "aws-native:iam:ManagedPolicy": "roles",
+    **{t: keys[0] for t, (_, keys) in ATTACHMENT_PROPS.items() if keys and keys[0] in ("role", "roles", "roleName")},
+}
+
+
+# --- bearer tokens only for CodeArtifact, only in identity policies -------------------------
+
+
+def validate_bearer_token(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for what, document in props_.resource_policies(args.resource_type, args.props):
+        for index, statement in enumerate(iam.statements(document)):
+            named = [a for a in iam.actions(statement)
+                     if a.lower().startswith("sts:") and iam.matches(a, BEARER_TOKEN_ACTION)]
+            if named:
+                report(f"{what} {iam.label(statement, index)} names {named[0]}: it has no effect in a "
+                       "resource policy; grant it in the reader's identity policy")
+    for what, document in props_.identity_policies(args.resource_type, args.props):
+        for index, statement in enumerate(iam.allow_statements(document)):
+            if not iam.grants_action(statement, BEARER_TOKEN_ACTION):
+                continue
+            entries = iam.condition_entries(statement, "sts:AWSServiceName")
+            pinned = [values for operator, values in entries if operator == "StringEquals"]
+            if not pinned or len(entries) != len(pinned) or any(v != [CODEARTIFACT_SERVICE] for v in pinned):
+                report(f"{what} {iam.label(statement, index)} allows {BEARER_TOKEN_ACTION} without the condition "
+                       f'StringEquals sts:AWSServiceName = "{CODEARTIFACT_SERVICE}" (and nothing else)')
+
+
+# --- no codeartifact write on every resource ----------------------------------------------------
+
+
+def validate_no_wildcard_write(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for what, document in props_.identity_policies(args.resource_type, args.props):
+        for index, statement in enumerate(iam.allow_statements(document)):
+            writes = grants.writes_granted(statement)
+            if not writes:
+                continue
+            where = f"{what} {iam.label(statement, index)}"
+            every_action = [a for a in iam.actions(statement) if a.lower() in ("*", "codeartifact:*")]
+            if every_action or "NotAction" in statement:
+                report(f"{where} allows {every_action[0] if every_action else 'NotAction'}, i.e. every "
+                       "codeartifact write; list the actions needed")
+            anywhere = [r for r in iam.resources(statement) if iam.is_any_resource(r)]
+            if anywhere:
+                report(f"{where} allows {grants.summary(writes)} on {anywhere[0]}; name the domain, "
+                       "repository or package ARNs")
+
+
+# --- attached managed policies --------------------------------------------------------------
+
+
+def _declared_policies(args: StackValidationArgs) -> tuple[set[str], dict[str, PolicyResource]]:
+    """(ARNs of the managed policies the stack declares, the same resources by URN)."""
+    arns, by_urn = set(), {}
+    for resource in args.resources:
+        key = MANAGED_POLICY_ARN_PROPS.get(resource.resource_type)
+        if key:
+            by_urn[resource.urn] = resource
+            arn = props_.known(resource.props, key)
+            if isinstance(arn, str):
+                arns.add(arn)
+    return arns, by_urn
+
+
+def _attached(resource: PolicyResource) -> Iterator[tuple[str | None, bool]]:
+    """(policy ARN or None when unknown, whether it comes from a policy the stack declares) per attachment."""
+    key, _ = ATTACHMENT_PROPS[resource.resource_type]
+    from_declared = any(dep.resource_type in MANAGED_POLICY_ARN_PROPS
+                        for dep in resource.property_dependencies.get(key, []))
+    try:
+        values = [str(v) for v in iam.as_list(resource.props.get(key))]
+    except UnknownValueError:
+        yield None, from_declared
+        return
+    for value in values:
+        yield value, from_declared
+
+
+def attachment_problem(policy_arn: str | None, declared: set[str], from_declared: bool) -> str | None:
+    """Why a managed policy must not be attached to a principal the stack declares, or None."""
+    if policy_arn is None:
+        if from_declared:
+            return None
+        return ("attaches a policy ARN unknown during preview that no policy of this stack provides: its "
+                "document cannot be checked, so it is treated as allowing everything")
+    if policy_arn in declared:
+        return None
+    if not is_aws_managed(policy_arn):
+        return (f"attaches {policy_arn}, which this stack does not declare: its document cannot be checked, "
+                "so it is treated as allowing everything")
+    document = aws_managed_document(policy_arn)
+    if document is None:
+        return (f"attaches the AWS-managed policy {policy_arn}, whose document cannot be read here: it is "
+                "treated as allowing everything")
+    beyond = document_beyond_read_only(document)
+    if beyond:
+        return (f"attaches the AWS-managed policy {policy_arn}, which grants write or admin access "
+                f"({grants.summary(beyond)}); attach a policy the stack declares, with only what is needed")
+    return None
+
+
+def validate_attachments(args: StackValidationArgs, report: ReportViolation) -> None:
+    declared, _ = _declared_policies(args)
+    for resource in args.resources:
+        if resource.resource_type not in ATTACHMENT_PROPS:
+            continue
+        for policy_arn, from_declared in _attached(resource):
+            problem = attachment_problem(policy_arn, declared, from_declared)
+            if problem:
+                report(f"{resource.name} ({resource.resource_type}) {problem}", resource.urn)
+
+
+# --- what a role that GitHub can assume may do ------------------------------------------------
+
+
+def _names(role: PolicyResource) -> set[str]:
+    return {str(v) for key in ("name", "roleName", "arn", "id") if isinstance(v := props_.known(role.props, key), str)}
+
+
+def _refers_to(resource: PolicyResource, key: str, role: PolicyResource) -> bool:
+    if any(dep.urn == role.urn for dep in resource.property_dependencies.get(key, [])):
+        return True
+    try:
+        values = {str(v) for v in iam.as_list(resource.props.get(key))}
+    except UnknownValueError:
+        return False
+    return bool(values & _names(role))
+
+
+def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, Any] | None]]:
+    return [(where, document) for policy in policies
+            for _, document in props_.identity_policies(policy.resource_type, policy.props)]
+
+
+def role_documents(role: PolicyResource, args: StackValidationArgs) -> list[tuple[str, dict[str, Any] | None]]:
+    """(where, document) of every identity policy in force for a role; None for one that cannot be read."""
+    found: list[tuple[str, dict[str, Any] | None]] = _documents_of([role], role.name)
+    _, managed = _declared_policies(args)
+    by_arn = {props_.known(p.props, MANAGED_POLICY_ARN_PROPS[p.resource_type]): p for p in managed.values()}
+    referring = [r for r in args.resources if r.resource_type in ROLE_REFERENCE_PROPS
+                 and _refers_to(r, ROLE_REFERENCE_PROPS[r.resource_type], role)]
+    # Inline policies, and managed policies that name the role themselves.
+    found += [item for r in referring if r.resource_type in props_.IDENTITY_POLICY_PROPS
+              for item in _documents_of([r], r.name)]
+    for attachment in [role, *referring]:
+        if attachment.resource_type not in ATTACHMENT_PROPS:
+            continue
+        key = ATTACHMENT_PROPS[attachment.resource_type][0]
+        for policy_arn, from_declared in _attached(attachment):
+            where = f"{attachment.name} attaching {policy_arn or '(unknown ARN)'}"
+            if policy_arn in by_arn:
+                found += _documents_of([by_arn[policy_arn]], where)
+            elif policy_arn is None and from_declared:
+                found += _documents_of(attachment.property_dependencies.get(key, []), where)
+            elif policy_arn is not None and is_aws_managed(policy_arn):
+                found.append((where, aws_managed_document(policy_arn)))
+            else:
+                found.append((where, None))
+    return found
+
+
+def publisher_problems(statement: Mapping[str, Any]) -> list[str]:
+    """Why an Allow statement gives a GitHub-assumable role more than reading and publishing exact packages."""
+    if "NotAction" in statement:
+        return ["NotAction (everything it does not list)"]
+    problems = []
+    for pattern in iam.actions(statement):
+        for action in beyond_read_only(pattern):
+            if action.lower() != PUBLISH_ACTION.lower():
+                problems.append(action if action == pattern else f"{action} (through {pattern})")
+                continue
+            loose = [r for r in iam.resources(statement) if not EXACT_PACKAGE_ARN.match(r)]
+            if loose:
+                problems.append(f"{PUBLISH_ACTION} on {loose[0]} (only exact package ARNs "
+                                ".../package/DOMAIN/REPOSITORY/pypi//NAME, no wildcard)")
+    return problems
+
+
+def validate_github_role_scope(args: StackValidationArgs, report: ReportViolation) -> None:
+    for role in args.resources:
+        if role.resource_type not in ROLE_TYPES:
+            continue
+        trust = props_.trust_policy(role.resource_type, role.props)
+        if not any(trusts_github(s) for _, document in trust for s in iam.allow_statements(document)):
+            continue
+        for where, document in role_documents(role, args):
+            if document is None:
+                report(f"GitHub-assumable role {role.name}: {where} cannot be read, so it is treated as allowing "
+                       "everything", role.urn)
+                continue
+            for index, statement in enumerate(iam.allow_statements(document)):
+                problems = publisher_problems(statement)
+                if problems:
+                    report(
+                        f"GitHub-assumable role {role.name}: {where} {iam.label(statement, index)} allows "
+                        f"{grants.summary(problems)}; a publisher may only read and PublishPackageVersion on its own "
+                        "exact package ARNs (no copy, status, origin-control, delete or permissions actions)",
+                        role.urn,
+                    )
+
+
+POLICIES = [
+    cfg.resource_policy(
+        "bearer-token-codeartifact-only",
+        "sts:GetServiceBearerToken is allowed only with sts:AWSServiceName = codeartifact.amazonaws.com, "
+        "and only in identity policies.",
+        validate_bearer_token,
+    ),
+    cfg.resource_policy(
+        "no-codeartifact-write-on-any-resource",
+        'Identity policies never allow codeartifact:* or a codeartifact write action on Resource "*".',
+        validate_no_wildcard_write,
+    ),
+    cfg.stack_policy(
+        "managed-policy-attachments-checked",
+        "Only managed policies the stack declares, or AWS-managed policies proven read-only from their "
+        "documents, are attached; an unreadable one counts as allowing everything.",
+        validate_attachments,
+    ),
+    cfg.stack_policy(
+        "github-roles-publish-only-own-packages",
+        "A role GitHub Actions can assume may only read and PublishPackageVersion on exact package ARNs, "
+        "through every policy in force for it (inline, attached, AWS-managed).",
+        validate_github_role_scope,
+    ),
+]

@@ -1,0 +1,164 @@
+"""Where each resource type keeps its policy documents, and reading them from props.
+
+Props are a resource's inputs (or, in a stack policy, its state): documents arrive as JSON
+strings or objects, wrapped in pulumi_policy's unknown-checking proxies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from policies import iam_documents as iam
+from policies.aws_facts import INLINE_ROLE_POLICY_LIMIT, MANAGED_POLICY_LIMIT
+
+DOMAIN_TYPES = ("aws:codeartifact/domain:Domain", "aws-native:codeartifact:Domain")
+REPOSITORY_TYPES = ("aws:codeartifact/repository:Repository", "aws-native:codeartifact:Repository")
+KMS_KEY_TYPES = ("aws:kms/key:Key", "aws-native:kms:Key")
+PACKAGE_GROUP_TYPE = "aws-native:codeartifact:PackageGroup"
+DOMAIN_POLICY_TYPES = ("aws:codeartifact/domainPermissions:DomainPermissions", "aws-native:codeartifact:Domain")
+ROLE_TYPES = ("aws:iam/role:Role", "aws-native:iam:Role")
+
+# CodeArtifact resource (permissions) policies: type -> property holding the document.
+RESOURCE_POLICY_PROPS = {
+    "aws:codeartifact/domainPermissions:DomainPermissions": "policyDocument",
+    "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy": "policyDocument",
+    "aws-native:codeartifact:Domain": "permissionsPolicyDocument",
+    "aws-native:codeartifact:Repository": "permissionsPolicyDocument",
+}
+# Identity policies: type -> (property, size limit). Role inline policies are read from the role.
+IDENTITY_POLICY_PROPS = {
+    "aws:iam/policy:Policy": ("policy", MANAGED_POLICY_LIMIT),
+    "aws:iam/rolePolicy:RolePolicy": ("policy", INLINE_ROLE_POLICY_LIMIT),
+    "aws:iam/userPolicy:UserPolicy": ("policy", None),
+    "aws:iam/groupPolicy:GroupPolicy": ("policy", None),
+    "aws-native:iam:ManagedPolicy": ("policyDocument", MANAGED_POLICY_LIMIT),
+    "aws-native:iam:RolePolicy": ("policyDocument", INLINE_ROLE_POLICY_LIMIT),
+    "aws-native:iam:UserPolicy": ("policyDocument", None),
+    "aws-native:iam:GroupPolicy": ("policyDocument", None),
+}
+IDENTITY_POLICY_TYPES = frozenset(IDENTITY_POLICY_PROPS) | set(ROLE_TYPES)
+ROLE_TRUST_PROPS = {
+    "aws:iam/role:Role": "assumeRolePolicy",
+    "aws-native:iam:Role": "assumeRolePolicyDocument",
+}
+KEY_POLICY_PROPS = {
+    "aws:kms/key:Key": "policy",
+    "aws:kms/keyPolicy:KeyPolicy": "policy",
+    "aws-native:kms:Key": "keyPolicy",
+}
+# Managed policy attachments: type -> (property naming the policy ARN(s), properties naming the principals).
+ATTACHMENT_PROPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn", ("role",)),
+    "aws:iam/policyAttachment:PolicyAttachment": ("policyArn", ("roles", "users", "groups")),
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("policyArn", ("user",)),
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ("policyArn", ("group",)),
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": ("policyArns", ("roleName",)),
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": ("policyArns", ("userName",)),
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": ("policyArns", ("groupName",)),
+    "aws:iam/role:Role": ("managedPolicyArns", ()),
+    "aws-native:iam:Role": ("managedPolicyArns", ()),
+    "aws-native:iam:User": ("managedPolicyArns", ()),
+    "aws-native:iam:Group": ("managedPolicyArns", ()),
+}
+# Managed policies the stack declares: type -> property holding the ARN in state.
+MANAGED_POLICY_ARN_PROPS = {"aws:iam/policy:Policy": "arn", "aws-native:iam:ManagedPolicy": "policyArn"}
+
+Documents = list[tuple[str, dict[str, Any]]]
+
+
+def get(props: Mapping[str, Any], *path: str) -> Any:
+    """A nested prop, None when any step is absent."""
+    value: Any = props
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def known(props: Mapping[str, Any], *path: str) -> Any:
+    """Like get, but None for a value unknown during preview (stack rules treat it conservatively)."""
+    try:
+        return get(props, *path)
+    except UnknownValueError:
+        return None
+
+
+def of_type(args: StackValidationArgs, types: tuple[str, ...] | str) -> list[PolicyResource]:
+    types = (types,) if isinstance(types, str) else types
+    return [r for r in args.resources if r.resource_type in types]
+
+
+def parsed(pairs: list[tuple[str, Any]]) -> Documents:
+    """Parse (what, raw) pairs; invalid documents are reported by the documents policy, skipped here."""
+    documents = []
+    for what, raw in pairs:
+        try:
+            document = iam.parse_document(raw)
+        except iam.InvalidDocumentError:
+            continue
+        if document is not None:
+            documents.append((what, document))
+    return documents
+
+
+def raw_resource_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    key = RESOURCE_POLICY_PROPS.get(resource_type)
+    return [("permissions policy", props.get(key))] if key else []
+
+
+def raw_identity_policies(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any, int | None]]:
+    """(what, raw document, size limit) of every identity policy a resource declares."""
+    if resource_type in IDENTITY_POLICY_PROPS:
+        key, limit = IDENTITY_POLICY_PROPS[resource_type]
+        return [("policy", props.get(key), limit)]
+    found = []
+    if resource_type == "aws:iam/role:Role":
+        for index, inline in enumerate(iam.as_list(props.get("inlinePolicies"))):
+            if isinstance(inline, Mapping):
+                name = inline.get("name") or f"#{index + 1}"
+                found.append((f"inline policy {name}", inline.get("policy"), INLINE_ROLE_POLICY_LIMIT))
+    elif resource_type in ("aws-native:iam:Role", "aws-native:iam:User", "aws-native:iam:Group"):
+        for index, inline in enumerate(iam.as_list(props.get("policies"))):
+            if isinstance(inline, Mapping):
+                name = inline.get("policyName") or f"#{index + 1}"
+                found.append((f"inline policy {name}", inline.get("policyDocument"), INLINE_ROLE_POLICY_LIMIT))
+    return found
+
+
+def raw_trust_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    key = ROLE_TRUST_PROPS.get(resource_type)
+    return [("trust policy", props.get(key))] if key else []
+
+
+def raw_key_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    key = KEY_POLICY_PROPS.get(resource_type)
+    return [("key policy", props.get(key))] if key else []
+
+
+def resource_policies(resource_type: str, props: Mapping[str, Any]) -> Documents:
+    return parsed(raw_resource_policy(resource_type, props))
+
+
+def identity_policies(resource_type: str, props: Mapping[str, Any]) -> Documents:
+    return parsed([(what, raw) for what, raw, _ in raw_identity_policies(resource_type, props)])
+
+
+def trust_policy(resource_type: str, props: Mapping[str, Any]) -> Documents:
+    return parsed(raw_trust_policy(resource_type, props))
+
+
+def key_policy(resource_type: str, props: Mapping[str, Any]) -> Documents:
+    return parsed(raw_key_policy(resource_type, props))
+
+
+def attached_policy_arns(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
+    """The managed policy ARNs a resource attaches (values may be unknown during preview)."""
+    if resource_type not in ATTACHMENT_PROPS:
+        return []
+    key, _ = ATTACHMENT_PROPS[resource_type]
+    return iam.as_list(props.get(key))

@@ -1,0 +1,243 @@
+"""Rules over the whole stack: what only the resources together show."""
+
+from __future__ import annotations
+
+import re
+
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from policies import config as cfg
+from policies import iam_documents as iam
+from policies import props as props_
+from policies.aws_facts import IRREVERSIBLE_ACTIONS, PUBLISH_ACTION
+from policies.codeartifact import external_connections
+from policies.props import (
+    DOMAIN_POLICY_TYPES,
+    DOMAIN_TYPES,
+    KMS_KEY_TYPES,
+    PACKAGE_GROUP_TYPE,
+    REPOSITORY_TYPES,
+)
+
+PYPI_GROUP_PATTERN = re.compile(r"^/pypi//(?P<name>[^/~$*]*)(?P<kind>[~$])$")
+EVERY_PYPI_PACKAGE = ("/pypi//*", "/pypi/*", "/*")
+
+
+def can_start_with(pattern: str, text: str) -> bool:
+    """Can some string that starts with `text` match the IAM pattern (`*` and `?` wildcards)?
+
+    Used to ask whether a Resource pattern covers any package of a repository, i.e.
+    any ARN under `arn:...:package/DOMAIN/REPOSITORY/`.
+    """
+
+    def closure(states: set[int]) -> set[int]:
+        # A `*` may match nothing, so the position after it is reachable too.
+        pending, reached = list(states), set(states)
+        while pending:
+            position = pending.pop()
+            if position < len(pattern) and pattern[position] == "*" and position + 1 not in reached:
+                reached.add(position + 1)
+                pending.append(position + 1)
+        return reached
+
+    states = closure({0})
+    for char in text:
+        following = set()
+        for position in states:
+            if position < len(pattern):
+                wanted = pattern[position]
+                if wanted == "*":
+                    following.add(position)
+                elif wanted in ("?", char):
+                    following.add(position + 1)
+        states = closure(following)
+        if not states:
+            return False
+    # Whatever is left of the pattern, some package name matches it.
+    return True
+
+
+def _repository_packages(repository: PolicyResource) -> tuple[str | None, str]:
+    """(ARN prefix of every package in the repository, or None when unknown; resource-part prefix).
+
+    A name unknown during preview shortens the resource-part prefix to what is known,
+    so that an unknown never hides a grant.
+    """
+    props = repository.props
+    domain = props_.known(props, "domain") or props_.known(props, "domainName")
+    name = props_.known(props, "repository") or props_.known(props, "repositoryName")
+    resource_prefix = "package/" + "".join(f"{part}/" for part in (domain, name) if part)
+    if domain is None and name is not None:
+        resource_prefix = "package/"
+    arn = props_.known(props, "arn")
+    if isinstance(arn, str) and ":repository/" in arn:
+        return arn.replace(":repository/", ":package/", 1) + "/", resource_prefix
+    region = props_.known(repository.provider.props, "region") if repository.provider else None
+    account = props_.known(props, "domainOwner") or cfg.provider_account(repository.provider)
+    if region and account and domain and name:
+        return f"arn:aws:codeartifact:{region}:{account}:{resource_prefix}", resource_prefix
+    return None, resource_prefix
+
+
+def _covers_packages(pattern: str, arn_prefix: str | None, resource_prefix: str) -> bool:
+    """Does a Resource pattern cover any package of the repository?"""
+    if pattern == iam.WILDCARD:
+        return True
+    if arn_prefix is not None:
+        return can_start_with(pattern, arn_prefix)
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        # A wildcard spanning the ARN's colons: it may cover anything.
+        return "*" in pattern
+    return can_start_with(parts[5], resource_prefix)
+
+
+def _granted_repository(resource: PolicyResource) -> str | None:
+    """The one repository a resource policy applies to; None for a domain policy (all of them)."""
+    if resource.resource_type == "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy":
+        return props_.known(resource.props, "repository")
+    if resource.resource_type == "aws-native:codeartifact:Repository":
+        return props_.known(resource.props, "repositoryName")
+    return None
+
+
+def validate_store_has_no_publishers(args: StackValidationArgs, report: ReportViolation) -> None:
+    stores = []
+    for repository in props_.of_type(args, REPOSITORY_TYPES):
+        try:
+            connections = external_connections(repository.resource_type, repository.props)
+        except UnknownValueError:
+            continue
+        if connections:
+            name = props_.known(repository.props, "repository") or props_.known(repository.props, "repositoryName")
+            stores.append((name, connections, *_repository_packages(repository)))
+    if not stores:
+        return
+    for resource in args.resources:
+        props = resource.props
+        try:
+            documents = props_.identity_policies(resource.resource_type, props)
+            documents += props_.resource_policies(resource.resource_type, props)
+        except UnknownValueError:
+            continue
+        granted_repository = _granted_repository(resource)
+        for what, document in documents:
+            for index, statement in enumerate(iam.allow_statements(document)):
+                if not iam.grants_action(statement, PUBLISH_ACTION):
+                    continue
+                for name, connections, arn_prefix, resource_prefix in stores:
+                    if granted_repository is not None and name is not None and granted_repository != name:
+                        continue
+                    if any(_covers_packages(r, arn_prefix, resource_prefix) for r in iam.resources(statement)):
+                        report(
+                            f"{resource.name}: {what} {iam.label(statement, index)} allows {PUBLISH_ACTION} "
+                            f"into {name or 'a repository'} with external connection {connections[0]}; publish "
+                            "only to the internal repository",
+                            resource.urn,
+                        )
+
+
+def validate_registry_protected(args: StackValidationArgs, report: ReportViolation) -> None:
+    for resource in props_.of_type(args, DOMAIN_TYPES + REPOSITORY_TYPES + KMS_KEY_TYPES):
+        if not resource.opts.protect:
+            report(f"{resource.name} ({resource.resource_type}) is not protected: deleting or replacing it "
+                   "loses every package; set protect=True and retain_on_delete=True", resource.urn)
+
+
+def _external_upstream_mode(group: PolicyResource) -> str | None:
+    return props_.known(group.props, "originConfiguration", "restrictions", "externalUpstream", "restrictionMode")
+
+
+def validate_prefixes_block_external(args: StackValidationArgs, report: ReportViolation) -> None:
+    groups = []
+    for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
+        pattern = props_.known(group.props, "pattern")
+        if pattern is not None:
+            groups.append((str(pattern), group))
+    prefixes = sorted(cfg.config_set(args, "internalPrefixes"))
+    if not prefixes:
+        report("internalPrefixes is not configured: the dependency-confusion guard cannot be checked; set it in "
+               "the pack config (policies/policy-config.<stack>.json)")
+    for prefix in prefixes:
+        covering = []  # groups whose pattern covers every name under the prefix
+        narrower = []  # groups for names under the prefix: they override the covering one
+        for pattern, group in groups:
+            match = PYPI_GROUP_PATTERN.match(pattern)
+            if pattern in EVERY_PYPI_PACKAGE or (match and match["kind"] == "~" and prefix.startswith(match["name"])):
+                covering.append((len(pattern), pattern, group))
+            elif match and match["name"].startswith(prefix):
+                narrower.append((pattern, group))
+        if not covering:
+            report(f"internal prefix {prefix!r} has no package group (/pypi//{prefix}~): its names could "
+                   "come from public PyPI (dependency confusion)")
+            continue
+        # CodeArtifact applies the most specific matching group.
+        _, pattern, group = max(covering, key=lambda found: found[0])
+        mode = _external_upstream_mode(group)
+        if mode != "BLOCK":
+            report(f"package group {pattern} for internal prefix {prefix!r} has external upstream {mode}, "
+                   "not BLOCK", group.urn)
+        for pattern, group in narrower:
+            mode = _external_upstream_mode(group)
+            if mode not in ("BLOCK", "INHERIT"):
+                report(f"package group {pattern} under internal prefix {prefix!r} has external upstream "
+                       f"{mode}, not BLOCK", group.urn)
+
+
+# --- the Deny of irreversible deletes -------------------------------------------------------------
+
+
+def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list[dict]:
+    """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it."""
+    name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
+    found = []
+    for resource in props_.of_type(args, DOMAIN_POLICY_TYPES):
+        depends = any(dep.urn == domain.urn for dep in resource.property_dependencies.get("domain", []))
+        if resource.urn == domain.urn or depends or (name and props_.known(resource.props, "domain") == name):
+            found += [document for _, document in props_.resource_policies(resource.resource_type, resource.props)]
+    return found
+
+
+def validate_domain_denies_irreversible(args: StackValidationArgs, report: ReportViolation) -> None:
+    break_glass = cfg.config(args, "breakGlassRoleArn") or None
+    for domain in props_.of_type(args, DOMAIN_TYPES):
+        documents = _domain_documents(domain, args)
+        if not documents:
+            report(f"{domain.name} has no domain permissions policy, so nothing denies "
+                   f"{', '.join(IRREVERSIBLE_ACTIONS)}: any principal with IAM rights could delete every package",
+                   domain.urn)
+            continue
+        statements = [s for document in documents for s in iam.statements(document)]
+        missing = [action for action in IRREVERSIBLE_ACTIONS
+                   if not any(iam.denies_everyone(s, action, break_glass) for s in statements)]
+        if missing:
+            exempt = f"except the break-glass role {break_glass}" if break_glass else "without any exception"
+            report(f"{domain.name}: the domain permissions policy does not Deny {', '.join(missing)} to every "
+                   f'principal ("*", Resource "*", {exempt}): a published version could be lost', domain.urn)
+
+
+POLICIES = [
+    cfg.stack_policy(
+        "external-connection-repository-has-no-publishers",
+        "Nothing may publish into a repository that has an external connection.",
+        validate_store_has_no_publishers,
+    ),
+    cfg.stack_policy(
+        "registry-resources-protected",
+        "The CodeArtifact domain, its repositories and KMS keys are protected against deletion.",
+        validate_registry_protected,
+    ),
+    cfg.stack_policy(
+        "internal-prefixes-block-external-upstream",
+        "Every internal package name prefix (required in the pack config) has a package group that blocks "
+        "external upstreams.",
+        validate_prefixes_block_external, "internalPrefixes",
+    ),
+    cfg.stack_policy(
+        "domain-denies-irreversible-deletes",
+        "Every domain's permissions policy denies DeleteDomain, DeleteRepository, DeletePackage, "
+        "DeletePackageVersions and DisposePackageVersions to every principal, except at most the break-glass role.",
+        validate_domain_denies_irreversible, "breakGlassRoleArn",
+    ),
+]

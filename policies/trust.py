@@ -1,0 +1,130 @@
+"""Role trust policies: who may become a role the stack declares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from policies import config as cfg
+from policies import iam_documents as iam
+from policies import props as props_
+from policies.aws_facts import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+
+GITHUB_AUD_KEY = f"{GITHUB_OIDC_HOST}:aud"
+GITHUB_SUB_KEY = f"{GITHUB_OIDC_HOST}:sub"
+GITHUB_PROVIDER_SUFFIX = f":oidc-provider/{GITHUB_OIDC_HOST}"
+# repo:OWNER/REPO:CONTEXT or repo:OWNER@ID/REPO@ID:CONTEXT, parsed loosely so that
+# wildcards in any part can be reported rather than just failing to match.
+GITHUB_SUBJECT = re.compile(r"^repo:(?P<owner>[^/:]*)/(?P<repo>[^:]*):(?P<context>.*)$")
+# The contexts a publishing job can run in: a protected environment, a branch or a tag.
+GITHUB_CONTEXT = re.compile(r"^(environment:[^:]+|ref:refs/(heads|tags)/[^:]+)$")
+
+
+def trusts_github(statement: Mapping[str, Any]) -> bool:
+    federated = [value for kind, value in iam.principals(statement) if kind == "Federated"]
+    if any(GITHUB_OIDC_HOST in value for value in federated):
+        return True
+    # A provider ARN that is not spelled out still shows in the condition keys.
+    return any(key.startswith(GITHUB_OIDC_HOST + ":") for _, key, _ in iam.conditions(statement))
+
+
+def subject_problem(subject: str, allowed_owners: set[str]) -> str | None:
+    """Why a GitHub `sub` value must not be trusted, or None when it names one exact context."""
+    if any(c in subject for c in "*?"):
+        return (f"sub {subject!r} has a wildcard; list exact subjects (repo:OWNER/REPO:environment:NAME, "
+                ":ref:refs/heads/BRANCH or :ref:refs/tags/TAG)")
+    match = GITHUB_SUBJECT.match(subject)
+    if not match:
+        return f"sub {subject!r} is not repo:OWNER/REPO:CONTEXT"
+    owner_part, repo_part, context = match["owner"], match["repo"], match["context"]
+    owner = owner_part.split("@", 1)[0]
+    if not owner or not repo_part.split("@", 1)[0]:
+        return f"sub {subject!r} has an empty owner or repository"
+    if owner.lower() not in allowed_owners:
+        return f"sub {subject!r} names owner {owner!r}, not one of allowedGithubOwners {sorted(allowed_owners)}"
+    # The context, not the whole subject: a branch may well be named fix-pull_request-parsing.
+    if context == "pull_request":
+        return f"sub {subject!r} lets pull_request workflows assume the role"
+    if not GITHUB_CONTEXT.match(context):
+        return f"sub {subject!r} must end in :environment:NAME or :ref:refs/heads|tags/NAME"
+    return None
+
+
+def validate_github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    documents = props_.trust_policy(args.resource_type, args.props)
+    if not documents:
+        return
+    allowed_owners = cfg.config_set(args, "allowedGithubOwners", lower=True)
+    for what, document in documents:
+        for index, statement in enumerate(iam.allow_statements(document)):
+            if not trusts_github(statement):
+                continue
+            where = f"{what} {iam.label(statement, index)}"
+            for operator, key, _ in iam.conditions(statement):
+                if operator.lower().startswith("forallvalues:") or operator.lower().endswith("ifexists"):
+                    report(f"{where} uses {operator} on {key}: it holds when the claim is absent")
+            audiences = iam.condition_entries(statement, GITHUB_AUD_KEY)
+            if not any(op == "StringEquals" for op, _ in audiences):
+                report(f"{where} does not pin {GITHUB_AUD_KEY} with StringEquals to {GITHUB_OIDC_AUDIENCE}")
+            for operator, values in audiences:
+                if operator == "StringEquals" and values != [GITHUB_OIDC_AUDIENCE]:
+                    report(f"{where} accepts audiences {values}; only {GITHUB_OIDC_AUDIENCE}")
+            subjects = iam.condition_entries(statement, GITHUB_SUB_KEY)
+            if not subjects:
+                report(f"{where} has no {GITHUB_SUB_KEY} condition: any GitHub repository could assume the role")
+            for operator, values in subjects:
+                if operator not in ("StringEquals", "StringLike"):
+                    report(f"{where} tests {GITHUB_SUB_KEY} with {operator}; use StringEquals with exact subjects")
+                    continue
+                for subject in values:
+                    problem = subject_problem(subject, allowed_owners)
+                    if problem:
+                        report(f"{where}: {problem}")
+
+
+def validate_trusted_principals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    documents = props_.trust_policy(args.resource_type, args.props)
+    if not documents:
+        return
+    owner = cfg.owner_account(args)
+    own_account = cfg.provider_account(args.provider)
+    accounts = cfg.config_set(args, "allowedAccountIds") | {a for a in (owner, own_account) if a}
+    for what, document in documents:
+        for index, statement in enumerate(iam.allow_statements(document)):
+            where = f"{what} {iam.label(statement, index)}"
+            if "NotPrincipal" in statement:
+                report(f"{where} trusts everyone outside NotPrincipal; name the principals")
+                continue
+            for kind, value in iam.principals(statement):
+                if kind == "AWS" and value == iam.WILDCARD:
+                    report(f'{where} trusts "*": any AWS principal could try to assume the role; name accounts '
+                           "or roles")
+                elif kind == "AWS" and iam.principal_account(value) not in accounts:
+                    report(f"{where} trusts {value}, which is neither the owner account, the role's own account "
+                           f"nor in allowedAccountIds {sorted(accounts)}")
+                elif kind == "Federated" and not (
+                    value.endswith(GITHUB_PROVIDER_SUFFIX) and iam.principal_account(value) in accounts
+                ):
+                    report(f"{where} trusts the web identity or SAML provider {value}; only the GitHub OIDC "
+                           f"provider of the owner account ({GITHUB_OIDC_HOST}) may be trusted")
+                elif kind not in ("AWS", "Federated", "Service"):
+                    report(f"{where} trusts a principal of unknown kind {kind}: {value}")
+
+
+POLICIES = [
+    cfg.resource_policy(
+        "role-trust-known-principals",
+        'Role trust policies never trust "*" or NotPrincipal, only the owner, the role\'s own and the allowed '
+        "accounts, and no web identity or SAML provider but the owner account's GitHub OIDC provider.",
+        validate_trusted_principals, "ownerAccountId", "allowedAccountIds",
+    ),
+    cfg.resource_policy(
+        "github-oidc-trust-pinned",
+        "Roles trusting token.actions.githubusercontent.com pin aud to sts.amazonaws.com and sub to exact "
+        "subjects (no wildcard anywhere) of allowed owners, never pull_request.",
+        validate_github_trust, "allowedGithubOwners",
+    ),
+]
