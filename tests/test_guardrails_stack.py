@@ -229,3 +229,104 @@ def test_pack_serves_every_policy_and_reports_over_grpc(served_pack, prod):
     assert {d.policyName for d in diagnostics} == {"github-oidc-trust-pinned"}
     assert all(d.enforcementLevel == analyzer_pb2.MANDATORY for d in diagnostics)
     assert any("has a wildcard" in d.message for d in diagnostics)
+
+
+# --- attacks on the recorded program: each must draw a mandatory violation ----------------------------
+
+from audit.render import RecordedResource  # noqa: E402
+
+OWNER = "111122223333"
+COGNITO = "cognito-identity.amazonaws.com"
+INTERNAL_PACKAGES = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal"
+
+
+def _edit_json(rendering: Rendering, name: str, key: str, edit) -> Rendering:
+    """The rendering with one resource's JSON input (and state) changed by `edit(document)`."""
+    def changed(resource: RecordedResource) -> RecordedResource:
+        document = json.loads(resource.inputs[key])
+        edit(document)
+        text = json.dumps(document)
+        return replace(resource, inputs={**resource.inputs, key: text}, outputs={**resource.outputs, key: text})
+    resources = [changed(r) if r.name == name else r for r in rendering.resources]
+    assert resources != rendering.resources, f"no resource named {name}"
+    return replace(rendering, resources=resources)
+
+
+def _added(rendering: Rendering, resource_type: str, name: str, inputs: dict, parent: str = "") -> Rendering:
+    owner_provider = next(r.urn for r in rendering.resources if r.name == "owner")
+    resource = RecordedResource(
+        urn=f"urn:pulumi:prod::pypi-registry::{resource_type}::{name}", type=resource_type, name=name, custom=True,
+        parent=parent, provider=owner_provider, protect=False, retain_on_delete=False, inputs=inputs,
+        outputs=dict(inputs), account=OWNER, region="eu-west-1")
+    return replace(rendering, resources=[*rendering.resources, resource])
+
+
+def _set_statement(**changes):
+    def edit(document):
+        document["Statement"][0].update(changes)
+    return edit
+
+
+def _publish_on(resource: str):
+    def edit(document):
+        statement = next(s for s in document["Statement"] if s["Sid"] == "PublishOwnPackages")
+        statement["Resource"] = resource
+    return edit
+
+
+def _add_statement(statement: dict):
+    def edit(document):
+        document["Statement"].append(statement)
+    return edit
+
+
+def _sub_like(value: str):
+    def edit(document):
+        condition = document["Statement"][0]["Condition"]
+        condition["StringLike"] = {"token.actions.githubusercontent.com:sub": value}
+        del condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    return edit
+
+
+ATTACKS = {
+    "admin-on-publisher": (lambda r: _added(r, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "admin", {
+        "role": "gh-publish-acme-acme-core", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        {"managed-policy-attachments-checked", "github-roles-publish-only-own-packages"}),
+    "trust-aws-star": (lambda r: _edit_json(r, "reader-444455556666-reader-role", "assumeRolePolicy",
+                                            _set_statement(Principal={"AWS": "*"})), {"role-trust-known-principals"}),
+    "trust-unlisted-account": (lambda r: _edit_json(r, "reader-444455556666-reader-role", "assumeRolePolicy",
+                                                    _set_statement(Principal={"AWS": STRANGER})),
+                               {"role-trust-known-principals"}),
+    "trust-web-identity": (lambda r: _edit_json(r, "reader-444455556666-reader-role", "assumeRolePolicy",
+                                                _set_statement(Principal={"Federated": COGNITO})),
+                           {"role-trust-known-principals"}),
+    "key-policy-public": (lambda r: _edit_json(
+        replace(r, resources=[replace(x, inputs={**x.inputs, "policy": "{}"}, outputs={**x.outputs, "policy": "{}"})
+                              if x.name == "registry-key" else x for x in r.resources]),
+        "registry-key", "policy", lambda d: d.update(Statement=[
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}])),
+        {"kms-key-policy-owner-only"}),
+    "publish-internal-star": (lambda r: _edit_json(r, "publishers-acme-acme-core-publish", "policy",
+                                                   _publish_on(f"{INTERNAL_PACKAGES}/*")),
+                              {"github-roles-publish-only-own-packages"}),
+    "publish-prefix-star": (lambda r: _edit_json(r, "publishers-acme-acme-core-publish", "policy",
+                                                 _publish_on(f"{INTERNAL_PACKAGES}/pypi//acme-*")),
+                            {"github-roles-publish-only-own-packages"}),
+    "copy-and-status": (lambda r: _edit_json(r, "publishers-acme-acme-core-publish", "policy", _add_statement({
+        "Effect": "Allow", "Action": ["codeartifact:CopyPackageVersions", "codeartifact:UpdatePackageVersionsStatus"],
+        "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})), {"github-roles-publish-only-own-packages"}),
+    "sub-like-environment-star": (lambda r: _edit_json(r, "publishers-acme-acme-core", "assumeRolePolicy",
+                                                       _sub_like("repo:acme/acme-core:environment:*")),
+                                  {"github-oidc-trust-pinned"}),
+    "domain-policy-without-deny": (lambda r: _edit_json(r, "registry-domain-policy", "policyDocument",
+                                                        lambda d: d.update(Statement=d["Statement"][:-1])),
+                                   {"domain-denies-irreversible-deletes"}),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_each_attack_on_the_program_draws_a_mandatory_violation(prod, attack):
+    change, expected = ATTACKS[attack]
+    found = rendering_violations(change(prod), example_config())
+    mandatory = {v.policy for v in found if v.mandatory}
+    assert expected <= mandatory, [v for v in found if v.mandatory]
