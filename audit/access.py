@@ -8,7 +8,9 @@ applies to every repository and package in the domain, so a repository or packag
 checked against the domain policy and that repository's policy together.
 
 The tests feed this module the IAM documents that moto returns; `access_section` feeds it the
-documents the program records, for `python -m audit`.
+documents the program records, for `python -m audit`: every role the stack declares with every
+identity policy in force for it (`audit.grants`), and stand-ins for the principals it does not
+declare (an administrator in each account that matters, an outsider, the break-glass role).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
+from audit.grants import ADMINISTRATOR_POLICY, Role, RoleGrants, role_grants, trusted_by
 from audit.pmapper_compat import (
     CaseInsensitiveDict,
     Node,
@@ -29,7 +32,15 @@ from audit.pmapper_compat import (
 )
 from audit.render import Rendering
 from audit.sections import Section
-from components.policy_documents import CODEARTIFACT_SERVICE, GITHUB_OIDC_HOST, VERSION
+from components.policy_documents import (
+    CODEARTIFACT_SERVICE,
+    GITHUB_OIDC_HOST,
+    IRREVERSIBLE_ACTIONS,
+    KEY_LOSS_ACTIONS,
+    OVERWRITE_ACTIONS,
+    REOPEN_ACTIONS,
+    VERSION,
+)
 from components.settings import Settings
 from policies import iam_actions
 from policies.iam_actions import READ_ONLY_LEVELS
@@ -50,22 +61,22 @@ SUBJECT_CLAIM = f"{GITHUB_OIDC_HOST}:sub"
 WRITE_LEVELS = frozenset({"Write", "Tagging"})
 PERMISSIONS_LEVEL = "Permissions management"
 
-# The worst case inside an account: a principal whose identity policy allows everything,
+# The worst case inside an account is a principal with ADMINISTRATOR_POLICY (Allow * on *),
 # so only the registry's resource policies stand between it and the registry.
-ADMINISTRATOR_POLICY: Document = {
-    "Version": VERSION,
-    "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
 ADMINISTRATOR_ROLE = "administrator"
+IRREVERSIBLE = frozenset(IRREVERSIBLE_ACTIONS)
+OVERWRITE = frozenset(OVERWRITE_ACTIONS)
+REOPEN = frozenset(REOPEN_ACTIONS)
+KEY_LOSS = frozenset(KEY_LOSS_ACTIONS)
+# Losing or corrupting what is published: only the break-glass role may.
+LOSS = IRREVERSIBLE | OVERWRITE | KEY_LOSS
 
-ROLE = "aws:iam/role:Role"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 DOMAIN = "aws:codeartifact/domain:Domain"
 REPOSITORY = "aws:codeartifact/repository:Repository"
 DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
 REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
+KMS_KEY = "aws:kms/key:Key"
+PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
 
 
 def _listify(value: Any) -> list[Any]:
@@ -175,6 +186,9 @@ class Registry:
     repository_arns: Mapping[str, str]  # repository name -> ARN
     domain_policy: Document
     repository_policies: Mapping[str, Document]  # repository name -> policy, when it has one
+    key_arn: str | None = None  # the domain's KMS key
+    key_policy: Document | None = None
+    package_group_arns: tuple[str, ...] = ()
 
     @property
     def owner_account_id(self) -> str:
@@ -189,13 +203,16 @@ class Registry:
         return f"{base}/pypi//{name}"
 
     def all_statements(self) -> list[Document]:
-        found = statements(self.domain_policy)
+        found = statements(self.domain_policy) + statements(self.key_policy)
         for document in self.repository_policies.values():
             found += statements(document)
         return found
 
     def resource_policy(self, resource: str) -> Document:
-        """The domain policy, plus the repository's own policy for repository and package ARNs."""
+        """The domain policy, plus the repository's own policy for repository and package ARNs;
+        the key policy for the domain's key."""
+        if resource == self.key_arn:
+            return {"Version": VERSION, "Statement": statements(self.key_policy)}
         prefix = self.domain_arn.rsplit(":", 1)[0]
         if not resource.startswith(prefix + ":"):
             return {"Statement": []}
@@ -223,12 +240,39 @@ class Registry:
             for r in rendering.of_type(REPOSITORY_POLICY)
             if r.inputs.get("domain") == name and r.account == domain.account
         }
+        keys = [k for k in rendering.of_type(KMS_KEY) if k.outputs.get("arn") == domain.inputs.get("encryptionKey")]
+        key_policy = None
+        if keys:
+            # No key policy means KMS's default: the owner account may do everything through IAM.
+            key_policy = json.loads(keys[0].inputs["policy"]) if keys[0].inputs.get("policy") else {
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{domain.account}:root"},
+                               "Action": "kms:*", "Resource": "*"}]}
         return cls(
             domain_arn=domain.outputs["arn"],
             repository_arns=repositories,
             domain_policy=domain_policies[0] if domain_policies else {"Statement": []},
             repository_policies=repository_policies,
+            key_arn=keys[0].outputs["arn"] if keys else None,
+            key_policy=key_policy,
+            package_group_arns=tuple(g.outputs["arn"] for g in rendering.of_type(PACKAGE_GROUP)
+                                     if g.inputs.get("domainName") == name and g.account == domain.account),
         )
+
+
+# Decisions depend only on the registry's resource policies, the principal's shape and the
+# checks, so evaluators of an identical registry share them: a report on a stack that differs
+# only in identity policies re-evaluates only the principals whose policies changed.
+_DECISIONS_BY_REGISTRY: dict[str, dict[tuple[Any, ...], tuple[bool, ...]]] = {}
+_REGISTRIES_KEPT = 32
+
+
+def _shared_decisions(registry: Registry) -> dict[tuple[Any, ...], tuple[bool, ...]]:
+    key = json.dumps([registry.domain_arn, registry.repository_arns, registry.domain_policy,
+                      registry.repository_policies, registry.key_arn, registry.key_policy,
+                      registry.package_group_arns], sort_keys=True)
+    if key not in _DECISIONS_BY_REGISTRY and len(_DECISIONS_BY_REGISTRY) >= _REGISTRIES_KEPT:
+        del _DECISIONS_BY_REGISTRY[next(iter(_DECISIONS_BY_REGISTRY))]
+    return _DECISIONS_BY_REGISTRY.setdefault(key, {})
 
 
 class AccessEvaluator:
@@ -244,8 +288,13 @@ class AccessEvaluator:
         self.registry = registry
         self._statement_texts = [json.dumps(s, sort_keys=True) for s in registry.all_statements()]
         self._resource_policies: dict[str, Document] = {}
-        self._decisions: dict[tuple[Any, ...], tuple[bool, ...]] = {}
-        self.shapes_evaluated = 0
+        self._decisions = _shared_decisions(registry)
+        self._shapes: set[tuple[Any, ...]] = set()
+
+    @property
+    def shapes_evaluated(self) -> int:
+        """How many distinct (shape, checks) decisions this evaluator's callers needed."""
+        return len(self._shapes)
 
     def allowed(self, principal: Principal, action: str, resource: str = "*",
                 context: Mapping[str, str] | None = None) -> bool:
@@ -256,7 +305,7 @@ class AccessEvaluator:
         key = (self._shape(principal, checks), checks)
         if key not in self._decisions:
             self._decisions[key] = self._evaluate(principal, checks)
-            self.shapes_evaluated += 1
+        self._shapes.add(key)
         return self._decisions[key]
 
     def _shape(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[Any, ...]:
@@ -265,11 +314,13 @@ class AccessEvaluator:
         def generic(text: str) -> str:
             return text.replace(arn, "{principal}").replace(account, "{account}")
 
+        # Where the resource policies name the principal or its account, and which checked
+        # resources are in its account (owner-account principals share the domain's account).
         return (
             generic(arn),
             tuple((generic(source), generic(doc)) for source, doc in principal.policies),
             principal.org_id,
-            tuple(account in text for text in self._statement_texts),
+            tuple((arn in text, account in text) for text in self._statement_texts),
             tuple(account in check.resource for check in checks),
         )
 
@@ -340,28 +391,32 @@ def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com
 # --- the access report -----------------------------------------------------------------
 
 READER = "reader role"
+OTHER_ROLE = "other role"
 SECONDARY_ADMIN = "admin (Action *)"
 ORGANIZATION_MEMBER = "organization member, admin (Action *)"
 OUTSIDER = "outsider, admin (Action *)"
 PUBLISHER = "publisher"
-KIND_ORDER = (READER, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER)
+OWNER_ADMIN = "owner admin (Action *)"
+DEPLOY_ROLE = "deploy role"
+BREAK_GLASS = "break-glass role"
+KIND_ORDER = (READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER, OWNER_ADMIN,
+              DEPLOY_ROLE, BREAK_GLASS)
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
 
 
 @dataclass(frozen=True)
 class Subject:
-    """One row of the report: a principal, what kind it is, and the packages it owns."""
+    """One row of the report: a principal, what kind it is, and what it may do beyond Read and List."""
 
     label: str
     kind: str
     principal: Principal
-    own_packages: tuple[str, ...] = ()
-
-    @property
-    def may_only_read(self) -> bool:
-        """Everyone but a publisher must stay within Read and List actions."""
-        return self.kind != PUBLISHER
+    own_packages: tuple[str, ...] = ()  # a publisher may publish these into internal
+    role: Role | None = None  # the IAM role behind the row; None for a stand-in such as an admin
+    may_write: bool = False  # an owner-account administrator: the registry is its own
+    may_reopen: bool = False  # a deploy role: manages package groups, origin controls and upstreams
+    may_lose: bool = False  # the break-glass role: exempt from the Denies of deletes, overwrites, key loss
 
 
 @dataclass(frozen=True)
@@ -389,16 +444,20 @@ class AccessPlan:
         repositories = list(self.registry.repository_arns)
         resources = [self.registry.domain_arn] + [self.registry.repository_arns[r] for r in repositories]
         resources += [self.registry.package_arn(r, n) for r in repositories for n in names]
+        resources += list(self.registry.package_group_arns)
         checks = [Check(action, resource) for resource in resources for action in codeartifact_actions()]
         checks += [Check(PUBLISH_ACTION, self.registry.package_arn(self.internal, n))
                    for n in self.claimed if n not in names]
+        if self.registry.key_arn:
+            checks += [Check(action, self.registry.key_arn) for action in KEY_LOSS_ACTIONS]
         checks.append(BEARER_TOKEN_CHECK)
         return tuple(checks)
 
     @property
     def columns(self) -> list[str]:
         return ([f"read {self.internal}", f"read {self.store}"] + [f"publish {n}" for n in self.claimed]
-                + ["any write", "any permissions change"])
+                + ["any write", "any permissions change", "irreversible delete", f"overwrite in {self.internal}",
+                   "reopen names", "disable or delete key"])
 
     def capabilities(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[bool]:
         registry = self.registry
@@ -413,21 +472,38 @@ class AccessPlan:
         allowed = [(a, r) for (a, r), ok in decided.items() if ok]
         cells.append(any(is_write(a) and not (a == PUBLISH_ACTION and r in own) for a, r in allowed))
         cells.append(any(is_permissions_change(a) for a, _ in allowed))
+        cells.append(any(a in IRREVERSIBLE for a, _ in allowed))
+        internal = registry.repository_arns[self.internal]
+        cells.append(any(a in OVERWRITE and (r == internal or r.startswith(_packages_of(internal)))
+                         for a, r in allowed))
+        cells.append(any(a in REOPEN for a, _ in allowed))
+        cells.append(any(a in KEY_LOSS for a, _ in allowed))
         return cells
 
     def violations(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[tuple[str, str]]:
-        """The (action, resource) pairs allowed beyond the subject's role. Secondary principals and
-        outsiders: anything beyond Read and List. Publishers: the same, except publishing their
-        own packages into internal."""
+        """The (action, resource) pairs allowed beyond the subject's role. Everyone may Read and
+        List; a publisher may also publish its own packages into internal; an owner-account
+        administrator may also write; a deploy role may also reopen names (package groups, origin
+        controls, upstreams); only the break-glass role may delete, overwrite or lose the key."""
         own = {self.registry.package_arn(self.internal, n) for n in subject.own_packages}
         found = []
         for (action, resource), ok in decided.items():
-            if not ok or is_read_only(action):
+            if not ok:
                 continue
-            if not subject.may_only_read and action == PUBLISH_ACTION and resource in own:
+            if action in LOSS:
+                if subject.may_lose:
+                    continue
+            elif action in REOPEN:
+                if subject.may_reopen or subject.may_lose:
+                    continue
+            elif is_read_only(action) or subject.may_write or (action == PUBLISH_ACTION and resource in own):
                 continue
             found.append((action, resource))
         return found
+
+
+def _packages_of(repository_arn: str) -> str:
+    return repository_arn.replace(":repository/", ":package/", 1) + "/"
 
 
 def _unused_account(settings: Settings, start: int) -> str:
@@ -438,45 +514,36 @@ def _unused_account(settings: Settings, start: int) -> str:
     return f"{candidate:012d}"
 
 
-def recorded_role_policies(rendering: Rendering) -> dict[str, dict[str, Document]]:
-    """{role ARN: {policy source: document}} for every role the program declares, with the managed
-    policies attached in the role's own account and its inline policies."""
-    roles: dict[tuple[str, str], str] = {}
-    policies: dict[str, dict[str, Document]] = {}
-    for role in rendering.of_type(ROLE):
-        arn = role.outputs["arn"]
-        roles[(role.account, role.inputs["name"])] = arn
-        policies[arn] = {}
-    managed = {(p.account, p.outputs["arn"]): p.policy("policy") for p in rendering.of_type(MANAGED_POLICY)}
-    for attachment in rendering.of_type(ATTACHMENT):
-        arn = roles.get((attachment.account, attachment.inputs["role"]))
-        document = managed.get((attachment.account, attachment.inputs["policyArn"]))
-        if arn and document is not None:
-            policies[arn][attachment.inputs["policyArn"]] = document
-    for inline in rendering.of_type(INLINE_POLICY):
-        arn = roles.get((inline.account, inline.inputs["role"]))
-        if arn:
-            policies[arn][f"inline:{inline.inputs['name']}"] = inline.policy("policy")
-    return policies
-
-
 def administrator(account: str, org_id: str | None = None) -> Principal:
     """A principal in `account` whose identity policy allows everything."""
     arn = f"arn:aws:iam::{account}:role/{ADMINISTRATOR_ROLE}"
     return Principal.role(arn, {"inline:everything": ADMINISTRATOR_POLICY}, org_id)
 
 
-def subjects_from_rendering(rendering: Rendering) -> list[Subject]:
-    """Each secondary reader role and an administrator beside it, an organization member (in
-    organization mode), an outsider, and each publisher role. Nominated accounts and the owner
+def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = None) -> list[Subject]:
+    """Every role the stack declares or attaches a policy to (the reader and publisher roles the
+    settings name, and any other role, held to Read and List), an administrator in each secondary
+    account, an organization member (in organization mode), an outsider, an administrator of the
+    owner account, and the break-glass role when one is set. Nominated accounts and the owner
     are taken to be members of the organization in organization mode."""
     settings = rendering.settings
-    recorded = recorded_role_policies(rendering)
+    grants = grants if grants is not None else role_grants(rendering)
     org = settings.organization_id
-    subjects = []
-    for account in settings.secondary_account_ids:
-        arn = settings.reader_role_arn(account)
-        subjects.append(Subject(f"reader {account}", READER, Principal.role(arn, recorded.get(arn, {}), org)))
+    owner = settings.owner_account_id
+    break_glass = settings.break_glass_role_arn
+    readers = {settings.reader_role_arn(account): account for account in settings.secondary_account_ids}
+    publishers = {settings.publisher_role_arn(publisher): publisher for publisher in settings.publishers}
+    deployers = set(settings.deploy_principal_arns)
+
+    def role_subject(arn: str, label: str, kind: str, **rules: Any) -> Subject:
+        principal = Principal.role(arn, grants.policies.get(arn, {}), org)
+        return Subject(label, kind, principal, role=grants.roles.get(arn), **rules)
+
+    subjects = [role_subject(arn, f"reader {account}", READER) for arn, account in readers.items()]
+    for arn, role in grants.roles.items():
+        if arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers:
+            where = "" if role.declared else ", not declared here"
+            subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
                  for account in settings.secondary_account_ids]
     if org:
@@ -484,10 +551,24 @@ def subjects_from_rendering(rendering: Rendering) -> list[Subject]:
         subjects.append(Subject(f"{org} member {member}", ORGANIZATION_MEMBER, administrator(member, org)))
     outsider = _unused_account(settings, 999999999999)
     subjects.append(Subject(f"outsider {outsider}", OUTSIDER, administrator(outsider)))
-    for publisher in settings.publishers:
-        arn = settings.publisher_role_arn(publisher)
-        subjects.append(Subject(f"publisher {publisher.repository}", PUBLISHER,
-                                Principal.role(arn, recorded.get(arn, {}), org), publisher.packages))
+    subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=publisher.packages)
+                 for arn, publisher in publishers.items()]
+    subjects.append(Subject(f"admin in {owner} (owner)", OWNER_ADMIN, administrator(owner, org), may_write=True))
+
+    def outside_role(arn: str, kind: str, **rules: Any) -> Subject:
+        label = f"role {arn.rsplit('/', 1)[-1]} in {arn.split(':')[4]}"
+        role = grants.roles.get(arn)
+        policies = dict(grants.policies.get(arn, {}))
+        if role is None or not role.declared:
+            # Its policies live outside the stack: assume the worst of them.
+            policies["inline:everything"] = ADMINISTRATOR_POLICY
+        return Subject(label, kind, Principal.role(arn, policies, org), role=role,
+                       may_write=arn.split(":")[4] == owner, **rules)
+
+    subjects += [outside_role(arn, DEPLOY_ROLE, may_reopen=True) for arn in settings.deploy_principal_arns
+                 if arn != break_glass]
+    if break_glass:
+        subjects.append(outside_role(break_glass, BREAK_GLASS, may_lose=True))
     return subjects
 
 
@@ -498,23 +579,25 @@ class AccessReport:
     decisions: list[dict[str, Any]]
     violations: list[str]
     shapes_evaluated: int
+    grants: RoleGrants
 
 
 def access_report(rendering: Rendering) -> AccessReport:
     registry = Registry.from_rendering(rendering)
     plan = AccessPlan.for_settings(registry, rendering.settings)
     evaluator = AccessEvaluator(registry)
+    grants = role_grants(rendering)
     checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
-    # Principals of one shape share their decisions, hence their cells and violations.
+    # Principals of one shape and the same rules share their decisions, hence cells and violations.
     summaries: dict[tuple[Any, ...], tuple[list[bool], list[tuple[str, str]]]] = {}
     rows, decisions, violations = [], [], []
-    for subject in subjects_from_rendering(rendering):
+    for subject in subjects_from_rendering(rendering, grants):
         owned = subject.own_packages
         if owned not in checks_by_owned:
             checks_by_owned[owned] = plan.checks(owned)
         checks = checks_by_owned[owned]
         results = evaluator.decide(subject.principal, checks)
-        key = (owned, subject.may_only_read, results)
+        key = (owned, subject.may_write, subject.may_reopen, subject.may_lose, results)
         if key not in summaries:
             decided = {(c.action, c.resource): ok for c, ok in zip(checks, results, strict=True)}
             summaries[key] = (plan.capabilities(subject, decided), plan.violations(subject, decided))
@@ -524,27 +607,39 @@ def access_report(rendering: Rendering) -> AccessReport:
         violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
         decisions += [{"principal": arn, "action": c.action, "resource": c.resource, "allowed": ok}
                       for c, ok in zip(checks, results, strict=True)]
-    return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated)
+    violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
+    return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants)
 
 
-def _grouped_rows(rows: Iterable[tuple[Subject, list[bool]]]) -> list[list[str]]:
-    by_kind: dict[str, list[tuple[Subject, list[bool]]]] = {}
-    for subject, cells in rows:
-        by_kind.setdefault(subject.kind, []).append((subject, cells))
-    table = []
+def _trust_text(subject: Subject) -> str:
+    role = subject.role
+    if role is None:
+        return "unknown: the stack does not declare this role"
+    if not role.declared:
+        return "unknown: the stack does not declare this role, only attaches policies to it"
+    entries = [entry.text(role.account) for entry in trusted_by(role)]
+    return "; ".join(entries) if entries else "nobody (no statement allows sts:AssumeRole*)"
+
+
+def _grouped(items: Iterable[tuple[Subject, Any]]) -> list[tuple[str, Any]]:
+    """(row label, value) by kind; a kind with many principals shows each distinct value once."""
+    by_kind: dict[str, list[tuple[Subject, Any]]] = {}
+    for subject, value in items:
+        by_kind.setdefault(subject.kind, []).append((subject, value))
+    grouped = []
     for kind in KIND_ORDER:
         members = by_kind.get(kind, [])
         if len(members) <= ROWS_PER_KIND:
-            table += [[f"{s.label} [{kind}]", *map(_cell, cells)] for s, cells in members]
+            grouped += [(f"{s.label} [{kind}]", value) for s, value in members]
             continue
-        groups: dict[tuple[bool, ...], list[Subject]] = {}
-        for subject, cells in members:
-            groups.setdefault(tuple(cells), []).append(subject)
-        for cells, subjects in groups.items():
+        groups: dict[Any, list[Subject]] = {}
+        for subject, value in members:
+            groups.setdefault(value, []).append(subject)
+        for value, subjects in groups.items():
             label = (f"{subjects[0].label} [{kind}]" if len(subjects) == 1
                      else f"{len(subjects)} x {kind}, e.g. {subjects[0].label}")
-            table.append([label, *map(_cell, cells)])
-    return table
+            grouped.append((label, value))
+    return grouped
 
 
 def _cell(allowed: bool) -> str:
@@ -557,11 +652,33 @@ def _format_table(header: list[str], rows: list[list[str]]) -> list[str]:
             for row in [header, *rows]]
 
 
+def _principal_json(subject: Subject, cells: list[bool], columns: list[str]) -> dict[str, Any]:
+    role = subject.role
+    return {
+        "label": subject.label,
+        "kind": subject.kind,
+        "principal": subject.principal.arn,
+        "declared_by": role.declared_by if role else None,
+        "policies": [source for source, _ in subject.principal.policies],
+        # None: a stand-in principal, or a role whose trust policy the stack does not declare.
+        "trusted_by": [e.as_json() for e in trusted_by(role)] if role and role.declared else None,
+        "capabilities": dict(zip(columns, cells, strict=True)),
+    }
+
+
 def access_section(rendering: Rendering) -> Section:
     report = access_report(rendering)
     settings = rendering.settings
     plan = report.plan
-    lines = _format_table(["principal", *plan.columns], _grouped_rows(report.rows))
+    grants = report.grants
+    table = [[label, *map(_cell, cells)] for label, cells in _grouped((s, tuple(c)) for s, c in report.rows)]
+    lines = _format_table(["principal", *plan.columns], table)
+    lines += ["", "Trusted by (who may assume each role):"]
+    roles = [s for s, _ in report.rows if s.role is not None or s.kind in (DEPLOY_ROLE, BREAK_GLASS)]
+    lines += [f"  {label}: {text}" for label, text in _grouped((s, _trust_text(s)) for s in roles)]
+    if grants.unreadable:
+        lines.append("")
+        lines += [f"UNREADABLE (taken to allow everything): {u}" for u in grants.unreadable]
     resources = {c.resource for c in plan.checks()} - {"*"}
     lines += [
         "",
@@ -572,17 +689,38 @@ def access_section(rendering: Rendering) -> Section:
         "read R: GetAuthorizationToken, sts:GetServiceBearerToken, GetRepositoryEndpoint and ReadFromRepository "
         "on R. publish P: the token and PublishPackageVersion on P in "
         f"{plan.internal}. any write: a Write or Tagging action anywhere, except publishing the principal's "
-        "own packages. any permissions change: Permissions management or Put*PermissionsPolicy.",
+        "own packages. any permissions change: Permissions management or Put*PermissionsPolicy. irreversible "
+        f"delete: {', '.join(a.split(':')[1] for a in IRREVERSIBLE_ACTIONS)}. overwrite: CopyPackageVersions "
+        f"into {plan.internal}. reopen names: {', '.join(a.split(':')[1] for a in REOPEN_ACTIONS)}. disable or "
+        f"delete key: {', '.join(KEY_LOSS_ACTIONS)} on the domain's key (key policy and identity policy).",
+        "Identity policies of every role: inline and managed, attached by any attachment type, AWS-managed "
+        "ones from moto's copy; a policy that cannot be read counts as allowing everything.",
+        "Held to Read and List: reader roles, other roles, secondary and outsider principals; publishers may "
+        "also publish their own packages.",
         "admin (Action *): a principal whose identity policy allows everything, so only the resource "
-        "policies stop it.",
+        "policies stop it. owner admin: the same in the owner account; it may write (it owns the registry) but "
+        "must be denied deletes, overwrites, reopening names and key loss. deploy role (deployPrincipalArns, "
+        "taken to allow everything when the stack does not declare its policies): the owner admin's rights plus "
+        "reopening names, which pulumi up needs to manage package groups"
+        + ("; only the break-glass role may delete, overwrite or lose the key." if settings.break_glass_role_arn
+           else "."),
         f"organization mode: {settings.organization_id} (aws:PrincipalOrgID)" if settings.organization_mode
         else "organization mode: off (secondary accounts listed explicitly)",
     ]
+    if grants.not_evaluated:
+        lines.append(f"not evaluated (users, groups and other IAM types): {', '.join(grants.not_evaluated)}")
     if report.violations:
         lines.append("")
         lines += [f"VIOLATION: {v}" for v in report.violations]
-        title = f"Access: {len(report.violations)} decisions beyond read-only secondaries and scoped publishers"
+        title = f"Access: {len(report.violations)} findings beyond what each principal may do"
     else:
         title = "Access: read-only secondaries, scoped publishers"
-    return Section(title=title, text="\n".join(lines), json_key="access", json_value=report.decisions,
+    document = {
+        "principals": [_principal_json(s, cells, plan.columns) for s, cells in report.rows],
+        "unreadable": [u.as_json() for u in grants.unreadable],
+        "not_evaluated": grants.not_evaluated,
+        "violations": report.violations,
+        "decisions": report.decisions,
+    }
+    return Section(title=title, text="\n".join(lines), json_key="access", json_value=document,
                    failed=bool(report.violations))

@@ -60,6 +60,7 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedGithubOwners": sorted({p.repository.split("/", 1)[0] for p in settings.publishers}),
         "internalPrefixes": list(settings.internal_prefixes),
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
+        "deployPrincipalArns": list(settings.deploy_principal_arns),
     }
 
 

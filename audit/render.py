@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 import sys
@@ -103,9 +104,11 @@ class RegistryMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         account, region = self._where(args.provider)
         name = inputs.get("name") or args.name
+        resource_id = f"{args.name}-id"
         arn = None
         if args.typ == "aws:kms/key:Key":
-            key_id = f"mrk-{abs(hash(args.name)) % 10**12:012d}"
+            # Derived from the name, not hash(): the audit's output must be the same in every run.
+            key_id = f"mrk-{int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 10**12:012d}"
             inputs["keyId"] = key_id
             arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
         elif args.typ == "aws:codeartifact/domain:Domain":
@@ -117,15 +120,27 @@ class RegistryMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws-native:codeartifact:PackageGroup":
             group = f"{inputs.get('domainName')}{inputs.get('pattern')}"
             arn = f"arn:aws:codeartifact:{region}:{account}:package-group/{group}"
-        elif args.typ == "aws:iam/role:Role":
-            arn = f"arn:aws:iam::{account}:role/{name}"
-        elif args.typ == "aws:iam/policy:Policy":
-            arn = f"arn:aws:iam::{account}:policy/{name}"
+        elif args.typ in ("aws:iam/role:Role", "aws:iam/policy:Policy"):
+            # Like the provider: an autonamed role or policy still has a name, a role's ID is its
+            # name and a policy's its ARN, so `role.name` and `role.id` reach attachments.
+            kind = args.typ.rsplit(":", 1)[1].lower()
+            inputs["name"] = name
+            arn = f"arn:aws:iam::{account}:{kind}{inputs.get('path') or '/'}{name}"
+            resource_id = name if kind == "role" else arn
+        elif args.typ == "aws-native:iam:Role":
+            name = inputs.get("roleName") or args.name
+            inputs["roleName"] = name
+            arn = f"arn:aws:iam::{account}:role{inputs.get('path') or '/'}{name}"
+            resource_id = name
+        elif args.typ == "aws-native:iam:ManagedPolicy":
+            name = inputs.get("managedPolicyName") or args.name
+            inputs["policyArn"] = f"arn:aws:iam::{account}:policy{inputs.get('path') or '/'}{name}"
+            resource_id = inputs["policyArn"]
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             arn = f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"
         if arn:
             inputs["arn"] = arn
-        return f"{args.name}-id", inputs
+        return resource_id, inputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == REPOSITORY_ENDPOINT_INVOKE:

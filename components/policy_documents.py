@@ -48,6 +48,37 @@ IRREVERSIBLE_ACTIONS = (
     "codeartifact:DeletePackageVersions",
     "codeartifact:DisposePackageVersions",
 )
+# Replacing a published version: CodeArtifact offers no condition key for `allowOverwrite`,
+# so copying versions is denied outright (nothing in this product promotes by copying).
+OVERWRITE_ACTIONS = ("codeartifact:CopyPackageVersions",)
+# Reopening internal names to public PyPI, or rewiring where packages come from, loses nothing
+# but silently enables dependency confusion: only the roles that run `pulumi up` may do it.
+REOPEN_ACTIONS = (
+    "codeartifact:CreatePackageGroup",
+    "codeartifact:UpdatePackageGroup",
+    "codeartifact:UpdatePackageGroupOriginConfiguration",
+    "codeartifact:DeletePackageGroup",
+    "codeartifact:PutPackageOriginConfiguration",
+    "codeartifact:AssociateExternalConnection",
+    "codeartifact:DisassociateExternalConnection",
+    "codeartifact:UpdateRepository",
+    "codeartifact:AssociateWithDownstreamRepository",
+    "codeartifact:PutRepositoryPermissionsPolicy",
+    "codeartifact:DeleteRepositoryPermissionsPolicy",
+    "codeartifact:DeleteDomainPermissionsPolicy",
+)
+# Disabling the domain's key makes every package unreadable at once; deleting it, for good.
+KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
+# What the owner account may do to the key through IAM: administer it (AWS's key
+# administrator set), never use it directly; CodeArtifact uses it on the owner's behalf.
+KEY_ADMINISTRATION_ACTIONS = (
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+)
+KEY_USE_ACTIONS = (
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey",
+)
 # What a publisher may do on its own package ARNs: publish, and see whether a
 # version already exists so that re-running a release is safe.
 PUBLISH_ACTIONS = (
@@ -106,24 +137,65 @@ def _allow(sid: str, settings: Settings, actions: tuple[str, ...], resources: li
     return statement
 
 
+def _deny_everyone_but(sid: str, actions: tuple[str, ...], exempt: list[str]) -> dict[str, Any]:
+    """Deny `actions` on every resource to every principal, except the roles in `exempt`."""
+    deny: dict[str, Any] = {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": list(actions), "Resource": "*"}
+    if exempt:
+        deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": exempt[0] if len(exempt) == 1 else exempt}}
+    return deny
+
+
 def domain_permissions_policy(settings: Settings) -> PolicyDocument:
-    """Token and read-only domain access for readers, and a Deny of irreversible deletes for everyone."""
+    """Token and read-only domain access for readers; for everyone, a Deny of every way to lose a
+    package (delete, overwrite) and, but for the deploy roles, of every way to reopen internal names."""
     statements = []
     if has_readers(settings):
         statements.append(
             _allow("SecondaryAccountsGetToken", settings, DOMAIN_READ_ACTIONS, [settings.domain_arn])
         )
-    deny: dict[str, Any] = {
-        "Sid": "DenyIrreversibleDeletes",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": list(IRREVERSIBLE_ACTIONS),
-        "Resource": "*",
-    }
-    if settings.break_glass_role_arn:
-        deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": settings.break_glass_role_arn}}
-    statements.append(deny)
+    break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
+    statements += [
+        _deny_everyone_but("DenyIrreversibleDeletes", IRREVERSIBLE_ACTIONS, break_glass),
+        _deny_everyone_but("DenyOverwritingVersions", OVERWRITE_ACTIONS, break_glass),
+        _deny_everyone_but("DenyReopeningInternalNames", REOPEN_ACTIONS,
+                           [*settings.deploy_principal_arns, *break_glass]),
+    ]
     return {"Version": VERSION, "Statement": statements}
+
+
+def key_policy(settings: Settings) -> PolicyDocument:
+    """The domain key: administered through IAM in the owner account, used only by CodeArtifact for
+    that account, and never disabled or scheduled for deletion but by the break-glass role.
+
+    KMS refuses a policy that would lock out the principal setting it; the Deny leaves
+    `kms:PutKeyPolicy` alone, so the owner can always change this policy in a reviewed pull request.
+    """
+    owner_root = f"arn:aws:iam::{settings.owner_account_id}:root"
+    break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "OwnerAccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": owner_root},
+                "Action": list(KEY_ADMINISTRATION_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "CodeArtifactUsesKeyForOwnerAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    "kms:CallerAccount": settings.owner_account_id,
+                    "kms:ViaService": f"codeartifact.{settings.region}.amazonaws.com",
+                }},
+            },
+            _deny_everyone_but("DenyKeyLoss", KEY_LOSS_ACTIONS, break_glass),
+        ],
+    }
 
 
 def repository_permissions_policy(settings: Settings, repository: str) -> PolicyDocument | None:

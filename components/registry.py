@@ -35,6 +35,7 @@ class Registry(pulumi.ComponentResource):
             description=f"Encrypts the CodeArtifact domain {settings.domain_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=docs.to_json(docs.key_policy(settings)),
             tags=dict(settings.tags),
             opts=keep,
         )

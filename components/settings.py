@@ -8,34 +8,52 @@ YAML/JSON, types preserved), so every rule is testable without Pulumi.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 PROJECT = "pypi-registry"
 
-# AWS and GitHub naming rules (see README, "Configuration reference").
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
-REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-IAM_ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-# A PEP 503 normalised project name, and a prefix of one (it may end in "-").
-NORMALISED_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-NORMALISED_PREFIX = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-?$")
-GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-# repo:OWNER/REPO:<context> or the immutable repo:OWNER@ID/REPO@ID:<context>
-GITHUB_SUBJECT = re.compile(
-    r"^repo:(?P<owner>[A-Za-z0-9-]+)(?:@(?P<owner_id>[0-9]+))?"
-    r"/(?P<repo>[A-Za-z0-9._-]+)(?:@(?P<repo_id>[0-9]+))?"
-    r":(?P<context>environment:[^:]+|ref:refs/(?:heads|tags)/.+)$"
+# AWS and GitHub naming rules (see README, "Configuration reference"). Every pattern is
+# applied with `fullmatch`: `re.match(r"^...$")` would accept a trailing newline.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")
+REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
+ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+IAM_ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# A role in the aws partition (every ARN this program builds is arn:aws:...). Path segments use
+# the role-name characters, so no `*` or `?` (ArnEquals and ArnNotEquals treat them as wildcards).
+ROLE_ARN = re.compile(
+    r"arn:aws:iam::(?P<account>[0-9]{12}):role/(?P<path>(?:[A-Za-z0-9+=,.@_-]+/)*)(?P<name>[A-Za-z0-9+=,.@_-]{1,64})"
 )
+ROLE_PATH_MAX = 512
+# A PEP 503 normalised project name, and a prefix of one (it may end in "-").
+NORMALISED_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+NORMALISED_PREFIX = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*-?")
+GITHUB_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
+GITHUB_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
+# repo:OWNER/REPO:<context> or the immutable repo:OWNER@ID/REPO@ID:<context>; the context is
+# checked on its own (`_context_problem`), so that every way it can be wrong is named.
+GITHUB_SUBJECT = re.compile(
+    r"repo:(?P<owner>[A-Za-z0-9-]+)(?:@(?P<owner_id>[0-9]+))?"
+    r"/(?P<repo>[A-Za-z0-9._-]+)(?:@(?P<repo_id>[0-9]+))?"
+    r":(?P<context>.*)",
+    re.DOTALL,
+)
+GITHUB_ENVIRONMENT_MAX = 255
+# A git ref name may not hold these (git check-ref-format); `:` would also end the subject's context.
+GIT_REF_FORBIDDEN = set(" ~^:?*[\\")
+# AWS tag rules. IAM is the strictest service the tags reach (roles, policies, the OIDC provider):
+# at most 50 tags, keys 1-128 and values 0-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@].
+TAGS_MAX = 50
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+TAG_SYMBOLS = set("_.:/=+-@")
+RESERVED_TAG_PREFIX = "aws:"
 
 DEFAULT_SUBJECT_CONTEXT = "environment:pypi"
 
@@ -88,6 +106,9 @@ class Settings:
     publishers: tuple[Publisher, ...] = ()
     create_github_oidc_provider: bool = True
     break_glass_role_arn: str | None = None
+    # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
+    # role, that may change package groups, origin controls and upstreams.
+    deploy_principal_arns: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     # ARNs are deterministic, so policy documents never wait for an Output.
@@ -137,6 +158,37 @@ class Settings:
 # --- parsing -------------------------------------------------------------------
 
 
+@functools.cache
+def codeartifact_regions() -> tuple[str, ...]:
+    """Regions where CodeArtifact is offered in the aws partition, from botocore's offline endpoint data."""
+    import botocore.session
+
+    return tuple(sorted(botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")))
+
+
+def _region_problem(region: Any) -> str | None:
+    regions = codeartifact_regions()
+    rule = f"a region where CodeArtifact is offered, one of {', '.join(regions)} (botocore's endpoint data)"
+    if region is None or region == "":
+        return f"is required: {rule}"
+    if not isinstance(region, str):
+        return f"must be a string, {rule}; got {type(region).__name__} {region!r}"
+    if region in regions:
+        return None
+    import botocore.session
+
+    try:
+        partition = botocore.session.get_session().get_partition_for_region(region)
+    except Exception:  # not shaped like any partition's region names
+        partition = "aws"
+    if partition != "aws":
+        return (
+            f"{region!r} is in the {partition} partition; every ARN here is arn:aws:..., and CodeArtifact is "
+            f"offered only in commercial regions (no GovCloud, no China): use {rule}"
+        )
+    return f"{region!r} is not {rule}"
+
+
 class _Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
@@ -147,11 +199,15 @@ class _Problems:
 
 def _string(raw: Mapping[str, Any], key: str, problems: _Problems, *, default: str | None = None,
             required: bool = False) -> str | None:
-    value = raw.get(key, default)
+    value = raw.get(key)
     if value is None or value == "":
         if required:
             problems.add(key, "is required")
-        return None
+            return None
+        if key in raw and default is not None:
+            problems.add(key, f"must not be empty; leave the key out to use the default {default!r}")
+            return None
+        return default
     if not isinstance(value, str):
         problems.add(key, f"must be a string (quote it in YAML), got {type(value).__name__} {value!r}")
         return None
@@ -178,8 +234,9 @@ def _bool(raw: Mapping[str, Any], key: str, problems: _Problems, default: bool) 
     value = raw.get(key, default)
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    # Exactly the spellings the Pulumi CLI accepts for a boolean key.
+    if value in ("true", "false"):
+        return value == "true"
     problems.add(key, f"must be true or false, got {value!r}")
     return default
 
@@ -192,10 +249,93 @@ def _account_id(value: Any, key: str, problems: _Problems) -> str | None:
             "(a number loses leading zeros)",
         )
         return None
-    if not ACCOUNT_ID.match(value):
+    if not ACCOUNT_ID.fullmatch(value):
         problems.add(key, f"account ID {value!r} must be exactly 12 digits")
         return None
     return value
+
+
+def _role_arn(value: Any, key: str, problems: _Problems, owner: str | None) -> str | None:
+    """A full IAM role ARN in the owner account, or None after reporting why not."""
+    rule = "arn:aws:iam::ACCOUNT:role/[PATH/]NAME, no wildcards"
+    if not isinstance(value, str):
+        problems.add(key, f"{value!r} must be an IAM role ARN as a string ({rule})")
+        return None
+    match = ROLE_ARN.fullmatch(value)
+    if not match:
+        problems.add(key, f"{value!r} must be an IAM role ARN in the aws partition ({rule})")
+        return None
+    if len(match["path"]) + 1 > ROLE_PATH_MAX:
+        problems.add(key, f"{value!r} has a role path longer than IAM's {ROLE_PATH_MAX} characters")
+        return None
+    if owner is not None and match["account"] != owner:
+        problems.add(
+            key,
+            f"{value!r} is a role in account {match['account']}, not in the owner account {owner}; "
+            "only owner-account roles may be exempted in the owner's domain policy",
+        )
+        return None
+    return value
+
+
+def _role_name_of(arn: str) -> str:
+    return arn.rsplit("/", 1)[1]
+
+
+def _environment_problem(name: str) -> str | None:
+    if not name:
+        return "names an empty environment"
+    if len(name) > GITHUB_ENVIRONMENT_MAX:
+        return f"names an environment longer than GitHub's {GITHUB_ENVIRONMENT_MAX} characters"
+    if ":" in name:
+        return "names an environment containing ':', which would make the subject ambiguous"
+    if not name.isprintable() or name != name.strip():
+        return "names an environment with a control character or surrounding white space"
+    return None
+
+
+def _git_ref_problem(name: str) -> str | None:
+    """Why `name` cannot be a branch or tag name (git check-ref-format), or None."""
+    components = name.split("/")
+    if (
+        not name
+        or any(ord(c) < 0x20 or ord(c) == 0x7F or c in GIT_REF_FORBIDDEN for c in name)
+        or ".." in name
+        or "@{" in name
+        or name == "@"
+        or name.endswith(".")
+        or any(not part or part.startswith(".") or part.endswith(".lock") for part in components)
+    ):
+        return f"names {name!r}, which is not a valid git branch or tag name (git check-ref-format)"
+    return None
+
+
+PULL_REQUEST_RULE = "pull requests must never publish"
+
+
+def _context_problem(subject: str, context: str) -> str | None:
+    """Why the part after repo:OWNER/REPO: is not a context a publishing job runs in, or None.
+
+    GitHub sends `pull_request` for a job a pull request triggers, unless the job names an
+    environment: then `environment:NAME`. A branch or tag subject (`ref:refs/heads/...`,
+    `ref:refs/tags/...`) is never sent for a pull request event, so a branch named
+    fix-pull_request-parsing is accepted; an environment whose name mentions pull_request is not.
+    """
+    if context.startswith("environment:"):
+        name = context.removeprefix("environment:")
+        if "pull_request" in name.lower():
+            return f"subject {subject!r} names pull_request in its environment; {PULL_REQUEST_RULE}"
+        problem = _environment_problem(name)
+    elif context.startswith(("ref:refs/heads/", "ref:refs/tags/")):
+        problem = _git_ref_problem(context.split("/", 2)[2])
+    elif "pull_request" in context.lower():
+        return f"subject {subject!r} names pull_request; {PULL_REQUEST_RULE}"
+    else:
+        return (
+            f"subject {subject!r} must end in :environment:NAME, :ref:refs/heads/BRANCH or "
+            f":ref:refs/tags/TAG; its context {context!r} is none of these"
+        )
+    return f"subject {subject!r} {problem}" if problem else None
 
 
 def _subject_problem(subject: Any, repository: str) -> str | None:
@@ -204,15 +344,18 @@ def _subject_problem(subject: Any, repository: str) -> str | None:
         return f"subject {subject!r} must be a string"
     if "*" in subject or "?" in subject:
         return f"subject {subject!r} contains a wildcard; list exact subjects"
-    if "pull_request" in subject:
-        return f"subject {subject!r} names pull_request; pull requests must never publish"
-    match = GITHUB_SUBJECT.match(subject)
+    match = GITHUB_SUBJECT.fullmatch(subject)
     if not match:
+        if "pull_request" in subject.lower():
+            return f"subject {subject!r} names pull_request; {PULL_REQUEST_RULE}"
         return (
             f"subject {subject!r} must look like repo:OWNER/REPO:environment:NAME, "
             "repo:OWNER/REPO:ref:refs/heads/BRANCH or refs/tags/TAG "
             "(or the immutable repo:OWNER@ID/REPO@ID:... form)"
         )
+    problem = _context_problem(subject, match["context"])
+    if problem:
+        return problem
     owner, repo = repository.split("/", 1)
     if match["owner"].lower() != owner.lower() or match["repo"].lower() != repo.lower():
         return f"subject {subject!r} belongs to another repository than {repository!r}"
@@ -226,14 +369,14 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
         return None
     unknown = set(value) - {"repository", "packages", "subjects"}
     if unknown:
-        problems.add(key, f"unknown fields {sorted(unknown)}; allowed: repository, packages, subjects")
+        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: repository, packages, subjects")
     repository = value.get("repository")
     ok = True
     if not isinstance(repository, str) or repository.count("/") != 1:
         problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
         return None
     owner, name = repository.split("/")
-    if not GITHUB_OWNER.match(owner) or not GITHUB_REPO.match(name) or name in (".", ".."):
+    if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
         problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
         return None
 
@@ -243,11 +386,12 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
         packages = []
         ok = False
     for i, package in enumerate(packages):
-        if not isinstance(package, str) or not NORMALISED_NAME.match(package):
+        if not isinstance(package, str) or not NORMALISED_NAME.fullmatch(package):
             hint = f" (use {normalise_name(package)!r})" if isinstance(package, str) else ""
             problems.add(f"{key}.packages[{i}]", f"{package!r} is not a normalised Python package name{hint}")
             ok = False
-    if isinstance(packages, list) and len(set(packages)) != len(packages):
+    names = [package for package in packages if isinstance(package, str)]
+    if len(set(names)) != len(names):
         problems.add(f"{key}.packages", "lists a package twice")
         ok = False
 
@@ -267,6 +411,59 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     return Publisher(repository=repository, packages=tuple(packages), subjects=tuple(subjects))
 
 
+def _tag_characters_problem(text: str) -> str | None:
+    """IAM's [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]: letters, separators (spaces), numbers and six symbols."""
+    bad = sorted({c for c in text if unicodedata.category(c)[0] not in "LZN" and c not in TAG_SYMBOLS})
+    if bad:
+        return (f"contains {''.join(bad)!r}; allowed are letters, digits, spaces and "
+                f"{' '.join(sorted(TAG_SYMBOLS))}")
+    return None
+
+
+def _tags(raw: Mapping[str, Any], problems: _Problems) -> dict[str, str]:
+    tags = raw.get("tags", {})
+    if tags is None or tags == "":
+        return {}
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags)
+        except json.JSONDecodeError:
+            tags = None
+    if not isinstance(tags, Mapping):
+        problems.add("tags", "must be a map of string to string")
+        return {}
+    valid = True
+    if len(tags) > TAGS_MAX:
+        problems.add("tags", f"has {len(tags)} tags; IAM allows at most {TAGS_MAX} on a role")
+        valid = False
+    seen: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.add(
+                "tags",
+                f"must be a map of string to string; {key!r}: {value!r} is {type(value).__name__} "
+                "(quote it in YAML)",
+            )
+            valid = False
+            continue
+        for text, what, low, high in ((key, "key", 1, TAG_KEY_MAX), (value, "value", 0, TAG_VALUE_MAX)):
+            if not low <= len(text) <= high:
+                problems.add("tags", f"tag {what} {text!r} must be {low}-{high} characters long, not {len(text)}")
+                valid = False
+            characters = _tag_characters_problem(text)
+            if characters:
+                problems.add("tags", f"tag {what} {text!r} {characters}")
+                valid = False
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            problems.add("tags", f"tag key {key!r} starts with {RESERVED_TAG_PREFIX!r}, which AWS reserves")
+            valid = False
+        other = seen.setdefault(key.lower(), key)
+        if other != key:
+            problems.add("tags", f"tag keys {other!r} and {key!r} differ only in case; keep one spelling")
+            valid = False
+    return dict(tags) if valid else {}
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Validate raw config values (keys without the project prefix) into Settings.
 
@@ -274,30 +471,34 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """
     problems = _Problems()
 
-    if not isinstance(region, str) or not REGION.match(region):
-        problems.items.append(f"aws:region: {region!r} is not an AWS region name like eu-west-1")
+    region_problem = _region_problem(region)
+    if region_problem:
+        problems.items.append(f"aws:region: {region_problem}")
 
     owner = _string(raw, "ownerAccountId", problems, required=True)
     owner = _account_id(owner, "ownerAccountId", problems) if owner is not None else None
 
     domain = _string(raw, "domainName", problems, required=True)
-    if domain is not None and not DOMAIN_NAME.match(domain):
+    if domain is not None and not DOMAIN_NAME.fullmatch(domain):
         problems.add("domainName", f"{domain!r} must match {DOMAIN_NAME.pattern} (2-50 chars, lower case)")
 
     repositories = {}
     for key, default in (("storeRepositoryName", "pypi-store"), ("internalRepositoryName", "internal")):
         name = _string(raw, key, problems, default=default)
-        if name is not None and not REPOSITORY_NAME.match(name):
+        if name is not None and not REPOSITORY_NAME.fullmatch(name):
             problems.add(key, f"{name!r} must match {REPOSITORY_NAME.pattern}")
         repositories[key] = name
-    if repositories["storeRepositoryName"] == repositories["internalRepositoryName"]:
-        problems.add("internalRepositoryName", "must differ from storeRepositoryName")
+    store, internal = repositories["storeRepositoryName"], repositories["internalRepositoryName"]
+    if store is not None and internal is not None and store.lower() == internal.lower():
+        problems.add("internalRepositoryName", "must differ from storeRepositoryName, ignoring case")
 
     prefixes = _list(raw, "internalPrefixes", problems)
+    prefixes_ok = bool(prefixes)
     if not prefixes:
         problems.add("internalPrefixes", "must list at least one internal package name prefix")
     for i, prefix in enumerate(prefixes):
-        if not isinstance(prefix, str) or not prefix or not NORMALISED_PREFIX.match(prefix):
+        if not isinstance(prefix, str) or not prefix or not NORMALISED_PREFIX.fullmatch(prefix):
+            prefixes_ok = False
             problems.add(
                 f"internalPrefixes[{i}]",
                 f"{prefix!r} must be a non-empty normalised Python name prefix "
@@ -319,19 +520,42 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             accounts.append(account)
 
     organization = _string(raw, "organizationId", problems)
-    if organization is not None and not ORGANIZATION_ID.match(organization):
+    if organization is not None and not ORGANIZATION_ID.fullmatch(organization):
         problems.add("organizationId", f"{organization!r} must look like o-xxxxxxxxxx ({ORGANIZATION_ID.pattern})")
 
     role_names = {}
     for key, default in (("deployRoleName", "pypi-registry-deploy"), ("readerRoleName", "codeartifact-pypi-reader")):
         name = _string(raw, key, problems, default=default)
-        if name is not None and not IAM_ROLE_NAME.match(name):
+        if name is not None and not IAM_ROLE_NAME.fullmatch(name):
             problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
         role_names[key] = name
+    deploy_name, reader_name = role_names["deployRoleName"], role_names["readerRoleName"]
+    if deploy_name is not None and reader_name is not None and deploy_name.lower() == reader_name.lower():
+        problems.add(
+            "readerRoleName",
+            "must differ from deployRoleName, ignoring case: both roles live in each secondary account "
+            "and IAM role names are unique ignoring case",
+        )
 
     break_glass = _string(raw, "breakGlassRoleArn", problems)
-    if break_glass is not None and not ROLE_ARN.match(break_glass):
-        problems.add("breakGlassRoleArn", f"{break_glass!r} must be an IAM role ARN")
+    if break_glass is not None:
+        break_glass = _role_arn(break_glass, "breakGlassRoleArn", problems, owner)
+
+    deploy_principals: list[str] = []
+    deploy_names: dict[str, int] = {}
+    for i, value in enumerate(_list(raw, "deployPrincipalArns", problems)):
+        arn = _role_arn(value, f"deployPrincipalArns[{i}]", problems, owner)
+        if arn is None:
+            continue
+        first = deploy_names.setdefault(_role_name_of(arn).lower(), i)
+        if first != i:
+            problems.add(
+                f"deployPrincipalArns[{i}]",
+                f"{arn} names the same role as deployPrincipalArns[{first}] "
+                "(IAM role names are unique in an account, ignoring case and path)",
+            )
+            continue
+        deploy_principals.append(arn)
 
     create_oidc = _bool(raw, "createGithubOidcProvider", problems, True)
 
@@ -341,7 +565,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         if publisher is not None:
             publishers.append(publisher)
 
-    valid_prefixes = [p for p in prefixes if isinstance(p, str)]
+    # Packages are checked against the prefixes only once those are valid (else that is the problem).
+    valid_prefixes = [p for p in prefixes if isinstance(p, str)] if prefixes_ok else None
     claimed: dict[str, str] = {}
     seen_repositories: set[str] = set()
     for i, publisher in enumerate(publishers):
@@ -355,27 +580,30 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
                     f"{package!r} is already published by {claimed[package]}; a package has one publisher",
                 )
             claimed.setdefault(package, publisher.repository)
-            if not any(package.startswith(prefix) for prefix in valid_prefixes):
+            if valid_prefixes is not None and not any(package.startswith(prefix) for prefix in valid_prefixes):
                 problems.add(
                     f"publishers[{i}].packages",
                     f"{package!r} is outside every internal prefix {valid_prefixes}; "
                     "it would not be protected from dependency confusion",
                 )
-    role_names_seen: dict[str, str] = {}
+    # IAM role names are unique in an account ignoring case.
+    publisher_roles: dict[str, str] = {}
     for i, publisher in enumerate(publishers):
-        other = role_names_seen.setdefault(publisher.role_name, publisher.repository)
+        other = publisher_roles.setdefault(publisher.role_name.lower(), publisher.repository)
         if other != publisher.repository:
-            problems.add(f"publishers[{i}].repository", f"role name {publisher.role_name} collides with {other}")
+            problems.add(
+                f"publishers[{i}].repository",
+                f"role name {publisher.role_name} collides with the one of {other} (IAM role names are "
+                "unique ignoring case)",
+            )
+    for key, arns in (("breakGlassRoleArn", [break_glass] if break_glass else []),
+                      *((f"deployPrincipalArns[{i}]", [arn]) for i, arn in enumerate(deploy_principals))):
+        for arn in arns:
+            repository = publisher_roles.get(_role_name_of(arn).lower())
+            if repository:
+                problems.add(key, f"{arn} names the publisher role of {repository}, which GitHub can assume")
 
-    tags = raw.get("tags", {}) or {}
-    if isinstance(tags, str):
-        try:
-            tags = json.loads(tags)
-        except json.JSONDecodeError:
-            tags = None
-    if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        problems.add("tags", "must be a map of string to string")
-        tags = {}
+    tags = _tags(raw, problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -387,14 +615,15 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         internal_prefixes=tuple(prefixes),
         secondary_account_ids=tuple(accounts),
         organization_id=organization,
-        deploy_role_name=role_names["deployRoleName"],
-        reader_role_name=role_names["readerRoleName"],
-        store_repository=repositories["storeRepositoryName"],
-        internal_repository=repositories["internalRepositoryName"],
+        deploy_role_name=deploy_name,
+        reader_role_name=reader_name,
+        store_repository=store,
+        internal_repository=internal,
         publishers=tuple(publishers),
         create_github_oidc_provider=create_oidc,
         break_glass_role_arn=break_glass,
-        tags=dict(tags),
+        deploy_principal_arns=tuple(deploy_principals),
+        tags=tags,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     from components.policy_documents import size_problems
@@ -405,7 +634,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     return settings
 
 
-STRUCTURED_KEYS = ("internalPrefixes", "secondaryAccountIds", "publishers", "tags")
+STRUCTURED_KEYS = ("internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "tags")
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
     "organizationId", "deployRoleName", "readerRoleName", "breakGlassRoleArn",

@@ -19,6 +19,23 @@ IRREVERSIBLE_ACTIONS = (
     "codeartifact:DeletePackageVersions",
     "codeartifact:DisposePackageVersions",
 )
+# Replacing a published version (no condition key can express "no overwrite").
+OVERWRITE_ACTIONS = ("codeartifact:CopyPackageVersions",)
+# Reopening internal names to public PyPI or rewiring upstreams: for the deploy roles only.
+REOPEN_ACTIONS = (
+    "codeartifact:CreatePackageGroup",
+    "codeartifact:UpdatePackageGroup",
+    "codeartifact:UpdatePackageGroupOriginConfiguration",
+    "codeartifact:DeletePackageGroup",
+    "codeartifact:PutPackageOriginConfiguration",
+    "codeartifact:AssociateExternalConnection",
+    "codeartifact:DisassociateExternalConnection",
+    "codeartifact:UpdateRepository",
+    "codeartifact:AssociateWithDownstreamRepository",
+    "codeartifact:PutRepositoryPermissionsPolicy",
+    "codeartifact:DeleteRepositoryPermissionsPolicy",
+    "codeartifact:DeleteDomainPermissionsPolicy",
+)
 # Disabling the domain's key makes every package unreadable at once; deleting it, for good.
 KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 

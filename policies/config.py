@@ -65,6 +65,13 @@ CONFIG_PROPERTIES: dict[str, dict[str, Any]] = {
         "default": [],
         "description": "Normalised package name prefixes that must never come from public PyPI.",
     },
+    "deployPrincipalArns": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"},
+        "default": [],
+        "description": "Roles that run pulumi up: the only ones, besides break-glass, that may change package "
+        "groups, origin controls, upstreams and repository policies.",
+    },
     "breakGlassRoleArn": {
         "type": "string",
         "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",

@@ -8,7 +8,7 @@ unknown-checking proxies, so everything here accepts any Mapping or Sequence.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -201,8 +201,8 @@ def is_any_resource(pattern: str) -> bool:
 EXEMPTING_OPERATORS = ("arnnotequals", "arnnotlike", "stringnotequals", "stringnotlike")
 
 
-def denies_everyone(statement: Mapping[str, Any], action: str, exempt: str | None = None) -> bool:
-    """Is `action` denied to every principal on every resource, except at most the `exempt` role ARN?
+def denies_everyone(statement: Mapping[str, Any], action: str, exempt: Collection[str] = ()) -> bool:
+    """Is `action` denied to every principal on every resource, except at most the `exempt` role ARNs?
 
     Any other condition could leave a principal out of the Deny, so it does not count.
     """
@@ -217,5 +217,6 @@ def denies_everyone(statement: Mapping[str, Any], action: str, exempt: str | Non
     found = list(conditions(statement))
     if not found:
         return True
-    return (exempt is not None and len(found) == 1 and found[0][0].lower() in EXEMPTING_OPERATORS
-            and found[0][1] == "aws:principalarn" and found[0][2] == [exempt])
+    (operator, key, values), *others = found
+    return (not others and operator.lower() in EXEMPTING_OPERATORS and key == "aws:principalarn"
+            and bool(values) and set(values) <= set(exempt))

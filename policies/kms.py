@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 
 from policies import config as cfg
 from policies import iam_documents as iam
@@ -33,9 +39,10 @@ def validate_key_policy(args: ResourceValidationArgs, report: ReportViolation) -
         return
     owner = cfg.owner_account(args)
     break_glass = cfg.config(args, "breakGlassRoleArn") or None
+    exempt = {break_glass} if break_glass else set()
     for what, document in documents:
         denied = {action for action in KEY_LOSS_ACTIONS
-                  if any(iam.denies_everyone(s, action, break_glass) for s in iam.statements(document))}
+                  if any(iam.denies_everyone(s, action, exempt) for s in iam.statements(document))}
         for index, statement in enumerate(iam.allow_statements(document)):
             where = f"{what} {iam.label(statement, index)}"
             if "NotPrincipal" in statement:
@@ -60,24 +67,33 @@ def validate_key_policy(args: ResourceValidationArgs, report: ReportViolation) -
                            "every package; only the break-glass role may, and a Deny for everyone else must say so")
 
 
+def _domain_keys(args: StackValidationArgs, domain: PolicyResource) -> tuple[Any, list[PolicyResource]]:
+    """(the domain's encryptionKey value, the stack's keys it refers to)."""
+    key_ref = props_.known(domain.props, "encryptionKey")
+    candidates = [r for r in domain.property_dependencies.get("encryptionKey", []) if r.resource_type in KMS_KEY_TYPES]
+    candidates += [k for k in props_.of_type(args, KMS_KEY_TYPES)
+                   if key_ref and key_ref in (props_.known(k.props, "arn"), props_.known(k.props, "keyId"))]
+    return key_ref, list({k.urn: k for k in candidates}.values())
+
+
 def validate_domain_key(args: StackValidationArgs, report: ReportViolation) -> None:
-    keys = props_.of_type(args, KMS_KEY_TYPES)
-    key_policies = props_.of_type(args, KEY_POLICY_RESOURCE)
     for domain in props_.of_type(args, DOMAIN_TYPES):
-        key_ref = props_.known(domain.props, "encryptionKey")
-        candidates = [r for r in domain.property_dependencies.get("encryptionKey", [])
-                      if r.resource_type in KMS_KEY_TYPES]
-        candidates += [k for k in keys
-                       if key_ref and key_ref in (props_.known(k.props, "arn"), props_.known(k.props, "keyId"))]
-        if not key_ref and not candidates:
+        key_ref, keys = _domain_keys(args, domain)
+        if not key_ref and not keys:
             report(f"{domain.name} has no encryptionKey: it is encrypted with the AWS managed key, which "
                    "cannot be rotated or restricted by key policy", domain.urn)
-        elif not candidates:
+        elif not keys:
             report(f"{domain.name} uses key {key_ref}, which this stack does not manage: its rotation "
                    "cannot be checked", domain.urn)
-        for key in {k.urn: k for k in candidates}.values():
+        for key in keys:
             if props_.known(key.props, "enableKeyRotation") is not True:
                 report(f"{domain.name} uses KMS key {key.name}, which does not have enableKeyRotation", key.urn)
+
+
+def validate_domain_key_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+    key_policies = props_.of_type(args, KEY_POLICY_RESOURCE)
+    for domain in props_.of_type(args, DOMAIN_TYPES):
+        for key in _domain_keys(args, domain)[1]:
             has_policy = bool(props_.raw_key_policy(key.resource_type, key.props)[0][1]) or any(
                 any(dep.urn == key.urn for dep in p.property_dependencies.get("keyId", [])) for p in key_policies
             )
@@ -94,8 +110,14 @@ POLICIES = [
         validate_key_policy, "ownerAccountId", "breakGlassRoleArn",
     ),
     cfg.stack_policy(
+        "domain-key-has-explicit-policy",
+        "The CodeArtifact domain's KMS key has an explicit key policy (the default lets any owner-account "
+        "principal with KMS rights disable or delete it).",
+        validate_domain_key_policy,
+    ),
+    cfg.stack_policy(
         "domain-key-customer-managed-with-rotation",
-        "The CodeArtifact domain is encrypted with a customer-managed KMS key that has rotation on and a key policy.",
+        "The CodeArtifact domain is encrypted with a customer-managed KMS key that has rotation on.",
         validate_domain_key, enforcement=EnforcementLevel.ADVISORY,
     ),
 ]

@@ -8,9 +8,10 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from policies import config as cfg
+from policies import grants
 from policies import iam_documents as iam
 from policies import props as props_
-from policies.aws_facts import IRREVERSIBLE_ACTIONS, PUBLISH_ACTION
+from policies.aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS
 from policies.codeartifact import external_connections
 from policies.props import (
     DOMAIN_POLICY_TYPES,
@@ -199,23 +200,28 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list
     return found
 
 
-def validate_domain_denies_irreversible(args: StackValidationArgs, report: ReportViolation) -> None:
-    break_glass = cfg.config(args, "breakGlassRoleArn") or None
+def validate_domain_denies_loss(args: StackValidationArgs, report: ReportViolation) -> None:
+    break_glass = {cfg.config(args, "breakGlassRoleArn")} - {""}
+    deployers = cfg.config_set(args, "deployPrincipalArns")
+    # (actions, who may be exempt, what is at stake)
+    required = [
+        (IRREVERSIBLE_ACTIONS, break_glass, "a published version could be deleted"),
+        (OVERWRITE_ACTIONS, break_glass, "a published version could be overwritten"),
+        (REOPEN_ACTIONS, break_glass | deployers, "internal names could be reopened to public PyPI"),
+    ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
         documents = _domain_documents(domain, args)
         if not documents:
-            report(f"{domain.name} has no domain permissions policy, so nothing denies "
-                   f"{', '.join(IRREVERSIBLE_ACTIONS)}: any principal with IAM rights could delete every package",
-                   domain.urn)
+            report(f"{domain.name} has no domain permissions policy, so nothing denies deleting, overwriting or "
+                   "reopening packages to any principal with IAM rights", domain.urn)
             continue
         statements = [s for document in documents for s in iam.statements(document)]
-        missing = [action for action in IRREVERSIBLE_ACTIONS
-                   if not any(iam.denies_everyone(s, action, break_glass) for s in statements)]
-        if missing:
-            exempt = f"except the break-glass role {break_glass}" if break_glass else "without any exception"
-            report(f"{domain.name}: the domain permissions policy does not Deny {', '.join(missing)} to every "
-                   f'principal ("*", Resource "*", {exempt}): a published version could be lost', domain.urn)
-
+        for actions, exempt, stake in required:
+            missing = [a for a in actions if not any(iam.denies_everyone(s, a, exempt) for s in statements)]
+            if missing:
+                allowed = f"except {sorted(exempt)}" if exempt else "without any exception"
+                report(f"{domain.name}: the domain permissions policy does not Deny {grants.summary(missing, 6)} to "
+                       f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
 
 POLICIES = [
     cfg.stack_policy(
@@ -235,9 +241,10 @@ POLICIES = [
         validate_prefixes_block_external, "internalPrefixes",
     ),
     cfg.stack_policy(
-        "domain-denies-irreversible-deletes",
-        "Every domain's permissions policy denies DeleteDomain, DeleteRepository, DeletePackage, "
-        "DeletePackageVersions and DisposePackageVersions to every principal, except at most the break-glass role.",
-        validate_domain_denies_irreversible, "breakGlassRoleArn",
+        "domain-denies-loss-and-reopening",
+        "Every domain's permissions policy denies the irreversible deletes and CopyPackageVersions to every "
+        "principal but the break-glass role, and package-group, origin-control, upstream and repository-policy "
+        "changes to every principal but the deploy roles and the break-glass role.",
+        validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns",
     ),
 ]

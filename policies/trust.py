@@ -45,8 +45,9 @@ def subject_problem(subject: str, allowed_owners: set[str]) -> str | None:
         return f"sub {subject!r} has an empty owner or repository"
     if owner.lower() not in allowed_owners:
         return f"sub {subject!r} names owner {owner!r}, not one of allowedGithubOwners {sorted(allowed_owners)}"
-    # The context, not the whole subject: a branch may well be named fix-pull_request-parsing.
-    if context == "pull_request":
+    # A pull request job's subject is `pull_request` or `environment:NAME`, never `ref:`; so a
+    # branch may well be named fix-pull_request-parsing, but nothing else may say pull_request.
+    if "pull_request" in context and not context.startswith(("ref:refs/heads/", "ref:refs/tags/")):
         return f"sub {subject!r} lets pull_request workflows assume the role"
     if not GITHUB_CONTEXT.match(context):
         return f"sub {subject!r} must end in :environment:NAME or :ref:refs/heads|tags/NAME"

@@ -36,10 +36,10 @@ pip, uv or poetry: it fetches a token itself whenever the tool asks (no token in
 Defaults can come from `pulumi stack output --json > outputs.json` via --stack-outputs.
 """
 
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
-REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+# Applied with `fullmatch`: `re.match(r"^...$")` would accept a trailing newline.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")
+REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
 # 0 means "as long as the caller's session"; otherwise CodeArtifact accepts 15 minutes to 12 hours.
 MIN_DURATION, MAX_DURATION = 900, 43200
 DEFAULT_REPOSITORY = "internal"
@@ -110,7 +110,7 @@ def _stack_outputs(path: Path | None) -> dict[str, Any]:
     }
     endpoint = outputs.get("repositoryEndpoint")
     if isinstance(endpoint, str):
-        found = re.search(r"/pypi/([^/]+)/?$", endpoint)
+        found = re.search(r"/pypi/([^/]+)/?\Z", endpoint)
         if found:
             defaults["repository"] = found[1]
     return defaults
@@ -130,6 +130,15 @@ def _default_region(profile: str | None, environ: Mapping[str, str]) -> str | No
         return None
 
 
+def codeartifact_regions() -> tuple[str, ...]:
+    """Regions where CodeArtifact is offered (aws partition), from botocore's offline endpoint data."""
+    try:
+        import botocore.session
+    except ModuleNotFoundError:  # the token request reports the missing boto3 itself
+        return ()
+    return tuple(sorted(botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")))
+
+
 def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
     """Flags over stack outputs over defaults, each value checked against AWS's naming rules."""
     defaults = _stack_outputs(args.stack_outputs)
@@ -142,16 +151,18 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
     repository = pick("repository") or DEFAULT_REPOSITORY
     region = pick("region") or _default_region(args.profile, environ)
     problems = []
-    if not isinstance(domain, str) or not DOMAIN_NAME.match(domain):
+    if not isinstance(domain, str) or not DOMAIN_NAME.fullmatch(domain):
         problems.append("--domain must be a CodeArtifact domain name ([a-z][a-z0-9-]{0,48}[a-z0-9]), "
                         f"got {domain!r}")
-    if not isinstance(owner, str) or not ACCOUNT_ID.match(owner):
+    if not isinstance(owner, str) or not ACCOUNT_ID.fullmatch(owner):
         problems.append("--domain-owner must be the 12-digit account ID as a string (a number loses leading "
                         f"zeros), got {owner!r}")
-    if not isinstance(repository, str) or not REPOSITORY_NAME.match(repository):
+    if not isinstance(repository, str) or not REPOSITORY_NAME.fullmatch(repository):
         problems.append(f"--repository must match [A-Za-z0-9][A-Za-z0-9._-]{{1,99}}, got {repository!r}")
-    if not isinstance(region, str) or not REGION.match(region):
-        problems.append(f"--region must be an AWS region such as eu-west-1, got {region!r}")
+    regions = codeartifact_regions()  # empty without botocore: the token request then says what is missing
+    if not isinstance(region, str) or not region or (regions and region not in regions):
+        offered = f" ({', '.join(regions)}; from botocore, upgrade it if a new region is missing)" if regions else ""
+        problems.append(f"--region must be an AWS region where CodeArtifact is offered{offered}, got {region!r}")
     duration = args.duration_seconds
     if duration != 0 and not MIN_DURATION <= duration <= MAX_DURATION:
         problems.append(f"--duration-seconds must be 0 or {MIN_DURATION}-{MAX_DURATION}, got {duration}")

@@ -27,8 +27,14 @@ READ_ONLY = {
     **{f"publish {name}": False for name in PACKAGES},
     "any write": False,
     "any permissions change": False,
+    "irreversible delete": False,
+    "overwrite in internal": False,
+    "reopen names": False,
+    "disable or delete key": False,
 }
+LOSSES = ("irreversible delete", "overwrite in internal", "reopen names", "disable or delete key")
 NOTHING = dict.fromkeys(READ_ONLY, False)
+OWNER_ADMIN = f"admin in {OWNER} (owner)"
 
 
 def table(rendering: Rendering) -> dict[str, dict[str, bool]]:
@@ -64,7 +70,11 @@ def test_prod_secondaries_read_only_outsider_nothing_publishers_their_own_packag
         **NOTHING, "read internal": True, "publish acme-core": True, "publish acme-core-testing": True,
     }
     assert rows["publisher acme/data-tools"] == {**NOTHING, "read internal": True, "publish acme-data-tools": True}
-    assert len(rows) == 3 + 3 + 1 + 2
+    # The owner's administrator may do anything but lose packages or reopen names; the deploy role
+    # may also reopen names (pulumi up manages package groups).
+    assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSSES, False)}
+    assert rows[f"role pypi-registry-ci-deploy in {OWNER}"] == {**rows[OWNER_ADMIN], "reopen names": True}
+    assert len(rows) == 3 + 3 + 1 + 2 + 1 + 1
 
 
 def test_prod_section_passes_and_explains_itself(prod_section):
@@ -77,7 +87,7 @@ def test_prod_section_passes_and_explains_itself(prod_section):
 
 
 def test_json_access_lists_every_action_for_every_principal(prod_section):
-    decisions = prod_section.json_value
+    decisions = prod_section.json_value["decisions"]
     assert all(set(d) == {"principal", "action", "resource", "allowed"} for d in decisions)
     by_request = {(d["principal"], d["action"], d["resource"]): d["allowed"] for d in decisions}
     readers = [f"arn:aws:iam::{a}:role/codeartifact-pypi-reader" for a in SECONDARIES]
@@ -159,8 +169,9 @@ def test_accounts_with_identical_policies_are_evaluated_once_and_shown_once():
     started = time.perf_counter()
     report = access_report(rendering)
     elapsed = time.perf_counter() - started
-    # reader roles, their administrators, the outsider, and the two publishers
-    assert report.shapes_evaluated == 5
+    # reader roles, their administrators, the outsider, the two publishers, the owner's administrator,
+    # the deploy role
+    assert report.shapes_evaluated == 7
     assert elapsed < 10
     text = access_section(rendering).text
     assert "40 x reader role, e.g. reader 200000000000" in text

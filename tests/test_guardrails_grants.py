@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs
@@ -57,7 +58,8 @@ def allow(principal, actions, resource="*", condition=None, effect="Allow") -> d
 
 def test_every_new_rule_is_mandatory():
     names = {"role-trust-known-principals", "kms-key-policy-owner-only", "managed-policy-attachments-checked",
-             "github-roles-publish-only-own-packages", "domain-denies-irreversible-deletes"}
+             "github-roles-publish-only-own-packages", "domain-denies-loss-and-reopening",
+             "domain-key-has-explicit-policy"}
     assert {p.name for p in POLICIES} >= names
     assert all(policy_named(n).enforcement_level == EnforcementLevel.MANDATORY for n in names)
 
@@ -316,9 +318,10 @@ def test_scope_follows_every_way_a_policy_reaches_the_role():
     assert found and "cannot be read" in found[0][0]
 
 
-# --- the Deny of irreversible deletes ----------------------------------------------------------------
+# --- the Denies of loss and reopening ---------------------------------------------------------------
 
-DENY_RULE = "domain-denies-irreversible-deletes"
+DENY_RULE = "domain-denies-loss-and-reopening"
+DEPLOYER = f"arn:aws:iam::{OWNER}:role/deploy"
 
 
 def domain_with_policy(policy: dict | None) -> list:
@@ -329,37 +332,65 @@ def domain_with_policy(policy: dict | None) -> list:
         policy)}, dependencies={"domain": [domain]})]
 
 
-def without_deny_actions(*actions: str) -> dict:
-    policy = copy.deepcopy(docs.domain_permissions_policy(SETTINGS))
-    deny = policy["Statement"][-1]
-    deny["Action"] = [a for a in deny["Action"] if a not in actions]
+def program_policy(**settings) -> dict:
+    return docs.domain_permissions_policy(replace(SETTINGS, **settings))
+
+
+def changed(sid: str, **changes) -> dict:
+    """The program's domain policy with one statement changed (None removes a key)."""
+    policy = copy.deepcopy(program_policy())
+    statement = next(s for s in policy["Statement"] if s.get("Sid") == sid)
+    for key, value in changes.items():
+        if value is None:
+            statement.pop(key, None)
+        else:
+            statement[key] = value
     return policy
 
 
-def test_deny_rule_passes_the_program_domain_policy_with_and_without_break_glass():
-    assert stack_violations(DENY_RULE, domain_with_policy(docs.domain_permissions_policy(SETTINGS))) == []
-    from dataclasses import replace
-    with_glass = docs.domain_permissions_policy(replace(SETTINGS, break_glass_role_arn=BREAK_GLASS))
-    assert stack_violations(DENY_RULE, domain_with_policy(with_glass), config={"breakGlassRoleArn": BREAK_GLASS}) == []
-    # The exemption is honoured only for the configured role.
-    assert stack_violations(DENY_RULE, domain_with_policy(with_glass), config={})
+def without(sid: str, *actions: str) -> dict:
+    policy = program_policy()
+    statement = next(s for s in policy["Statement"] if s.get("Sid") == sid)
+    return changed(sid, Action=[a for a in statement["Action"] if a not in actions])
+
+
+def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_exemptions():
+    assert stack_violations(DENY_RULE, domain_with_policy(program_policy())) == []
+    exempting = program_policy(break_glass_role_arn=BREAK_GLASS, deploy_principal_arns=(DEPLOYER,))
+    config = {"breakGlassRoleArn": BREAK_GLASS, "deployPrincipalArns": [DEPLOYER]}
+    assert stack_violations(DENY_RULE, domain_with_policy(exempting), config=config) == []
+    # Exemptions the pack config does not name are refused, one message per Deny they weaken.
+    assert len(stack_violations(DENY_RULE, domain_with_policy(exempting), config={})) == 3
+    # The deploy role may be exempt from reopening only, never from deletes or overwrites.
+    deploy_everywhere = program_policy(break_glass_role_arn=DEPLOYER, deploy_principal_arns=(DEPLOYER,))
+    found = stack_violations(DENY_RULE, domain_with_policy(deploy_everywhere),
+                             config={"deployPrincipalArns": [DEPLOYER]})
+    assert [m.split(": ")[-1] for m, _ in found] == ["a published version could be deleted",
+                                                     "a published version could be overwritten"]
 
 
 @pytest.mark.parametrize(("policy", "expected"), [
     (None, "has no domain permissions policy"),
-    (document(docs.domain_permissions_policy(SETTINGS)["Statement"][0]), "does not Deny"),
-    (without_deny_actions("codeartifact:DisposePackageVersions"), "DisposePackageVersions"),
-    ({**without_deny_actions(), "Statement": [{**docs.domain_permissions_policy(SETTINGS)["Statement"][-1],
-                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"}}]}, "does not Deny"),
-    ({**without_deny_actions(), "Statement": [{**docs.domain_permissions_policy(SETTINGS)["Statement"][-1],
-                                               "Resource": f"{INTERNAL}/*"}]}, "does not Deny"),
-    ({**without_deny_actions(), "Statement": [{**docs.domain_permissions_policy(SETTINGS)["Statement"][-1],
-                                               "Condition": {"StringEquals": {"aws:PrincipalAccount": STRANGER}}}]},
-     "does not Deny"),
-], ids=["no-policy", "no-deny", "missing-dispose", "deny-only-root", "deny-narrow-resource", "deny-conditioned"])
+    (document(program_policy()["Statement"][0]), "could be deleted"),
+    (without("DenyIrreversibleDeletes", "codeartifact:DisposePackageVersions"), "DisposePackageVersions"),
+    (changed("DenyIrreversibleDeletes", Principal={"AWS": f"arn:aws:iam::{OWNER}:root"}), "could be deleted"),
+    (changed("DenyIrreversibleDeletes", Resource=f"{INTERNAL}/*"), "could be deleted"),
+    (changed("DenyIrreversibleDeletes", Condition={"StringEquals": {"aws:PrincipalAccount": STRANGER}}),
+     "could be deleted"),
+    (changed("DenyOverwritingVersions", Effect="Allow"), "could be overwritten"),
+    (without("DenyReopeningInternalNames", "codeartifact:UpdatePackageGroupOriginConfiguration"),
+     "UpdatePackageGroupOriginConfiguration"),
+    (without("DenyReopeningInternalNames", "codeartifact:DeletePackageGroup"), "DeletePackageGroup"),
+    (without("DenyReopeningInternalNames", "codeartifact:PutPackageOriginConfiguration"),
+     "PutPackageOriginConfiguration"),
+    (changed("DenyReopeningInternalNames", Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}),
+     "could be reopened"),
+], ids=["no-policy", "no-deny", "missing-dispose", "deny-only-root", "deny-narrow-resource", "deny-conditioned",
+        "overwrite-allowed", "origin-config", "delete-group", "package-origin", "exempts-everyone"])
 def test_deny_rule_reports_a_missing_or_narrowed_deny(policy, expected):
     found = stack_violations(DENY_RULE, domain_with_policy(policy))
-    assert len(found) == 1 and expected in found[0][0] and found[0][1].endswith("::domain"), found
+    assert found and all(urn.endswith("::domain") for _, urn in found), found
+    assert any(expected in message for message, _ in found), found
 
 
 # --- fail closed without config, duplicate keys, unpinned providers ------------------------------------

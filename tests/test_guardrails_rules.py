@@ -153,7 +153,7 @@ def read_statement(principal, actions, condition=None) -> dict:
 
 def test_pack_names_are_unique_and_only_the_key_rotation_rule_is_advisory():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 17
+    assert len(names) == len(set(names)) == 18
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
     assert advisory == {"domain-key-customer-managed-with-rotation"}
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES if p.name not in advisory)
@@ -333,6 +333,7 @@ def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
     (trust(["repo:evil/data-tools:environment:pypi"]), "names owner 'evil'"),
     (trust(["repo:evil@1/data-tools@2:environment:pypi"]), "names owner 'evil'"),
     (trust(["repo:acme/data-tools:pull_request"]), "pull_request"),
+    (trust(["repo:acme/data-tools:environment:pull_request"]), "pull_request"),
     (trust(["repo:acme/data-tools:*"]), "has a wildcard"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
                        "StringLike": {SUB: "repo:acme/lib:environment:*"}}), "has a wildcard"),
@@ -352,7 +353,8 @@ def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
                        "StringEqualsIfExists": {SUB: EXACT_SUB}}), "IfExists"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"}, "StringNotEquals": {SUB: "x"}}), "StringNotEquals"),
 ], ids=["owner-star", "repo-star", "repo-question", "owner-id-star", "bare-star", "no-context", "other-owner",
-        "other-owner-immutable", "pull-request", "any-context", "like-environment", "like-branch", "like-tag",
+        "other-owner-immutable", "pull-request", "environment-pull-request", "any-context", "like-environment",
+        "like-branch", "like-tag",
         "context-with-colon", "other-context", "no-sub", "no-aud", "aud-like",
         "extra-audience", "for-all-values", "if-exists", "not-equals"])
 def test_github_trust_reports_loose_subjects_and_audiences(props, expected):
@@ -610,20 +612,22 @@ def test_domain_key_passes_a_rotating_key_of_the_stack(linked):
     assert stack_violations("domain-key-customer-managed-with-rotation", domain_with_key(True, linked)) == []
 
 
-def test_domain_key_accepts_a_key_policy_declared_as_its_own_resource():
+def test_domain_key_policy_is_required_inline_or_as_its_own_resource():
+    assert stack_violations("domain-key-has-explicit-policy", domain_with_key(True)) == []
     key, domain = domain_with_key(True, policy=None)
+    found = stack_violations("domain-key-has-explicit-policy", [key, domain])
+    assert len(found) == 1 and "has no key policy" in found[0][0] and found[0][1] == key.urn
     key_policy = stack_resource("aws:kms/keyPolicy:KeyPolicy", "key-policy", {"keyId": "k", "policy": KEY_POLICY},
                                 dependencies={"keyId": [key]})
-    assert stack_violations("domain-key-customer-managed-with-rotation", [key, domain, key_policy]) == []
+    assert stack_violations("domain-key-has-explicit-policy", [key, domain, key_policy]) == []
 
 
 @pytest.mark.parametrize(("resources", "expected"), [
     (domain_with_key(False), "does not have enableKeyRotation"),
-    (domain_with_key(True, policy=None), "has no key policy"),
     ([stack_resource(DOMAIN, "domain", {"domain": "acme"})], "AWS managed key"),
     ([stack_resource(DOMAIN, "domain", {"domain": "acme", "encryptionKey": "arn:aws:kms:other"})],
      "does not manage"),
-], ids=["no-rotation", "no-key-policy", "aws-managed", "external-key"])
+], ids=["no-rotation", "aws-managed", "external-key"])
 def test_domain_key_reports_keys_without_rotation(resources, expected):
     found = stack_violations("domain-key-customer-managed-with-rotation", resources)
     assert len(found) == 1 and expected in found[0][0]

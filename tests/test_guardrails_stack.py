@@ -41,15 +41,9 @@ def example_config() -> dict:
 # --- the prod stack ----------------------------------------------------------------------------
 
 
-# The domain's key has no explicit key policy yet: the one known gap, reported as advisory.
-KEY_POLICY_ADVISORY = ("domain-key-customer-managed-with-rotation", "advisory", "has no key policy")
-
-
-def test_prod_stack_has_no_mandatory_violation_and_only_the_key_policy_advisory(prod):
-    for config in (None, example_config()):
-        found = rendering_violations(prod, config)
-        assert [(v.policy, v.enforcement) for v in found] == [KEY_POLICY_ADVISORY[:2]]
-        assert KEY_POLICY_ADVISORY[2] in found[0].message and found[0].urn.endswith("::registry-key")
+def test_prod_stack_has_no_violation_at_all(prod):
+    assert rendering_violations(prod) == []
+    assert rendering_violations(prod, example_config()) == []
 
 
 def test_every_recorded_resource_reaches_the_pack(prod):
@@ -152,7 +146,7 @@ def test_audit_prints_mandatory_violations_and_fails(monkeypatch, capsys):
     assert audit_main.main(["--stack", "prod", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["violations"] and set(document["violations"][0]) == {"policy", "enforcement", "urn", "message"}
-    assert {v["enforcement"] for v in document["violations"]} == {"mandatory", "advisory"}
+    assert {v["enforcement"] for v in document["violations"]} == {"mandatory"}
 
 
 def test_advisory_violations_do_not_fail_the_audit(monkeypatch, prod):
@@ -171,14 +165,13 @@ def test_advisory_violations_do_not_fail_the_audit(monkeypatch, prod):
 def test_audit_cli_prints_the_guardrails_section_for_prod():
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)
-    assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 1 advisory violations" in result.stdout
-    assert "[advisory] domain-key-customer-managed-with-rotation" in result.stdout
-    assert result.returncode == 0
+    assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 0 advisory violations" in result.stdout
+    assert "policies over 29 resources: no violations." in result.stdout
 
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--json"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)
     document = json.loads(result.stdout)
-    assert [v["enforcement"] for v in document["violations"]] == ["advisory"]
+    assert document["violations"] == []
     assert not any(title.startswith("Guardrails") for title in document["failed"])
 
 
@@ -320,7 +313,7 @@ ATTACKS = {
                                   {"github-oidc-trust-pinned"}),
     "domain-policy-without-deny": (lambda r: _edit_json(r, "registry-domain-policy", "policyDocument",
                                                         lambda d: d.update(Statement=d["Statement"][:-1])),
-                                   {"domain-denies-irreversible-deletes"}),
+                                   {"domain-denies-loss-and-reopening"}),
 }
 
 

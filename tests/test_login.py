@@ -189,16 +189,41 @@ def test_a_number_typed_domain_owner_is_rejected_before_any_call(home, stubbed, 
     assert "--domain-owner must be the 12-digit account ID as a string" in err
 
 
+REGION_RULE = "--region must be an AWS region where CodeArtifact is offered (ap-northeast-1"
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     ([*TARGET, "--duration-seconds", "60"], "--duration-seconds must be 0 or 900-43200"),
-    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", "Ireland"], "--region must be an AWS region"),
+    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", "Ireland"], REGION_RULE),
     (["--domain", "Acme", "--domain-owner", OWNER, "--region", REGION], "--domain must be a CodeArtifact domain"),
+    # A trailing newline (a value pasted from a file or a YAML block scalar) is refused everywhere.
+    (["--domain", DOMAIN + "\n", "--domain-owner", OWNER, "--region", REGION], "--domain must be a CodeArtifact"),
+    (["--domain", DOMAIN, "--domain-owner", OWNER + "\n", "--region", REGION], "--domain-owner must be the 12-digit"),
+    ([*TARGET, "--repository", "internal\n"], "--repository must match"),
+    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", REGION + "\n"], REGION_RULE),
+    # CodeArtifact is offered only in commercial regions, and not in all of them.
+    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", "us-gov-west-1"], REGION_RULE),
+    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", "cn-north-1"], REGION_RULE),
+    (["--domain", DOMAIN, "--domain-owner", OWNER, "--region", "ap-east-1"], REGION_RULE),
 ])
 def test_bad_arguments_exit_2_naming_the_rule(home, stubbed, argv, message):
     client, _ = stubbed
     code, out, err = home.run(argv, client)
     assert (code, out) == (2, "")
     assert message in err
+    assert err.count("must") == 1  # only the broken rule is reported
+
+
+def test_every_region_botocore_offers_codeartifact_in_is_accepted():
+    import botocore.session
+
+    from pypi_login.cli import codeartifact_regions, resolve_target
+
+    regions = botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")
+    assert codeartifact_regions() == tuple(sorted(regions))
+    for region in regions:
+        args = build_parser().parse_args(["--domain", DOMAIN, "--domain-owner", OWNER, "--region", region])
+        assert resolve_target(args, {}).region == region
 
 
 # --- errors from AWS -----------------------------------------------------------------

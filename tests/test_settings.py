@@ -4,6 +4,8 @@ and the program declares nothing."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import pytest
 
 from audit.render import run_program
 from audit.stack_config import PROJECT_DIR, load_stack_config
-from components.settings import ConfigError, Publisher, parse_settings
+from components.settings import ConfigError, Publisher, codeartifact_regions, parse_settings
 
 VALID = {
     "ownerAccountId": "111122223333",
@@ -53,6 +55,8 @@ def test_valid_config_parses_with_defaults():
     )
     assert settings.organization_id is None
     assert settings.break_glass_role_arn is None
+    assert settings.deploy_principal_arns == ()
+    assert settings.tags == {}
 
 
 BAD_CASES = [
@@ -102,7 +106,7 @@ BAD_CASES = [
     ("subject-not-a-subject", {"publishers": [publisher(subjects=["acme/lib-a"])]},
      "publishers[0].subjects[0]", "must look like repo:OWNER/REPO"),
     ("subject-branch-without-ref", {"publishers": [publisher(subjects=["repo:acme/lib-a:main"])]},
-     "publishers[0].subjects[0]", "must look like repo:OWNER/REPO"),
+     "publishers[0].subjects[0]", "must end in :environment:NAME, :ref:refs/heads/BRANCH or :ref:refs/tags/TAG"),
     ("no-packages", {"publishers": [publisher(packages=[])]}, "publishers[0].packages", "non-empty list"),
     ("unnormalised-package", {"publishers": [publisher(packages=["Acme_Lib_A"])]}, "publishers[0].packages[0]",
      "use 'acme-lib-a'"),
@@ -116,6 +120,128 @@ BAD_CASES = [
     ("tags-not-strings", {"tags": {"cost-centre": 42}}, "tags", "string to string"),
 ]
 
+# Every pattern is applied whole: a value with a trailing newline is refused, key by key.
+NL = "\n"
+TRAILING_NEWLINE_CASES = [
+    ("owner", {"ownerAccountId": "111122223333" + NL}, "ownerAccountId", "exactly 12 digits"),
+    ("secondary", {"secondaryAccountIds": ["012345678901" + NL]}, "secondaryAccountIds[0]", "exactly 12 digits"),
+    ("domain", {"domainName": "acme" + NL}, "domainName", "must match"),
+    ("store", {"storeRepositoryName": "pypi-store" + NL}, "storeRepositoryName", "must match"),
+    ("internal", {"internalRepositoryName": "internal" + NL}, "internalRepositoryName", "must match"),
+    ("prefix", {"internalPrefixes": ["acme-" + NL]}, "internalPrefixes[0]", "normalised Python name prefix"),
+    ("organization", {"organizationId": "o-a1b2c3d4e5" + NL}, "organizationId", "o-xxxxxxxxxx"),
+    ("deploy-role-name", {"deployRoleName": "pypi-registry-deploy" + NL}, "deployRoleName", "valid IAM role name"),
+    ("reader-role-name", {"readerRoleName": "reader" + NL}, "readerRoleName", "valid IAM role name"),
+    ("break-glass", {"breakGlassRoleArn": "arn:aws:iam::111122223333:role/break-glass" + NL}, "breakGlassRoleArn",
+     "IAM role ARN"),
+    ("deploy-principal", {"deployPrincipalArns": ["arn:aws:iam::111122223333:role/deploy" + NL]},
+     "deployPrincipalArns[0]", "IAM role ARN"),
+    ("repository", {"publishers": [publisher(repository="acme/lib-a" + NL)]}, "publishers[0].repository",
+     "owner/name form"),
+    ("package", {"publishers": [publisher(packages=["acme-lib-a" + NL])]}, "publishers[0].packages[0]",
+     "not a normalised Python package name"),
+    ("subject-environment", {"publishers": [publisher(subjects=["repo:acme/lib-a:environment:pypi" + NL])]},
+     "publishers[0].subjects[0]", "control character"),
+    ("subject-branch", {"publishers": [publisher(subjects=["repo:acme/lib-a:ref:refs/heads/main" + NL])]},
+     "publishers[0].subjects[0]", "not a valid git branch or tag name"),
+    ("tag-key", {"tags": {"owner" + NL: "platform"}}, "tags", "contains '\\n'"),
+    ("tag-value", {"tags": {"owner": "platform" + NL}}, "tags", "contains '\\n'"),
+]
+
+OWNER_ROLE = "arn:aws:iam::111122223333:role"
+TAG_CASES = [
+    ("too-many", {"tags": {f"k{i}": "v" for i in range(51)}}, "tags", "IAM allows at most 50"),
+    ("empty-key", {"tags": {"": "v"}}, "tags", "must be 1-128 characters long, not 0"),
+    ("long-key", {"tags": {"k" * 129: "v"}}, "tags", "must be 1-128 characters long, not 129"),
+    ("long-value", {"tags": {"owner": "v" * 257}}, "tags", "must be 0-256 characters long, not 257"),
+    ("key-character", {"tags": {"cost!centre": "v"}}, "tags", "contains '!'"),
+    ("value-character", {"tags": {"owner": "platform*"}}, "tags", "contains '*'"),
+    ("value-tab", {"tags": {"owner": "plat\tform"}}, "tags", "contains '\\t'"),
+    ("aws-prefix", {"tags": {"aws:owner": "v"}}, "tags", "starts with 'aws:', which AWS reserves"),
+    ("aws-prefix-upper-case", {"tags": {"AWS:Owner": "v"}}, "tags", "starts with 'aws:', which AWS reserves"),
+    ("keys-differing-in-case", {"tags": {"Owner": "a", "owner": "b"}}, "tags", "differ only in case"),
+    ("not-a-map", {"tags": ["owner"]}, "tags", "map of string to string"),
+]
+
+REGION_AND_NAME_CASES = [
+    ("repositories-same-ignoring-case", {"storeRepositoryName": "PyPI-Store", "internalRepositoryName": "pypi-store"},
+     "internalRepositoryName", "must differ from storeRepositoryName, ignoring case"),
+    ("reader-is-deploy-role", {"readerRoleName": "PyPI-Registry-Deploy"}, "readerRoleName",
+     "must differ from deployRoleName, ignoring case"),
+    ("publisher-roles-collide", {"publishers": [publisher(repository="acme-x/lib"),
+                                                publisher(repository="acme/x-lib", packages=["acme-x-lib"])]},
+     "publishers[1].repository", "role name gh-publish-acme-x-lib collides with the one of acme-x/lib"),
+    ("publisher-roles-collide-ignoring-case",
+     {"publishers": [publisher(repository="acme-X/lib"), publisher(repository="acme/x-lib", packages=["acme-x-lib"])]},
+     "publishers[1].repository", "collides with the one of acme-X/lib (IAM role names are unique ignoring case)"),
+    ("empty-store-name", {"storeRepositoryName": ""}, "storeRepositoryName", "must not be empty"),
+    ("oidc-flag-capitalised", {"createGithubOidcProvider": "True"}, "createGithubOidcProvider",
+     "must be true or false"),
+]
+
+SUBJECT_AND_PREFIX_CASES = [
+    ("pull-request-context", "repo:acme/lib-a:pull_request", "names pull_request"),
+    ("pull-request-target", "repo:acme/lib-a:pull_request_target", "names pull_request"),
+    ("pull-request-environment", "repo:acme/lib-a:environment:pull_request", "names pull_request in its environment"),
+    ("pull-request-in-environment-name", "repo:acme/lib-a:environment:Preview-Pull_Request",
+     "names pull_request in its environment"),
+    ("pull-request-ref", "repo:acme/lib-a:ref:refs/pull/1/merge", "its context 'ref:refs/pull/1/merge' is none"),
+    ("workflow-dispatch", "repo:acme/lib-a:workflow_dispatch", "must end in :environment:NAME"),
+    ("remote-ref", "repo:acme/lib-a:ref:refs/remotes/origin/main", "must end in :environment:NAME"),
+    ("empty-environment", "repo:acme/lib-a:environment:", "names an empty environment"),
+    ("colon-in-environment", "repo:acme/lib-a:environment:prod:eu", "containing ':'"),
+    ("padded-environment", "repo:acme/lib-a:environment: pypi", "surrounding white space"),
+    ("empty-branch", "repo:acme/lib-a:ref:refs/heads/", "not a valid git branch or tag name"),
+    ("branch-with-space", "repo:acme/lib-a:ref:refs/heads/my branch", "not a valid git branch or tag name"),
+    ("branch-with-dots", "repo:acme/lib-a:ref:refs/heads/a..b", "not a valid git branch or tag name"),
+    ("branch-ending-lock", "repo:acme/lib-a:ref:refs/heads/main.lock", "not a valid git branch or tag name"),
+    ("tag-with-caret", "repo:acme/lib-a:ref:refs/tags/v1^0", "not a valid git branch or tag name"),
+]
+
+DEPLOY_PRINCIPAL_CASES = [
+    ("other-account", {"deployPrincipalArns": ["arn:aws:iam::444455556666:role/deploy"]}, "deployPrincipalArns[0]",
+     "not in the owner account 111122223333"),
+    ("user", {"deployPrincipalArns": ["arn:aws:iam::111122223333:user/deploy"]}, "deployPrincipalArns[0]",
+     "must be an IAM role ARN in the aws partition"),
+    ("govcloud", {"deployPrincipalArns": ["arn:aws-us-gov:iam::111122223333:role/deploy"]}, "deployPrincipalArns[0]",
+     "must be an IAM role ARN in the aws partition"),
+    ("wildcard", {"deployPrincipalArns": [f"{OWNER_ROLE}/deploy-*"]}, "deployPrincipalArns[0]", "no wildcards"),
+    ("role-name-only", {"deployPrincipalArns": ["deploy"]}, "deployPrincipalArns[0]", "IAM role ARN"),
+    ("name-too-long", {"deployPrincipalArns": [f"{OWNER_ROLE}/{'d' * 65}"]}, "deployPrincipalArns[0]",
+     "IAM role ARN"),
+    ("path-too-long", {"deployPrincipalArns": [f"{OWNER_ROLE}/{'p/' * 256}deploy"]}, "deployPrincipalArns[0]",
+     "role path longer than IAM's 512 characters"),
+    ("not-a-string", {"deployPrincipalArns": [111122223333]}, "deployPrincipalArns[0]", "as a string"),
+    ("not-a-list", {"deployPrincipalArns": {"role": f"{OWNER_ROLE}/deploy"}}, "deployPrincipalArns",
+     "must be a list"),
+    ("twice", {"deployPrincipalArns": [f"{OWNER_ROLE}/deploy", f"{OWNER_ROLE}/deploy"]}, "deployPrincipalArns[1]",
+     "names the same role as deployPrincipalArns[0]"),
+    ("twice-ignoring-case", {"deployPrincipalArns": [f"{OWNER_ROLE}/deploy", f"{OWNER_ROLE}/Deploy"]},
+     "deployPrincipalArns[1]", "names the same role as deployPrincipalArns[0]"),
+    ("twice-other-path", {"deployPrincipalArns": [f"{OWNER_ROLE}/deploy", f"{OWNER_ROLE}/ci/deploy"]},
+     "deployPrincipalArns[1]", "ignoring case and path"),
+    ("publisher-role", {"deployPrincipalArns": [f"{OWNER_ROLE}/gh-publish-acme-lib-a"]}, "deployPrincipalArns[0]",
+     "names the publisher role of acme/lib-a, which GitHub can assume"),
+    ("break-glass-other-account", {"breakGlassRoleArn": "arn:aws:iam::444455556666:role/break-glass"},
+     "breakGlassRoleArn", "not in the owner account 111122223333"),
+    ("break-glass-publisher-role", {"breakGlassRoleArn": f"{OWNER_ROLE}/GH-Publish-Acme-Lib-B"},
+     "breakGlassRoleArn", "names the publisher role of acme/lib-b"),
+    ("break-glass-china", {"breakGlassRoleArn": "arn:aws-cn:iam::111122223333:role/break-glass"},
+     "breakGlassRoleArn", "in the aws partition"),
+]
+
+NEW_BAD_CASES = [
+    *[(f"newline-{name}", *rest) for name, *rest in TRAILING_NEWLINE_CASES],
+    *[(f"tags-{name}", *rest) for name, *rest in TAG_CASES],
+    *REGION_AND_NAME_CASES,
+    *[(f"subject-{name}", {"publishers": [publisher(subjects=[subject])]}, "publishers[0].subjects[0]", rule)
+      for name, subject, rule in SUBJECT_AND_PREFIX_CASES],
+    ("package-prefix-without-its-dash", {"publishers": [publisher(packages=["acmefoo"])]}, "publishers[0].packages",
+     "'acmefoo' is outside every internal prefix ['acme-']"),
+    *[(f"deploy-principal-{name}", *rest) for name, *rest in DEPLOY_PRINCIPAL_CASES],
+]
+BAD_CASES += NEW_BAD_CASES
+
 
 @pytest.mark.parametrize(("changes", "key", "rule"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
 def test_bad_value_is_rejected_naming_key_and_rule(changes, key, rule):
@@ -126,9 +252,50 @@ def test_bad_value_is_rejected_naming_key_and_rule(changes, key, rule):
     assert any(rule in p for p in problems), problems
 
 
-def test_region_is_validated():
-    with pytest.raises(ConfigError, match=r"aws:region: 'Ireland' is not an AWS region"):
-        parse_settings(VALID, "Ireland")
+def test_new_bad_cases_each_break_only_their_own_rule():
+    # One bad value at a time: a case passes because its own rule bites, not another one.
+    for name, changes, key, _ in NEW_BAD_CASES:
+        with pytest.raises(ConfigError) as raised:
+            settings_with(**changes)
+        assert all(p.startswith(f"pypi-registry:{key}:") for p in raised.value.problems), (name, raised.value.problems)
+
+
+@pytest.mark.parametrize(("region", "rule"), [
+    ("Ireland", "'Ireland' is not a region where CodeArtifact is offered, one of ap-northeast-1"),
+    ("eu-west-1\n", "'eu-west-1\\n' is not a region where CodeArtifact is offered"),
+    ("ap-east-1", "'ap-east-1' is not a region where CodeArtifact is offered"),  # an AWS region without it
+    ("us-gov-west-1", "'us-gov-west-1' is in the aws-us-gov partition; every ARN here is arn:aws:"),
+    ("cn-north-1", "'cn-north-1' is in the aws-cn partition; every ARN here is arn:aws:"),
+    (None, "is required: a region where CodeArtifact is offered"),
+])
+def test_region_must_offer_codeartifact_in_the_aws_partition(region, rule):
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(VALID, region)
+    (problem,) = raised.value.problems
+    assert problem.startswith(f"aws:region: {rule}")
+    if "partition" in rule:
+        assert "no GovCloud, no China" in problem
+
+
+def test_regions_come_from_botocores_endpoint_data():
+    import botocore.session
+
+    regions = botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")
+    assert codeartifact_regions() == tuple(sorted(regions))
+    assert "eu-west-1" in regions and not any(r.startswith(("us-gov-", "cn-")) for r in regions)
+
+
+@pytest.mark.parametrize("region", codeartifact_regions())
+def test_every_codeartifact_region_is_accepted(region):
+    assert parse_settings(VALID, region).region == region
+
+
+def test_patterns_are_applied_whole_never_with_match():
+    # re.match(r"^...$") accepts "111122223333\n": validation uses fullmatch only.
+    for path in ("components/settings.py", "pypi_login/cli.py"):
+        source = (PROJECT_DIR / path).read_text()
+        assert not re.search(r"[A-Z_]+\.match\(", source), path
+        assert not re.search(r're\.compile\(r"\^', source), path
 
 
 def test_every_problem_is_reported_at_once():
@@ -149,6 +316,53 @@ def test_every_problem_is_reported_at_once():
 def test_exact_subject_forms_are_accepted(subject):
     settings = settings_with(publishers=[publisher(subjects=[subject])])
     assert settings.publishers[0].subjects == (subject,)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # A pull request event never yields a ref: subject, so a branch may mention pull_request.
+        "repo:acme/lib-a:ref:refs/heads/fix-pull_request-parsing",
+        "repo:acme/lib-a:ref:refs/heads/release/1.x",
+        "repo:acme/lib-a:ref:refs/tags/v1.2.3-pull_request-fix",
+        "repo:acme/lib-a:environment:Production EU",
+        "repo:acme@1342004/lib-a@86712231:ref:refs/tags/v2",
+    ],
+)
+def test_branch_tag_and_environment_subjects_that_look_unusual_are_accepted(subject):
+    assert settings_with(publishers=[publisher(subjects=[subject])]).publishers[0].subjects == (subject,)
+
+
+def test_a_prefix_without_a_dash_is_a_plain_string_prefix():
+    # The package group /pypi//acme~ covers acmefoo too, so the publisher is inside it.
+    settings = settings_with(internalPrefixes=["acme"], publishers=[publisher(packages=["acmefoo", "acme-lib-a"])])
+    assert settings.publishers[0].packages == ("acmefoo", "acme-lib-a")
+
+
+def test_tags_within_every_aws_limit_are_accepted():
+    tags = {f"key-{i:02d}": "v" for i in range(48)}
+    tags["k" * 128] = "v" * 256
+    tags["Équipe données_.:/=+-@ x"] = ""  # Unicode letters, a space, every allowed symbol, an empty value
+    assert len(tags) == 50
+    assert settings_with(tags=tags).tags == tags
+
+
+def test_deploy_principals_are_owner_account_roles_with_or_without_a_path():
+    arns = [
+        f"{OWNER_ROLE}/pypi-registry-ci-deploy",
+        f"{OWNER_ROLE}/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_0123456789abcdef",
+    ]
+    settings = settings_with(deployPrincipalArns=arns, breakGlassRoleArn=f"{OWNER_ROLE}/break-glass")
+    assert settings.deploy_principal_arns == tuple(arns)
+    assert settings.break_glass_role_arn == f"{OWNER_ROLE}/break-glass"
+    # The engine hands structured config to the program as JSON text.
+    assert settings_with(deployPrincipalArns=json.dumps(arns)).deploy_principal_arns == tuple(arns)
+
+
+def test_empty_optional_strings_mean_unset_and_quoted_booleans_are_read():
+    settings = settings_with(organizationId="", breakGlassRoleArn="", createGithubOidcProvider="false")
+    assert (settings.organization_id, settings.break_glass_role_arn) == (None, None)
+    assert settings.create_github_oidc_provider is False
 
 
 def test_long_repository_gets_a_short_unique_role_name():

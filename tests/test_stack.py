@@ -33,6 +33,69 @@ DENY_DELETES = {
     ],
     "Resource": "*",
 }
+DEPLOY_ROLE = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
+DENY_OVERWRITE = {
+    "Sid": "DenyOverwritingVersions",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": ["codeartifact:CopyPackageVersions"],
+    "Resource": "*",
+}
+DENY_REOPEN = {
+    "Sid": "DenyReopeningInternalNames",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": [
+        "codeartifact:CreatePackageGroup",
+        "codeartifact:UpdatePackageGroup",
+        "codeartifact:UpdatePackageGroupOriginConfiguration",
+        "codeartifact:DeletePackageGroup",
+        "codeartifact:PutPackageOriginConfiguration",
+        "codeartifact:AssociateExternalConnection",
+        "codeartifact:DisassociateExternalConnection",
+        "codeartifact:UpdateRepository",
+        "codeartifact:AssociateWithDownstreamRepository",
+        "codeartifact:PutRepositoryPermissionsPolicy",
+        "codeartifact:DeleteRepositoryPermissionsPolicy",
+        "codeartifact:DeleteDomainPermissionsPolicy",
+    ],
+    "Resource": "*",
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_ROLE}},
+}
+DENIES = [DENY_DELETES, DENY_OVERWRITE, DENY_REOPEN]
+KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "OwnerAccountAdministersThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"},
+            "Action": [
+                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+                "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "CodeArtifactUsesKeyForOwnerAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant",
+                       "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": OWNER,
+                                           "kms:ViaService": f"codeartifact.{REGION}.amazonaws.com"}},
+        },
+        {
+            "Sid": "DenyKeyLoss",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+            "Resource": "*",
+        },
+    ],
+}
 BEARER = {
     "Sid": "BearerTokenForCodeArtifactOnly",
     "Effect": "Allow",
@@ -84,6 +147,7 @@ def test_every_child_is_parented_to_its_component(prod):
 def test_kms_key_rotates_and_encrypts_the_domain(prod):
     key = prod.one("aws:kms/key:Key", "registry-key")
     assert key.inputs["enableKeyRotation"] is True
+    assert key.policy("policy") == KEY_POLICY
     domain = prod.one("aws:codeartifact/domain:Domain", "registry-domain")
     assert domain.inputs["domain"] == "acme"
     assert domain.inputs["encryptionKey"] == key.outputs["arn"]
@@ -207,7 +271,7 @@ def test_domain_policy_grants_token_to_secondaries_and_denies_irreversible_delet
                 "Action": DOMAIN_READ,
                 "Resource": DOMAIN_ARN,
             },
-            DENY_DELETES,
+            *DENIES,
         ],
     }
 
@@ -319,15 +383,20 @@ def test_organization_mode_grants_through_principal_org_id():
     assert len(rendering.of_type("aws:iam/policy:Policy")) == len(SECONDARIES)
 
 
-def test_break_glass_role_is_exempt_from_the_delete_deny_only_when_configured(prod):
+def test_break_glass_role_is_exempt_from_every_deny_only_when_configured(prod):
     role = f"arn:aws:iam::{OWNER}:role/registry-break-glass"
     rendering = render("prod", overrides={"pypi-registry:breakGlassRoleArn": role})
-    deny = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
-    assert deny.policy("policyDocument")["Statement"][-1]["Condition"] == {
+    policy = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
+    conditions = {s["Sid"]: s.get("Condition") for s in policy.policy("policyDocument")["Statement"]}
+    assert conditions["DenyIrreversibleDeletes"] == conditions["DenyOverwritingVersions"] == {
         "ArnNotEquals": {"aws:PrincipalArn": role}
     }
+    assert conditions["DenyReopeningInternalNames"] == {"ArnNotEquals": {"aws:PrincipalArn": [DEPLOY_ROLE, role]}}
+    key = rendering.one("aws:kms/key:Key", "registry-key")
+    assert key.policy("policy")["Statement"][-1]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role}}
     default = prod.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
-    assert "Condition" not in default.policy("policyDocument")["Statement"][-1]
+    conditions = {s["Sid"]: s.get("Condition") for s in default.policy("policyDocument")["Statement"]}
+    assert conditions["DenyIrreversibleDeletes"] is None and conditions["DenyOverwritingVersions"] is None
 
 
 def test_existing_github_oidc_provider_is_reused_by_arn():
@@ -342,7 +411,7 @@ def test_without_readers_no_repository_policy_and_domain_policy_only_denies():
     rendering = render("prod", overrides={"pypi-registry:secondaryAccountIds": []})
     assert rendering.of_type("aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy") == []
     domain = rendering.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
-    assert domain.policy("policyDocument")["Statement"] == [DENY_DELETES]
+    assert domain.policy("policyDocument")["Statement"] == DENIES
     assert rendering.outputs["readerRoleArns"] == {}
 
 

@@ -473,16 +473,61 @@ def test_input_check_accepts_the_stack_outputs(runner):
     assert f"owner {OWNER}" in result.stdout
 
 
+GOOD_INPUTS = {
+    "CODEARTIFACT_DOMAIN_OWNER": OWNER,
+    "CODEARTIFACT_REGION": "eu-west-1",
+    "CODEARTIFACT_DOMAIN": "acme",
+    "CODEARTIFACT_REPOSITORY": "internal",
+    "PUBLISHER_ROLE_ARN": f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core",
+}
+INPUT_RULES = {
+    "CODEARTIFACT_DOMAIN_OWNER": "domain-owner must be a 12-digit AWS account ID",
+    "CODEARTIFACT_REGION": "region must be an AWS region where CodeArtifact is offered",
+    "CODEARTIFACT_DOMAIN": "domain must be a CodeArtifact domain name",
+    "CODEARTIFACT_REPOSITORY": "repository must be a CodeArtifact repository name",
+    "PUBLISHER_ROLE_ARN": "publisher-role-arn must be an IAM role ARN",
+}
+
+
 @pytest.mark.parametrize(("variable", "value", "message"), [
     # What a YAML number does to 012345678901.
-    ("CODEARTIFACT_DOMAIN_OWNER", "12345678901", "domain-owner must be a 12-digit AWS account ID"),
-    ("CODEARTIFACT_REGION", "Ireland", "region must be an AWS region name"),
-    ("CODEARTIFACT_DOMAIN", "Acme_Domain", "domain must be a CodeArtifact domain name"),
-    ("CODEARTIFACT_REPOSITORY", "-internal", "repository must be a CodeArtifact repository name"),
-    ("PUBLISHER_ROLE_ARN", "role/not-an-arn", "publisher-role-arn must be an IAM role ARN"),
+    ("CODEARTIFACT_DOMAIN_OWNER", "12345678901", INPUT_RULES["CODEARTIFACT_DOMAIN_OWNER"]),
+    ("CODEARTIFACT_REGION", "Ireland", INPUT_RULES["CODEARTIFACT_REGION"]),
+    ("CODEARTIFACT_REGION", "us-gov-west-1", INPUT_RULES["CODEARTIFACT_REGION"]),
+    ("CODEARTIFACT_REGION", "cn-north-1", INPUT_RULES["CODEARTIFACT_REGION"]),
+    ("CODEARTIFACT_REGION", "ap-east-1", INPUT_RULES["CODEARTIFACT_REGION"]),  # a region without CodeArtifact
+    ("CODEARTIFACT_DOMAIN", "Acme_Domain", INPUT_RULES["CODEARTIFACT_DOMAIN"]),
+    ("CODEARTIFACT_REPOSITORY", "-internal", INPUT_RULES["CODEARTIFACT_REPOSITORY"]),
+    ("PUBLISHER_ROLE_ARN", "role/not-an-arn", INPUT_RULES["PUBLISHER_ROLE_ARN"]),
+    ("PUBLISHER_ROLE_ARN", f"arn:aws-us-gov:iam::{OWNER}:role/gh-publish-acme-acme-core",
+     INPUT_RULES["PUBLISHER_ROLE_ARN"]),
+    ("PUBLISHER_ROLE_ARN", f"arn:aws:iam::{OWNER}:role/gh-publish-*", INPUT_RULES["PUBLISHER_ROLE_ARN"]),
+    ("PUBLISHER_ROLE_ARN", "arn:aws:iam::444455556666:role/gh-publish-acme-acme-core",
+     "publisher-role-arn must be a role in the domain-owner account"),
 ])
 def test_input_check_rejects_each_malformed_input(runner, variable, value, message):
     result = runner.run("check-inputs", **{variable: value})
     assert result.returncode == 1
+    assert result.stdout.count("::error::") == 1
     assert f"::error::{message}" in result.stdout
     assert value not in result.stdout  # values are described, never echoed as workflow commands
+
+
+@pytest.mark.parametrize("variable", sorted(GOOD_INPUTS))
+def test_input_check_refuses_a_trailing_newline_in_every_input(runner, variable):
+    # A `with:` block scalar (`region: |`) ends in a newline; [[ =~ ^...$ ]] must not accept it.
+    assert runner.run("check-inputs", **GOOD_INPUTS).returncode == 0
+    result = runner.run("check-inputs", **{**GOOD_INPUTS, variable: GOOD_INPUTS[variable] + "\n"})
+    assert result.returncode == 1
+    assert f"::error::{INPUT_RULES[variable]}" in result.stdout
+
+
+def test_input_check_lists_exactly_the_regions_botocore_offers_codeartifact_in():
+    import botocore.session
+
+    script = script_of("check-inputs")
+    (listed,) = re.findall(r"^\s*(ap-northeast-1 \|[^)]*)\) ;;$", script, re.MULTILINE)
+    offered = botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")
+    assert sorted(region.strip() for region in listed.split("|")) == sorted(offered), (
+        "update the region list of the publish workflow's input check from botocore's endpoint data"
+    )

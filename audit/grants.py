@@ -1,0 +1,364 @@
+"""Every IAM role the stack declares, every identity policy in force for it, and who may assume it.
+
+A role's permissions come from many resource types: inline policies on the role or beside it,
+managed policies attached by any of the attachment types, AWS-managed policies by ARN, in both
+the classic and the aws-native provider. Each is gathered here, so that the access proof sees
+every grant that reaches a principal.
+
+Fail closed: a policy whose document cannot be resolved (a managed policy ARN this stack does not
+declare, an AWS-managed ARN unknown to moto's copy) or parsed is taken to allow everything, and
+is listed as unreadable. A grant whose role cannot be told at all is listed as unplaced: the proof
+cannot bound it, so the audit fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.render import RecordedResource, Rendering
+from components.policy_documents import VERSION
+from policies import iam_documents as iam
+from policies.aws_managed import aws_managed_document, is_aws_managed
+
+Document = dict[str, Any]
+
+# What an unreadable policy is taken to say, and the identity policy of an administrator.
+ADMINISTRATOR_POLICY: Document = {
+    "Version": VERSION,
+    "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+ROLE = "aws:iam/role:Role"
+NATIVE_ROLE = "aws-native:iam:Role"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+NATIVE_MANAGED_POLICY = "aws-native:iam:ManagedPolicy"
+INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+NATIVE_INLINE_POLICY = "aws-native:iam:RolePolicy"
+ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+EXCLUSIVE_ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+
+# Types that grant nothing to a role by themselves (documents, providers, exclusivity of names).
+INERT_IAM_TYPES = frozenset({
+    MANAGED_POLICY,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    "aws-native:iam:OidcProvider",
+    "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws-native:iam:InstanceProfile",
+})
+ROLE_GRANT_TYPES = frozenset({
+    ROLE, NATIVE_ROLE, NATIVE_MANAGED_POLICY, INLINE_POLICY, NATIVE_INLINE_POLICY,
+    ROLE_ATTACHMENT, POLICY_ATTACHMENT, EXCLUSIVE_ATTACHMENTS,
+})
+IAM_TYPE_PREFIXES = ("aws:iam/", "aws-native:iam:")
+
+ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+
+class UnreadableError(ValueError):
+    """A policy document that cannot be resolved or is not a policy AWS would accept."""
+
+
+# --- documents --------------------------------------------------------------------------
+
+
+def _checked(document: Any) -> Document:
+    """A parsed policy whose statements principalmapper can evaluate, else UnreadableError."""
+    try:
+        parsed = iam.parse_document(document)
+    except iam.InvalidDocumentError as error:
+        raise UnreadableError(f"its document {error}") from None
+    if parsed is None:
+        raise UnreadableError("it has no document")
+    found = parsed.get("Statement")
+    found = found if isinstance(found, list) else [found]
+    for statement in found:
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
+            raise UnreadableError("a statement is not an object with Effect Allow or Deny")
+        if ("Action" in statement) == ("NotAction" in statement):
+            raise UnreadableError("a statement needs exactly one of Action and NotAction")
+        patterns = iam.as_list(statement.get("Action", statement.get("NotAction")))
+        if not patterns or not all(isinstance(p, str) for p in patterns):
+            raise UnreadableError("a statement's actions are not strings")
+    return parsed
+
+
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+@dataclass(frozen=True)
+class ManagedPolicies:
+    """The managed policy documents this stack declares, by ARN; each one raw, as the program sent it."""
+
+    declared: Mapping[str, Any]
+
+    @classmethod
+    def from_resources(cls, resources: Iterable[RecordedResource]) -> ManagedPolicies:
+        declared = {}
+        for resource in resources:
+            if resource.type == MANAGED_POLICY and resource.outputs.get("arn"):
+                declared[resource.outputs["arn"]] = resource.inputs.get("policy")
+            elif resource.type == NATIVE_MANAGED_POLICY and resource.outputs.get("policyArn"):
+                declared[resource.outputs["policyArn"]] = resource.inputs.get("policyDocument")
+        return cls(declared)
+
+    def document(self, policy_arn: Any, role_account: str) -> Document:
+        """The document attached as `policy_arn` to a role of `role_account`, else UnreadableError."""
+        if not isinstance(policy_arn, str) or not policy_arn:
+            raise UnreadableError("the policy ARN is empty")
+        if is_aws_managed(policy_arn):
+            document = aws_managed_document(policy_arn)
+            if document is None:
+                raise UnreadableError("it is not in the copy of AWS-managed policies that moto ships")
+            return _checked(document)
+        if policy_arn not in self.declared:
+            raise UnreadableError("this stack does not declare that policy")
+        if _arn_account(policy_arn) != role_account:
+            raise UnreadableError(f"the policy is in account {_arn_account(policy_arn)}, the role in {role_account}")
+        return _checked(self.declared[policy_arn])
+
+
+# --- roles and grants ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Role:
+    """An IAM role: declared by the stack, or only named by an attachment (then its trust is unknown)."""
+
+    arn: str
+    account: str
+    name: str
+    declared_by: str | None  # "TYPE NAME" of the declaring resource
+    trust_policy: Document | None = None
+    trust_problem: str | None = None  # why the trust policy could not be read
+
+    @property
+    def declared(self) -> bool:
+        return self.declared_by is not None
+
+
+def _described(resource: RecordedResource) -> str:
+    return f"{resource.type} {resource.name}"
+
+
+def _declared_role(resource: RecordedResource) -> Role:
+    native = resource.type == NATIVE_ROLE
+    name = resource.outputs.get("roleName" if native else "name") or resource.name
+    arn = resource.outputs.get("arn") or f"arn:aws:iam::{resource.account}:role/{name}"
+    trust, problem = None, None
+    try:
+        trust = _checked(resource.inputs.get("assumeRolePolicyDocument" if native else "assumeRolePolicy"))
+    except UnreadableError as error:
+        problem = str(error)
+    return Role(arn, resource.account, name, _described(resource), trust, problem)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One identity policy a resource puts on a role (named by ARN, name, or None when unknown)."""
+
+    resource: RecordedResource
+    role: Any
+    source: str  # the managed policy ARN, or "inline:NAME"
+    raw: Any = None  # an inline document as declared
+    managed: bool = False  # then `source` is resolved through ManagedPolicies
+
+
+def _grants(resource: RecordedResource) -> list[Grant]:
+    """Every (role, policy) pair one resource declares."""
+    inputs, kind = resource.inputs, resource.type
+    if kind in (ROLE, NATIVE_ROLE):
+        arn = _declared_role(resource).arn
+        if kind == ROLE:
+            inline = [(p.get("name"), p.get("policy")) for p in _mappings(inputs.get("inlinePolicies"))]
+        else:
+            inline = [(p.get("policyName"), p.get("policyDocument")) for p in _mappings(inputs.get("policies"))]
+        found = [Grant(resource, arn, f"inline:{name}", raw) for name, raw in inline
+                 # An empty entry in `inlinePolicies` only tells the provider to remove unlisted ones.
+                 if name or raw]
+        return found + [Grant(resource, arn, str(policy_arn or ""), managed=True)
+                        for policy_arn in iam.as_list(inputs.get("managedPolicyArns"))]
+    if kind == INLINE_POLICY:
+        name = resource.outputs.get("name") or inputs.get("name") or resource.name
+        return [Grant(resource, inputs.get("role"), f"inline:{name}", inputs.get("policy"))]
+    if kind == NATIVE_INLINE_POLICY:
+        return [Grant(resource, inputs.get("roleName"), f"inline:{inputs.get('policyName') or resource.name}",
+                      inputs.get("policyDocument"))]
+    if kind == ROLE_ATTACHMENT:
+        return [Grant(resource, inputs.get("role"), str(inputs.get("policyArn") or ""), managed=True)]
+    if kind == POLICY_ATTACHMENT:
+        return [Grant(resource, role, str(inputs.get("policyArn") or ""), managed=True)
+                for role in iam.as_list(inputs.get("roles"))]
+    if kind == EXCLUSIVE_ATTACHMENTS:
+        return [Grant(resource, inputs.get("roleName"), str(policy_arn or ""), managed=True)
+                for policy_arn in iam.as_list(inputs.get("policyArns"))]
+    if kind == NATIVE_MANAGED_POLICY:
+        source = resource.outputs.get("policyArn") or f"managed:{resource.name}"
+        return [Grant(resource, role, source, inputs.get("policyDocument"))
+                for role in iam.as_list(inputs.get("roles"))]
+    return []
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in iam.as_list(value) if isinstance(item, Mapping)]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A policy on a role that could not be read, hence taken to allow everything."""
+
+    resource: str  # "TYPE NAME" of the resource that puts it there
+    role: str
+    policy: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.policy} on {self.role}: {self.reason}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"resource": self.resource, "role": self.role, "policy": self.policy, "reason": self.reason}
+
+
+@dataclass
+class RoleGrants:
+    """Every role, the identity policies in force for each, and what could not be read or placed."""
+
+    roles: dict[str, Role] = field(default_factory=dict)  # by ARN, in declaration order
+    policies: dict[str, dict[str, Document]] = field(default_factory=dict)  # role ARN -> source -> document
+    unreadable: list[Unreadable] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)  # grants whose role cannot be told
+    not_evaluated: list[str] = field(default_factory=list)  # IAM resources of types read by nobody here
+
+
+def role_grants(rendering: Rendering) -> RoleGrants:
+    """Gather every role and every policy the stack puts on one, from the recorded inputs."""
+    found = RoleGrants()
+    roles_by_name: dict[tuple[str, str], str] = {}
+    for resource in rendering.resources:
+        if resource.type in (ROLE, NATIVE_ROLE):
+            role = _declared_role(resource)
+            found.roles[role.arn] = role
+            found.policies[role.arn] = {}
+            # IAM role names are unique per account regardless of case.
+            roles_by_name[(role.account, role.name.lower())] = role.arn
+        elif resource.type.startswith(IAM_TYPE_PREFIXES) and resource.type not in ROLE_GRANT_TYPES | INERT_IAM_TYPES:
+            found.not_evaluated.append(_described(resource))
+        if resource.type in (POLICY_ATTACHMENT, NATIVE_MANAGED_POLICY) and (
+                resource.inputs.get("users") or resource.inputs.get("groups")):
+            found.not_evaluated.append(f"{_described(resource)} (its users and groups)")
+    managed = ManagedPolicies.from_resources(rendering.resources)
+
+    def role_arn(resource: RecordedResource, reference: Any) -> str | None:
+        """The ARN a role reference (a name in the resource's account, or an ARN) points at."""
+        if not isinstance(reference, str) or not reference:
+            return None
+        if reference.startswith("arn:"):
+            account, name = _arn_account(reference), reference.rsplit("/", 1)[-1]
+        else:
+            account, name = resource.account, reference
+        arn = roles_by_name.get((account, name.lower()))
+        if arn is None:
+            # Not declared here: it still gets a row, with what this stack puts on it.
+            arn = reference if reference.startswith("arn:") else f"arn:aws:iam::{account}:role/{name}"
+            roles_by_name[(account, name.lower())] = arn
+            found.roles[arn] = Role(arn, account, name, None)
+            found.policies[arn] = {}
+        return arn
+
+    for resource in rendering.resources:
+        for grant in _grants(resource):
+            arn = role_arn(resource, grant.role)
+            if arn is None:
+                found.unplaced.append(f"{_described(resource)} puts {grant.source or 'a policy'} on a role "
+                                      f"it does not name ({grant.role!r})")
+                continue
+            try:
+                document = (managed.document(grant.source, found.roles[arn].account) if grant.managed
+                            else _checked(grant.raw))
+            except UnreadableError as error:
+                found.unreadable.append(Unreadable(_described(resource), arn, grant.source or "(no ARN)", str(error)))
+                document = ADMINISTRATOR_POLICY
+            source = grant.source
+            if source in found.policies[arn] and found.policies[arn][source] != document:
+                source = f"{source} ({resource.name})"  # two inline policies of one name: keep both
+            found.policies[arn][source] = document
+    return found
+
+
+# --- who may assume a role ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """One principal a trust statement names for assuming the role, and its conditions."""
+
+    effect: str
+    kind: str  # AWS, Service, Federated, CanonicalUser, or NotPrincipal (everyone but it)
+    principal: str
+    actions: tuple[str, ...]
+    conditions: tuple[str, ...]
+
+    def text(self, own_account: str) -> str:
+        if self.kind == "NotPrincipal":
+            who = f"anyone but {self.principal}"
+        elif self.kind == "AWS" and self.principal == "*":
+            who = "anyone (AWS *)"
+        elif self.kind == "AWS" and iam.principal_account(self.principal) and (
+                self.principal.isdigit() or self.principal.endswith(":root")):
+            account = iam.principal_account(self.principal)
+            who = "principals of its own account" if account == own_account else f"principals of account {account}"
+        elif self.kind == "AWS":
+            who = self.principal
+        else:
+            who = f"{self.kind.lower()} {self.principal}"
+        text = who + (f" if {'; '.join(self.conditions)}" if self.conditions else "")
+        return text if self.effect == "Allow" else f"denied: {text}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"effect": self.effect, "type": self.kind, "principal": self.principal,
+                "actions": list(self.actions), "conditions": list(self.conditions)}
+
+
+def _assume_actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    if "NotAction" in statement:
+        return tuple(a for a in ASSUME_ACTIONS
+                     if not any(iam.matches(p, a) for p in iam.as_list(statement["NotAction"])))
+    return tuple(a for a in ASSUME_ACTIONS if any(iam.matches(p, a) for p in iam.actions(statement)))
+
+
+def _condition_texts(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    block = statement.get("Condition")
+    if not isinstance(block, Mapping):
+        return ()
+    return tuple(f"{operator} {key}={','.join(str(v) for v in iam.as_list(values))}"
+                 for operator, entries in block.items() if isinstance(entries, Mapping)
+                 for key, values in entries.items())
+
+
+def trusted_by(role: Role) -> list[TrustEntry]:
+    """Who the trust policy lets assume the role (Allow) or stops (Deny). An unreadable trust
+    policy is taken to let anyone in; a role the stack does not declare has no known trust."""
+    if not role.declared:
+        return []
+    if role.trust_policy is None:
+        reason = f"trust policy unreadable: {role.trust_problem}"
+        return [TrustEntry("Allow", "AWS", "*", ASSUME_ACTIONS, (reason,))]
+    entries = []
+    for statement in iam.statements(role.trust_policy):
+        actions = _assume_actions(statement)
+        if not actions:
+            continue
+        conditions = _condition_texts(statement)
+        effect = str(statement.get("Effect"))
+        if "NotPrincipal" in statement:
+            excluded = [f"{k} {v}" for k, v in iam.principals({"Principal": statement["NotPrincipal"]})]
+            entries.append(TrustEntry(effect, "NotPrincipal", ", ".join(excluded), actions, conditions))
+            continue
+        entries += [TrustEntry(effect, kind, value, actions, conditions) for kind, value in iam.principals(statement)]
+    return entries
