@@ -1,12 +1,12 @@
-"""Private PyPI on AWS CodeArtifact: load validated settings, build components, export outputs."""
+"""Private PyPI on AWS CodeArtifact: load validated settings, reach each account, build components, export outputs."""
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_aws_native as aws_native
 
-from components.publishers import GithubPublishers
-from components.reader import SecondaryAccountReader
-from components.registry import Registry
+from components import accounts
+from components.publishers import GithubPublishers, PublishersArgs
+from components.reader import ReaderArgs, SecondaryAccountReader
+from components.registry import Registry, RegistryArgs
 from components.settings import ConfigError, load_settings
 
 try:
@@ -15,33 +15,24 @@ except ConfigError as error:
     # Fail the preview before any resource is declared: nothing is created or lost.
     raise pulumi.RunError(str(error)) from None
 
-default_tags = {"tags": dict(settings.tags)} if settings.tags else None
-owner = aws.Provider(
-    "owner",
-    region=settings.region,
-    allowed_account_ids=[settings.owner_account_id],
-    default_tags=default_tags,
-)
-owner_native = aws_native.Provider(
-    "owner-native",
-    region=settings.region,
-    allowed_account_ids=[settings.owner_account_id],
-)
-in_owner = pulumi.ResourceOptions(providers=[owner, owner_native])
-
-registry = Registry("registry", settings, opts=in_owner)
+owner = accounts.owner_providers(settings)
+registry = Registry("registry", RegistryArgs.from_settings(settings), opts=owner.options)
 readers = {
-    account: SecondaryAccountReader(f"reader-{account}", settings, account)
+    account: SecondaryAccountReader(
+        accounts.reader_component_name(account),
+        ReaderArgs.for_account(settings, account),
+        opts=pulumi.ResourceOptions(providers=[accounts.secondary_provider(settings, account)]),
+    )
     for account in settings.secondary_account_ids
 }
-publishers = GithubPublishers("publishers", settings, opts=in_owner)
+publishers = GithubPublishers("publishers", PublishersArgs.from_settings(settings), opts=owner.options)
 
 endpoint = aws.codeartifact.get_repository_endpoint_output(
     domain=registry.domain.domain,
     domain_owner=registry.domain.owner,
     repository=registry.internal.repository,
     format="pypi",
-    opts=pulumi.InvokeOutputOptions(provider=owner),
+    opts=pulumi.InvokeOutputOptions(provider=owner.aws),
 )
 login = (
     f"aws codeartifact login --domain {settings.domain_name} "

@@ -39,6 +39,8 @@ class RecordedResource:
     region: str = ""
     # URNs each input property was computed from (how references are wired).
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # Former URNs this resource answers to (its aliases), so a move replaces nothing.
+    aliases: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -195,9 +197,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={
                     key: list(deps.urns) for key, deps in request.propertyDependencies.items()
                 },
+                aliases=[self._alias_urn(alias, request) for alias in request.aliases],
             )
         )
         return response
+
+    def _alias_urn(self, alias, request) -> str:
+        """The URN an alias names, by the same rule the mock engine gives URNs."""
+        if alias.WhichOneof("alias") == "urn":
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
 
 def _plain(value: Any) -> Any:
@@ -232,8 +243,9 @@ def render(
     return Rendering(
         stack=stack,
         settings=settings,
-        resources=[r for r in recorded if r.custom],
-        components=[r for r in recorded if not r.custom],
+        # Registration order varies between runs (the engine is asynchronous); URN order does not.
+        resources=sorted((r for r in recorded if r.custom), key=lambda r: r.urn),
+        components=sorted((r for r in recorded if not r.custom), key=lambda r: r.urn),
         outputs=outputs,
         config=values,
     )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from components.settings import Publisher, Settings
+if TYPE_CHECKING:
+    # Types only: the settings validate document sizes with this module, so it must not import them.
+    from components.settings import Publisher, Settings
 
 PolicyDocument = dict[str, Any]
 

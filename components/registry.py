@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
@@ -10,6 +13,40 @@ from components import policy_documents as docs
 from components.settings import Settings
 
 EXTERNAL_CONNECTION = "public:pypi"
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    """Names, the rendered policy documents (JSON as sent to AWS) and tags of the registry."""
+
+    domain_name: str
+    store_repository: str
+    internal_repository: str
+    key_policy: str
+    domain_policy: str
+    # repository name -> its permissions policy; a repository without readers has none
+    repository_policies: Mapping[str, str]
+    # internal name prefix -> its package group pattern
+    package_groups: Mapping[str, str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RegistryArgs:
+        repository_policies = {}
+        for repository in settings.repositories:
+            document = docs.repository_permissions_policy(settings, repository)
+            if document is not None:
+                repository_policies[repository] = docs.to_json(document)
+        return cls(
+            domain_name=settings.domain_name,
+            store_repository=settings.store_repository,
+            internal_repository=settings.internal_repository,
+            key_policy=docs.to_json(docs.key_policy(settings)),
+            domain_policy=docs.to_json(docs.domain_permissions_policy(settings)),
+            repository_policies=repository_policies,
+            package_groups={prefix: settings.package_group_pattern(prefix) for prefix in settings.internal_prefixes},
+            tags=dict(settings.tags),
+        )
 
 
 class Registry(pulumi.ComponentResource):
@@ -21,7 +58,7 @@ class Registry(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
+        args: RegistryArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pypi-registry:index:Registry", name, None, opts)
@@ -32,44 +69,44 @@ class Registry(pulumi.ComponentResource):
 
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"Encrypts the CodeArtifact domain {settings.domain_name}",
+            description=f"Encrypts the CodeArtifact domain {args.domain_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=docs.to_json(docs.key_policy(settings)),
-            tags=dict(settings.tags),
+            policy=args.key_policy,
+            tags=dict(args.tags),
             opts=keep,
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/codeartifact-{settings.domain_name}",
+            name=f"alias/codeartifact-{args.domain_name}",
             target_key_id=self.key.key_id,
             opts=child,
         )
         self.domain = aws.codeartifact.Domain(
             f"{name}-domain",
-            domain=settings.domain_name,
+            domain=args.domain_name,
             encryption_key=self.key.arn,
-            tags=dict(settings.tags),
+            tags=dict(args.tags),
             opts=keep,
         )
         self.store = aws.codeartifact.Repository(
-            f"{name}-{settings.store_repository}",
-            repository=settings.store_repository,
+            f"{name}-{args.store_repository}",
+            repository=args.store_repository,
             domain=self.domain.domain,
             domain_owner=self.domain.owner,
             description="Cache of public PyPI; its only job is the external connection.",
             external_connections={"external_connection_name": EXTERNAL_CONNECTION},
-            tags=dict(settings.tags),
+            tags=dict(args.tags),
             opts=keep,
         )
         self.internal = aws.codeartifact.Repository(
-            f"{name}-{settings.internal_repository}",
-            repository=settings.internal_repository,
+            f"{name}-{args.internal_repository}",
+            repository=args.internal_repository,
             domain=self.domain.domain,
             domain_owner=self.domain.owner,
             description="Internal packages; one index URL for internal and public packages.",
             upstreams=[{"repository_name": self.store.repository}],
-            tags=dict(settings.tags),
+            tags=dict(args.tags),
             opts=keep,
         )
 
@@ -77,15 +114,15 @@ class Registry(pulumi.ComponentResource):
             f"{name}-domain-policy",
             domain=self.domain.domain,
             domain_owner=self.domain.owner,
-            policy_document=docs.to_json(docs.domain_permissions_policy(settings)),
+            policy_document=args.domain_policy,
             opts=child,
         )
         self.repository_policies = []
         for repository_name, repository in (
-            (settings.store_repository, self.store),
-            (settings.internal_repository, self.internal),
+            (args.store_repository, self.store),
+            (args.internal_repository, self.internal),
         ):
-            document = docs.repository_permissions_policy(settings, repository_name)
+            document = args.repository_policies.get(repository_name)
             if document is None:
                 continue
             self.repository_policies.append(
@@ -94,7 +131,7 @@ class Registry(pulumi.ComponentResource):
                     domain=self.domain.domain,
                     domain_owner=self.domain.owner,
                     repository=repository.repository,
-                    policy_document=docs.to_json(document),
+                    policy_document=document,
                     opts=child,
                 )
             )
@@ -106,7 +143,7 @@ class Registry(pulumi.ComponentResource):
                 f"{name}-group-{prefix}",
                 domain_name=self.domain.domain,
                 domain_owner=self.domain.owner,
-                pattern=settings.package_group_pattern(prefix),
+                pattern=pattern,
                 description=f"Internal packages named {prefix}*: never from public PyPI",
                 origin_configuration={
                     "restrictions": {
@@ -120,7 +157,7 @@ class Registry(pulumi.ComponentResource):
                 },
                 opts=child,
             )
-            for prefix in settings.internal_prefixes
+            for prefix, pattern in args.package_groups.items()
         ]
 
         self.register_outputs(

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.policy_documents import size_problems
+
 PROJECT = "pypi-registry"
 
 # AWS and GitHub naming rules (see README, "Configuration reference"). Every pattern is
@@ -56,6 +58,22 @@ TAG_SYMBOLS = set("_.:/=+-@")
 RESERVED_TAG_PREFIX = "aws:"
 
 DEFAULT_SUBJECT_CONTEXT = "environment:pypi"
+
+# The one place each default is written; Pulumi.yaml and the README's configuration table are
+# checked against it (tests/test_design.py).
+DEFAULTS: dict[str, Any] = {
+    "storeRepositoryName": "pypi-store",
+    "internalRepositoryName": "internal",
+    "secondaryAccountIds": [],
+    "organizationId": "",
+    "deployRoleName": "pypi-registry-deploy",
+    "readerRoleName": "codeartifact-pypi-reader",
+    "publishers": [],
+    "createGithubOidcProvider": True,
+    "breakGlassRoleArn": "",
+    "deployPrincipalArns": [],
+    "tags": {},
+}
 
 
 class ConfigError(ValueError):
@@ -99,12 +117,12 @@ class Settings:
     internal_prefixes: tuple[str, ...]
     secondary_account_ids: tuple[str, ...] = ()
     organization_id: str | None = None
-    deploy_role_name: str = "pypi-registry-deploy"
-    reader_role_name: str = "codeartifact-pypi-reader"
-    store_repository: str = "pypi-store"
-    internal_repository: str = "internal"
+    deploy_role_name: str = DEFAULTS["deployRoleName"]
+    reader_role_name: str = DEFAULTS["readerRoleName"]
+    store_repository: str = DEFAULTS["storeRepositoryName"]
+    internal_repository: str = DEFAULTS["internalRepositoryName"]
     publishers: tuple[Publisher, ...] = ()
-    create_github_oidc_provider: bool = True
+    create_github_oidc_provider: bool = DEFAULTS["createGithubOidcProvider"]
     break_glass_role_arn: str | None = None
     # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
     # role, that may change package groups, origin controls and upstreams.
@@ -113,21 +131,21 @@ class Settings:
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
-    def partition_prefix(self) -> str:
+    def codeartifact_arn_prefix(self) -> str:
         return f"arn:aws:codeartifact:{self.region}:{self.owner_account_id}"
 
     @property
     def domain_arn(self) -> str:
-        return f"{self.partition_prefix}:domain/{self.domain_name}"
+        return f"{self.codeartifact_arn_prefix}:domain/{self.domain_name}"
 
     def repository_arn(self, repository: str) -> str:
-        return f"{self.partition_prefix}:repository/{self.domain_name}/{repository}"
+        return f"{self.codeartifact_arn_prefix}:repository/{self.domain_name}/{repository}"
 
     def package_arn(self, repository: str, name: str = "*") -> str:
         """PyPI has no namespace, hence the empty segment in `pypi//name`."""
         if name == "*":
-            return f"{self.partition_prefix}:package/{self.domain_name}/{repository}/*"
-        return f"{self.partition_prefix}:package/{self.domain_name}/{repository}/pypi//{name}"
+            return f"{self.codeartifact_arn_prefix}:package/{self.domain_name}/{repository}/*"
+        return f"{self.codeartifact_arn_prefix}:package/{self.domain_name}/{repository}/pypi//{name}"
 
     @property
     def repositories(self) -> tuple[str, str]:
@@ -483,8 +501,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         problems.add("domainName", f"{domain!r} must match {DOMAIN_NAME.pattern} (2-50 chars, lower case)")
 
     repositories = {}
-    for key, default in (("storeRepositoryName", "pypi-store"), ("internalRepositoryName", "internal")):
-        name = _string(raw, key, problems, default=default)
+    for key in ("storeRepositoryName", "internalRepositoryName"):
+        name = _string(raw, key, problems, default=DEFAULTS[key])
         if name is not None and not REPOSITORY_NAME.fullmatch(name):
             problems.add(key, f"{name!r} must match {REPOSITORY_NAME.pattern}")
         repositories[key] = name
@@ -524,8 +542,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         problems.add("organizationId", f"{organization!r} must look like o-xxxxxxxxxx ({ORGANIZATION_ID.pattern})")
 
     role_names = {}
-    for key, default in (("deployRoleName", "pypi-registry-deploy"), ("readerRoleName", "codeartifact-pypi-reader")):
-        name = _string(raw, key, problems, default=default)
+    for key in ("deployRoleName", "readerRoleName"):
+        name = _string(raw, key, problems, default=DEFAULTS[key])
         if name is not None and not IAM_ROLE_NAME.fullmatch(name):
             problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
         role_names[key] = name
@@ -557,7 +575,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             continue
         deploy_principals.append(arn)
 
-    create_oidc = _bool(raw, "createGithubOidcProvider", problems, True)
+    create_oidc = _bool(raw, "createGithubOidcProvider", problems, DEFAULTS["createGithubOidcProvider"])
 
     publishers: list[Publisher] = []
     for i, value in enumerate(_list(raw, "publishers", problems)):
@@ -626,8 +644,6 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         tags=tags,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
-    from components.policy_documents import size_problems
-
     oversize = size_problems(settings)
     if oversize:
         raise ConfigError([f"{PROJECT}:{problem}" for problem in oversize])

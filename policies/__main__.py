@@ -1,8 +1,9 @@
 """Serve the guardrails to the Pulumi CLI: `pulumi preview --policy-pack policies`.
 
-The CLI runs this file with policies/ as the working directory; the rules live in
-the importable policies.guardrails (which the tests and the audit use), so the repository
-root goes on sys.path first. PolicyPack starts a server and never returns.
+The CLI runs this file with policies/ as the working directory. The rules live in the
+importable package `policies` (which the tests and the audit use too), so the repository
+root goes on sys.path first; the pack imports nothing from the program it guards
+(tests/test_design.py holds it to that). PolicyPack starts a server and never returns.
 """
 
 import sys

@@ -60,8 +60,8 @@ def program_with(tmp_path: Path, declarations: str) -> Rendering:
         import pulumi_aws_native as aws_native
 
         program = runpy.run_path({str(PROJECT_DIR / "__main__.py")!r}, run_name="__main__")
-        owner = pulumi.ResourceOptions(provider=program["owner"])
-        native = pulumi.ResourceOptions(provider=program["owner_native"])
+        owner = pulumi.ResourceOptions(provider=program["owner"].aws)
+        native = pulumi.ResourceOptions(provider=program["owner"].native)
         """
     (tmp_path / "__main__.py").write_text(textwrap.dedent(prologue) + textwrap.dedent(declarations))
     return render("prod", project_dir=tmp_path)

@@ -135,13 +135,14 @@ def test_declares_every_resource_of_the_registry(prod):
     }
 
 
-def test_every_child_is_parented_to_its_component(prod):
+def test_every_child_is_parented_to_its_component_and_providers_are_top_level(prod):
     components = {c.urn for c in prod.components}
-    top_level_providers = {"owner", "owner-native"}
     for resource in prod.resources:
-        if resource.name in top_level_providers:
-            continue
-        assert resource.parent in components, resource.name
+        if resource.type.startswith("pulumi:providers:"):
+            # Built in one place (components/accounts.py), where the program is composed.
+            assert resource.parent not in components, resource.name
+        else:
+            assert resource.parent in components, resource.name
 
 
 def test_kms_key_rotates_and_encrypts_the_domain(prod):
