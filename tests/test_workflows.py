@@ -94,6 +94,7 @@ def test_every_action_is_pinned_to_a_full_sha_with_its_version_in_a_comment():
                 pins.setdefault(match["action"], set()).add((match["sha"], match["version"]))
     assert set(pins) == {
         "actions/checkout", "actions/setup-python", "aws-actions/configure-aws-credentials", "pulumi/actions",
+        "actions/upload-artifact", "actions/download-artifact",
     }
     # One reviewed SHA per action: a second pin of the same action is a drift nobody reviewed.
     assert {action: len(versions) for action, versions in pins.items()} == dict.fromkeys(pins, 1)
@@ -116,9 +117,34 @@ def test_only_jobs_that_assume_a_role_may_request_an_oidc_token():
             assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{name}:{job_name}"
 
 
-def test_publish_job_may_only_read_contents_and_request_an_oidc_token():
-    job = load("publish-python-package.yml")["jobs"]["publish"]
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+def test_build_and_publish_are_separate_jobs_and_only_publish_can_reach_a_credential():
+    jobs = load("publish-python-package.yml")["jobs"]
+    assert set(jobs) == {"build", "publish"}
+    # The library's build backend and its build dependencies run where no OIDC token can be had.
+    assert jobs["build"]["permissions"] == {"contents": "read"}
+    assert "environment" not in jobs["build"]
+    build_runs = [step.get("run", "") for step in jobs["build"]["steps"]]
+    assert "python -m build" in build_runs
+    # The publish job holds the token and the environment, but checks out and builds nothing.
+    assert jobs["publish"]["permissions"] == {"id-token": "write"}
+    assert jobs["publish"]["needs"] == "build"
+    publish_steps = jobs["publish"]["steps"]
+    assert not any(step.get("uses", "").startswith("actions/checkout@") for step in publish_steps)
+    assert not any("python -m build" in step.get("run", "") or "pip install ." in step.get("run", "")
+                   for step in publish_steps)
+
+
+def test_the_distributions_travel_as_a_short_lived_artifact_checked_against_the_build_digests():
+    jobs = load("publish-python-package.yml")["jobs"]
+    upload = step_using("publish-python-package.yml", "build", "actions/upload-artifact")
+    download = step_using("publish-python-package.yml", "publish", "actions/download-artifact")
+    assert upload["with"]["name"] == download["with"]["name"]
+    assert upload["with"]["retention-days"] == 1 and upload["with"]["if-no-files-found"] == "error"
+    assert jobs["build"]["outputs"]["digests"] == "${{ steps.digests.outputs.digests }}"
+    names = [step.get("id") or step.get("uses", "").split("@")[0] for step in jobs["publish"]["steps"]]
+    assert names.index("actions/download-artifact") < names.index("verify") < names.index("upload")
+    verify = next(step for step in jobs["publish"]["steps"] if step.get("id") == "verify")
+    assert verify["env"]["BUILT_DIGESTS"] == "${{ needs.build.outputs.digests }}"
 
 
 def test_preview_job_may_comment_but_not_write_code():
@@ -129,9 +155,10 @@ def test_preview_job_may_comment_but_not_write_code():
 
 def test_checkouts_never_persist_the_github_token():
     for name in NAMES:
-        for job_name in load(name)["jobs"]:
-            checkout = step_using(name, job_name, "actions/checkout")
-            assert checkout["with"]["persist-credentials"] is False, f"{name}:{job_name}"
+        for job_name, job in load(name)["jobs"].items():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, f"{name}:{job_name}"
 
 
 def test_no_expression_is_interpolated_into_a_shell_script():
@@ -229,14 +256,17 @@ def test_publish_is_reusable_with_string_inputs_only():
 
 
 def test_publish_builds_checks_then_assumes_the_role_with_the_inputs():
-    publish_steps = steps("publish-python-package.yml", "publish")
-    names = [step.get("run", step.get("uses", "")) for step in publish_steps]
+    build_steps = steps("publish-python-package.yml", "build")
+    names = [step.get("run", step.get("uses", "")) for step in build_steps]
+    check_inputs = next(i for i, step in enumerate(build_steps) if step.get("id") == "check-inputs")
     build = next(i for i, text in enumerate(names) if text == "python -m build")
     check = next(i for i, text in enumerate(names) if text.startswith("twine check --strict"))
+    assert check_inputs < build < check
+    publish_steps = steps("publish-python-package.yml", "publish")
+    names = [step.get("run", step.get("uses", "")) for step in publish_steps]
     assume = next(i for i, text in enumerate(names) if text.startswith("aws-actions/configure-aws-credentials@"))
     upload = next(i for i, step in enumerate(publish_steps) if step.get("id") == "upload")
-    # The library's build backend runs before any AWS credentials exist in the job.
-    assert build < check < assume < upload
+    assert assume < upload
     credentials = publish_steps[assume]["with"]
     assert credentials["role-to-assume"] == "${{ inputs.publisher-role-arn }}"
     assert credentials["aws-region"] == "${{ inputs.region }}"
@@ -277,12 +307,16 @@ def test_readme_caller_example_passes_every_required_input_as_a_string_and_grant
     assert caller["with"]["domain-owner"] == "111122223333"
     assert caller["uses"].split("@")[0].endswith("/.github/workflows/publish-python-package.yml")
     assert re.fullmatch(r"[0-9a-f]{40}", caller["uses"].split("@")[1])
-    # A called workflow cannot hold more permissions than its caller grants.
-    assert caller["permissions"] == load("publish-python-package.yml")["jobs"]["publish"]["permissions"]
+    # A called workflow cannot hold more permissions than its caller grants: the union of its jobs'.
+    granted: dict[str, str] = {}
+    for job in load("publish-python-package.yml")["jobs"].values():
+        granted.update(job["permissions"])
+    assert caller["permissions"] == granted
 
 
 def script_of(step_id: str) -> str:
-    (step,) = [s for s in steps("publish-python-package.yml", "publish") if s.get("id") == step_id]
+    (step,) = [s for job in ("build", "publish") for s in steps("publish-python-package.yml", job)
+               if s.get("id") == step_id]
     assert step["shell"] == "bash"
     return step["run"]
 
@@ -531,3 +565,55 @@ def test_input_check_lists_exactly_the_regions_botocore_offers_codeartifact_in()
     assert sorted(region.strip() for region in listed.split("|")) == sorted(offered), (
         "update the region list of the publish workflow's input check from botocore's endpoint data"
     )
+
+
+# --- the hand-over from the build job to the publish job ------------------------------------------
+
+
+def built_digests(runner: Runner) -> str:
+    """What the build job's `digests` step writes to its output, run on the runner's dist/."""
+    output = runner.root / "github_output"
+    output.write_text("")
+    result = runner.run("digests", GITHUB_OUTPUT=str(output))
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = output.read_text()
+    assert text.startswith("digests<<DIGESTS_END\n") and text.endswith("DIGESTS_END\n")
+    return text.removeprefix("digests<<DIGESTS_END\n").removesuffix("DIGESTS_END\n")
+
+
+def test_the_build_digests_name_every_distribution(runner):
+    wheel = runner.dist(WHEEL, b"wheel bytes")
+    sdist = runner.dist(SDIST, b"sdist bytes")
+    assert sorted(built_digests(runner).splitlines()) == sorted([f"{wheel}  {WHEEL}", f"{sdist}  {SDIST}"])
+
+
+def test_the_build_digests_step_fails_when_nothing_was_built(runner):
+    result = runner.run("digests", GITHUB_OUTPUT=str(runner.root / "out"))
+    assert result.returncode == 1 and "no wheel or sdist" in result.stdout
+
+
+def test_verify_accepts_exactly_the_files_built(runner):
+    runner.dist(WHEEL, b"wheel bytes")
+    runner.dist(SDIST, b"sdist bytes")
+    digests = built_digests(runner)
+    result = runner.run("verify", BUILT_DIGESTS=digests)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Verified 2 files" in result.stdout
+
+
+@pytest.mark.parametrize("tamper", ["changed", "added", "dropped", "no-digests"])
+def test_verify_refuses_files_changed_added_or_dropped_in_transit(runner, tamper):
+    runner.dist(WHEEL, b"wheel bytes")
+    runner.dist(SDIST, b"sdist bytes")
+    digests = built_digests(runner)
+    if tamper == "changed":
+        runner.dist(WHEEL, b"wheel bytes, then a payload")
+    elif tamper == "added":
+        runner.dist("evil-9.9.9-py3-none-any.whl", b"extra")
+    elif tamper == "dropped":
+        (runner.work / "dist" / SDIST).unlink()
+    else:
+        digests = ""
+    result = runner.run("verify", BUILT_DIGESTS=digests)
+    assert result.returncode == 1
+    assert "::error::the distributions received are not exactly the ones the build job produced" in result.stdout
