@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint bench clean
+.PHONY: preview audit-json test lint typecheck bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,16 +19,20 @@ preview: $(STAMP)
 audit-json: $(STAMP)
 	$(BIN)/python -m audit --stack prod --json
 
-## test: lint, then the whole test suite
-test: $(STAMP) lint
+## test: lint, type check, then the whole test suite
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## typecheck: mypy, strict, over everything but tests/ ([tool.mypy] in pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 ## bench: render, access evaluation and guardrails from 1 to 1000 accounts (prints a table)
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -373,7 +373,8 @@ def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: M
     context = CaseInsensitiveDict(dict(claims))
     if policy_has_matching_statement(relevant, "Deny", WEB_IDENTITY_ACTION, role_arn, context):
         return False
-    return policy_has_matching_statement(relevant, "Allow", WEB_IDENTITY_ACTION, role_arn, context)
+    # principalmapper is untyped (its annotations are not exported): say what it returns.
+    return bool(policy_has_matching_statement(relevant, "Allow", WEB_IDENTITY_ACTION, role_arn, context))
 
 
 def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com") -> dict[str, str]:

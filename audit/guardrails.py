@@ -32,7 +32,7 @@ from audit.render import RecordedResource, Rendering
 from audit.sections import Section
 from audit.stack_config import PROJECT_DIR
 from components.settings import Settings
-from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, policy_config
+from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, Guardrail, policy_config
 
 # Public PyPI is the only upstream the registry is meant to have.
 ALLOWED_EXTERNAL_CONNECTIONS = ("public:pypi",)
@@ -89,7 +89,7 @@ def run_pack(
     resources: Iterable[RecordedResource],
     config: Mapping[str, Mapping[str, Any]],
     components: Iterable[RecordedResource] = (),
-    policies: Iterable[ResourceValidationPolicy | StackValidationPolicy] = POLICIES,
+    policies: Iterable[Guardrail] = POLICIES,
 ) -> list[Violation]:
     """Every violation the policies report over these resources, in policy order."""
     resources = list(resources)
@@ -120,12 +120,13 @@ def run_pack(
         policy_settings = dict(config.get(policy.name, {}))
         if isinstance(policy, ResourceValidationPolicy):
             for urn, resource in by_urn.items():
-                args = ResourceValidationArgs(resource.type, inputs[urn], urn, resource.name, options[urn],
-                                              providers.get(resource.provider), policy_settings)
-                _run(policy.validate(args, _Reporter(violations, policy.name, level, urn)))
+                resource_args = ResourceValidationArgs(resource.type, inputs[urn], urn, resource.name,
+                                                       options[urn], providers.get(resource.provider),
+                                                       policy_settings)
+                _run(policy.validate(resource_args, _Reporter(violations, policy.name, level, urn)))
         elif isinstance(policy, StackValidationPolicy):
-            args = StackValidationArgs(list(stack.values()), policy_settings)
-            _run(policy.validate(args, _Reporter(violations, policy.name, level)))
+            stack_args = StackValidationArgs(list(stack.values()), policy_settings)
+            _run(policy.validate(stack_args, _Reporter(violations, policy.name, level)))
     return violations
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import alias_pb2, resource_pb2
+from pulumi.runtime.stack import Stack
 
 from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file
 from components.settings import PROJECT, Settings, parse_settings
@@ -55,7 +57,10 @@ class RecordedResource:
 
     def policy(self, key: str) -> dict[str, Any]:
         """A JSON policy input (e.g. `policy`, `assumeRolePolicy`) as a dict."""
-        return json.loads(self.inputs[key])
+        document = json.loads(self.inputs[key])
+        if not isinstance(document, dict):
+            raise ValueError(f"{self.urn}: {key} is not a JSON object")
+        return document
 
 
 @dataclass
@@ -102,7 +107,7 @@ class RegistryMocks(pulumi.runtime.Mocks):
         inputs = inputs or {}
         return _provider_account(inputs), inputs.get("region", "")
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         account, region = self._where(args.provider)
         name = inputs.get("name") or args.name
@@ -144,7 +149,8 @@ class RegistryMocks(pulumi.runtime.Mocks):
             inputs["arn"] = arn
         return resource_id, inputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """(outputs, check failures) of an invoke."""
         if args.token == REPOSITORY_ENDPOINT_INVOKE:
             account, region = self._where(args.provider)
             a = args.args
@@ -153,7 +159,7 @@ class RegistryMocks(pulumi.runtime.Mocks):
                 f"https://{a['domain']}-{owner}.d.codeartifact.{region}.amazonaws.com/"
                 f"{a['format']}/{a['repository']}/"
             )
-            return {**a, "id": url, "repositoryEndpoint": url, "domainOwner": owner}
+            return {**a, "id": url, "repositoryEndpoint": url, "domainOwner": owner}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 
@@ -165,12 +171,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registry_mocks = mocks
         self.recorded: list[RecordedResource] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(  # noqa: N802 (gRPC method name)
+        self, request: resource_pb2.RegisterResourceRequest
+    ) -> resource_pb2.RegisterResourceResponse:
         if request.type.startswith("pulumi:providers:"):
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
             urn = self.make_urn(request.parent, request.type, request.name)
             self.registry_mocks.providers[urn] = dict(inputs)
-        response = super().RegisterResource(request)
+        # pulumi's MockMonitor is unannotated.
+        response: resource_pb2.RegisterResourceResponse = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = self.resources[response.urn]
@@ -202,7 +211,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         return response
 
-    def _alias_urn(self, alias, request) -> str:
+    def _alias_urn(self, alias: alias_pb2.Alias, request: resource_pb2.RegisterResourceRequest) -> str:
         """The URN an alias names, by the same rule the mock engine gives URNs."""
         if alias.WhichOneof("alias") == "urn":
             return alias.urn
@@ -227,8 +236,10 @@ def render(
     project_dir: Path = PROJECT_DIR,
     overrides: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
+    preview: bool = False,
 ) -> Rendering:
-    """Run `__main__.py` afresh under mocks (preview=False) and return what it declared.
+    """Run `__main__.py` afresh under mocks (as `pulumi up`, or as `pulumi preview` with
+    `preview=True`) and return what it declared.
 
     `config` replaces the stack file entirely ({"project:key": value}); `overrides`
     patch it. Raises ConfigError for invalid configuration, as `pulumi preview` would fail.
@@ -239,7 +250,7 @@ def render(
     # Validate first, exactly as the program will: a bad config never starts the engine.
     raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
     settings = parse_settings(raw, values.get("aws:region"))
-    recorded, outputs = run_program(values, stack, project_dir)
+    recorded, outputs = run_program(values, stack, project_dir, preview=preview)
     return Rendering(
         stack=stack,
         settings=settings,
@@ -256,6 +267,7 @@ def run_program(
     stack: str = "prod",
     project_dir: Path = PROJECT_DIR,
     recorded: list[RecordedResource] | None = None,
+    preview: bool = False,
 ) -> tuple[list[RecordedResource], dict[str, Any]]:
     """Run `__main__.py` under a fresh mock engine with exactly these config values.
 
@@ -263,23 +275,26 @@ def run_program(
     registered up to that point.
     """
     name = project_file(project_dir)["name"]
-    assert name == PROJECT, f"Pulumi.yaml names project {name!r}, components expect {PROJECT!r}"
+    if name != PROJECT:
+        raise ValueError(f"Pulumi.yaml names project {name!r}, components expect {PROJECT!r}")
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     pulumi.runtime.set_all_config(as_engine_config(values), secret_keys=[])
-    pulumi_settings.reset_options(project=name, stack=stack, preview=False)
+    pulumi_settings.reset_options(project=name, stack=stack, preview=preview)
     mocks = RegistryMocks()
     monitor = RecordingMonitor(mocks)
     if recorded is not None:
         monitor.recorded = recorded
-    pulumi.runtime.set_mocks(mocks, project=name, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=name, stack=stack, preview=preview, monitor=monitor)
 
     outputs: dict[str, Any] = {}
 
-    def program():
+    def program() -> pulumi.Output[None]:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
         root = pulumi_settings.get_root_resource()
+        if not isinstance(root, Stack):
+            raise RuntimeError(f"{project_dir / '__main__.py'} ran without a root stack resource")
         return pulumi.Output.from_input(dict(root.outputs)).apply(outputs.update)
 
-    pulumi.runtime.test(program)()
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]  # pulumi's mocks.test is unannotated
     return monitor.recorded, _plain(outputs)

@@ -111,14 +111,14 @@ def _type_problem(key: str, value: Any, schema: Mapping[str, Any], text: str | N
     if not isinstance(value, expected):
         hint = " (quote it in YAML)" if declared == "string" else ""
         return f"{key}: must be of type {declared}{hint}, got {type(value).__name__} {value!r}"
-    if declared == "array" and "items" in schema:
+    if declared == "array" and "items" in schema and isinstance(value, list):
         for index, item in enumerate(value):
             if item is None:  # the CLI refuses a null item as not of the declared type
                 return f"{key}[{index}]: must be of type {schema['items'].get('type')}, got null"
             problem = _type_problem(f"{key}[{index}]", item, schema["items"])
             if problem:
                 return problem
-    if declared == "object" and any(not isinstance(k, str) for k in value):
+    if declared == "object" and isinstance(value, dict) and any(not isinstance(k, str) for k in value):
         return f"{key}: keys must be strings (quote them in YAML)"
     return None
 
@@ -168,7 +168,7 @@ def load_stack_config(
     stack_values, texts = _stack_values(stack_path)
 
     schema: dict[str, Mapping[str, Any]] = {}
-    values: dict[str, Any] = {}
+    values: dict[object, Any] = {}  # a stack file's keys may be anything YAML reads; each is checked below
     for key, declaration in (project.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"
         if isinstance(declaration, Mapping) and ("type" in declaration or "value" in declaration
@@ -205,7 +205,8 @@ def load_stack_config(
                 problems.append(problem)
     if problems:
         raise ConfigError(problems)
-    return values
+    # With no problem found every key is a string; the isinstance says so to the type checker.
+    return {key: value for key, value in values.items() if isinstance(key, str)}
 
 
 def as_engine_config(values: Mapping[str, Any]) -> dict[str, str]:

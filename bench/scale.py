@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from audit.render import render
+from audit.render import Rendering, render
 from components import policy_documents as docs
 from components.settings import ConfigError
 
@@ -44,7 +44,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def largest(rendering, type_: str, key: str) -> int:
+def largest(rendering: Rendering, type_: str, key: str) -> int:
     return max((len(r.inputs[key]) for r in rendering.of_type(type_)), default=0)
 
 

@@ -17,6 +17,7 @@ from components.settings import Settings
 
 READER_COMPONENT_TYPE = "pypi-registry:index:SecondaryAccountReader"
 DEPLOY_SESSION_NAME = "pypi-registry-deploy"
+PREVIEW_SESSION_NAME = "pypi-registry-preview"
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class OwnerProviders:
         return pulumi.ResourceOptions(providers=[self.aws, self.native])
 
 
-def _default_tags(settings: Settings) -> dict | None:
+def _default_tags(settings: Settings) -> aws.ProviderDefaultTagsArgsDict | None:
     return {"tags": dict(settings.tags)} if settings.tags else None
 
 
@@ -54,8 +55,15 @@ def reader_component_name(account_id: str) -> str:
     return f"reader-{account_id}"
 
 
+def secondary_role_arn(settings: Settings, account_id: str, preview: bool) -> str:
+    """The role a run assumes in a secondary account: `pulumi preview` executes a pull request's
+    code, so a preview gets the read-only preview role there and only `pulumi up` the deploy role."""
+    return settings.preview_role_arn(account_id) if preview else settings.deploy_role_arn(account_id)
+
+
 def secondary_provider(settings: Settings, account_id: str) -> aws.Provider:
-    """A secondary account, reached by assuming its deploy role."""
+    """A secondary account, reached by assuming its preview role (previews) or deploy role (updates)."""
+    preview = pulumi.runtime.is_dry_run()
     name = reader_component_name(account_id)
     former_parent = pulumi.create_urn(name, READER_COMPONENT_TYPE)
     return aws.Provider(
@@ -65,7 +73,10 @@ def secondary_provider(settings: Settings, account_id: str) -> aws.Provider:
         allowed_account_ids=[account_id],
         # Typed args, so the provider config is serialised with Pulumi's property names.
         assume_roles=[
-            aws.ProviderAssumeRoleArgs(role_arn=settings.deploy_role_arn(account_id), session_name=DEPLOY_SESSION_NAME)
+            aws.ProviderAssumeRoleArgs(
+                role_arn=secondary_role_arn(settings, account_id, preview),
+                session_name=PREVIEW_SESSION_NAME if preview else DEPLOY_SESSION_NAME,
+            )
         ],
         default_tags=_default_tags(settings),
         opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=former_parent)]),

@@ -7,6 +7,7 @@ access evaluation and the tests all see exactly what AWS will receive.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -308,13 +309,16 @@ def to_json(document: PolicyDocument) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def _largest_fitting_account_count(settings: Settings, build, limit: int) -> int:
+def _largest_fitting_account_count(
+    settings: Settings, build: Callable[[Settings], PolicyDocument | None], limit: int
+) -> int:
     """How many secondary accounts (of the same shape) fit in one document under `limit`."""
     low, high = 0, len(settings.secondary_account_ids)
     while low < high:
         middle = (low + high + 1) // 2
         trial = replace(settings, secondary_account_ids=settings.secondary_account_ids[:middle])
-        if len(to_json(build(trial))) <= limit:
+        document = build(trial)
+        if (len(to_json(document)) if document else 0) <= limit:
             low = middle
         else:
             high = middle - 1

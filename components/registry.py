@@ -138,6 +138,7 @@ class Registry(pulumi.ComponentResource):
 
         # Dependency-confusion guard: names under an internal prefix never come
         # from public PyPI and are published only into `internal`.
+        mode = aws_native.codeartifact.PackageGroupRestrictionTypeRestrictionMode
         self.package_groups = [
             aws_native.codeartifact.PackageGroup(
                 f"{name}-group-{prefix}",
@@ -147,10 +148,10 @@ class Registry(pulumi.ComponentResource):
                 description=f"Internal packages named {prefix}*: never from public PyPI",
                 origin_configuration={
                     "restrictions": {
-                        "external_upstream": {"restriction_mode": "BLOCK"},
-                        "internal_upstream": {"restriction_mode": "ALLOW"},
+                        "external_upstream": {"restriction_mode": mode.BLOCK},
+                        "internal_upstream": {"restriction_mode": mode.ALLOW},
                         "publish": {
-                            "restriction_mode": "ALLOW_SPECIFIC_REPOSITORIES",
+                            "restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
                             "repositories": [self.internal.repository],
                         },
                     }

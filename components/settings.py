@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "secondaryAccountIds": [],
     "organizationId": "",
     "deployRoleName": "pypi-registry-deploy",
+    "previewRoleName": "pypi-registry-preview",
     "readerRoleName": "codeartifact-pypi-reader",
     "publishers": [],
     "createGithubOidcProvider": True,
@@ -118,6 +119,9 @@ class Settings:
     secondary_account_ids: tuple[str, ...] = ()
     organization_id: str | None = None
     deploy_role_name: str = DEFAULTS["deployRoleName"]
+    # Assumed in each secondary account during a preview: read-only, so a pull request's code
+    # run by `pulumi preview` cannot write there.
+    preview_role_name: str = DEFAULTS["previewRoleName"]
     reader_role_name: str = DEFAULTS["readerRoleName"]
     store_repository: str = DEFAULTS["storeRepositoryName"]
     internal_repository: str = DEFAULTS["internalRepositoryName"]
@@ -161,6 +165,9 @@ class Settings:
 
     def deploy_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.deploy_role_name}"
+
+    def preview_role_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{self.preview_role_name}"
 
     def publisher_role_arn(self, publisher: Publisher) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{publisher.role_name}"
@@ -249,7 +256,7 @@ def _list(raw: Mapping[str, Any], key: str, problems: _Problems) -> list[Any]:
 
 
 def _bool(raw: Mapping[str, Any], key: str, problems: _Problems, default: bool) -> bool:
-    value = raw.get(key, default)
+    value: object = raw.get(key, default)
     if isinstance(value, bool):
         return value
     # Exactly the spellings the Pulumi CLI accepts for a boolean key.
@@ -542,18 +549,24 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         problems.add("organizationId", f"{organization!r} must look like o-xxxxxxxxxx ({ORGANIZATION_ID.pattern})")
 
     role_names = {}
-    for key in ("deployRoleName", "readerRoleName"):
+    for key in ("deployRoleName", "previewRoleName", "readerRoleName"):
         name = _string(raw, key, problems, default=DEFAULTS[key])
         if name is not None and not IAM_ROLE_NAME.fullmatch(name):
             problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
         role_names[key] = name
-    deploy_name, reader_name = role_names["deployRoleName"], role_names["readerRoleName"]
-    if deploy_name is not None and reader_name is not None and deploy_name.lower() == reader_name.lower():
-        problems.add(
-            "readerRoleName",
-            "must differ from deployRoleName, ignoring case: both roles live in each secondary account "
-            "and IAM role names are unique ignoring case",
-        )
+    deploy_name, preview_name, reader_name = (
+        role_names["deployRoleName"], role_names["previewRoleName"], role_names["readerRoleName"])
+    # All three roles live in each secondary account, and IAM role names are unique ignoring case.
+    for key, name, earlier in (("previewRoleName", preview_name, [("deployRoleName", deploy_name)]),
+                               ("readerRoleName", reader_name,
+                                [("deployRoleName", deploy_name), ("previewRoleName", preview_name)])):
+        for other_key, other in earlier:
+            if name is not None and other is not None and name.lower() == other.lower():
+                problems.add(
+                    key,
+                    f"must differ from {other_key}, ignoring case: both roles live in each secondary account "
+                    "and IAM role names are unique ignoring case",
+                )
 
     break_glass = _string(raw, "breakGlassRoleArn", problems)
     if break_glass is not None:
@@ -623,7 +636,9 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
     tags = _tags(raw, problems)
 
-    if problems.items:
+    # A value is None only where a problem was added; the `is None` tests say so to the type checker.
+    if (problems.items or owner is None or domain is None or deploy_name is None or preview_name is None
+            or reader_name is None or store is None or internal is None):
         raise ConfigError(problems.items)
 
     settings = Settings(
@@ -634,6 +649,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         secondary_account_ids=tuple(accounts),
         organization_id=organization,
         deploy_role_name=deploy_name,
+        preview_role_name=preview_name,
         reader_role_name=reader_name,
         store_repository=store,
         internal_repository=internal,
@@ -653,7 +669,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 STRUCTURED_KEYS = ("internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "tags")
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
-    "organizationId", "deployRoleName", "readerRoleName", "breakGlassRoleArn",
+    "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",
     "createGithubOidcProvider",
 )
 

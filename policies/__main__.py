@@ -15,4 +15,5 @@ from pulumi_policy import PolicyPack
 
 from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES
 
-PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=PACK_ENFORCEMENT_LEVEL)
+# A new list: PolicyPack takes list[Policy], and a list is invariant in its item type.
+PolicyPack(name=PACK_NAME, policies=[*POLICIES], enforcement_level=PACK_ENFORCEMENT_LEVEL)

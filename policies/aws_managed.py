@@ -13,7 +13,6 @@ import json
 import runpy
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
@@ -23,7 +22,7 @@ def is_aws_managed(policy_arn: str) -> bool:
 
 
 @cache
-def _documents() -> dict[str, dict[str, Any]]:
+def _documents() -> dict[str, dict[str, object]]:
     spec = importlib.util.find_spec("moto")
     if spec is None or not spec.submodule_search_locations:
         return {}
@@ -35,7 +34,7 @@ def _documents() -> dict[str, dict[str, Any]]:
     return {f"{entry.get('Path', '/')}{name}".lstrip("/"): entry["Document"] for name, entry in data.items()}
 
 
-def aws_managed_document(policy_arn: str) -> dict[str, Any] | None:
+def aws_managed_document(policy_arn: str) -> dict[str, object] | None:
     """The document of an AWS-managed policy ARN, or None when it cannot be read."""
     if not is_aws_managed(policy_arn):
         return None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from policies import config as cfg
 from policies import grants
@@ -20,7 +19,7 @@ PRINCIPAL_SCOPE_KEYS = ("aws:principalorgid", "aws:principalaccount")
 # --- no public grant -------------------------------------------------------------
 
 
-def _scoped_to_accounts(statement: Mapping[str, Any]) -> bool:
+def _scoped_to_accounts(statement: Mapping[str, object]) -> bool:
     """A `*` grant is narrowed by StringEquals on the principal's organization or account.
 
     IfExists, ForAllValues, StringLike etc. do not count: each can be true for a
@@ -33,7 +32,7 @@ def _scoped_to_accounts(statement: Mapping[str, Any]) -> bool:
     )
 
 
-def validate_no_public_grant(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_no_public_grant(args: ResourceValidationArgs, report: cfg.Report) -> None:
     for what, document in props_.resource_policies(args.resource_type, args.props):
         for index, statement in enumerate(iam.statements(document)):
             if statement.get("Effect") != "Allow":
@@ -52,13 +51,13 @@ def validate_no_public_grant(args: ResourceValidationArgs, report: ReportViolati
 # --- only allowed accounts or organization -----------------------------------------
 
 
-def validate_allowed_principals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_allowed_principals(args: ResourceValidationArgs, report: cfg.Report) -> None:
     documents = props_.resource_policies(args.resource_type, args.props)
     if not documents:
         return
     owner = cfg.owner_account(args)
     allowed = cfg.config_set(args, "allowedAccountIds") | ({owner} if owner else set())
-    organization = cfg.config(args, "allowedOrganizationId") or ""
+    organization = cfg.config_str(args, "allowedOrganizationId")
     for what, document in documents:
         for index, statement in enumerate(iam.allow_statements(document)):
             where = f"{what} {iam.label(statement, index)}"
@@ -82,7 +81,7 @@ def validate_allowed_principals(args: ResourceValidationArgs, report: ReportViol
 # --- cross-account principals read only ------------------------------------------------
 
 
-def _outside_principals(statement: Mapping[str, Any], owner: str | None) -> list[str]:
+def _outside_principals(statement: Mapping[str, object], owner: str | None) -> list[str]:
     if "NotPrincipal" in statement:
         return ["everyone outside NotPrincipal"]
     return [
@@ -91,7 +90,7 @@ def _outside_principals(statement: Mapping[str, Any], owner: str | None) -> list
     ]
 
 
-def validate_cross_account_read_only(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_cross_account_read_only(args: ResourceValidationArgs, report: cfg.Report) -> None:
     if args.resource_type not in RESOURCE_POLICY_PROPS and args.resource_type not in IDENTITY_POLICY_TYPES:
         return
     owner = cfg.owner_account(args)
@@ -124,7 +123,7 @@ def validate_cross_account_read_only(args: ResourceValidationArgs, report: Repor
 # --- one allowed external connection, nothing else in that repository ---------------------
 
 
-def external_connections(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def external_connections(resource_type: str, props: Mapping[str, object]) -> list[str]:
     connections = props.get("externalConnections")
     names = []
     for item in iam.as_list(connections):
@@ -133,7 +132,7 @@ def external_connections(resource_type: str, props: Mapping[str, Any]) -> list[s
     return names
 
 
-def validate_external_connection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_external_connection(args: ResourceValidationArgs, report: cfg.Report) -> None:
     if args.resource_type not in REPOSITORY_TYPES:
         return
     connections = external_connections(args.resource_type, args.props)
@@ -151,7 +150,7 @@ def validate_external_connection(args: ResourceValidationArgs, report: ReportVio
 
 
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "codeartifact-no-unconditioned-public-grant",
         'CodeArtifact domain and repository policies grant to "*" only under a StringEquals '

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyProviderResource,
+    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -28,8 +29,22 @@ from policies import iam_documents as iam
 # Every rule blocks unless it says otherwise; `all` in the pack config can lower it.
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
+
+class Report(Protocol):
+    """The report_violation callback a rule is handed: the urn is optional (a resource policy's
+    violations belong to the resource validated). pulumi_policy's `ReportViolation` alias types
+    both parameters as required, though its server, the audit and the tests all default urn."""
+
+    def __call__(self, message: str, urn: str | None = None) -> None: ...
+
+
+ResourceRule = Callable[[ResourceValidationArgs, Report], None]
+StackRule = Callable[[StackValidationArgs, Report], None]
+# What the pack serves and the audit runs.
+Guardrail = ResourceValidationPolicy | StackValidationPolicy
+
 ACCOUNT_ID_SCHEMA = {"type": "string", "pattern": "^[0-9]{12}$"}
-CONFIG_PROPERTIES: dict[str, dict[str, Any]] = {
+CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
     "ownerAccountId": {
         **ACCOUNT_ID_SCHEMA,
         "description": "Account that owns the CodeArtifact domain; any other account is cross-account. "
@@ -85,11 +100,17 @@ def schema(*keys: str) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties={key: CONFIG_PROPERTIES[key] for key in keys})
 
 
-def config(args: ResourceValidationArgs | StackValidationArgs, key: str) -> Any:
+def config(args: ResourceValidationArgs | StackValidationArgs, key: str) -> object:
     """A config value, or its schema default (the audit does not go through the CLI's defaulting)."""
     values = args.get_config() or {}
     value = values[key] if key in values else CONFIG_PROPERTIES[key].get("default")
     return iam.plain(value)
+
+
+def config_str(args: ResourceValidationArgs | StackValidationArgs, key: str) -> str:
+    """A config value of a string property, "" when unset (as text, like config_set's items)."""
+    value = config(args, key)
+    return "" if value is None else str(value)
 
 
 def config_set(args: ResourceValidationArgs | StackValidationArgs, key: str, *, lower: bool = False) -> set[str]:
@@ -115,20 +136,35 @@ def provider_account(provider: PolicyProviderResource | None) -> str | None:
 
 
 def owner_account(args: ResourceValidationArgs) -> str | None:
-    return config(args, "ownerAccountId") or provider_account(args.provider)
+    return config_str(args, "ownerAccountId") or provider_account(args.provider)
 
 
-def resource_policy(name: str, description: str, validate: Callable, *config_keys: str,
+def _report(report_violation: ReportViolation) -> Report:
+    """The callback as rules call it, urn optional, whatever pulumi_policy's alias says."""
+
+    def report(message: str, urn: str | None = None) -> None:
+        report_violation(message, urn)
+
+    return report
+
+
+def resource_policy(name: str, description: str, validate: ResourceRule, *config_keys: str,
                     enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> ResourceValidationPolicy:
+    def validation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        validate(args, _report(report_violation))
+
     return ResourceValidationPolicy(
-        name=name, description=description, validate=validate, enforcement_level=enforcement,
+        name=name, description=description, validate=validation, enforcement_level=enforcement,
         config_schema=schema(*config_keys) if config_keys else None,
     )
 
 
-def stack_policy(name: str, description: str, validate: Callable, *config_keys: str,
+def stack_policy(name: str, description: str, validate: StackRule, *config_keys: str,
                  enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> StackValidationPolicy:
+    def validation(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        validate(args, _report(report_violation))
+
     return StackValidationPolicy(
-        name=name, description=description, validate=validate, enforcement_level=enforcement,
+        name=name, description=description, validate=validation, enforcement_level=enforcement,
         config_schema=schema(*config_keys) if config_keys else None,
     )

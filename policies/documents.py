@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from policies import config as cfg
 from policies import iam_documents as iam
@@ -13,9 +12,9 @@ from policies import props as props_
 from policies.aws_facts import KEY_POLICY_LIMIT, MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
 
 
-def _size_checks(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any, int | None, bool]]:
+def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object, int | None, bool]]:
     """(what, raw document, size limit, measured as sent) for every document of a resource."""
-    checks: list[tuple[str, Any, int | None, bool]] = [
+    checks: list[tuple[str, object, int | None, bool]] = [
         # The CodeArtifact limit is on the document as sent.
         (what, raw, RESOURCE_POLICY_LIMIT, True) for what, raw in props_.raw_resource_policy(resource_type, props)
     ]
@@ -26,7 +25,7 @@ def _size_checks(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str
     return checks
 
 
-def validate_documents(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_documents(args: ResourceValidationArgs, report: cfg.Report) -> None:
     for what, raw, limit, as_sent in _size_checks(args.resource_type, args.props):
         try:
             document = iam.parse_document(raw)
@@ -40,7 +39,7 @@ def validate_documents(args: ResourceValidationArgs, report: ReportViolation) ->
             report(f"{what} is {size} characters, over the AWS limit of {limit}")
 
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "policy-documents-within-aws-limits",
         "Every policy document is a JSON object without duplicate keys and under its AWS size limit "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from functools import cache
-from typing import Any
 
 from policies import iam_documents as iam
 from policies.iam_actions import READ_ONLY_LEVELS, actions_by_level, expand
@@ -33,11 +32,11 @@ def codeartifact_writes() -> tuple[str, ...]:
     return tuple(a for a, level in levels.items() if level not in READ_ONLY_LEVELS)
 
 
-def non_read_only(statement: Mapping[str, Any]) -> list[str]:
+def non_read_only(statement: Mapping[str, object]) -> list[str]:
     """Why an Allow statement grants more than Read/List codeartifact actions (empty when it does not)."""
     if "NotAction" in statement:
-        writes = writes_granted(statement)
-        return [f"NotAction, which grants {summary(writes)}"] if writes else []
+        granted = writes_granted(statement)
+        return [f"NotAction, which grants {summary(granted)}"] if granted else []
     problems = []
     for pattern in iam.actions(statement):
         grant = codeartifact_grant(pattern)
@@ -51,7 +50,7 @@ def non_read_only(statement: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def writes_granted(statement: Mapping[str, Any]) -> list[str]:
+def writes_granted(statement: Mapping[str, object]) -> list[str]:
     """The codeartifact actions beyond Read/List that an Allow statement grants."""
     if "NotAction" in statement:
         excluded = iam.as_list(statement.get("NotAction"))

@@ -15,16 +15,13 @@ offline audit (audit/guardrails.py) and the tests call the very same objects'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from policies import codeartifact, documents, identity, kms, stack, trust
-from policies.config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL
+from policies.config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL, Guardrail
 
 PACK_NAME = "pypi-registry-guardrails"
 
-POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
+POLICIES: list[Guardrail] = [
     *codeartifact.POLICIES,
     *trust.POLICIES,
     *identity.POLICIES,
@@ -33,10 +30,10 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     *documents.POLICIES,
 ]
 
-__all__ = ["CONFIG_PROPERTIES", "PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES", "policy_config"]
+__all__ = ["CONFIG_PROPERTIES", "PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES", "Guardrail", "policy_config"]
 
 
-def policy_config(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def policy_config(values: Mapping[str, object]) -> dict[str, dict[str, object]]:
     """Spread one set of config values over the policies that declare them.
 
     The result is the `--policy-pack-config` file format: {policy name: {property: value}}.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
 
 READ_ONLY_LEVELS = frozenset({"Read", "List"})
 ACCESS_LEVELS = ("Read", "List", "Write", "Permissions management", "Tagging")
@@ -76,7 +75,7 @@ def beyond_read_only(pattern: str) -> tuple[str, ...]:
     return tuple(a for a, level in matched if level not in READ_ONLY_LEVELS)
 
 
-def document_beyond_read_only(document: Mapping[str, Any]) -> list[str]:
+def document_beyond_read_only(document: Mapping[str, object]) -> list[str]:
     """The non-Read/List actions (any service) an identity policy document allows.
 
     NotAction allows everything it does not list, so it is reported as itself."""
@@ -94,5 +93,5 @@ def document_beyond_read_only(document: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _strings(values: Iterable[Any]) -> list[str]:
+def _strings(values: Iterable[object]) -> list[str]:
     return [str(v) for v in values]

@@ -11,7 +11,6 @@ import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Any
 
 WILDCARD = "*"
 
@@ -20,12 +19,12 @@ class InvalidDocumentError(ValueError):
     """A policy document that is not a JSON object, or that AWS and this code could read differently."""
 
 
-def to_json(document: Any) -> str:
+def to_json(document: object) -> str:
     """Compact JSON, as IAM counts a document's length."""
     return json.dumps(document, separators=(",", ":"))
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     # json.loads keeps the last of duplicate keys; another reader may keep the first, so a
     # document with duplicates could say one thing to a check and another to AWS.
     keys = [key for key, _ in pairs]
@@ -35,7 +34,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def as_list(value: Any) -> list[Any]:
+def as_list(value: object) -> list[object]:
     """IAM lets most elements be one value or a list of them."""
     if value is None:
         return []
@@ -44,7 +43,7 @@ def as_list(value: Any) -> list[Any]:
     return list(value)
 
 
-def plain(value: Any) -> Any:
+def plain(value: object) -> object:
     """Proxies and other mappings/sequences as dicts and lists (for JSON and comparisons)."""
     if isinstance(value, Mapping):
         return {key: plain(value[key]) for key in value}
@@ -54,12 +53,12 @@ def plain(value: Any) -> Any:
 
 
 @lru_cache(maxsize=8192)
-def _parse(text: str) -> Any:
+def _parse(text: str) -> object:
     # The same document is read by several policies; parse it once.
     return json.loads(text, object_pairs_hook=_unique_keys)
 
 
-def parse_document(value: Any) -> dict[str, Any] | None:
+def parse_document(value: object) -> dict[str, object] | None:
     """A policy document as a dict, None when absent; InvalidDocumentError when it is not JSON."""
     if value is None or value == "":
         return None
@@ -77,12 +76,12 @@ def parse_document(value: Any) -> dict[str, Any] | None:
     return document
 
 
-def document_text(value: Any) -> str:
+def document_text(value: object) -> str:
     """The string AWS receives: as given, or compact JSON for a document given as an object."""
     return value if isinstance(value, str) else to_json(plain(value))
 
 
-def compact_length(value: Any) -> int:
+def compact_length(value: object) -> int:
     """Characters of a document without insignificant whitespace (what IAM counts)."""
     if isinstance(value, str):
         return _compact_length(value)
@@ -94,17 +93,17 @@ def _compact_length(text: str) -> int:
     return len(to_json(_parse(text)))
 
 
-def statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+def statements(document: Mapping[str, object] | None) -> list[Mapping[str, object]]:
     if not document:
         return []
     return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
 
 
-def allow_statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+def allow_statements(document: Mapping[str, object] | None) -> list[Mapping[str, object]]:
     return [s for s in statements(document) if s.get("Effect") == "Allow"]
 
 
-def label(statement: Mapping[str, Any], index: int | None = None) -> str:
+def label(statement: Mapping[str, object], index: int | None = None) -> str:
     """How messages name a statement: its Sid, or its position."""
     sid = statement.get("Sid")
     if sid:
@@ -115,7 +114,7 @@ def label(statement: Mapping[str, Any], index: int | None = None) -> str:
 # --- principals ------------------------------------------------------------------
 
 
-def principals(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
+def principals(statement: Mapping[str, object]) -> list[tuple[str, str]]:
     """(type, value) pairs: ("AWS", "*") for `"Principal": "*"`, ("Service", "x.amazonaws.com") ..."""
     principal = statement.get("Principal")
     if principal is None:
@@ -140,7 +139,7 @@ def principal_account(value: str) -> str | None:
 # --- conditions --------------------------------------------------------------------
 
 
-def conditions(statement: Mapping[str, Any]) -> Iterator[tuple[str, str, list[str]]]:
+def conditions(statement: Mapping[str, object]) -> Iterator[tuple[str, str, list[str]]]:
     """(operator, key in lower case, values) for every condition of a statement."""
     block = statement.get("Condition")
     if not isinstance(block, Mapping):
@@ -153,7 +152,7 @@ def conditions(statement: Mapping[str, Any]) -> Iterator[tuple[str, str, list[st
             yield str(operator), str(key).lower(), [str(v) for v in as_list(entries[key])]
 
 
-def condition_entries(statement: Mapping[str, Any], key: str) -> list[tuple[str, list[str]]]:
+def condition_entries(statement: Mapping[str, object], key: str) -> list[tuple[str, list[str]]]:
     """(operator, values) of every condition on `key` (condition keys are case-insensitive)."""
     key = key.lower()
     return [(operator, values) for operator, k, values in conditions(statement) if k == key]
@@ -162,16 +161,16 @@ def condition_entries(statement: Mapping[str, Any], key: str) -> list[tuple[str,
 # --- actions and resources -------------------------------------------------------------
 
 
-def matches(pattern: str, value: str) -> bool:
+def matches(pattern: object, value: str) -> bool:
     """IAM matching: `*` and `?` wildcards; actions compare case-insensitively."""
     return fnmatchcase(value.lower(), str(pattern).lower())
 
 
-def actions(statement: Mapping[str, Any]) -> list[str]:
+def actions(statement: Mapping[str, object]) -> list[str]:
     return [str(a) for a in as_list(statement.get("Action"))]
 
 
-def grants_action(statement: Mapping[str, Any], action: str) -> bool:
+def grants_action(statement: Mapping[str, object], action: str) -> bool:
     """Does an Allow statement cover `action`, through Action or through NotAction?"""
     if statement.get("Effect") != "Allow":
         return False
@@ -180,7 +179,7 @@ def grants_action(statement: Mapping[str, Any], action: str) -> bool:
     return any(matches(p, action) for p in actions(statement))
 
 
-def resources(statement: Mapping[str, Any]) -> list[str]:
+def resources(statement: Mapping[str, object]) -> list[str]:
     """Resource patterns; a statement without Resource (or with NotResource) covers everything."""
     if "NotResource" in statement or "Resource" not in statement:
         return [WILDCARD]
@@ -201,7 +200,7 @@ def is_any_resource(pattern: str) -> bool:
 EXEMPTING_OPERATORS = ("arnnotequals", "arnnotlike", "stringnotequals", "stringnotlike")
 
 
-def denies_everyone(statement: Mapping[str, Any], action: str, exempt: Collection[str] = ()) -> bool:
+def denies_everyone(statement: Mapping[str, object], action: str, exempt: Collection[str] = ()) -> bool:
     """Is `action` denied to every principal on every resource, except at most the `exempt` role ARNs?
 
     Any other condition could leave a principal out of the Deny, so it does not count.

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
-from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from policies import config as cfg
@@ -36,7 +35,7 @@ ROLE_REFERENCE_PROPS = {
 # --- bearer tokens only for CodeArtifact, only in identity policies -------------------------
 
 
-def validate_bearer_token(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_bearer_token(args: ResourceValidationArgs, report: cfg.Report) -> None:
     for what, document in props_.resource_policies(args.resource_type, args.props):
         for index, statement in enumerate(iam.statements(document)):
             named = [a for a in iam.actions(statement)
@@ -58,7 +57,7 @@ def validate_bearer_token(args: ResourceValidationArgs, report: ReportViolation)
 # --- no codeartifact write on every resource ----------------------------------------------------
 
 
-def validate_no_wildcard_write(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_no_wildcard_write(args: ResourceValidationArgs, report: cfg.Report) -> None:
     for what, document in props_.identity_policies(args.resource_type, args.props):
         for index, statement in enumerate(iam.allow_statements(document)):
             writes = grants.writes_granted(statement)
@@ -128,7 +127,7 @@ def attachment_problem(policy_arn: str | None, declared: set[str], from_declared
     return None
 
 
-def validate_attachments(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_attachments(args: StackValidationArgs, report: cfg.Report) -> None:
     declared, _ = _declared_policies(args)
     for resource in args.resources:
         if resource.resource_type not in ATTACHMENT_PROPS:
@@ -156,14 +155,14 @@ def _refers_to(resource: PolicyResource, key: str, role: PolicyResource) -> bool
     return bool(values & _names(role))
 
 
-def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, Any] | None]]:
+def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, object] | None]]:
     return [(where, document) for policy in policies
             for _, document in props_.identity_policies(policy.resource_type, policy.props)]
 
 
-def role_documents(role: PolicyResource, args: StackValidationArgs) -> list[tuple[str, dict[str, Any] | None]]:
+def role_documents(role: PolicyResource, args: StackValidationArgs) -> list[tuple[str, dict[str, object] | None]]:
     """(where, document) of every identity policy in force for a role; None for one that cannot be read."""
-    found: list[tuple[str, dict[str, Any] | None]] = _documents_of([role], role.name)
+    found: list[tuple[str, dict[str, object] | None]] = _documents_of([role], role.name)
     _, managed = _declared_policies(args)
     by_arn = {props_.known(p.props, MANAGED_POLICY_ARN_PROPS[p.resource_type]): p for p in managed.values()}
     referring = [r for r in args.resources if r.resource_type in ROLE_REFERENCE_PROPS
@@ -188,7 +187,7 @@ def role_documents(role: PolicyResource, args: StackValidationArgs) -> list[tupl
     return found
 
 
-def publisher_problems(statement: Mapping[str, Any]) -> list[str]:
+def publisher_problems(statement: Mapping[str, object]) -> list[str]:
     """Why an Allow statement gives a GitHub-assumable role more than reading and publishing exact packages."""
     if "NotAction" in statement:
         return ["NotAction (everything it does not list)"]
@@ -205,7 +204,7 @@ def publisher_problems(statement: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def validate_github_role_scope(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) -> None:
     for role in args.resources:
         if role.resource_type not in ROLE_TYPES:
             continue
@@ -228,7 +227,7 @@ def validate_github_role_scope(args: StackValidationArgs, report: ReportViolatio
                     )
 
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "bearer-token-codeartifact-only",
         "sts:GetServiceBearerToken is allowed only with sts:AWSServiceName = codeartifact.amazonaws.com, "

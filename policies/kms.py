@@ -4,12 +4,10 @@ outside the owner account in, or anyone but the break-glass role disable or dele
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
-    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -25,7 +23,7 @@ KEY_POLICY_RESOURCE = "aws:kms/keyPolicy:KeyPolicy"
 CALLER_ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
 
-def _scoped_to(statement: Mapping[str, Any], owner: str | None) -> bool:
+def _scoped_to(statement: Mapping[str, object], owner: str | None) -> bool:
     """A `*` grant narrowed by StringEquals to callers of the owner account only."""
     return owner is not None and any(
         operator == "StringEquals" and key in CALLER_ACCOUNT_KEYS and values == [owner]
@@ -33,13 +31,13 @@ def _scoped_to(statement: Mapping[str, Any], owner: str | None) -> bool:
     )
 
 
-def validate_key_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_key_policy(args: ResourceValidationArgs, report: cfg.Report) -> None:
     documents = props_.key_policy(args.resource_type, args.props)
     if not documents:
         return
     owner = cfg.owner_account(args)
-    break_glass = cfg.config(args, "breakGlassRoleArn") or None
-    exempt = {break_glass} if break_glass else set()
+    break_glass = cfg.config_str(args, "breakGlassRoleArn") or None
+    exempt: set[str] = {break_glass} if break_glass else set()
     for what, document in documents:
         denied = {action for action in KEY_LOSS_ACTIONS
                   if any(iam.denies_everyone(s, action, exempt) for s in iam.statements(document))}
@@ -67,7 +65,7 @@ def validate_key_policy(args: ResourceValidationArgs, report: ReportViolation) -
                            "every package; only the break-glass role may, and a Deny for everyone else must say so")
 
 
-def _domain_keys(args: StackValidationArgs, domain: PolicyResource) -> tuple[Any, list[PolicyResource]]:
+def _domain_keys(args: StackValidationArgs, domain: PolicyResource) -> tuple[object, list[PolicyResource]]:
     """(the domain's encryptionKey value, the stack's keys it refers to)."""
     key_ref = props_.known(domain.props, "encryptionKey")
     candidates = [r for r in domain.property_dependencies.get("encryptionKey", []) if r.resource_type in KMS_KEY_TYPES]
@@ -76,7 +74,7 @@ def _domain_keys(args: StackValidationArgs, domain: PolicyResource) -> tuple[Any
     return key_ref, list({k.urn: k for k in candidates}.values())
 
 
-def validate_domain_key(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_domain_key(args: StackValidationArgs, report: cfg.Report) -> None:
     for domain in props_.of_type(args, DOMAIN_TYPES):
         key_ref, keys = _domain_keys(args, domain)
         if not key_ref and not keys:
@@ -90,7 +88,7 @@ def validate_domain_key(args: StackValidationArgs, report: ReportViolation) -> N
                 report(f"{domain.name} uses KMS key {key.name}, which does not have enableKeyRotation", key.urn)
 
 
-def validate_domain_key_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_domain_key_policy(args: StackValidationArgs, report: cfg.Report) -> None:
     key_policies = props_.of_type(args, KEY_POLICY_RESOURCE)
     for domain in props_.of_type(args, DOMAIN_TYPES):
         for key in _domain_keys(args, domain)[1]:
@@ -102,7 +100,7 @@ def validate_domain_key_policy(args: StackValidationArgs, report: ReportViolatio
                        "owner-account principal with KMS rights disable it or schedule its deletion", key.urn)
 
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "kms-key-policy-owner-only",
         'KMS key policies grant nothing to "*" unless narrowed to the owner account, nothing to other accounts, '

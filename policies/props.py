@@ -7,7 +7,6 @@ strings or objects, wrapped in pulumi_policy's unknown-checking proxies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pulumi_policy import PolicyResource, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
@@ -67,12 +66,12 @@ ATTACHMENT_PROPS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Managed policies the stack declares: type -> property holding the ARN in state.
 MANAGED_POLICY_ARN_PROPS = {"aws:iam/policy:Policy": "arn", "aws-native:iam:ManagedPolicy": "policyArn"}
 
-Documents = list[tuple[str, dict[str, Any]]]
+Documents = list[tuple[str, dict[str, object]]]
 
 
-def get(props: Mapping[str, Any], *path: str) -> Any:
+def get(props: Mapping[str, object], *path: str) -> object:
     """A nested prop, None when any step is absent."""
-    value: Any = props
+    value: object = props
     for key in path:
         if not isinstance(value, Mapping) or key not in value:
             return None
@@ -80,7 +79,7 @@ def get(props: Mapping[str, Any], *path: str) -> Any:
     return value
 
 
-def known(props: Mapping[str, Any], *path: str) -> Any:
+def known(props: Mapping[str, object], *path: str) -> object:
     """Like get, but None for a value unknown during preview (stack rules treat it conservatively)."""
     try:
         return get(props, *path)
@@ -88,12 +87,18 @@ def known(props: Mapping[str, Any], *path: str) -> Any:
         return None
 
 
+def known_str(props: Mapping[str, object], *path: str) -> str | None:
+    """Like known, but None for anything other than a string (what a name or an enum prop holds)."""
+    value = known(props, *path)
+    return value if isinstance(value, str) else None
+
+
 def of_type(args: StackValidationArgs, types: tuple[str, ...] | str) -> list[PolicyResource]:
     types = (types,) if isinstance(types, str) else types
     return [r for r in args.resources if r.resource_type in types]
 
 
-def parsed(pairs: list[tuple[str, Any]]) -> Documents:
+def parsed(pairs: list[tuple[str, object]]) -> Documents:
     """Parse (what, raw) pairs; invalid documents are reported by the documents policy, skipped here."""
     documents = []
     for what, raw in pairs:
@@ -106,17 +111,17 @@ def parsed(pairs: list[tuple[str, Any]]) -> Documents:
     return documents
 
 
-def raw_resource_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def raw_resource_policy(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object]]:
     key = RESOURCE_POLICY_PROPS.get(resource_type)
     return [("permissions policy", props.get(key))] if key else []
 
 
-def raw_identity_policies(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any, int | None]]:
+def raw_identity_policies(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object, int | None]]:
     """(what, raw document, size limit) of every identity policy a resource declares."""
     if resource_type in IDENTITY_POLICY_PROPS:
         key, limit = IDENTITY_POLICY_PROPS[resource_type]
         return [("policy", props.get(key), limit)]
-    found = []
+    found: list[tuple[str, object, int | None]] = []
     if resource_type == "aws:iam/role:Role":
         for index, inline in enumerate(iam.as_list(props.get("inlinePolicies"))):
             if isinstance(inline, Mapping):
@@ -130,33 +135,33 @@ def raw_identity_policies(resource_type: str, props: Mapping[str, Any]) -> list[
     return found
 
 
-def raw_trust_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def raw_trust_policy(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object]]:
     key = ROLE_TRUST_PROPS.get(resource_type)
     return [("trust policy", props.get(key))] if key else []
 
 
-def raw_key_policy(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def raw_key_policy(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object]]:
     key = KEY_POLICY_PROPS.get(resource_type)
     return [("key policy", props.get(key))] if key else []
 
 
-def resource_policies(resource_type: str, props: Mapping[str, Any]) -> Documents:
+def resource_policies(resource_type: str, props: Mapping[str, object]) -> Documents:
     return parsed(raw_resource_policy(resource_type, props))
 
 
-def identity_policies(resource_type: str, props: Mapping[str, Any]) -> Documents:
+def identity_policies(resource_type: str, props: Mapping[str, object]) -> Documents:
     return parsed([(what, raw) for what, raw, _ in raw_identity_policies(resource_type, props)])
 
 
-def trust_policy(resource_type: str, props: Mapping[str, Any]) -> Documents:
+def trust_policy(resource_type: str, props: Mapping[str, object]) -> Documents:
     return parsed(raw_trust_policy(resource_type, props))
 
 
-def key_policy(resource_type: str, props: Mapping[str, Any]) -> Documents:
+def key_policy(resource_type: str, props: Mapping[str, object]) -> Documents:
     return parsed(raw_key_policy(resource_type, props))
 
 
-def attached_policy_arns(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
+def attached_policy_arns(resource_type: str, props: Mapping[str, object]) -> list[object]:
     """The managed policy ARNs a resource attaches (values may be unknown during preview)."""
     if resource_type not in ATTACHMENT_PROPS:
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from policies import config as cfg
@@ -97,13 +97,13 @@ def _covers_packages(pattern: str, arn_prefix: str | None, resource_prefix: str)
 def _granted_repository(resource: PolicyResource) -> str | None:
     """The one repository a resource policy applies to; None for a domain policy (all of them)."""
     if resource.resource_type == "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy":
-        return props_.known(resource.props, "repository")
+        return props_.known_str(resource.props, "repository")
     if resource.resource_type == "aws-native:codeartifact:Repository":
-        return props_.known(resource.props, "repositoryName")
+        return props_.known_str(resource.props, "repositoryName")
     return None
 
 
-def validate_store_has_no_publishers(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_store_has_no_publishers(args: StackValidationArgs, report: cfg.Report) -> None:
     stores = []
     for repository in props_.of_type(args, REPOSITORY_TYPES):
         try:
@@ -139,7 +139,7 @@ def validate_store_has_no_publishers(args: StackValidationArgs, report: ReportVi
                         )
 
 
-def validate_registry_protected(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_registry_protected(args: StackValidationArgs, report: cfg.Report) -> None:
     for resource in props_.of_type(args, DOMAIN_TYPES + REPOSITORY_TYPES + KMS_KEY_TYPES):
         if not resource.opts.protect:
             report(f"{resource.name} ({resource.resource_type}) is not protected: deleting or replacing it "
@@ -147,10 +147,11 @@ def validate_registry_protected(args: StackValidationArgs, report: ReportViolati
 
 
 def _external_upstream_mode(group: PolicyResource) -> str | None:
-    return props_.known(group.props, "originConfiguration", "restrictions", "externalUpstream", "restrictionMode")
+    return props_.known_str(group.props, "originConfiguration", "restrictions", "externalUpstream",
+                            "restrictionMode")
 
 
-def validate_prefixes_block_external(args: StackValidationArgs, report: ReportViolation) -> None:
+def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Report) -> None:
     groups = []
     for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
         pattern = props_.known(group.props, "pattern")
@@ -189,7 +190,7 @@ def validate_prefixes_block_external(args: StackValidationArgs, report: ReportVi
 # --- the Deny of irreversible deletes -------------------------------------------------------------
 
 
-def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list[dict]:
+def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list[dict[str, object]]:
     """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it."""
     name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
     found = []
@@ -200,8 +201,8 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list
     return found
 
 
-def validate_domain_denies_loss(args: StackValidationArgs, report: ReportViolation) -> None:
-    break_glass = {cfg.config(args, "breakGlassRoleArn")} - {""}
+def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -> None:
+    break_glass = {cfg.config_str(args, "breakGlassRoleArn")} - {""}
     deployers = cfg.config_set(args, "deployPrincipalArns")
     # (actions, who may be exempt, what is at stake)
     required = [
@@ -223,7 +224,7 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: ReportViolati
                 report(f"{domain.name}: the domain permissions policy does not Deny {grants.summary(missing, 6)} to "
                        f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.stack_policy(
         "external-connection-repository-has-no-publishers",
         "Nothing may publish into a repository that has an external connection.",

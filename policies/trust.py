@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from policies import config as cfg
 from policies import iam_documents as iam
@@ -23,7 +22,7 @@ GITHUB_SUBJECT = re.compile(r"^repo:(?P<owner>[^/:]*)/(?P<repo>[^:]*):(?P<contex
 GITHUB_CONTEXT = re.compile(r"^(environment:[^:]+|ref:refs/(heads|tags)/[^:]+)$")
 
 
-def trusts_github(statement: Mapping[str, Any]) -> bool:
+def trusts_github(statement: Mapping[str, object]) -> bool:
     federated = [value for kind, value in iam.principals(statement) if kind == "Federated"]
     if any(GITHUB_OIDC_HOST in value for value in federated):
         return True
@@ -54,7 +53,7 @@ def subject_problem(subject: str, allowed_owners: set[str]) -> str | None:
     return None
 
 
-def validate_github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_github_trust(args: ResourceValidationArgs, report: cfg.Report) -> None:
     documents = props_.trust_policy(args.resource_type, args.props)
     if not documents:
         return
@@ -86,7 +85,7 @@ def validate_github_trust(args: ResourceValidationArgs, report: ReportViolation)
                         report(f"{where}: {problem}")
 
 
-def validate_trusted_principals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def validate_trusted_principals(args: ResourceValidationArgs, report: cfg.Report) -> None:
     documents = props_.trust_policy(args.resource_type, args.props)
     if not documents:
         return
@@ -115,7 +114,7 @@ def validate_trusted_principals(args: ResourceValidationArgs, report: ReportViol
                     report(f"{where} trusts a principal of unknown kind {kind}: {value}")
 
 
-POLICIES = [
+POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "role-trust-known-principals",
         'Role trust policies never trust "*" or NotPrincipal, only the owner, the role\'s own and the allowed '

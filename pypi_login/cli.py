@@ -10,10 +10,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pypi_login import clients
 from pypi_login.codeartifact import NOT_FOUND_HINT, LoginError, Target, request_login
+
+if TYPE_CHECKING:  # type stubs only (requirements-dev.txt)
+    from mypy_boto3_codeartifact import CodeArtifactClient
 
 DESCRIPTION = """\
 Get a CodeArtifact token for the private PyPI and set up pip, uv and poetry to install from its
@@ -44,7 +47,7 @@ REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
 MIN_DURATION, MAX_DURATION = 900, 43200
 DEFAULT_REPOSITORY = "internal"
 
-ClientFactory = Callable[[str, "str | None"], Any]
+ClientFactory = Callable[[str, "str | None"], "CodeArtifactClient"]
 
 
 class UsageError(Exception):
@@ -143,8 +146,8 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
     """Flags over stack outputs over defaults, each value checked against AWS's naming rules."""
     defaults = _stack_outputs(args.stack_outputs)
 
-    def pick(name: str) -> Any:
-        value = getattr(args, name)
+    def pick(name: str) -> object:
+        value: object = getattr(args, name)
         return value if value is not None else defaults.get(name)
 
     domain, owner = pick("domain"), pick("domain_owner")
@@ -166,12 +169,14 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
     duration = args.duration_seconds
     if duration != 0 and not MIN_DURATION <= duration <= MAX_DURATION:
         problems.append(f"--duration-seconds must be 0 or {MIN_DURATION}-{MAX_DURATION}, got {duration}")
-    if problems:
+    # No problem means each is a string; the isinstance checks say so to the type checker.
+    if problems or not (isinstance(domain, str) and isinstance(owner, str) and isinstance(repository, str)
+                        and isinstance(region, str)):
         raise UsageError("; ".join(problems))
     return Target(domain=domain, domain_owner=owner, repository=repository, region=region)
 
 
-def default_client_factory(region: str, profile: str | None) -> Any:
+def default_client_factory(region: str, profile: str | None) -> CodeArtifactClient:
     import boto3
     from botocore.exceptions import ProfileNotFound
 

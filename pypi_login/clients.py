@@ -9,18 +9,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pypi_login.codeartifact import NOT_FOUND_HINT, TOKEN_USERNAME, Login, LoginError
 
-try:  # Python 3.11+; on 3.10 the TOML checks are skipped, the managed block is still written.
+if sys.version_info >= (3, 11):  # on 3.10 the TOML checks are skipped, the managed block is still written
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - exercised only on 3.10
-    tomllib = None
 
 TOOLS = ("pip", "uv", "poetry")
 MARK = "pypi-login"
@@ -116,7 +116,7 @@ class ConfigPaths:
     poetry: Path  # auth.toml, where `poetry config http-basic.NAME` keeps credentials without keyring
 
     def for_tool(self, tool: str) -> Path:
-        return getattr(self, tool)
+        return {"pip": self.pip, "uv": self.uv, "poetry": self.poetry}[tool]
 
 
 def config_paths(environ: Mapping[str, str], home: Path, platform: str) -> ConfigPaths:
@@ -197,13 +197,15 @@ def replace_block(text: str, block_body: str, login: Login) -> tuple[str, str]:
     return rest, (rest + "\n\n" if rest else "") + block
 
 
-def _toml(text: str, path: Path) -> dict:
-    if tomllib is None:
+def _toml(text: str, path: Path) -> dict[str, Any]:
+    # Both branches are spelled out so that a type checker for either version skips the other.
+    if sys.version_info < (3, 11):  # pragma: no cover - no tomllib before 3.11
         return {}
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise LoginError(f"{path} is not valid TOML ({error}); fix it first, nothing was written") from None
+    else:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise LoginError(f"{path} is not valid TOML ({error}); fix it first, nothing was written") from None
 
 
 def _toml_string(value: str) -> str:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:  # type stubs only (requirements-dev.txt); botocore itself is imported where AWS is called
+    from botocore.exceptions import ClientError
+    from mypy_boto3_codeartifact import CodeArtifactClient
 
 CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
 # The fixed user name CodeArtifact expects with a token (not a secret).
@@ -69,7 +73,7 @@ class Login:
         return urlsplit(self.repository_endpoint).hostname or ""
 
 
-def _aws_message(error: Any) -> tuple[str, str]:
+def _aws_message(error: ClientError) -> tuple[str, str]:
     details = error.response.get("Error", {})
     return details.get("Code", "Unknown"), details.get("Message", str(error))
 
@@ -111,7 +115,7 @@ def explain(error: Exception, target: Target, operation: str) -> str:
     return f"{operation} failed: {code}: {message}"
 
 
-def request_login(client: Any, target: Target, duration_seconds: int) -> Login:
+def request_login(client: CodeArtifactClient, target: Target, duration_seconds: int) -> Login:
     """Get a token and the repository endpoint; raise LoginError naming the cause on failure."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 

@@ -1,4 +1,46 @@
-"""Expected grants, written out by hand so that a change to the policy builders shows up."""
+"""What the tests expect, written out by hand rather than taken from the code under test, so that a
+change to the policy builders or to the prod stack's configuration shows up as a difference.
+
+Shared by the test modules; the renderings they read are fixtures in tests/conftest.py.
+"""
+
+# --- the prod stack, as Pulumi.prod.yaml configures it -------------------------------------------
+
+REGION = "eu-west-1"
+OWNER = "111122223333"
+SECONDARIES = ("012345678901", "444455556666", "777788889999")
+PUBLISHED_PACKAGES = ("acme-core", "acme-core-testing", "acme-data-tools")
+DOMAIN_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:domain/acme"
+REPOSITORY_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:repository/acme"  # + /<repository>
+PACKAGE_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"  # + /<repository>/pypi//<name>
+INTERNAL_PACKAGES = f"{PACKAGE_ARN}/internal"
+READER_ROLE_NAME = "codeartifact-pypi-reader"
+DEPLOY_ROLE = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
+GITHUB_OIDC_PROVIDER = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
+# Configured by the tests that need one; prod has no break-glass role.
+BREAK_GLASS = f"arn:aws:iam::{OWNER}:role/break-glass"
+# An account that neither the stack nor its pack config lists.
+STRANGER = "999988887777"
+
+# --- the access report's rows and loss columns ------------------------------------------------------
+
+OWNER_ADMIN = f"admin in {OWNER} (owner)"
+DEPLOYER = f"role pypi-registry-ci-deploy in {OWNER}"
+LOSS_COLUMNS = ("irreversible delete", "overwrite in internal", "reopen names", "disable or delete key")
+
+# --- resource types, as Pulumi records them ---------------------------------------------------------
+
+DOMAIN = "aws:codeartifact/domain:Domain"
+DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
+REPOSITORY = "aws:codeartifact/repository:Repository"
+REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
+PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
+KMS_KEY = "aws:kms/key:Key"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+
+# --- the read path ------------------------------------------------------------------------------
 
 DOMAIN_READ = [
     "codeartifact:GetAuthorizationToken",

@@ -34,16 +34,26 @@ from audit.render import RecordedResource, Rendering, render
 from audit.sections import Section
 from audit.stack_config import PROJECT_DIR
 from components.policy_documents import CODEARTIFACT_SERVICE, IRREVERSIBLE_ACTIONS
+from tests.expected import (
+    BREAK_GLASS,
+    DEPLOYER,
+    DOMAIN_ARN,
+    DOMAIN_POLICY,
+    GITHUB_OIDC_PROVIDER,
+    INTERNAL_PACKAGES,
+    OWNER,
+    OWNER_ADMIN,
+    READER_ROLE_NAME,
+    REGION,
+    REPOSITORY_ARN,
+    SECONDARIES,
+)
 from tests.moto_iam import deploy_iam, moto_aws, read_roles
 
-OWNER = "111122223333"
-SECONDARY = "012345678901"
+SECONDARY = SECONDARIES[0]
 PUBLISHER_ROLE = f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core"
-READER_ROLE = f"arn:aws:iam::{SECONDARY}:role/codeartifact-pypi-reader"
-OWNER_ADMIN = f"admin in {OWNER} (owner)"
+READER_ROLE = f"arn:aws:iam::{SECONDARY}:role/{READER_ROLE_NAME}"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
-DOMAIN_ARN = f"arn:aws:codeartifact:eu-west-1:{OWNER}:domain/acme"
-DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
 
 
 def program_with(tmp_path: Path, declarations: str) -> Rendering:
@@ -72,7 +82,7 @@ def recorded(type_: str, name: str, inputs: dict, account: str = OWNER,
     """A resource as the program would have recorded it in `account`."""
     return RecordedResource(urn=f"urn:pulumi:prod::pypi-registry::{type_}::{name}", type=type_, name=name,
                             custom=True, parent="", provider="", protect=False, retain_on_delete=False,
-                            inputs=inputs, outputs={**inputs, **(outputs or {})}, account=account, region="eu-west-1")
+                            inputs=inputs, outputs={**inputs, **(outputs or {})}, account=account, region=REGION)
 
 
 def with_resources(rendering: Rendering, *resources: RecordedResource) -> Rendering:
@@ -94,11 +104,6 @@ def rows(rendering: Rendering) -> dict[str, dict[str, bool]]:
     return {subject.label: dict(zip(report.plan.columns, cells, strict=True)) for subject, cells in report.rows}
 
 
-@pytest.fixture(scope="module")
-def prod() -> Rendering:
-    return render("prod")
-
-
 # --- an AWS-managed administrator policy on a publisher -----------------------------------
 
 
@@ -109,7 +114,7 @@ def test_administrator_access_on_a_publisher_fails_the_audit_naming_that_role(pr
     out = capsys.readouterr().out
     assert f"VIOLATION: publisher acme/acme-core ({PUBLISHER_ROLE}) may codeartifact:DeleteRepository" not in out
     assert f"VIOLATION: publisher acme/acme-core ({PUBLISHER_ROLE}) may codeartifact:PublishPackageVersion on " \
-           f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal/pypi//acme-data-tools" in out
+           f"{INTERNAL_PACKAGES}/pypi//acme-data-tools" in out
     assert f"VIOLATION: publisher acme/acme-core ({PUBLISHER_ROLE}) may codeartifact:PutDomainPermissionsPolicy" in out
     row = rows(tampered)["publisher acme/acme-core"]
     assert row["any write"] and row["any permissions change"] and row["publish acme-data-tools"]
@@ -225,8 +230,7 @@ def test_every_declared_role_has_a_row_with_who_may_assume_it(every_grant_type):
 
 def test_roles_and_policies_gathered_from_the_prod_program_are_what_it_declares(prod):
     grants = role_grants(prod)
-    assert set(grants.roles) == {*(f"arn:aws:iam::{a}:role/codeartifact-pypi-reader"
-                                   for a in ("012345678901", "444455556666", "777788889999")),
+    assert set(grants.roles) == {*(f"arn:aws:iam::{a}:role/{READER_ROLE_NAME}" for a in SECONDARIES),
                                  PUBLISHER_ROLE, f"arn:aws:iam::{OWNER}:role/gh-publish-acme-data-tools"}
     assert set(grants.policies[READER_ROLE]) == {f"arn:aws:iam::{SECONDARY}:policy/codeartifact-pypi-reader-acme"}
     assert set(grants.policies[PUBLISHER_ROLE]) == {"inline:publish-own-packages"}
@@ -237,7 +241,7 @@ def test_roles_and_policies_gathered_from_the_prod_program_are_what_it_declares(
 def test_what_the_proof_gathers_is_what_iam_holds_once_deployed(prod):
     """The recorded IAM side, created in moto and read back: the same roles, trust and policies."""
     grants = role_grants(prod)
-    with moto_aws("eu-west-1", prod.settings.deploy_role_name) as aws:
+    with moto_aws(REGION, prod.settings.deploy_role_name) as aws:
         deploy_iam(aws, prod)
         deployed = {arn: role for account in {r.account for r in grants.roles.values()}
                     for arn, role in read_roles(aws, account).items()}
@@ -351,7 +355,7 @@ def test_a_trust_policy_open_to_everyone_shows_in_trusted_by(prod):
 def test_trusted_by_shows_the_github_subjects_of_each_publisher(prod):
     section = access_section(prod)
     line = next(line for line in section.text.splitlines() if line.startswith("  publisher acme/data-tools"))
-    assert "federated arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com if " in line
+    assert f"federated {GITHUB_OIDC_PROVIDER} if " in line
     assert "token.actions.githubusercontent.com:sub=repo:acme/data-tools:environment:pypi," \
            "repo:acme@1342004/data-tools@86712231:environment:pypi" in line
     (reader,) = [p for p in section.json_value["principals"] if p["principal"] == READER_ROLE]
@@ -385,7 +389,7 @@ def test_removing_the_deny_of_irreversible_deletes_fails_naming_the_owner_admin(
     tampered = without_deny(prod)
     section = access_section(tampered)
     # The owner's administrator, and the deploy role whose policies the stack does not declare.
-    assert violators(section) == {OWNER_ADMIN, f"role pypi-registry-ci-deploy in {OWNER}"}
+    assert violators(section) == {OWNER_ADMIN, DEPLOYER}
     for action in IRREVERSIBLE_ACTIONS:
         assert f"VIOLATION: {OWNER_ADMIN} (arn:aws:iam::{OWNER}:role/administrator) may {action} on " in section.text
     assert rows(tampered)[OWNER_ADMIN]["irreversible delete"]
@@ -394,10 +398,7 @@ def test_removing_the_deny_of_irreversible_deletes_fails_naming_the_owner_admin(
     assert f"VIOLATION: {OWNER_ADMIN}" in capsys.readouterr().out
 
 
-BREAK_GLASS = f"arn:aws:iam::{OWNER}:role/break-glass"
-
-
-def test_the_break_glass_role_may_delete_and_the_owner_admin_still_may_not():
+def test_the_break_glass_role_may_delete_and_the_owner_admin_still_may_not(prod):
     rendering = render("prod", overrides={"pypi-registry:breakGlassRoleArn": BREAK_GLASS})
     table = rows(rendering)
     assert table[f"role break-glass in {OWNER}"]["irreversible delete"]
@@ -405,7 +406,7 @@ def test_the_break_glass_role_may_delete_and_the_owner_admin_still_may_not():
     section = access_section(rendering)
     assert not section.failed
     assert f"role break-glass in {OWNER} [break-glass role]" in section.text
-    assert "role break-glass" not in access_section(render("prod")).text
+    assert "role break-glass" not in access_section(prod).text
 
 
 def test_owner_and_secondary_administrators_do_not_share_decisions(prod):
@@ -416,11 +417,10 @@ def test_owner_and_secondary_administrators_do_not_share_decisions(prod):
     # to the account, so only where the checked resources live tells the two administrators apart.
     deny_everyone = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": list(IRREVERSIBLE_ACTIONS),
                                     "Resource": "*"}]}
-    registry = Registry(DOMAIN_ARN, {"internal": f"arn:aws:codeartifact:eu-west-1:{OWNER}:repository/acme/internal"},
-                        deny_everyone, {})
+    registry = Registry(DOMAIN_ARN, {"internal": f"{REPOSITORY_ARN}/internal"}, deny_everyone, {})
     evaluator = AccessEvaluator(registry)
     publish = "codeartifact:PublishPackageVersion"
-    package = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal/pypi//acme-core"
+    package = f"{INTERNAL_PACKAGES}/pypi//acme-core"
     assert not evaluator.allowed(administrator(SECONDARY), publish, package)
     assert evaluator.allowed(administrator(OWNER), publish, package)
     assert not evaluator.allowed(administrator(OWNER), "codeartifact:DeletePackage", package)
@@ -444,7 +444,7 @@ def test_tagging_is_a_write_never_read_only(prod):
 
 
 def test_a_deny_in_a_trust_policy_wins_over_an_allow():
-    provider = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
+    provider = GITHUB_OIDC_PROVIDER
     claim = "token.actions.githubusercontent.com:sub"
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",

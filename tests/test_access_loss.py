@@ -12,11 +12,7 @@ import pytest
 
 from audit.access import access_report, access_section
 from audit.render import Rendering, render
-
-OWNER = "111122223333"
-OWNER_ADMIN = f"admin in {OWNER} (owner)"
-DEPLOYER = "role pypi-registry-ci-deploy in 111122223333"
-LOSS_COLUMNS = ("irreversible delete", "overwrite in internal", "reopen names", "disable or delete key")
+from tests.expected import BREAK_GLASS, DEPLOYER, LOSS_COLUMNS, OWNER, OWNER_ADMIN
 
 
 def table(rendering: Rendering) -> dict[str, dict[str, bool]]:
@@ -39,25 +35,19 @@ def without_statement(rendering: Rendering, name: str, key: str, sid: str) -> Re
     return replace(rendering, resources=[changed(r) if r.name == name else r for r in rendering.resources])
 
 
-@pytest.fixture(scope="module")
-def prod() -> Rendering:
-    return render("prod")
-
-
 def test_prod_owner_admin_loses_nothing_and_the_deploy_role_only_reopens(prod):
     rows = table(prod)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
     assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), "reopen names": True}
     # Nobody outside the owner account can lose or reopen anything either.
     for label, row in rows.items():
-        if "111122223333" not in label:
+        if OWNER not in label:
             assert losses(row) == dict.fromkeys(LOSS_COLUMNS, False), label
     assert not access_section(prod).failed
 
 
 def test_the_break_glass_role_may_do_every_loss_and_nobody_else_gains_it():
-    role = f"arn:aws:iam::{OWNER}:role/break-glass"
-    rows = table(render("prod", overrides={"pypi-registry:breakGlassRoleArn": role}))
+    rows = table(render("prod", overrides={"pypi-registry:breakGlassRoleArn": BREAK_GLASS}))
     assert losses(rows[f"role break-glass in {OWNER}"]) == dict.fromkeys(LOSS_COLUMNS, True)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
     assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), "reopen names": True}

@@ -23,8 +23,9 @@ from audit.access import (
     github_claims,
     web_identity_may_assume,
 )
-from audit.render import Rendering, render
+from audit.render import Rendering
 from components.settings import Publisher
+from tests.expected import OWNER, REGION, SECONDARIES
 from tests.moto_iam import (
     DeployedRole,
     OidcProvider,
@@ -37,9 +38,6 @@ from tests.moto_iam import (
 
 pytestmark = pytest.mark.moto
 
-REGION = "eu-west-1"
-OWNER = "111122223333"
-SECONDARIES = ("012345678901", "444455556666", "777788889999")
 GITHUB_HOST = "token.actions.githubusercontent.com"
 UNCLAIMED = "acme-unclaimed"
 REPOSITORIES = ("acme/acme-core", "acme/data-tools")
@@ -69,14 +67,13 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Deployment:
-    rendering = render("prod")
-    with moto_aws(REGION, rendering.settings.deploy_role_name) as aws:
-        deploy_iam(aws, rendering)
+def deployment(prod: Rendering) -> Deployment:
+    with moto_aws(REGION, prod.settings.deploy_role_name) as aws:
+        deploy_iam(aws, prod)
         add_role(aws, OWNER, "administrator", {"everything": ADMINISTRATOR_POLICY})
         owner_roles = read_roles(aws, OWNER)
         providers = {account: read_oidc_providers(aws, account) for account in (OWNER, *SECONDARIES)}
-    return Deployment(rendering, AccessEvaluator(Registry.from_rendering(rendering)), owner_roles, providers)
+    return Deployment(prod, AccessEvaluator(Registry.from_rendering(prod)), owner_roles, providers)
 
 
 def may_assume(deployment: Deployment, repository: str, claims: dict[str, str],

@@ -24,7 +24,7 @@ from audit.access import (
     codeartifact_actions,
 )
 from audit.render import Rendering, render
-from tests.expected import DOMAIN_READ, REPOSITORY_READ
+from tests.expected import DOMAIN_READ, OWNER, READER_ROLE_NAME, REGION, REPOSITORY_READ, SECONDARIES
 from tests.moto_iam import (
     DeployedRole,
     add_role,
@@ -37,11 +37,7 @@ from tests.moto_iam import (
 
 pytestmark = pytest.mark.moto
 
-REGION = "eu-west-1"
-OWNER = "111122223333"
-SECONDARIES = ("012345678901", "444455556666", "777788889999")
 OUTSIDER = "999900001111"  # neither nominated nor in the organization
-READER_ROLE = "codeartifact-pypi-reader"
 PACKAGE_NAMES = ("acme-core", "requests")  # an internal and a public name
 
 # The read path, written out rather than imported, so that a grant added to the policy
@@ -104,18 +100,17 @@ def deploy(rendering: Rendering, aws, extra_administrators: tuple[str, ...]) -> 
 
 
 @pytest.fixture(scope="module")
-def explicit_accounts() -> Deployment:
+def explicit_accounts(prod: Rendering) -> Deployment:
     """The prod stack: three nominated secondary accounts, no organization."""
-    rendering = render("prod")
-    with moto_aws(REGION, rendering.settings.deploy_role_name) as aws:
-        roles = deploy(rendering, aws, extra_administrators=(*SECONDARIES, OUTSIDER))
+    with moto_aws(REGION, prod.settings.deploy_role_name) as aws:
+        roles = deploy(prod, aws, extra_administrators=(*SECONDARIES, OUTSIDER))
         # An outsider that copied the reader policy word for word into its own account.
-        reader_policy = next(iter(roles[SECONDARIES[0]][f"arn:aws:iam::{SECONDARIES[0]}:role/{READER_ROLE}"]
+        reader_policy = next(iter(roles[SECONDARIES[0]][f"arn:aws:iam::{SECONDARIES[0]}:role/{READER_ROLE_NAME}"]
                                   .policies.values()))
-        add_role(aws, OUTSIDER, READER_ROLE, {"copied-reader-policy": reader_policy})
+        add_role(aws, OUTSIDER, READER_ROLE_NAME, {"copied-reader-policy": reader_policy})
         roles[OUTSIDER] = read_roles(aws, OUTSIDER)
         org_ids = {account: organization_of(aws, account) for account in roles}
-    return Deployment(rendering, AccessEvaluator(Registry.from_rendering(rendering)), roles, org_ids)
+    return Deployment(prod, AccessEvaluator(Registry.from_rendering(prod)), roles, org_ids)
 
 
 @pytest.fixture(scope="module")
@@ -143,12 +138,12 @@ def organization() -> tuple[Deployment, list[str], str]:
 
 @pytest.mark.parametrize("account", SECONDARIES)
 def test_reader_role_lives_in_its_own_account_with_its_policy_attached_there(explicit_accounts, account):
-    role = explicit_accounts.roles[account][f"arn:aws:iam::{account}:role/{READER_ROLE}"]
+    role = explicit_accounts.roles[account][f"arn:aws:iam::{account}:role/{READER_ROLE_NAME}"]
     assert [s["Principal"] for s in role.trust_policy["Statement"]] == [{"AWS": f"arn:aws:iam::{account}:root"}]
     assert role.policies, "the reader role has no policy attached"
     assert all(source.startswith(f"arn:aws:iam::{account}:policy/") for source in role.policies)
     owner_roles = explicit_accounts.roles[OWNER]
-    assert not any(arn.endswith(f":role/{READER_ROLE}") for arn in owner_roles)
+    assert not any(arn.endswith(f":role/{READER_ROLE_NAME}") for arn in owner_roles)
 
 
 def test_the_expected_read_path_is_read_only_by_policy_sentry():
@@ -157,13 +152,13 @@ def test_the_expected_read_path_is_read_only_by_policy_sentry():
 
 @pytest.mark.parametrize("account", SECONDARIES)
 def test_reader_role_is_allowed_exactly_the_read_path(explicit_accounts, account):
-    principal = explicit_accounts.principal(account, READER_ROLE)
+    principal = explicit_accounts.principal(account, READER_ROLE_NAME)
     assert allowed_requests(explicit_accounts, principal) == read_path(explicit_accounts.registry)
 
 
 @pytest.mark.parametrize("account", SECONDARIES)
 def test_reader_role_is_denied_every_write_permissions_and_tagging_action(explicit_accounts, account):
-    principal = explicit_accounts.principal(account, READER_ROLE)
+    principal = explicit_accounts.principal(account, READER_ROLE_NAME)
     denied_kinds = non_read_actions()
     assert len(denied_kinds) == 26  # Write 22, Permissions management 2, Tagging 2
     allowed = allowed_requests(explicit_accounts, principal)
@@ -172,7 +167,7 @@ def test_reader_role_is_denied_every_write_permissions_and_tagging_action(explic
 
 @pytest.mark.parametrize("account", SECONDARIES)
 def test_reader_role_gets_a_bearer_token_for_codeartifact_only(explicit_accounts, account):
-    principal = explicit_accounts.principal(account, READER_ROLE)
+    principal = explicit_accounts.principal(account, READER_ROLE_NAME)
     evaluator = explicit_accounts.evaluator
     assert evaluator.allowed(principal, BEARER_TOKEN_ACTION, context={SERVICE_NAME_KEY: "codeartifact.amazonaws.com"})
     assert not evaluator.allowed(principal, BEARER_TOKEN_ACTION, context={SERVICE_NAME_KEY: "ecr-public.amazonaws.com"})
@@ -187,7 +182,7 @@ def test_administrator_in_a_secondary_account_reads_but_the_resource_policies_st
     assert allowed_requests(explicit_accounts, principal) == read_path(explicit_accounts.registry)
 
 
-@pytest.mark.parametrize("role_name", ["administrator", READER_ROLE])
+@pytest.mark.parametrize("role_name", ["administrator", READER_ROLE_NAME])
 def test_principal_in_an_account_that_is_not_nominated_is_denied_every_codeartifact_action(
         explicit_accounts, role_name):
     principal = explicit_accounts.principal(OUTSIDER, role_name)
@@ -200,7 +195,7 @@ def test_principal_in_an_account_that_is_not_nominated_is_denied_every_codeartif
 @pytest.mark.parametrize("index", [0, 1])
 def test_organization_reader_role_is_allowed_exactly_the_read_path(organization, index):
     deployment, nominated, _ = organization
-    principal = deployment.principal(nominated[index], READER_ROLE)
+    principal = deployment.principal(nominated[index], READER_ROLE_NAME)
     assert principal.org_id is not None
     assert allowed_requests(deployment, principal) == read_path(deployment.registry)
     assert deployment.evaluator.allowed(principal, BEARER_TOKEN_ACTION,
@@ -225,6 +220,6 @@ def test_principal_outside_the_organization_is_denied_every_codeartifact_action(
 def test_organization_membership_is_what_grants_the_reads(organization):
     # The same nominated reader role, had its account left the organization: nothing.
     deployment, nominated, _ = organization
-    member = deployment.principal(nominated[0], READER_ROLE)
+    member = deployment.principal(nominated[0], READER_ROLE_NAME)
     departed = Principal(member.arn, member.policies, org_id=None)
     assert allowed_requests(deployment, departed) == set()

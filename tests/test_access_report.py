@@ -14,17 +14,25 @@ import audit.__main__ as audit_cli
 from audit.access import access_report, access_section, codeartifact_actions
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
+from tests.expected import (
+    DEPLOYER,
+    DOMAIN_ARN,
+    INTERNAL_PACKAGES,
+    LOSS_COLUMNS,
+    OWNER,
+    OWNER_ADMIN,
+    PACKAGE_ARN,
+    PUBLISHED_PACKAGES,
+    READER_ROLE_NAME,
+    SECONDARIES,
+)
 
-OWNER = "111122223333"
-SECONDARIES = ("012345678901", "444455556666", "777788889999")
-OUTSIDER = "999999999999"
-PACKAGES = ("acme-core", "acme-core-testing", "acme-data-tools")
-DOMAIN_ARN = f"arn:aws:codeartifact:eu-west-1:{OWNER}:domain/acme"
+OUTSIDER = "999999999999"  # the unlisted account the report adds, holding an administrator
 
 READ_ONLY = {
     "read internal": True,
     "read pypi-store": True,
-    **{f"publish {name}": False for name in PACKAGES},
+    **{f"publish {name}": False for name in PUBLISHED_PACKAGES},
     "any write": False,
     "any permissions change": False,
     "irreversible delete": False,
@@ -32,9 +40,7 @@ READ_ONLY = {
     "reopen names": False,
     "disable or delete key": False,
 }
-LOSSES = ("irreversible delete", "overwrite in internal", "reopen names", "disable or delete key")
 NOTHING = dict.fromkeys(READ_ONLY, False)
-OWNER_ADMIN = f"admin in {OWNER} (owner)"
 
 
 def table(rendering: Rendering) -> dict[str, dict[str, bool]]:
@@ -48,11 +54,6 @@ def with_policy(rendering: Rendering, name: str, key: str, document: dict) -> Re
                  for r in rendering.resources]
     assert resources != rendering.resources, f"no resource named {name}"
     return replace(rendering, resources=resources)
-
-
-@pytest.fixture(scope="module")
-def prod() -> Rendering:
-    return render("prod")
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,8 @@ def test_prod_secondaries_read_only_outsider_nothing_publishers_their_own_packag
     assert rows["publisher acme/data-tools"] == {**NOTHING, "read internal": True, "publish acme-data-tools": True}
     # The owner's administrator may do anything but lose packages or reopen names; the deploy role
     # may also reopen names (pulumi up manages package groups).
-    assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSSES, False)}
-    assert rows[f"role pypi-registry-ci-deploy in {OWNER}"] == {**rows[OWNER_ADMIN], "reopen names": True}
+    assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSS_COLUMNS, False)}
+    assert rows[DEPLOYER] == {**rows[OWNER_ADMIN], "reopen names": True}
     assert len(rows) == 3 + 3 + 1 + 2 + 1 + 1
 
 
@@ -90,13 +91,13 @@ def test_json_access_lists_every_action_for_every_principal(prod_section):
     decisions = prod_section.json_value["decisions"]
     assert all(set(d) == {"principal", "action", "resource", "allowed"} for d in decisions)
     by_request = {(d["principal"], d["action"], d["resource"]): d["allowed"] for d in decisions}
-    readers = [f"arn:aws:iam::{a}:role/codeartifact-pypi-reader" for a in SECONDARIES]
+    readers = [f"arn:aws:iam::{a}:role/{READER_ROLE_NAME}" for a in SECONDARIES]
     publishers = [f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core",
                   f"arn:aws:iam::{OWNER}:role/gh-publish-acme-data-tools"]
     for principal in readers + publishers:
         for action in codeartifact_actions():
             assert (principal, action, DOMAIN_ARN) in by_request, (principal, action)
-    own_package = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal/pypi//acme-core"
+    own_package = f"{INTERNAL_PACKAGES}/pypi//acme-core"
     assert by_request[(publishers[0], "codeartifact:PublishPackageVersion", own_package)] is True
     assert by_request[(publishers[1], "codeartifact:PublishPackageVersion", own_package)] is False
     assert by_request[(readers[0], "codeartifact:GetAuthorizationToken", DOMAIN_ARN)] is True
@@ -133,12 +134,11 @@ def test_report_fails_when_a_publisher_may_publish_beyond_its_packages(prod):
     inline = prod.one("aws:iam/rolePolicy:RolePolicy", "publishers-acme-acme-core-publish")
     document = inline.policy("policy")
     publish = next(s for s in document["Statement"] if s["Sid"] == "PublishOwnPackages")
-    publish["Resource"] = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/*"
+    publish["Resource"] = f"{PACKAGE_ARN}/*"
     section = access_section(with_policy(prod, inline.name, "policy", document))
     assert section.failed
     assert "publisher acme/acme-core" in section.text
-    assert "PublishPackageVersion on arn:aws:codeartifact:eu-west-1:111122223333:package/acme/internal/pypi//" \
-           "acme-data-tools" in section.text
+    assert f"PublishPackageVersion on {INTERNAL_PACKAGES}/pypi//acme-data-tools" in section.text
     assert "package/acme/pypi-store/pypi//acme-core" in section.text
     assert "publisher acme/data-tools (" not in section.text
 

@@ -9,9 +9,7 @@ import sys
 import pytest
 
 from audit.stack_config import PROJECT_DIR
-
-OWNER = "111122223333"
-SECONDARIES = {"012345678901", "444455556666", "777788889999"}
+from tests.expected import OWNER, REGION, SECONDARIES
 
 
 def run_audit(*args: str) -> subprocess.CompletedProcess:
@@ -32,10 +30,11 @@ def test_json_lists_every_resource_type_in_its_account(audit_json):
     accounts_by_type: dict[str, set[str]] = {}
     for resource in audit_json["resources"]:
         assert set(resource) >= {"urn", "type", "name", "account", "region", "protect", "inputs"}
-        assert resource["region"] == "eu-west-1"
+        assert resource["region"] == REGION
         accounts_by_type.setdefault(resource["type"], set()).add(resource["account"])
+    secondaries = set(SECONDARIES)
     assert accounts_by_type == {
-        "pulumi:providers:aws": {OWNER} | SECONDARIES,
+        "pulumi:providers:aws": {OWNER} | secondaries,
         "pulumi:providers:aws-native": {OWNER},
         "aws:kms/key:Key": {OWNER},
         "aws:kms/alias:Alias": {OWNER},
@@ -45,10 +44,10 @@ def test_json_lists_every_resource_type_in_its_account(audit_json):
         "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy": {OWNER},
         "aws-native:codeartifact:PackageGroup": {OWNER},
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {OWNER},
-        "aws:iam/role:Role": {OWNER} | SECONDARIES,
+        "aws:iam/role:Role": {OWNER} | secondaries,
         "aws:iam/rolePolicy:RolePolicy": {OWNER},
-        "aws:iam/policy:Policy": SECONDARIES,
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": SECONDARIES,
+        "aws:iam/policy:Policy": secondaries,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": secondaries,
     }
 
 
@@ -64,8 +63,8 @@ def test_text_summary_groups_resources_by_account():
     result = run_audit()
     assert result.returncode == 0, result.stdout[-2000:]
     text = result.stdout
-    assert f"{OWNER} (owner)  eu-west-1" in text
+    assert f"{OWNER} (owner)  {REGION}" in text
     for account in SECONDARIES:
-        assert f"{account} (secondary)  eu-west-1  4 resources" in text
+        assert f"{account} (secondary)  {REGION}  4 resources" in text
     assert "registry-domain [protected, retained on delete]" in text
     assert text.rstrip().endswith("All checks passed.")

@@ -15,13 +15,24 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from components import policy_documents as docs
 from policies.guardrails import POLICIES
+from tests.expected import (
+    BREAK_GLASS,
+    DOMAIN,
+    DOMAIN_POLICY,
+    INTERNAL_PACKAGES,
+    KMS_KEY,
+    MANAGED_POLICY,
+    OWNER,
+    PACKAGE_ARN,
+    ROLE,
+    ROLE_POLICY,
+    STRANGER,
+)
 from tests.test_guardrails_rules import (
     CONFIG,
-    OWNER,
     PUBLISHER,
     SECONDARY,
     SETTINGS,
-    STRANGER,
     options,
     policy_named,
     stack_resource,
@@ -29,18 +40,9 @@ from tests.test_guardrails_rules import (
     violations,
 )
 
-ROLE = "aws:iam/role:Role"
 NATIVE_ROLE = "aws-native:iam:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-KMS_KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
-DOMAIN = "aws:codeartifact/domain:Domain"
-DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
 AWS_POLICY = "arn:aws:iam::aws:policy/"
-BREAK_GLASS = f"arn:aws:iam::{OWNER}:role/break-glass"
-GITHUB_PROVIDER = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
-INTERNAL = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal"
 
 
 def document(*statements: dict) -> dict:
@@ -189,7 +191,7 @@ DECLARED_ARN = f"arn:aws:iam::{OWNER}:policy/declared"
 
 def declared_policy() -> object:
     return stack_resource(MANAGED_POLICY, "declared", {"arn": DECLARED_ARN, "policy": json.dumps(
-        document(allow(None, "codeartifact:ReadFromRepository", f"{INTERNAL}/*")))})
+        document(allow(None, "codeartifact:ReadFromRepository", f"{INTERNAL_PACKAGES}/*")))})
 
 
 ATTACHMENTS = {
@@ -264,23 +266,26 @@ def test_scope_passes_the_real_publisher_policy_and_ignores_roles_github_cannot_
     reader = stack_resource(ROLE, "reader", {"name": "reader", "assumeRolePolicy": json.dumps(
         docs.reader_trust_policy(OWNER))})
     writes = stack_resource(ROLE_POLICY, "reader-inline", {"role": "reader", "policy": json.dumps(
-        document(allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL}/pypi//acme-x")))})
+        document(allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL_PACKAGES}/pypi//acme-x")))})
     assert stack_violations(SCOPE_RULE, [reader, writes]) == []
 
 
 @pytest.mark.parametrize(("statement", "expected"), [
-    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL}/*"), "PublishPackageVersion on"),
-    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL}/pypi//acme-*"), "PublishPackageVersion on"),
-    (allow(None, "codeartifact:PublishPackageVersion",
-           f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/*/pypi//acme-data-tools"), "PublishPackageVersion on"),
-    (allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL}/pypi//acme-data-tools"), "CopyPackageVersions"),
-    (allow(None, "codeartifact:UpdatePackageVersionsStatus", f"{INTERNAL}/pypi//acme-data-tools"),
+    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/*"), "PublishPackageVersion on"),
+    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/pypi//acme-*"),
+     "PublishPackageVersion on"),
+    (allow(None, "codeartifact:PublishPackageVersion", f"{PACKAGE_ARN}/*/pypi//acme-data-tools"),
+     "PublishPackageVersion on"),
+    (allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"),
+     "CopyPackageVersions"),
+    (allow(None, "codeartifact:UpdatePackageVersionsStatus", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"),
      "UpdatePackageVersionsStatus"),
-    (allow(None, "codeartifact:PutPackageOriginConfiguration", f"{INTERNAL}/pypi//acme-data-tools"),
+    (allow(None, "codeartifact:PutPackageOriginConfiguration", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"),
      "PutPackageOriginConfiguration"),
-    (allow(None, "codeartifact:DeletePackageVersions", f"{INTERNAL}/pypi//acme-data-tools"), "DeletePackageVersions"),
+    (allow(None, "codeartifact:DeletePackageVersions", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"),
+     "DeletePackageVersions"),
     (allow(None, "codeartifact:PutRepositoryPermissionsPolicy", "*"), "PutRepositoryPermissionsPolicy"),
-    (allow(None, "codeartifact:P*", f"{INTERNAL}/pypi//acme-data-tools"), "PutPackageOriginConfiguration"),
+    (allow(None, "codeartifact:P*", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"), "PutPackageOriginConfiguration"),
     (allow(None, "s3:PutObject"), "s3:PutObject"),
     ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "NotAction"),
 ], ids=["internal-star", "prefix-star", "any-repository", "copy", "status", "origin", "delete", "permissions",
@@ -293,7 +298,7 @@ def test_scope_reports_everything_beyond_publishing_exact_packages(statement, ex
 
 
 def test_scope_follows_every_way_a_policy_reaches_the_role():
-    copy_grant = document(allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL}/pypi//acme-data-tools"))
+    copy_grant = document(allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"))
     in_role = publisher_role(inlinePolicies=[{"name": "extra", "policy": json.dumps(copy_grant)}])
     assert stack_violations(SCOPE_RULE, [in_role])
 
@@ -374,7 +379,7 @@ def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_
     (document(program_policy()["Statement"][0]), "could be deleted"),
     (without("DenyIrreversibleDeletes", "codeartifact:DisposePackageVersions"), "DisposePackageVersions"),
     (changed("DenyIrreversibleDeletes", Principal={"AWS": f"arn:aws:iam::{OWNER}:root"}), "could be deleted"),
-    (changed("DenyIrreversibleDeletes", Resource=f"{INTERNAL}/*"), "could be deleted"),
+    (changed("DenyIrreversibleDeletes", Resource=f"{INTERNAL_PACKAGES}/*"), "could be deleted"),
     (changed("DenyIrreversibleDeletes", Condition={"StringEquals": {"aws:PrincipalAccount": STRANGER}}),
      "could be deleted"),
     (changed("DenyOverwritingVersions", Effect="Allow"), "could be overwritten"),
@@ -413,7 +418,8 @@ def test_identity_policy_from_an_unpinned_provider_counts_as_cross_account(allow
 
     provider = None if allowed is None else PolicyProviderResource(
         "pulumi:providers:aws", unknown_checking_proxy({"allowedAccountIds": allowed}), "urn:p", "p")
-    write = {"policy": json.dumps(document(allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL}/pypi//x")))}
+    publish = allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/pypi//x")
+    write = {"policy": json.dumps(document(publish))}
     policy = policy_named("cross-account-codeartifact-read-only")
     found: list[str] = []
     args = ResourceValidationArgs(MANAGED_POLICY, unknown_checking_proxy(write), "urn:x", "x", options(), provider,

@@ -25,13 +25,24 @@ from pulumi_policy.proxy import unknown_checking_proxy
 from components import policy_documents as docs
 from components.settings import parse_settings
 from policies.guardrails import CONFIG_PROPERTIES, POLICIES, policy_config
+from tests.expected import (
+    DOMAIN,
+    DOMAIN_POLICY,
+    KMS_KEY,
+    MANAGED_POLICY,
+    OWNER,
+    PACKAGE_ARN,
+    PACKAGE_GROUP,
+    REGION,
+    REPOSITORY,
+    REPOSITORY_POLICY,
+    ROLE,
+    ROLE_POLICY,
+    STRANGER,
+)
 
-OWNER = "111122223333"
-SECONDARY = "444455556666"
-STRANGER = "999988887777"
+SECONDARY = "444455556666"  # the one secondary account of SETTINGS
 ORGANIZATION = "o-a1b2c3d4e5"
-REGION = "eu-west-1"
-PACKAGES = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"
 
 SETTINGS = parse_settings(
     {
@@ -64,16 +75,6 @@ CONFIG = policy_config({
     "allowedGithubOwners": ["acme"],
     "internalPrefixes": ["acme-", "acmecorp-"],
 })
-
-DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
-REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
-REPOSITORY = "aws:codeartifact/repository:Repository"
-DOMAIN = "aws:codeartifact/domain:Domain"
-KMS_KEY = "aws:kms/key:Key"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
 
 
 def policy_named(name: str):
@@ -142,7 +143,7 @@ def with_statement(document: dict, **changes) -> dict:
 
 def read_statement(principal, actions, condition=None) -> dict:
     statement = {"Sid": "Grant", "Effect": "Allow", "Principal": principal, "Action": actions,
-                 "Resource": f"{PACKAGES}/internal/*"}
+                 "Resource": f"{PACKAGE_ARN}/internal/*"}
     if condition:
         statement["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [statement]}
@@ -427,7 +428,7 @@ def test_no_wildcard_write_passes_publisher_and_reader_policies():
     (ROLE_POLICY, identity("codeartifact:*")),
     (MANAGED_POLICY, identity("*")),
     (ROLE_POLICY, {"policy": json.dumps({"Statement": {"Effect": "Allow", "Action": "codeartifact:*",
-                                                       "Resource": f"{PACKAGES}/internal/*"}})}),
+                                                       "Resource": f"{PACKAGE_ARN}/internal/*"}})}),
     (ROLE_POLICY, {"policy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "codeartifact:DeleteRepository",
         "Resource": f"arn:aws:codeartifact:{REGION}:{OWNER}:*"}]})}),
@@ -487,9 +488,9 @@ def test_store_has_no_publishers_passes_publishers_of_internal():
 
 
 @pytest.mark.parametrize("extra", [
-    stack_resource(ROLE_POLICY, "bad", {"policy": publish_grant(f"{PACKAGES}/pypi-store/*")}),
+    stack_resource(ROLE_POLICY, "bad", {"policy": publish_grant(f"{PACKAGE_ARN}/pypi-store/*")}),
     stack_resource(MANAGED_POLICY, "bad", {"policy": publish_grant("*")}),
-    stack_resource(ROLE_POLICY, "bad", {"policy": publish_grant(f"{PACKAGES}/*/pypi//acme-core")}),
+    stack_resource(ROLE_POLICY, "bad", {"policy": publish_grant(f"{PACKAGE_ARN}/*/pypi//acme-core")}),
     stack_resource(REPOSITORY_POLICY, "bad", repository_policy(
         repository="pypi-store",
         document=with_statement(read_statement({"AWS": f"arn:aws:iam::{OWNER}:root"}, "codeartifact:Publish*"),

@@ -24,14 +24,9 @@ from audit.guardrails import guardrails_section, pack_config, rendering_violatio
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from policies.guardrails import PACK_NAME, POLICIES
+from tests.expected import INTERNAL_PACKAGES, OWNER, REGION, STRANGER
 
 EXAMPLE_CONFIG = PROJECT_DIR / "policies" / "policy-config.prod.json"
-STRANGER = "999988887777"
-
-
-@pytest.fixture(scope="module")
-def prod() -> Rendering:
-    return render("prod")
 
 
 def example_config() -> dict:
@@ -228,9 +223,7 @@ def test_pack_serves_every_policy_and_reports_over_grpc(served_pack, prod):
 
 from audit.render import RecordedResource  # noqa: E402
 
-OWNER = "111122223333"
 COGNITO = "cognito-identity.amazonaws.com"
-INTERNAL_PACKAGES = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal"
 
 
 def _edit_json(rendering: Rendering, name: str, key: str, edit) -> Rendering:
@@ -250,7 +243,7 @@ def _added(rendering: Rendering, resource_type: str, name: str, inputs: dict, pa
     resource = RecordedResource(
         urn=f"urn:pulumi:prod::pypi-registry::{resource_type}::{name}", type=resource_type, name=name, custom=True,
         parent=parent, provider=owner_provider, protect=False, retain_on_delete=False, inputs=inputs,
-        outputs=dict(inputs), account=OWNER, region="eu-west-1")
+        outputs=dict(inputs), account=OWNER, region=REGION)
     return replace(rendering, resources=[*rendering.resources, resource])
 
 

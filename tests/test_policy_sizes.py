@@ -8,8 +8,9 @@ import pytest
 
 from components import policy_documents as docs
 from components.settings import ConfigError, parse_settings
+from tests.expected import BREAK_GLASS, OWNER, REGION
 
-BASE = {"ownerAccountId": "111122223333", "domainName": "acme", "internalPrefixes": ["acme-"]}
+BASE = {"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"]}
 
 
 def accounts(count: int) -> list[str]:
@@ -17,7 +18,7 @@ def accounts(count: int) -> list[str]:
 
 
 def settings_for(count: int, **extra):
-    return parse_settings({**BASE, "secondaryAccountIds": accounts(count), **extra}, "eu-west-1")
+    return parse_settings({**BASE, "secondaryAccountIds": accounts(count), **extra}, REGION)
 
 
 def resource_policy_sizes(settings) -> list[int]:
@@ -44,9 +45,8 @@ def test_explicit_list_rejects_the_first_account_that_does_not_fit_and_says_how_
 
 
 def test_break_glass_condition_counts_against_the_limit():
-    role = "arn:aws:iam::111122223333:role/break-glass"
     plain = settings_for(3)
-    with_role = settings_for(3, breakGlassRoleArn=role)
+    with_role = settings_for(3, breakGlassRoleArn=BREAK_GLASS)
     assert resource_policy_sizes(with_role)[0] > resource_policy_sizes(plain)[0]
 
 
@@ -63,7 +63,7 @@ def test_too_many_subjects_overflow_the_trust_policy_and_are_rejected():
     publisher = {"repository": "acme/lib-a", "packages": ["acme-lib-a"], "subjects": subjects}
     with pytest.raises(ConfigError, match=r"publishers\[0\]\.subjects: the trust policy of acme/lib-a is \d+ "
                                           r"characters, over the 2048 limit"):
-        parse_settings({**BASE, "publishers": [publisher]}, "eu-west-1")
+        parse_settings({**BASE, "publishers": [publisher]}, REGION)
 
 
 def test_reader_policy_does_not_grow_with_accounts():

@@ -9,16 +9,20 @@ from collections import Counter
 import pytest
 
 from audit.render import Rendering, render
-from tests.expected import DOMAIN_READ, REPOSITORY_READ
+from tests.expected import (
+    DEPLOY_ROLE,
+    DOMAIN_ARN,
+    DOMAIN_READ,
+    GITHUB_OIDC_PROVIDER,
+    OWNER,
+    PACKAGE_ARN,
+    REGION,
+    REPOSITORY_ARN,
+    REPOSITORY_READ,
+    SECONDARIES,
+)
 
-OWNER = "111122223333"
-SECONDARIES = ["012345678901", "444455556666", "777788889999"]
-REGION = "eu-west-1"
-DOMAIN_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:domain/acme"
-REPO_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:repository/acme"
-PACKAGE_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"
 SECONDARY_ROOTS = [f"arn:aws:iam::{a}:root" for a in SECONDARIES]
-OIDC_ARN = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
 
 DENY_DELETES = {
     "Sid": "DenyIrreversibleDeletes",
@@ -33,7 +37,6 @@ DENY_DELETES = {
     ],
     "Resource": "*",
 }
-DEPLOY_ROLE = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
 DENY_OVERWRITE = {
     "Sid": "DenyOverwritingVersions",
     "Effect": "Deny",
@@ -106,8 +109,9 @@ BEARER = {
 
 
 @pytest.fixture
-def prod() -> Rendering:
-    return render("prod")
+def prod(fresh_prod: Rendering) -> Rendering:
+    """Here `prod` is the program run afresh for each test (tests/conftest.py shares one otherwise)."""
+    return fresh_prod
 
 
 def test_declares_every_resource_of_the_registry(prod):
@@ -251,8 +255,8 @@ def test_reader_policy_reads_the_owner_registry_and_gets_bearer_tokens_only_for_
                 "Effect": "Allow",
                 "Action": REPOSITORY_READ,
                 "Resource": [
-                    f"{REPO_ARN}/pypi-store", f"{PACKAGE_ARN}/pypi-store/*",
-                    f"{REPO_ARN}/internal", f"{PACKAGE_ARN}/internal/*",
+                    f"{REPOSITORY_ARN}/pypi-store", f"{PACKAGE_ARN}/pypi-store/*",
+                    f"{REPOSITORY_ARN}/internal", f"{PACKAGE_ARN}/internal/*",
                 ],
             },
             BEARER,
@@ -292,7 +296,7 @@ def test_repository_policies_grant_read_only_to_secondaries(prod, repository):
             "Effect": "Allow",
             "Principal": {"AWS": SECONDARY_ROOTS},
             "Action": REPOSITORY_READ,
-            "Resource": [f"{REPO_ARN}/{repository}", f"{PACKAGE_ARN}/{repository}/*"],
+            "Resource": [f"{REPOSITORY_ARN}/{repository}", f"{PACKAGE_ARN}/{repository}/*"],
         }],
     }
 
@@ -301,7 +305,7 @@ def test_github_oidc_provider_is_created_for_sts_audience(prod):
     provider = prod.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "publishers-github-oidc")
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
-    assert provider.outputs["arn"] == OIDC_ARN
+    assert provider.outputs["arn"] == GITHUB_OIDC_PROVIDER
 
 
 @pytest.mark.parametrize(
@@ -324,7 +328,7 @@ def test_publisher_role_trust_and_permissions(prod, repository, role_name, subje
         "Statement": [{
             "Sid": "GitHubActionsOidc",
             "Effect": "Allow",
-            "Principal": {"Federated": OIDC_ARN},
+            "Principal": {"Federated": GITHUB_OIDC_PROVIDER},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
                 "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
@@ -343,7 +347,7 @@ def test_publisher_role_trust_and_permissions(prod, repository, role_name, subje
             BEARER,
             {"Sid": "InternalRepositoryEndpoint", "Effect": "Allow",
              "Action": ["codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository"],
-             "Resource": f"{REPO_ARN}/internal"},
+             "Resource": f"{REPOSITORY_ARN}/internal"},
             {"Sid": "PublishOwnPackages", "Effect": "Allow",
              "Action": ["codeartifact:PublishPackageVersion", "codeartifact:DescribePackageVersion",
                         "codeartifact:ListPackageVersions", "codeartifact:ListPackageVersionAssets"],
@@ -405,7 +409,7 @@ def test_existing_github_oidc_provider_is_reused_by_arn():
     assert rendering.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     for role in rendering.of_type("aws:iam/role:Role"):
         if role.name.startswith("publishers-"):
-            assert role.policy("assumeRolePolicy")["Statement"][0]["Principal"] == {"Federated": OIDC_ARN}
+            assert role.policy("assumeRolePolicy")["Statement"][0]["Principal"] == {"Federated": GITHUB_OIDC_PROVIDER}
 
 
 def test_without_readers_no_repository_policy_and_domain_policy_only_denies():

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("pull-request.yml", "deploy.yml", "publish-python-package.yml")
+NAMES = ("pull-request.yml", "deploy.yml", "publish-python-package.yml", "drift.yml")
 VENV_BIN = Path(sys.executable).parent
 FIXTURES = Path(__file__).parent / "fixtures_publish"
 
@@ -617,3 +617,21 @@ def test_verify_refuses_files_changed_added_or_dropped_in_transit(runner, tamper
     result = runner.run("verify", BUILT_DIGESTS=digests)
     assert result.returncode == 1
     assert "::error::the distributions received are not exactly the ones the build job produced" in result.stdout
+
+
+# --- drift ----------------------------------------------------------------------------------------
+
+
+def test_drift_runs_daily_with_the_read_only_preview_role_and_fails_on_any_change():
+    workflow = load("drift.yml")
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    job = workflow["jobs"]["drift"]
+    assert job["environment"] == "preview"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    credentials = step_using("drift.yml", "drift", "aws-actions/configure-aws-credentials")
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    (refresh,) = [step["run"] for step in job["steps"] if "pulumi refresh" in step.get("run", "")]
+    for flag in ("--stack prod", "--run-program", "--preview-only", "--expect-no-changes", "--non-interactive"):
+        assert flag in refresh
+    cli = step_using("drift.yml", "drift", "pulumi/actions")
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", cli["with"]["pulumi-version"])

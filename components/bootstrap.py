@@ -1,0 +1,140 @@
+"""The roles CI uses, which the stack must not manage (a stack must not manage the roles that
+deploy it): their documents as pure functions, printed by `python -m components.bootstrap`.
+
+In the owner account, two roles trusted by GitHub OIDC: a preview role (environment
+`preview`, read-only) and a deploy role (environment `production`). In each secondary account,
+a preview role trusted only by the preview CI role (it may read the reader role and policy) and
+a deploy role trusted only by the deploy CI role (it may write those two and nothing else).
+tests/test_ci_roles.py proves with principalmapper that the preview side reaches nothing that writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, VERSION, to_json
+
+if TYPE_CHECKING:
+    from components.settings import Settings
+
+PolicyDocument = dict[str, Any]
+
+# What `pulumi preview --refresh` reads of the reader role and policy in a secondary account.
+READER_READ_ACTIONS = (
+    "iam:GetRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+    "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicyTags",
+)
+# What `pulumi up` changes there: the reader role and policy only.
+READER_WRITE_ACTIONS = (
+    "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole",
+    "iam:UntagRole", "iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion",
+    "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+)
+ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+# What a preview reads in the owner account (the registry, its key, the publisher roles).
+OWNER_READ_ACTIONS = (
+    "codeartifact:Describe*", "codeartifact:List*", "codeartifact:GetDomainPermissionsPolicy",
+    "codeartifact:GetRepositoryPermissionsPolicy", "codeartifact:GetRepositoryEndpoint",
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
+    "iam:GetRole", "iam:ListRoleTags", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+    "iam:GetOpenIDConnectProvider",
+)
+
+
+def _reader_arns(settings: Settings, account_id: str) -> list[str]:
+    policy = f"arn:aws:iam::{account_id}:policy/{settings.reader_role_name}-{settings.domain_name}"
+    return [settings.reader_role_arn(account_id), policy]
+
+
+def _trusted_by(role_arn: str) -> PolicyDocument:
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "OnlyThisCiRole", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "sts:AssumeRole"},
+    ]}
+
+
+def github_ci_trust(settings: Settings, repository: str, environment: str) -> PolicyDocument:
+    """The owner account's CI role: only jobs of this repository in one protected environment."""
+    return {"Version": VERSION, "Statement": [{
+        "Sid": "GitHubActionsEnvironment", "Effect": "Allow",
+        "Principal": {"Federated": settings.github_oidc_provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
+            f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{environment}",
+        }},
+    }]}
+
+
+def ci_preview_policy(settings: Settings) -> PolicyDocument:
+    """The owner account's preview CI role: read the registry, assume only the secondary preview roles."""
+    preview_roles = [settings.preview_role_arn(account) for account in settings.secondary_account_ids]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadTheRegistry", "Effect": "Allow", "Action": list(OWNER_READ_ACTIONS), "Resource": "*"},
+    ]
+    if preview_roles:
+        statements.append({"Sid": "AssumeSecondaryPreviewRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                           "Resource": preview_roles})
+    return {"Version": VERSION, "Statement": statements}
+
+
+def secondary_preview_policy(settings: Settings, account_id: str) -> PolicyDocument:
+    """A secondary account's preview role: read the reader role and policy, nothing else."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ReadTheReader", "Effect": "Allow", "Action": list(READER_READ_ACTIONS),
+         "Resource": _reader_arns(settings, account_id)},
+    ]}
+
+
+def secondary_deploy_policy(settings: Settings, account_id: str) -> PolicyDocument:
+    """A secondary account's deploy role: manage the reader role and policy, attach only that policy."""
+    role, policy = _reader_arns(settings, account_id)
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ManageTheReader", "Effect": "Allow", "Action": list(READER_READ_ACTIONS + READER_WRITE_ACTIONS),
+         "Resource": [role, policy]},
+        {"Sid": "AttachOnlyTheReadPolicy", "Effect": "Allow", "Action": list(ATTACH_ACTIONS), "Resource": role,
+         "Condition": {"ArnEquals": {"iam:PolicyARN": policy}}},
+    ]}
+
+
+def documents(settings: Settings, repository: str, ci_preview_role: str, ci_deploy_role: str) -> dict[str, Any]:
+    """Every bootstrap document, by account and role."""
+    found: dict[str, Any] = {
+        settings.owner_account_id: {
+            "ci-preview": {"trust": github_ci_trust(settings, repository, "preview"),
+                           "policy": ci_preview_policy(settings)},
+            "ci-deploy": {"trust": github_ci_trust(settings, repository, "production")},
+        }
+    }
+    for account in settings.secondary_account_ids:
+        found[account] = {
+            settings.preview_role_name: {"trust": _trusted_by(ci_preview_role),
+                                         "policy": secondary_preview_policy(settings, account)},
+            settings.deploy_role_name: {"trust": _trusted_by(ci_deploy_role),
+                                        "policy": secondary_deploy_policy(settings, account)},
+        }
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    from audit.stack_config import load_stack_config
+    from components.settings import PROJECT, parse_settings
+
+    parser = argparse.ArgumentParser(prog="python -m components.bootstrap", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="prod")
+    parser.add_argument("--repository", required=True, help="OWNER/NAME of this repository on GitHub")
+    parser.add_argument("--ci-preview-role", required=True, help="ARN of the owner account's preview CI role")
+    parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
+    args = parser.parse_args(argv)
+    values = load_stack_config(args.stack)
+    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
+    settings = parse_settings(raw, values.get("aws:region"))
+    docs = documents(settings, args.repository, args.ci_preview_role, args.ci_deploy_role)
+    print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
+                                for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
