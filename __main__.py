@@ -49,3 +49,5 @@ pulumi.export("pipLoginCommand", login.replace("login ", "login --tool pip ", 1)
 pulumi.export("twineLoginCommand", login.replace("login ", "login --tool twine ", 1))
 pulumi.export("readerRoleArns", {account: reader.role.arn for account, reader in readers.items()})
 pulumi.export("publisherRoleArns", publishers.role_arns)
+if publishers.ci_reader_role_arn is not None:
+    pulumi.export("githubReaderRoleArn", publishers.ci_reader_role_arn)

@@ -393,6 +393,7 @@ def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com
 
 READER = "reader role"
 OTHER_ROLE = "other role"
+GITHUB_READER = "GitHub CI reader"
 SECONDARY_ADMIN = "admin (Action *)"
 ORGANIZATION_MEMBER = "organization member, admin (Action *)"
 OUTSIDER = "outsider, admin (Action *)"
@@ -400,7 +401,7 @@ PUBLISHER = "publisher"
 OWNER_ADMIN = "owner admin (Action *)"
 DEPLOY_ROLE = "deploy role"
 BREAK_GLASS = "break-glass role"
-KIND_ORDER = (READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER, OWNER_ADMIN,
+KIND_ORDER = (READER, GITHUB_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER, OWNER_ADMIN,
               DEPLOY_ROLE, BREAK_GLASS)
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
@@ -541,8 +542,11 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         return Subject(label, kind, principal, role=grants.roles.get(arn), **rules)
 
     subjects = [role_subject(arn, f"reader {account}", READER) for arn, account in readers.items()]
+    if settings.github_readers:
+        subjects.append(role_subject(settings.github_reader_role_arn, "GitHub CI reader", GITHUB_READER))
     for arn, role in grants.roles.items():
-        if arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers:
+        if (arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers
+                and not (settings.github_readers and arn == settings.github_reader_role_arn)):
             where = "" if role.declared else ", not declared here"
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))

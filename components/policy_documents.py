@@ -254,7 +254,16 @@ def reader_trust_policy(account_id: str) -> PolicyDocument:
 
 def publisher_trust_policy(settings: Settings, publisher: Publisher) -> PolicyDocument:
     """GitHub OIDC trust pinned to the audience and to the exact subjects of one repository."""
-    subjects = list(publisher.subjects)
+    return github_trust_policy(settings, list(publisher.subjects))
+
+
+def github_reader_trust_policy(settings: Settings) -> PolicyDocument:
+    """The CI reader role: the exact subjects of every consuming repository."""
+    return github_trust_policy(settings, [subject for reader in settings.github_readers for subject in reader.subjects])
+
+
+def github_trust_policy(settings: Settings, subjects: list[str]) -> PolicyDocument:
+    """GitHub OIDC trust pinned to the audience and to exact subjects."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -352,6 +361,13 @@ def size_problems(settings: Settings) -> list[str]:
     reader_size = len(to_json(reader_identity_policy(settings)))
     if reader_size > MANAGED_POLICY_LIMIT:
         problems.append(f"readerRoleName: the reader policy is {reader_size} characters, over {MANAGED_POLICY_LIMIT}")
+    if settings.github_readers:
+        trust = len(to_json(github_reader_trust_policy(settings)))
+        if trust > TRUST_POLICY_LIMIT:
+            problems.append(
+                f"githubReaders: the CI reader role's trust policy is {trust} characters, over the "
+                f"{TRUST_POLICY_LIMIT} limit; list fewer repositories or subjects"
+            )
     for index, publisher in enumerate(settings.publishers):
         trust = len(to_json(publisher_trust_policy(settings, publisher)))
         if trust > TRUST_POLICY_LIMIT:

@@ -1,4 +1,5 @@
-"""GitHub Actions OIDC publisher roles: each repository publishes only its own packages."""
+"""GitHub Actions OIDC roles: each publisher publishes only its own packages; one optional CI
+reader role lets consuming repositories install packages, read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
-from components.settings import Settings
+from components.settings import GITHUB_READER_ROLE_NAME, Settings
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,14 @@ class PublisherRoleArgs:
 
 
 @dataclass(frozen=True)
+class CiReaderArgs:
+    role_name: str
+    description: str
+    trust_policy: str  # JSON, as sent to IAM
+    read_policy: str  # JSON, as sent to IAM
+
+
+@dataclass(frozen=True)
 class PublishersArgs:
     """The OIDC provider to create or reuse, and one role per repository with its documents."""
 
@@ -29,6 +38,7 @@ class PublishersArgs:
     oidc_provider_arn: str  # fixed: one provider per URL and account
     roles: tuple[PublisherRoleArgs, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    ci_reader: CiReaderArgs | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PublishersArgs:
@@ -47,6 +57,13 @@ class PublishersArgs:
                 for publisher in settings.publishers
             ),
             tags=dict(settings.tags),
+            ci_reader=CiReaderArgs(
+                role_name=GITHUB_READER_ROLE_NAME,
+                description="GitHub Actions in "
+                f"{', '.join(r.repository for r in settings.github_readers)} install packages (read-only)"[:1000],
+                trust_policy=docs.to_json(docs.github_reader_trust_policy(settings)),
+                read_policy=docs.to_json(docs.reader_identity_policy(settings)),
+            ) if settings.github_readers else None,
         )
 
 
@@ -61,7 +78,7 @@ class GithubPublishers(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.oidc_provider_arn: pulumi.Input[str] = args.oidc_provider_arn
         depends: list[pulumi.Resource] = []
-        if args.create_oidc_provider and args.roles:
+        if args.create_oidc_provider and (args.roles or args.ci_reader):
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=f"https://{docs.GITHUB_OIDC_HOST}",
@@ -93,4 +110,25 @@ class GithubPublishers(pulumi.ComponentResource):
             )
             self.role_arns[role_args.repository] = role.arn
 
-        self.register_outputs({"roleArns": self.role_arns, "oidcProviderArn": self.oidc_provider_arn})
+        self.ci_reader_role_arn: pulumi.Output[str] | None = None
+        if args.ci_reader is not None:
+            reader = aws.iam.Role(
+                f"{name}-ci-reader",
+                name=args.ci_reader.role_name,
+                description=args.ci_reader.description,
+                assume_role_policy=args.ci_reader.trust_policy,
+                max_session_duration=3600,
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            aws.iam.RolePolicy(
+                f"{name}-ci-reader-read",
+                role=reader.name,
+                name="read-the-registry",
+                policy=args.ci_reader.read_policy,
+                opts=child,
+            )
+            self.ci_reader_role_arn = reader.arn
+
+        self.register_outputs({"roleArns": self.role_arns, "oidcProviderArn": self.oidc_provider_arn,
+                               "ciReaderRoleArn": self.ci_reader_role_arn})

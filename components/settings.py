@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "previewRoleName": "pypi-registry-preview",
     "readerRoleName": "codeartifact-pypi-reader",
     "publishers": [],
+    "githubReaders": [],
     "createGithubOidcProvider": True,
     "breakGlassRoleArn": "",
     "deployPrincipalArns": [],
@@ -111,6 +112,19 @@ class Publisher:
 
 
 @dataclass(frozen=True)
+class GithubReader:
+    """A GitHub repository whose CI jobs may install from the registry (read-only)."""
+
+    repository: str  # "owner/name"
+    subjects: tuple[str, ...]
+
+
+# One role for every CI consumer: deterministic, and never one of the gh-publish-* names.
+GITHUB_READER_ROLE_NAME = "gh-pypi-reader"
+GITHUB_READER_CONTEXTS = ("pull_request", "ref:refs/heads/main")
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str
     owner_account_id: str
@@ -126,6 +140,7 @@ class Settings:
     store_repository: str = DEFAULTS["storeRepositoryName"]
     internal_repository: str = DEFAULTS["internalRepositoryName"]
     publishers: tuple[Publisher, ...] = ()
+    github_readers: tuple[GithubReader, ...] = ()
     create_github_oidc_provider: bool = DEFAULTS["createGithubOidcProvider"]
     break_glass_role_arn: str | None = None
     # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
@@ -168,6 +183,10 @@ class Settings:
 
     def preview_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.preview_role_name}"
+
+    @property
+    def github_reader_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.owner_account_id}:role/{GITHUB_READER_ROLE_NAME}"
 
     def publisher_role_arn(self, publisher: Publisher) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{publisher.role_name}"
@@ -363,8 +382,18 @@ def _context_problem(subject: str, context: str) -> str | None:
     return f"subject {subject!r} {problem}" if problem else None
 
 
-def _subject_problem(subject: Any, repository: str) -> str | None:
-    """Why a GitHub OIDC `sub` may not be trusted, or None when it is fine."""
+def _subject_problem(subject: Any, repository: str, *, read_only: bool = False) -> str | None:
+    """Why a GitHub OIDC `sub` may not be trusted, or None when it is fine.
+
+    A read-only role may also trust the `pull_request` subject: CI of a pull request installs
+    packages, and GitHub gives no OIDC token to pull requests from forks."""
+    if read_only and isinstance(subject, str):
+        match = GITHUB_SUBJECT.fullmatch(subject)
+        if match and match["context"] == "pull_request" and "*" not in subject and "?" not in subject:
+            owner, repo = repository.split("/", 1)
+            if match["owner"].lower() != owner.lower() or match["repo"].lower() != repo.lower():
+                return f"subject {subject!r} belongs to another repository than {repository!r}"
+            return None
     if not isinstance(subject, str):
         return f"subject {subject!r} must be a string"
     if "*" in subject or "?" in subject:
@@ -434,6 +463,41 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     if not ok:
         return None
     return Publisher(repository=repository, packages=tuple(packages), subjects=tuple(subjects))
+
+
+def _github_reader(index: int, value: Any, problems: _Problems) -> GithubReader | None:
+    key = f"githubReaders[{index}]"
+    if not isinstance(value, Mapping):
+        problems.add(key, "must be an object with repository and optional subjects")
+        return None
+    unknown = set(value) - {"repository", "subjects"}
+    if unknown:
+        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: repository, subjects")
+    repository = value.get("repository")
+    if not isinstance(repository, str) or repository.count("/") != 1:
+        problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
+        return None
+    owner, name = repository.split("/")
+    if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
+        problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
+        return None
+    subjects = value.get("subjects")
+    if subjects is None:
+        subjects = [f"repo:{repository}:{context}" for context in GITHUB_READER_CONTEXTS]
+    if not isinstance(subjects, list) or not subjects:
+        problems.add(f"{key}.subjects", "must be a non-empty list of exact OIDC subjects")
+        return None
+    ok = True
+    for i, subject in enumerate(subjects):
+        problem = _subject_problem(subject, repository, read_only=True)
+        if problem:
+            problems.add(f"{key}.subjects[{i}]", problem.replace(PULL_REQUEST_RULE, "readers may use `pull_request` "
+                                                                "itself, nothing else that names it"))
+            ok = False
+    if len(set(subjects)) != len(subjects):
+        problems.add(f"{key}.subjects", "lists a subject twice")
+        ok = False
+    return GithubReader(repository=repository, subjects=tuple(subjects)) if ok else None
 
 
 def _tag_characters_problem(text: str) -> str | None:
@@ -596,6 +660,16 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         if publisher is not None:
             publishers.append(publisher)
 
+    github_readers: list[GithubReader] = []
+    for i, value in enumerate(_list(raw, "githubReaders", problems)):
+        reader = _github_reader(i, value, problems)
+        if reader is None:
+            continue
+        if any(r.repository.lower() == reader.repository.lower() for r in github_readers):
+            problems.add(f"githubReaders[{i}].repository", f"{reader.repository} is listed twice")
+            continue
+        github_readers.append(reader)
+
     # Packages are checked against the prefixes only once those are valid (else that is the problem).
     valid_prefixes = [p for p in prefixes if isinstance(p, str)] if prefixes_ok else None
     claimed: dict[str, str] = {}
@@ -654,6 +728,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         store_repository=store,
         internal_repository=internal,
         publishers=tuple(publishers),
+        github_readers=tuple(github_readers),
         create_github_oidc_provider=create_oidc,
         break_glass_role_arn=break_glass,
         deploy_principal_arns=tuple(deploy_principals),
@@ -666,7 +741,9 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     return settings
 
 
-STRUCTURED_KEYS = ("internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "tags")
+STRUCTURED_KEYS = (
+    "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders", "tags",
+)
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
     "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",

@@ -17,7 +17,7 @@ from policies.aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLIS
 from policies.aws_managed import aws_managed_document, is_aws_managed
 from policies.iam_actions import beyond_read_only, document_beyond_read_only
 from policies.props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
-from policies.trust import trusts_github
+from policies.trust import trusts_github, trusts_pull_requests
 
 # One package, named exactly: arn:aws:codeartifact:REGION:ACCOUNT:package/DOMAIN/REPOSITORY/pypi//NAME
 EXACT_PACKAGE_ARN = re.compile(
@@ -209,8 +209,11 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
         if role.resource_type not in ROLE_TYPES:
             continue
         trust = props_.trust_policy(role.resource_type, role.props)
-        if not any(trusts_github(s) for _, document in trust for s in iam.allow_statements(document)):
+        github = [s for _, document in trust for s in iam.allow_statements(document) if trusts_github(s)]
+        if not github:
             continue
+        # Any branch of the repository can open a pull request: such a role may only read.
+        read_only = any(trusts_pull_requests(s) for s in github)
         for where, document in role_documents(role, args):
             if document is None:
                 report(f"GitHub-assumable role {role.name}: {where} cannot be read, so it is treated as allowing "
@@ -218,6 +221,14 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
                 continue
             for index, statement in enumerate(iam.allow_statements(document)):
                 problems = publisher_problems(statement)
+                if read_only:
+                    beyond = ["NotAction"] if "NotAction" in statement else [
+                        a for pattern in iam.actions(statement) for a in beyond_read_only(pattern)]
+                    if beyond:
+                        report(f"GitHub-assumable role {role.name} trusts pull_request subjects, yet {where} "
+                               f"{iam.label(statement, index)} allows {grants.summary(beyond)}: a role pull "
+                               "requests can assume may only read", role.urn)
+                    continue
                 if problems:
                     report(
                         f"GitHub-assumable role {role.name}: {where} {iam.label(statement, index)} allows "

@@ -22,6 +22,17 @@ GITHUB_SUBJECT = re.compile(r"^repo:(?P<owner>[^/:]*)/(?P<repo>[^:]*):(?P<contex
 GITHUB_CONTEXT = re.compile(r"^(environment:[^:]+|ref:refs/(heads|tags)/[^:]+)$")
 
 
+PULL_REQUEST_CONTEXT = "pull_request"
+
+
+def trusts_pull_requests(statement: Mapping[str, object]) -> bool:
+    """Does a GitHub trust statement let pull request jobs in (a `...:pull_request` subject)?"""
+    return any(
+        (match := GITHUB_SUBJECT.match(value)) is not None and match["context"] == PULL_REQUEST_CONTEXT
+        for _, values in iam.condition_entries(statement, GITHUB_SUB_KEY) for value in values
+    )
+
+
 def trusts_github(statement: Mapping[str, object]) -> bool:
     federated = [value for kind, value in iam.principals(statement) if kind == "Federated"]
     if any(GITHUB_OIDC_HOST in value for value in federated):
@@ -44,6 +55,10 @@ def subject_problem(subject: str, allowed_owners: set[str]) -> str | None:
         return f"sub {subject!r} has an empty owner or repository"
     if owner.lower() not in allowed_owners:
         return f"sub {subject!r} names owner {owner!r}, not one of allowedGithubOwners {sorted(allowed_owners)}"
+    # `pull_request` itself is left to the stack rule github-roles-publish-only-own-packages,
+    # which sees the role's permissions: only a read-only role may trust it.
+    if context == PULL_REQUEST_CONTEXT:
+        return None
     # A pull request job's subject is `pull_request` or `environment:NAME`, never `ref:`; so a
     # branch may well be named fix-pull_request-parsing, but nothing else may say pull_request.
     if "pull_request" in context and not context.startswith(("ref:refs/heads/", "ref:refs/tags/")):
@@ -124,7 +139,8 @@ POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "github-oidc-trust-pinned",
         "Roles trusting token.actions.githubusercontent.com pin aud to sts.amazonaws.com and sub to exact "
-        "subjects (no wildcard anywhere) of allowed owners, never pull_request.",
+        "subjects (no wildcard anywhere) of allowed owners; `pull_request` only for read-only roles "
+        "(github-roles-publish-only-own-packages).",
         validate_github_trust, "allowedGithubOwners",
     ),
 ]

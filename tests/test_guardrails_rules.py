@@ -333,7 +333,6 @@ def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
     (trust(["repo:acme"]), "is not repo:OWNER/REPO:CONTEXT"),
     (trust(["repo:evil/data-tools:environment:pypi"]), "names owner 'evil'"),
     (trust(["repo:evil@1/data-tools@2:environment:pypi"]), "names owner 'evil'"),
-    (trust(["repo:acme/data-tools:pull_request"]), "pull_request"),
     (trust(["repo:acme/data-tools:environment:pull_request"]), "pull_request"),
     (trust(["repo:acme/data-tools:*"]), "has a wildcard"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"},
@@ -354,7 +353,7 @@ def test_github_trust_passes_exact_subjects_of_allowed_owners(props):
                        "StringEqualsIfExists": {SUB: EXACT_SUB}}), "IfExists"),
     (trust(conditions={"StringEquals": {AUD: "sts.amazonaws.com"}, "StringNotEquals": {SUB: "x"}}), "StringNotEquals"),
 ], ids=["owner-star", "repo-star", "repo-question", "owner-id-star", "bare-star", "no-context", "other-owner",
-        "other-owner-immutable", "pull-request", "environment-pull-request", "any-context", "like-environment",
+        "other-owner-immutable", "environment-pull-request", "any-context", "like-environment",
         "like-branch", "like-tag",
         "context-with-colon", "other-context", "no-sub", "no-aud", "aud-like",
         "extra-audience", "for-all-values", "if-exists", "not-equals"])

@@ -424,3 +424,11 @@ def test_no_output_carries_a_token(prod):
     text = json.dumps(prod.outputs).lower()
     assert "token" not in text.replace("get-authorization-token", "")
     assert "aws:" not in prod.outputs["indexUrl"]  # no basic-auth credentials in the URL
+
+
+def test_publisher_sessions_last_at_most_an_hour_and_reader_sessions_are_bounded(prod):
+    publishers = [r for r in prod.of_type("aws:iam/role:Role") if r.name.startswith("publishers-")]
+    assert publishers and all(r.inputs["maxSessionDuration"] <= 3600 for r in publishers)
+    readers = [r for r in prod.of_type("aws:iam/role:Role") if r.name.startswith("reader-")]
+    # A reader's session may last as long as a CodeArtifact token can (12 hours), no longer.
+    assert readers and all(r.inputs["maxSessionDuration"] <= 43200 for r in readers)

@@ -1,0 +1,122 @@
+"""CI consumers: one optional, read-only GitHub OIDC role (`githubReaders`) for the repositories
+whose CI installs packages. Validated like publishers (but a pull request may read), declared by
+the program, held to read-only by the pack and by the access proof."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from audit.access import access_report, access_section, github_claims, web_identity_may_assume
+from audit.guardrails import rendering_violations
+from audit.render import RecordedResource, Rendering, render
+from components import policy_documents as docs
+from components.settings import ConfigError, parse_settings
+from tests.expected import GITHUB_OIDC_PROVIDER, INTERNAL_PACKAGES, OWNER, REGION
+
+BASE = {"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"]}
+READER_ROLE = f"arn:aws:iam::{OWNER}:role/gh-pypi-reader"
+CONFIG_KEY = "pypi-registry:githubReaders"
+
+
+def settings_with(readers):
+    return parse_settings({**BASE, "githubReaders": readers}, REGION)
+
+
+def test_subjects_default_to_pull_requests_and_main_of_the_repository():
+    (reader,) = settings_with([{"repository": "acme/service-a"}]).github_readers
+    assert reader.subjects == ("repo:acme/service-a:pull_request", "repo:acme/service-a:ref:refs/heads/main")
+
+
+@pytest.mark.parametrize(("readers", "expected"), [
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/*:pull_request"]}], "wildcard"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/service-a:*"]}], "wildcard"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/other:pull_request"]}], "another repository"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/service-a:environment:pull_request"]}],
+     "pull_request"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/service-a:ref:refs/pull/1/merge"]}], "must end in"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/service-a:pull_request\n"]}], "repo:acme"),
+    ([{"repository": "acme/service-a", "subjects": []}], "non-empty list"),
+    ([{"repository": "acme/service-a", "subjects": ["repo:acme/service-a:pull_request"] * 2}], "twice"),
+    ([{"repository": "acme/service-a"}, {"repository": "ACME/service-a"}], "listed twice"),
+    ([{"repository": "acme"}], "owner/name"),
+    ([{"repository": "acme/service-a", "packages": ["acme-x"]}], "unknown fields"),
+    (["acme/service-a"], "must be an object"),
+    ([{"repository": f"acme/service-{i:03d}"} for i in range(40)], "over the 2048 limit"),
+], ids=["wildcard-repo", "wildcard-context", "other-repo", "environment-pull-request", "pull-ref", "newline",
+        "empty", "duplicate-subject", "duplicate-repo", "not-owner-name", "unknown-field", "not-object",
+        "trust-too-large"])
+def test_bad_readers_are_refused_naming_the_key_and_the_rule(readers, expected):
+    with pytest.raises(ConfigError) as error:
+        settings_with(readers)
+    assert "githubReaders" in str(error.value) and expected in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def with_readers() -> Rendering:
+    return render("prod", overrides={CONFIG_KEY: [{"repository": "acme/service-a"},
+                                                  {"repository": "acme/service-b",
+                                                   "subjects": ["repo:acme/service-b:environment:ci"]}]})
+
+
+def test_the_program_declares_one_read_only_role_trusting_exactly_those_subjects(with_readers):
+    role = with_readers.one("aws:iam/role:Role", "publishers-ci-reader")
+    assert role.inputs["name"] == "gh-pypi-reader" and role.inputs["maxSessionDuration"] == 3600
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Federated": GITHUB_OIDC_PROVIDER}
+    assert statement["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": ["repo:acme/service-a:pull_request",
+                                                    "repo:acme/service-a:ref:refs/heads/main",
+                                                    "repo:acme/service-b:environment:ci"],
+    }}
+    policy = with_readers.one("aws:iam/rolePolicy:RolePolicy", "publishers-ci-reader-read")
+    assert json.loads(policy.inputs["policy"]) == docs.reader_identity_policy(with_readers.settings)
+    assert with_readers.outputs["githubReaderRoleArn"] == READER_ROLE
+    for subject, expected in [("repo:acme/service-a:pull_request", True), ("repo:acme/service-b:pull_request", False),
+                              ("repo:acme/service-c:ref:refs/heads/main", False)]:
+        assert web_identity_may_assume(trust, GITHUB_OIDC_PROVIDER, github_claims(subject), READER_ROLE) is expected
+
+
+def test_without_readers_there_is_no_reader_role_and_no_output(prod):
+    assert not [r for r in prod.resources if r.name == "publishers-ci-reader"]
+    assert "githubReaderRoleArn" not in prod.outputs
+
+
+def test_readers_alone_still_get_the_oidc_provider():
+    rendering = render("prod", overrides={"pypi-registry:publishers": [], CONFIG_KEY: [{"repository": "acme/a"}]})
+    assert rendering.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+
+
+def test_the_reader_reads_both_repositories_and_nothing_more_and_the_stack_passes_the_pack(with_readers):
+    report = access_report(with_readers)
+    (row,) = [cells for subject, cells in report.rows if subject.label == "GitHub CI reader"]
+    columns = dict(zip(report.plan.columns, row, strict=True))
+    assert columns["read internal"] and columns["read pypi-store"]
+    assert not any(value for name, value in columns.items() if not name.startswith("read "))
+    assert not access_section(with_readers).failed
+    assert [v for v in rendering_violations(with_readers) if v.mandatory] == []
+
+
+def _with_policy(rendering: Rendering, document: dict) -> Rendering:
+    def changed(resource: RecordedResource) -> RecordedResource:
+        text = json.dumps(document)
+        return replace(resource, inputs={**resource.inputs, "policy": text},
+                       outputs={**resource.outputs, "policy": text})
+    return replace(rendering, resources=[changed(r) if r.name == "publishers-ci-reader-read" else r
+                                         for r in rendering.resources])
+
+
+def test_a_reader_role_trusting_pull_requests_that_may_publish_fails_the_pack_and_the_proof(with_readers):
+    document = docs.reader_identity_policy(with_readers.settings)
+    document["Statement"].append({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
+                                  "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})
+    tampered = _with_policy(with_readers, document)
+    found = [v for v in rendering_violations(tampered) if v.policy == "github-roles-publish-only-own-packages"]
+    assert found and all(v.mandatory for v in found)
+    assert any("trusts pull_request subjects" in v.message and "PublishPackageVersion" in v.message for v in found)
+    section = access_section(tampered)
+    assert section.failed and "VIOLATION: GitHub CI reader" in section.text
