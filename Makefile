@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint typecheck bench clean
+.PHONY: preview audit-json test lint typecheck bench lock clean
 
+# Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
 
 ## preview: render the prod stack offline under Pulumi's mock engine, with its reports
@@ -33,6 +33,35 @@ typecheck: $(STAMP)
 ## bench: render, access evaluation and guardrails from 1 to 1000 accounts (prints a table)
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale
+
+# The oldest and the newest Python the locks must install on (requires-python >=3.10; 3.15 has no
+# orjson wheel yet). The locks are universal: one file for every platform and Python from 3.10.
+LOCK_PYTHONS := 3.10 3.14
+UV := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.10 --prerelease if-necessary
+HASHED := $(COMPILE) --generate-hashes --custom-compile-command "make lock"
+
+## lock: compile the .in files into the hashed .txt locks, keeping today's pins where the ranges
+## allow; `make lock UPGRADE=--upgrade` (or `UPGRADE="-P boto3"`) moves to the newest in range.
+## requirements-dev.txt is resolved first (program, pack and tools together); the program's and
+## the pack's locks take its versions. Every locked version must have a Linux x86_64 wheel for
+## each of LOCK_PYTHONS. Last, build and twine for the publish workflow: a wheels-only lock
+## (.ci/pylock.publish-tools.toml), from which .ci/publish_tools_lock.py rewrites the workflow's
+## inline hashed list.
+lock: $(STAMP)
+	$(HASHED) $(UPGRADE) requirements-dev.in -o requirements-dev.txt
+	$(HASHED) requirements.in -c requirements-dev.txt -o requirements.txt
+	$(HASHED) policies/requirements.in -c requirements-dev.txt -o policies/requirements.txt
+	@for python in $(LOCK_PYTHONS); do \
+	  for lock in requirements.txt requirements-dev.txt policies/requirements.txt; do \
+	    $(UV) pip compile --quiet --no-header --only-binary :all: --python-version $$python \
+	      --python-platform x86_64-manylinux_2_28 $$lock -o /dev/null || exit 1; \
+	  done; \
+	done
+	$(COMPILE) $(UPGRADE) --only-binary :all: --custom-compile-command "make lock" \
+	  .ci/publish-tools.in -o .ci/pylock.publish-tools.toml
+	$(BIN)/python .ci/publish_tools_lock.py .ci/pylock.publish-tools.toml \
+	  .github/workflows/publish-python-package.yml $(LOCK_PYTHONS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

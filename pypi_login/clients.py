@@ -6,21 +6,19 @@ lets a public package with an internal name win (dependency confusion).
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shlex
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pypi_login.codeartifact import NOT_FOUND_HINT, TOKEN_USERNAME, Login, LoginError
-
-if sys.version_info >= (3, 11):  # on 3.10 the TOML checks are skipped, the managed block is still written
-    import tomllib
 
 TOOLS = ("pip", "uv", "poetry")
 MARK = "pypi-login"
@@ -197,15 +195,28 @@ def replace_block(text: str, block_body: str, login: Login) -> tuple[str, str]:
     return rest, (rest + "\n\n" if rest else "") + block
 
 
-def _toml(text: str, path: Path) -> dict[str, Any]:
-    # Both branches are spelled out so that a type checker for either version skips the other.
-    if sys.version_info < (3, 11):  # pragma: no cover - no tomllib before 3.11
-        return {}
-    else:
+def _toml_parser() -> ModuleType | None:
+    """tomllib (Python 3.11+), or tomli, its backport with the same API, on 3.10."""
+    for name in ("tomllib", "tomli"):
         try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise LoginError(f"{path} is not valid TOML ({error}); fix it first, nothing was written") from None
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def _toml(text: str, path: Path) -> dict[str, Any]:
+    parser = _toml_parser()
+    if parser is None:
+        # The checks below guard the user's other settings: without a parser, write nothing.
+        raise LoginError(f"reading {path} needs Python 3.11+ or the tomli package; nothing was written")
+    try:
+        parsed = parser.loads(text)
+    except parser.TOMLDecodeError as error:
+        raise LoginError(f"{path} is not valid TOML ({error}); fix it first, nothing was written") from None
+    if not isinstance(parsed, dict):  # pragma: no cover - a TOML document is always a table
+        raise LoginError(f"{path} is not a TOML table; nothing was written")
+    return parsed
 
 
 def _toml_string(value: str) -> str:

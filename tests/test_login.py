@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from pypi_login import clients
 from pypi_login.cli import build_parser, main
-from pypi_login.codeartifact import Login
+from pypi_login.codeartifact import Login, LoginError
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
@@ -88,8 +88,20 @@ def home(tmp_path) -> Home:
 
 
 def read_toml(path: Path) -> dict:
-    # tomllib is in the standard library from Python 3.11; the project still allows 3.10.
-    return pytest.importorskip("tomllib").loads(path.read_text())
+    # tomllib is in the standard library from Python 3.11; on 3.10 its backport tomli (dev lock).
+    parser = clients._toml_parser()
+    assert parser is not None
+    return parser.loads(path.read_text())
+
+
+def test_without_a_toml_parser_nothing_is_written(home, monkeypatch):
+    # The checks that protect the user's own settings need a parser: without one, fail closed.
+    monkeypatch.setattr(clients, "_toml_parser", lambda: None)
+    path = home.uv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('index-url = "https://pypi.org/simple/"\n')
+    with pytest.raises(LoginError, match=r"needs Python 3\.11"):
+        clients._toml(path.read_text(), path)
 
 
 def mode(path: Path) -> int:

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("pull-request.yml", "deploy.yml", "publish-python-package.yml", "drift.yml")
+NAMES = ("pull-request.yml", "deploy.yml", "publish-python-package.yml", "drift.yml", "checks.yml")
 VENV_BIN = Path(sys.executable).parent
 FIXTURES = Path(__file__).parent / "fixtures_publish"
 
@@ -38,6 +38,11 @@ def load(name: str) -> dict:
 
 def steps(name: str, job: str) -> list[dict]:
     return load(name)["jobs"][job]["steps"]
+
+
+def all_steps(job: dict) -> list[dict]:
+    # A job that calls a reusable workflow has no steps of its own.
+    return job.get("steps", [])
 
 
 def step_using(name: str, job: str, action: str) -> dict:
@@ -88,7 +93,8 @@ def test_every_action_is_pinned_to_a_full_sha_with_its_version_in_a_comment():
     pins: dict[str, set[tuple[str, str]]] = {}
     for name in NAMES:
         for line in (WORKFLOWS / name).read_text(encoding="utf-8").splitlines():
-            if re.match(r"^\s*(?:-\s+)?uses:", line):
+            # `$/...` is this repository at the running commit: the reusable checks workflow.
+            if re.match(r"^\s*(?:-\s+)?uses:", line) and not re.match(r"^\s*uses: \$/\.github/workflows/", line):
                 match = PINNED_USES.match(line)
                 assert match, f"{name}: not pinned to a commit SHA with a version comment: {line.strip()}"
                 pins.setdefault(match["action"], set()).add((match["sha"], match["version"]))
@@ -113,7 +119,7 @@ def test_only_jobs_that_assume_a_role_may_request_an_oidc_token():
     for name in NAMES:
         for job_name, job in load(name)["jobs"].items():
             assumes_role = any(s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
-                               for s in job["steps"])
+                               for s in all_steps(job))
             assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{name}:{job_name}"
 
 
@@ -156,7 +162,7 @@ def test_preview_job_may_comment_but_not_write_code():
 def test_checkouts_never_persist_the_github_token():
     for name in NAMES:
         for job_name, job in load(name)["jobs"].items():
-            for step in job["steps"]:
+            for step in all_steps(job):
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, f"{name}:{job_name}"
 
@@ -165,7 +171,7 @@ def test_no_expression_is_interpolated_into_a_shell_script():
     # Inputs and variables reach scripts through `env:`, never as text spliced into bash.
     for name in NAMES:
         for job_name, job in load(name)["jobs"].items():
-            for step in job["steps"]:
+            for step in all_steps(job):
                 assert "${{" not in step.get("run", ""), f"{name}:{job_name}:{step.get('name')}"
 
 
@@ -187,7 +193,8 @@ def test_pull_request_cancels_superseded_runs_of_the_same_pull_request():
 
 def test_pull_request_tests_lint_and_audit_before_the_preview():
     workflow = load("pull-request.yml")
-    scripts = "\n".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    assert workflow["jobs"]["test"]["uses"] == "$/.github/workflows/checks.yml"
+    scripts = "\n".join(step.get("run", "") for step in steps("checks.yml", "checks"))
     assert "ruff check" in scripts
     assert "-m pytest" in scripts
     assert "-m audit --stack prod" in scripts
