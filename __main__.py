@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components import accounts
 from components.publishers import GithubPublishers, PublishersArgs
-from components.reader import ReaderArgs, SecondaryAccountReader
+from components.reader import ReaderArgs, SecondaryAccountReader, StackSetReaderArgs, StackSetReaders
 from components.registry import Registry, RegistryArgs
 from components.settings import ConfigError, load_settings
 
@@ -25,6 +25,13 @@ readers = {
     )
     for account in settings.secondary_account_ids
 }
+# StackSet mode: a reader in every account of the chosen OUs, deployed by CloudFormation from the
+# owner account (no provider per account). secondaryAccountIds still get theirs above: the
+# organization's management account is never a StackSet target, so it is listed there when it reads.
+stack_set_readers = (
+    StackSetReaders("reader-stackset", StackSetReaderArgs.from_settings(settings), opts=owner.options)
+    if settings.stack_set_mode else None
+)
 publishers = GithubPublishers("publishers", PublishersArgs.from_settings(settings), opts=owner.options)
 
 endpoint = aws.codeartifact.get_repository_endpoint_output(
@@ -49,5 +56,12 @@ pulumi.export("pipLoginCommand", login.replace("login ", "login --tool pip ", 1)
 pulumi.export("twineLoginCommand", login.replace("login ", "login --tool twine ", 1))
 pulumi.export("readerRoleArns", {account: reader.role.arn for account, reader in readers.items()})
 pulumi.export("publisherRoleArns", publishers.role_arns)
+if stack_set_readers is not None:
+    pulumi.export("readerStackSet", {
+        "stackSetName": stack_set_readers.stack_set.name,
+        "organizationalUnitIds": list(settings.organizational_unit_ids),
+        # The same name in every member account: arn:aws:iam::<member account ID>:role/<readerRoleName>.
+        "readerRoleName": settings.reader_role_name,
+    })
 if publishers.ci_reader_role_arn is not None:
     pulumi.export("githubReaderRoleArn", publishers.ci_reader_role_arn)

@@ -1,6 +1,11 @@
 """`python -m audit --stack prod [--json]`: render the stack offline and report on it.
 
-Exit status: 0 clean, 1 when a check fails, 2 for invalid configuration.
+`--diff-against REF` instead shows who gained or lost what between REF and the working tree,
+by principalmapper and by Z3 (audit/diff.py; README, "Access diff").
+
+Exit status: 0 clean, 1 when a check fails (with --diff-against: widening that was not accepted
+with --accept-widening, or the two engines disagree), 2 for invalid configuration (with
+--diff-against also: a ref that names no commit, or a base whose stack does not render).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from audit import diff
 from audit.access import access_section
 from audit.guardrails import guardrails_section
 from audit.render import Rendering, render
@@ -32,7 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding Pulumi.yaml")
+    parser.add_argument("--diff-against", metavar="REF",
+                        help="show the access changes from this git ref (main, a commit) to the working tree")
+    parser.add_argument("--accept-widening", action="store_true",
+                        help="with --diff-against: exit 0 on widening (the engines must still agree)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="with --diff-against: also write the diff as Markdown (the pull request comment)")
     args = parser.parse_args(argv)
+    if args.diff_against is None and (args.accept_widening or args.markdown):
+        parser.error("--accept-widening and --markdown go with --diff-against")
+    if args.diff_against is not None:
+        return _diff(args)
 
     try:
         rendering = render(args.stack, project_dir=args.project_dir.resolve())
@@ -56,6 +72,26 @@ def main(argv: list[str] | None = None) -> int:
             print()
         print("FAILED: " + "; ".join(failed) if failed else "All checks passed.")
     return 1 if failed else 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    project_dir = args.project_dir.resolve()
+    try:
+        report = diff.diff_against(
+            args.diff_against, args.stack, project_dir,
+            lambda: diff.rendering_json(render(args.stack, project_dir=project_dir)),
+            accepted=args.accept_widening,
+        )
+    except ConfigError as error:
+        print(f"error: stack {args.stack}: {error}", file=sys.stderr)
+        return diff.EXIT_INVALID
+    except diff.DiffError as error:
+        print(f"error: --diff-against {args.diff_against}: {error}", file=sys.stderr)
+        return diff.EXIT_INVALID
+    if args.markdown:
+        args.markdown.write_text(report.markdown(), encoding="utf-8")
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
+    return report.exit_status
 
 
 if __name__ == "__main__":

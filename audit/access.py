@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from audit.grants import ADMINISTRATOR_POLICY, Role, RoleGrants, role_grants, trusted_by
+from audit.grants import (
+    ADMINISTRATOR_POLICY,
+    Role,
+    RoleGrants,
+    StackSetMember,
+    role_grants,
+    stack_set_members,
+    trusted_by,
+)
 from audit.pmapper_compat import (
     CaseInsensitiveDict,
     Node,
@@ -508,8 +516,8 @@ def _packages_of(repository_arn: str) -> str:
     return repository_arn.replace(":repository/", ":package/", 1) + "/"
 
 
-def _unused_account(settings: Settings, start: int) -> str:
-    taken = {settings.owner_account_id, *settings.secondary_account_ids}
+def _unused_account(settings: Settings, start: int, members: Iterable[StackSetMember] = ()) -> str:
+    taken = {settings.owner_account_id, *settings.secondary_account_ids, *(m.account for m in members)}
     candidate = start
     while f"{candidate:012d}" in taken:
         candidate -= 1
@@ -522,18 +530,22 @@ def administrator(account: str, org_id: str | None = None) -> Principal:
     return Principal.role(arn, {"inline:everything": ADMINISTRATOR_POLICY}, org_id)
 
 
-def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = None) -> list[Subject]:
+def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = None,
+                            members: list[StackSetMember] | None = None) -> list[Subject]:
     """Every role the stack declares or attaches a policy to (the reader and publisher roles the
     settings name, and any other role, held to Read and List), an administrator in each secondary
-    account, an organization member (in organization mode), an outsider, an administrator of the
-    owner account, and the break-glass role when one is set. Nominated accounts and the owner
-    are taken to be members of the organization in organization mode."""
+    account and in each StackSet member (one synthetic account per OU), an organization member (in
+    organization mode), an outsider, an administrator of the owner account, and the break-glass role
+    when one is set. Nominated accounts and the owner are taken to be members of the organization in
+    organization mode."""
     settings = rendering.settings
     grants = grants if grants is not None else role_grants(rendering)
+    members = members if members is not None else stack_set_members(rendering)
     org = settings.organization_id
     owner = settings.owner_account_id
     break_glass = settings.break_glass_role_arn
-    readers = {settings.reader_role_arn(account): account for account in settings.secondary_account_ids}
+    readers = {settings.reader_role_arn(account): f"reader {account}" for account in settings.secondary_account_ids}
+    readers.update({settings.reader_role_arn(m.account): f"reader in {m.label}" for m in members})
     publishers = {settings.publisher_role_arn(publisher): publisher for publisher in settings.publishers}
     deployers = set(settings.deploy_principal_arns)
 
@@ -541,7 +553,7 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         principal = Principal.role(arn, grants.policies.get(arn, {}), org)
         return Subject(label, kind, principal, role=grants.roles.get(arn), **rules)
 
-    subjects = [role_subject(arn, f"reader {account}", READER) for arn, account in readers.items()]
+    subjects = [role_subject(arn, label, READER) for arn, label in readers.items()]
     if settings.github_readers:
         subjects.append(role_subject(settings.github_reader_role_arn, "GitHub CI reader", GITHUB_READER))
     for arn, role in grants.roles.items():
@@ -551,10 +563,12 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
                  for account in settings.secondary_account_ids]
+    subjects += [Subject(f"admin in {m.label}", SECONDARY_ADMIN, administrator(m.account, org)) for m in members
+                 if m.account not in settings.secondary_account_ids]
     if org:
-        member = _unused_account(settings, 888888888888)
+        member = _unused_account(settings, 888888888888, members)
         subjects.append(Subject(f"{org} member {member}", ORGANIZATION_MEMBER, administrator(member, org)))
-    outsider = _unused_account(settings, 999999999999)
+    outsider = _unused_account(settings, 999999999999, members)
     subjects.append(Subject(f"outsider {outsider}", OUTSIDER, administrator(outsider)))
     subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=publisher.packages)
                  for arn, publisher in publishers.items()]
@@ -585,6 +599,7 @@ class AccessReport:
     violations: list[str]
     shapes_evaluated: int
     grants: RoleGrants
+    members: list[StackSetMember]
 
 
 def access_report(rendering: Rendering) -> AccessReport:
@@ -592,11 +607,12 @@ def access_report(rendering: Rendering) -> AccessReport:
     plan = AccessPlan.for_settings(registry, rendering.settings)
     evaluator = AccessEvaluator(registry)
     grants = role_grants(rendering)
+    members = stack_set_members(rendering)
     checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
     # Principals of one shape and the same rules share their decisions, hence cells and violations.
     summaries: dict[tuple[Any, ...], tuple[list[bool], list[tuple[str, str]]]] = {}
     rows, decisions, violations = [], [], []
-    for subject in subjects_from_rendering(rendering, grants):
+    for subject in subjects_from_rendering(rendering, grants, members):
         owned = subject.own_packages
         if owned not in checks_by_owned:
             checks_by_owned[owned] = plan.checks(owned)
@@ -613,7 +629,7 @@ def access_report(rendering: Rendering) -> AccessReport:
         decisions += [{"principal": arn, "action": c.action, "resource": c.resource, "allowed": ok}
                       for c, ok in zip(checks, results, strict=True)]
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
-    return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants)
+    return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
 
 def _trust_text(subject: Subject) -> str:
@@ -712,6 +728,15 @@ def access_section(rendering: Rendering) -> Section:
         f"organization mode: {settings.organization_id} (aws:PrincipalOrgID)" if settings.organization_mode
         else "organization mode: off (secondary accounts listed explicitly)",
     ]
+    if report.members:
+        synthetic = [m for m in report.members if m.synthetic]
+        stack_sets = sorted({m.stack_set.inputs.get("name") or m.stack_set.name for m in report.members})
+        lines.append(
+            f"StackSet readers ({', '.join(stack_sets)}): every account of each target receives the same template; "
+            f"each organizational unit or root is represented by one member account with a synthetic ID "
+            f"({', '.join(f'{m.account} for {m.target}' for m in synthetic)}), standing for its real members, which "
+            "only the organization knows; the template's roles and policies are evaluated there."
+        )
     if grants.not_evaluated:
         lines.append(f"not evaluated (users, groups and other IAM types): {', '.join(grants.not_evaluated)}")
     if report.violations:

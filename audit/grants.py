@@ -5,6 +5,11 @@ managed policies attached by any of the attachment types, AWS-managed policies b
 the classic and the aws-native provider. Each is gathered here, so that the access proof sees
 every grant that reaches a principal.
 
+A StackSet's template holds roles and policies too, deployed into every account of its targets:
+each target (an organizational unit, or the root) is represented by one synthetic member account,
+whose ID stands for every real member (only the organization knows them; each gets the same
+template), and the template's roles and policies are placed there.
+
 Fail closed: a policy whose document cannot be resolved (a managed policy ARN this stack does not
 declare, an AWS-managed ARN unknown to moto's copy) or parsed is taken to allow everything, and
 is listed as unreadable. A grant whose role cannot be told at all is listed as unplaced: the proof
@@ -21,6 +26,8 @@ from audit.render import RecordedResource, Rendering
 from components.policy_documents import VERSION
 from policies import iam_documents as iam
 from policies.aws_managed import aws_managed_document, is_aws_managed
+from policies.templates import MANAGED_POLICY as TEMPLATE_MANAGED_POLICY
+from policies.templates import STACK_SET_PROPS, Template, read_template
 
 Document = dict[str, Any]
 
@@ -57,6 +64,11 @@ ROLE_GRANT_TYPES = frozenset({
 IAM_TYPE_PREFIXES = ("aws:iam/", "aws-native:iam:")
 
 ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+NATIVE_STACK_SET = "aws-native:cloudformation:StackSet"
+STACK_SET_INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+# Synthetic member accounts count up from here, skipping every account the stack names.
+SYNTHETIC_MEMBER_BASE = 700000000001
 
 
 class UnreadableError(ValueError):
@@ -288,7 +300,135 @@ def role_grants(rendering: Rendering) -> RoleGrants:
             if source in found.policies[arn] and found.policies[arn][source] != document:
                 source = f"{source} ({resource.name})"  # two inline policies of one name: keep both
             found.policies[arn][source] = document
+    for member in stack_set_members(rendering):
+        _place_template(found, member)
     return found
+
+
+# --- StackSet members ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackSetMember:
+    """One account a StackSet deploys its template into: a synthetic one standing for every member
+    of an organizational unit (or of the root), or an account a target names."""
+
+    stack_set: RecordedResource
+    target: str  # ou-..., r-..., or an account ID
+    account: str
+    synthetic: bool
+
+    @property
+    def label(self) -> str:
+        if self.synthetic:
+            return f"{self.target} (synthetic member {self.account})"
+        return f"{self.account} ({self.stack_set.inputs.get('name') or self.stack_set.name})"
+
+
+def _stack_set_targets(rendering: Rendering, stack_set: RecordedResource) -> list[str]:
+    """The OU, root and account IDs a StackSet's instances target, in order, once each."""
+    targets: list[str] = []
+    if stack_set.type == NATIVE_STACK_SET:
+        groups = _mappings(stack_set.inputs.get("stackInstancesGroup"))
+        targets += [str(t) for g in groups for key in ("organizationalUnitIds", "accounts")
+                    for t in iam.as_list(_mapping(g.get("deploymentTargets")).get(key))]
+    else:
+        name = stack_set.outputs.get("name") or stack_set.inputs.get("name")
+        for instance in rendering.of_type(STACK_SET_INSTANCE):
+            if instance.inputs.get("stackSetName") != name or instance.account != stack_set.account:
+                continue
+            deployment = _mapping(instance.inputs.get("deploymentTargets"))
+            targets += [str(t) for key in ("organizationalUnitIds", "accounts")
+                        for t in iam.as_list(deployment.get(key))]
+            if instance.inputs.get("accountId"):
+                targets.append(str(instance.inputs["accountId"]))
+    return list(dict.fromkeys(targets))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def stack_set_members(rendering: Rendering) -> list[StackSetMember]:
+    """Every account a StackSet of the stack deploys into: one synthetic account per OU or root target."""
+    taken = {rendering.settings.owner_account_id, *rendering.settings.secondary_account_ids,
+             *(r.account for r in rendering.resources)}
+    candidate = SYNTHETIC_MEMBER_BASE
+    members = []
+    for stack_set in rendering.resources:
+        if stack_set.type not in STACK_SET_PROPS:
+            continue
+        for target in _stack_set_targets(rendering, stack_set):
+            if target.isdigit() and len(target) == 12:
+                members.append(StackSetMember(stack_set, target, target, synthetic=False))
+                continue
+            while f"{candidate:012d}" in taken:
+                candidate += 1
+            members.append(StackSetMember(stack_set, target, f"{candidate:012d}", synthetic=True))
+            taken.add(f"{candidate:012d}")
+    return members
+
+
+def _template_of(member: StackSetMember) -> Template:
+    stack_set = member.stack_set
+    body_key, url_key = STACK_SET_PROPS[stack_set.type]
+    if stack_set.inputs.get(url_key):
+        return Template(problems=(f"{url_key} names a template in S3, which the proof cannot read",))
+    return read_template(stack_set.inputs.get(body_key), account=member.account, region=stack_set.region)
+
+
+def _place_template(found: RoleGrants, member: StackSetMember) -> None:
+    """The template's roles and policies, as deployed into the member's account."""
+    template = _template_of(member)
+    where = f"{_described(member.stack_set)} (in {member.label})"
+    for problem in template.problems:
+        found.unplaced.append(f"{where}: {problem}, so the proof cannot tell what its template grants")
+    found.not_evaluated += [f"{where}: template resource {logical} ({kind})"
+                            for logical, kind in template.other_resources]
+    arns = {}
+    for role in template.roles:
+        arn = f"arn:aws:iam::{member.account}:role/{role.name}"
+        trust: Document | None = None
+        trust_problem = role.trust_problem
+        if role.trust is not None:
+            try:
+                trust = _checked(role.trust)
+            except UnreadableError as error:
+                trust_problem = str(error)
+        found.roles[arn] = Role(arn, member.account, role.name, f"{where}: template {role.logical_id}", trust,
+                                trust_problem)
+        found.policies[arn] = {}
+        arns[role.logical_id] = arn
+    managed = ManagedPolicies({p.arn: p.document for p in template.policies if p.arn and p.document is not None})
+
+    def put(role_arn: str, source: str, document: Document) -> None:
+        if role_arn not in found.roles:
+            # A role the template does not declare (an existing role in each member): it gets a row.
+            name = role_arn.rsplit("/", 1)[-1]
+            found.roles[role_arn] = Role(role_arn, member.account, name, None)
+            found.policies[role_arn] = {}
+        found.policies[role_arn][source] = document
+
+    for policy in template.policies:
+        source = policy.arn if policy.kind == TEMPLATE_MANAGED_POLICY and policy.arn else f"inline:{policy.name}"
+        document = ADMINISTRATOR_POLICY
+        if policy.document is None:
+            found.unreadable.append(Unreadable(where, ", ".join(policy.roles), policy.what, str(policy.problem)))
+        else:
+            try:
+                document = _checked(policy.document)
+            except UnreadableError as error:
+                found.unreadable.append(Unreadable(where, ", ".join(policy.roles), policy.what, str(error)))
+        for reference in policy.roles:
+            put(arns.get(reference) or f"arn:aws:iam::{member.account}:role/{reference}", source, document)
+    for role in template.roles:
+        for policy_arn in role.managed_policy_arns:
+            try:
+                document = managed.document(policy_arn, member.account)
+            except UnreadableError as error:
+                found.unreadable.append(Unreadable(where, arns[role.logical_id], str(policy_arn), str(error)))
+                document = ADMINISTRATOR_POLICY
+            put(arns[role.logical_id], str(policy_arn), document)
 
 
 # --- who may assume a role ----------------------------------------------------------------

@@ -1,7 +1,11 @@
-"""Render, access evaluation and guardrails from 1 to 1000 accounts and publishers.
+"""Render, access evaluation and guardrails: 1 to 1000 accounts and publishers, 10 to 10,000 StackSet members.
 
 `python -m bench.scale` prints one table; each row runs in its own process so that its
 peak memory is its own. `--row N M MODE` runs a single row and prints it as JSON.
+
+In StackSet mode the accounts are the members of the target organizational units: the stack
+names only the OUs (STACKSET_OUS of them), so N is a count the configuration never spells out,
+and what the program declares, and how long it takes, must not depend on it.
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ from typing import Any
 from audit.render import Rendering, render
 from components import policy_documents as docs
 from components.settings import ConfigError
+from policies.templates import read_template
 
 ACCOUNT_COUNTS = (1, 10, 100, 1000)
+STACKSET_ACCOUNT_COUNTS = (10, 100, 1000, 10000)
 PUBLISHER_COUNTS = (1, 10, 100)
-MODES = ("explicit", "organization")
+MODES = ("explicit", "organization", "stackset")
 OWNER = "111122223333"
+ORGANIZATION = "o-a1b2c3d4e5"
+STACKSET_OUS = 4
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
 
 
 def config_for(accounts: int, publishers: int, mode: str) -> dict[str, Any]:
@@ -35,8 +44,13 @@ def config_for(accounts: int, publishers: int, mode: str) -> dict[str, Any]:
             {"repository": f"acme/lib-{i}", "packages": [f"acme-lib-{i}"]} for i in range(publishers)
         ],
     }
-    if mode == "organization":
-        config["pypi-registry:organizationId"] = "o-a1b2c3d4e5"
+    if mode in ("organization", "stackset"):
+        config["pypi-registry:organizationId"] = ORGANIZATION
+    if mode == "stackset":
+        # The members of the OUs are nowhere in the configuration: only the OUs are.
+        config["pypi-registry:secondaryAccountIds"] = []
+        config["pypi-registry:readerDeployment"] = "stackset"
+        config["pypi-registry:organizationalUnitIds"] = [f"ou-a1b2-{i:08d}" for i in range(STACKSET_OUS)]
     return config
 
 
@@ -46,6 +60,16 @@ def peak_mib() -> float:
 
 def largest(rendering: Rendering, type_: str, key: str) -> int:
     return max((len(r.inputs[key]) for r in rendering.of_type(type_)), default=0)
+
+
+def largest_in_templates(rendering: Rendering, trust: bool) -> int:
+    """The largest managed policy (or trust policy) of the StackSet templates, compact as IAM counts it."""
+    sizes = [0]
+    for stack_set in rendering.of_type(STACK_SET):
+        template = read_template(stack_set.inputs["templateBody"])
+        documents = [r.trust for r in template.roles] if trust else [p.document for p in template.policies]
+        sizes += [len(docs.to_json(d)) for d in documents if d is not None]
+    return max(sizes)
 
 
 def run_row(accounts: int, publishers: int, mode: str) -> dict[str, Any]:
@@ -72,8 +96,10 @@ def run_row(accounts: int, publishers: int, mode: str) -> dict[str, Any]:
     row["repository_policy"] = largest(
         rendering, "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy", "policyDocument"
     )
-    row["managed_policy"] = largest(rendering, "aws:iam/policy:Policy", "policy")
-    row["trust_policy"] = largest(rendering, "aws:iam/role:Role", "assumeRolePolicy")
+    row["managed_policy"] = max(largest(rendering, "aws:iam/policy:Policy", "policy"),
+                                largest_in_templates(rendering, trust=False))
+    row["trust_policy"] = max(largest(rendering, "aws:iam/role:Role", "assumeRolePolicy"),
+                              largest_in_templates(rendering, trust=True))
     return row
 
 
@@ -87,7 +113,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     header += ["domain", "repository", "managed", "trust"]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for row in rows:
-        cells = [str(row["accounts"]), str(row["publishers"]), row["mode"]]
+        mode = f"stackset ({STACKSET_OUS} OUs)" if row["mode"] == "stackset" else row["mode"]
+        cells = [str(row["accounts"]), str(row["publishers"]), mode]
         if "rejected" in row:
             cells.append(f"config rejected: at most {row['rejected']}")
             lines.append(" | ".join(cells))
@@ -113,14 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--row", nargs=3, metavar=("N", "M", "MODE"), help="run one row, print JSON")
     parser.add_argument("--accounts", type=int, nargs="*", default=list(ACCOUNT_COUNTS))
+    parser.add_argument("--stackset-accounts", type=int, nargs="*", default=list(STACKSET_ACCOUNT_COUNTS),
+                        help="member accounts of the OUs in StackSet mode")
     parser.add_argument("--publishers", type=int, nargs="*", default=list(PUBLISHER_COUNTS))
+    parser.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
     args = parser.parse_args(argv)
     if args.row:
         print(json.dumps(run_row(int(args.row[0]), int(args.row[1]), args.row[2])))
         return 0
     rows = []
-    for mode in MODES:
-        for accounts in args.accounts:
+    for mode in args.modes:
+        for accounts in (args.stackset_accounts if mode == "stackset" else args.accounts):
             for publishers in args.publishers:
                 result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
                     [sys.executable, "-m", "bench.scale", "--row", str(accounts), str(publishers), mode],

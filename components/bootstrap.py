@@ -41,6 +41,11 @@ OWNER_READ_ACTIONS = (
     "iam:GetRole", "iam:ListRoleTags", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
     "iam:GetOpenIDConnectProvider",
 )
+# What a preview reads of the reader StackSet and its instances (StackSet mode), in the owner account.
+STACK_SET_READ_ACTIONS = (
+    "cloudformation:DescribeStackSet", "cloudformation:DescribeStackInstance", "cloudformation:ListStackInstances",
+    "cloudformation:DescribeStackSetOperation", "cloudformation:ListStackSetOperations",
+)
 
 
 def _reader_arns(settings: Settings, account_id: str) -> list[str]:
@@ -73,6 +78,9 @@ def ci_preview_policy(settings: Settings) -> PolicyDocument:
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadTheRegistry", "Effect": "Allow", "Action": list(OWNER_READ_ACTIONS), "Resource": "*"},
     ]
+    if settings.stack_set_mode:
+        statements.append({"Sid": "ReadTheReaderStackSet", "Effect": "Allow", "Action": list(STACK_SET_READ_ACTIONS),
+                           "Resource": "*"})
     if preview_roles:
         statements.append({"Sid": "AssumeSecondaryPreviewRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
                            "Resource": preview_roles})

@@ -238,7 +238,10 @@ def reader_identity_policy(settings: Settings) -> PolicyDocument:
 
 
 def reader_trust_policy(account_id: str) -> PolicyDocument:
-    """The reader role may be assumed by the secondary account's own principals (as IAM allows them)."""
+    """The reader role may be assumed by the secondary account's own principals (as IAM allows them).
+
+    For the StackSet template, `account_id` is `MEMBER_ACCOUNT` and `cloudformation_sub` makes
+    CloudFormation put in each member account's own ID."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -250,6 +253,26 @@ def reader_trust_policy(account_id: str) -> PolicyDocument:
             }
         ],
     }
+
+
+# The account a StackSet instance is deployed into, as a CloudFormation template names it.
+MEMBER_ACCOUNT = "${AWS::AccountId}"
+_PSEUDO_PARAMETER = "${AWS::"
+
+
+def cloudformation_sub(value: Any) -> Any:
+    """A document for a CloudFormation template: every string naming a pseudo parameter
+    (`MEMBER_ACCOUNT`) becomes `{"Fn::Sub": string}`, everything else is kept as it is.
+
+    So a policy function called with `MEMBER_ACCOUNT` stays the one source of the template's
+    document: CloudFormation substitutes the member account's ID when it deploys the stack."""
+    if isinstance(value, dict):
+        return {key: cloudformation_sub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cloudformation_sub(item) for item in value]
+    if isinstance(value, str) and _PSEUDO_PARAMETER in value:
+        return {"Fn::Sub": value}
+    return value
 
 
 def publisher_trust_policy(settings: Settings, publisher: Publisher) -> PolicyDocument:

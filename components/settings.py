@@ -27,6 +27,9 @@ ACCOUNT_ID = re.compile(r"[0-9]{12}")
 DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")
 REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
 ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+# StackSet deployment targets: an organizational unit, or the organization's root (every account).
+ORGANIZATIONAL_UNIT_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}")
+ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}")
 IAM_ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 # A role in the aws partition (every ARN this program builds is arn:aws:...). Path segments use
 # the role-name characters, so no `*` or `?` (ArnEquals and ArnNotEquals treat them as wildcards).
@@ -59,6 +62,13 @@ RESERVED_TAG_PREFIX = "aws:"
 
 DEFAULT_SUBJECT_CONTEXT = "environment:pypi"
 
+# How the secondary readers are deployed: a provider per listed account, or one service-managed
+# CloudFormation StackSet into every account of the chosen organizational units.
+READER_DEPLOYMENTS = ("accounts", "stackset")
+# Who creates the StackSet: the organization's management account (SELF), or a member account
+# registered as delegated administrator for StackSets (DELEGATED_ADMIN).
+STACK_SET_CALLERS = ("SELF", "DELEGATED_ADMIN")
+
 # The one place each default is written; Pulumi.yaml and the README's configuration table are
 # checked against it (tests/test_design.py).
 DEFAULTS: dict[str, Any] = {
@@ -75,6 +85,12 @@ DEFAULTS: dict[str, Any] = {
     "breakGlassRoleArn": "",
     "deployPrincipalArns": [],
     "tags": {},
+    "readerDeployment": "accounts",
+    "organizationalUnitIds": [],
+    "stackSetCallAs": "DELEGATED_ADMIN",
+    "stackSetMaxConcurrentPercentage": 25,
+    "stackSetFailureTolerancePercentage": 10,
+    "retainStacksOnAccountRemoval": False,
 }
 
 
@@ -147,6 +163,14 @@ class Settings:
     # role, that may change package groups, origin controls and upstreams.
     deploy_principal_arns: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    # readerDeployment: "accounts" (a provider per secondary account) or "stackset".
+    reader_deployment: str = DEFAULTS["readerDeployment"]
+    # StackSet mode: the OUs (or the root) whose accounts get a reader, and how it is rolled out.
+    organizational_unit_ids: tuple[str, ...] = ()
+    stack_set_call_as: str = DEFAULTS["stackSetCallAs"]
+    stack_set_max_concurrent_percentage: int = DEFAULTS["stackSetMaxConcurrentPercentage"]
+    stack_set_failure_tolerance_percentage: int = DEFAULTS["stackSetFailureTolerancePercentage"]
+    retain_stacks_on_account_removal: bool = DEFAULTS["retainStacksOnAccountRemoval"]
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
@@ -194,6 +218,15 @@ class Settings:
     @property
     def organization_mode(self) -> bool:
         return self.organization_id is not None
+
+    @property
+    def stack_set_mode(self) -> bool:
+        return self.reader_deployment == "stackset"
+
+    @property
+    def reader_stack_set_name(self) -> str:
+        """[a-zA-Z][-a-zA-Z0-9]{0,127}, as StackSet names must be (the domain name fits the pattern)."""
+        return f"{PROJECT}-reader-{self.domain_name}"
 
     def package_group_pattern(self, prefix: str) -> str:
         return f"/pypi//{prefix}~"
@@ -283,6 +316,19 @@ def _bool(raw: Mapping[str, Any], key: str, problems: _Problems, default: bool) 
         return value == "true"
     problems.add(key, f"must be true or false, got {value!r}")
     return default
+
+
+def _percentage(raw: Mapping[str, Any], key: str, problems: _Problems, low: int) -> int:
+    """A whole number from `low` to 100: an integer, or its decimal text as the engine passes it."""
+    default: int = DEFAULTS[key]
+    value = raw.get(key, default)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 100:
+        problems.add(key, f"must be a whole number from {low} to 100 (a percentage of the target accounts), "
+                          f"got {value!r}")
+        return default
+    return value
 
 
 def _account_id(value: Any, key: str, problems: _Problems) -> str | None:
@@ -553,6 +599,38 @@ def _tags(raw: Mapping[str, Any], problems: _Problems) -> dict[str, str]:
     return dict(tags) if valid else {}
 
 
+def _organizational_units(raw: Mapping[str, Any], problems: _Problems, deployment: str | None,
+                          organization: str | None) -> tuple[str, ...]:
+    """The StackSet's deployment targets: OU IDs, or the root alone; only in StackSet mode."""
+    units: list[str] = []
+    listed = _list(raw, "organizationalUnitIds", problems)
+    for i, value in enumerate(listed):
+        key = f"organizationalUnitIds[{i}]"
+        if not isinstance(value, str) or not (ORGANIZATIONAL_UNIT_ID.fullmatch(value) or ROOT_ID.fullmatch(value)):
+            problems.add(key, f"{value!r} must be an organizational unit ID ({ORGANIZATIONAL_UNIT_ID.pattern}) "
+                              f"or the organization's root ID ({ROOT_ID.pattern})")
+        elif value in units:
+            problems.add(key, f"{value} is listed twice")
+        else:
+            units.append(value)
+    roots = [unit for unit in units if ROOT_ID.fullmatch(unit)]
+    if roots and len(units) > 1:
+        problems.add("organizationalUnitIds", f"{roots[0]} is the organization's root, which already targets every "
+                     "account of every OU: list the root alone, or OUs without it")
+    if deployment == "stackset":
+        if not listed:
+            problems.add("organizationalUnitIds", "must list at least one organizational unit (or the root) when "
+                         "readerDeployment is stackset: the StackSet deploys a reader into every account of them")
+        if organization is None:
+            problems.add("organizationId", "is required when readerDeployment is stackset: its readers live in "
+                         "accounts no list names, so the resource policies must grant the organization "
+                         "(aws:PrincipalOrgID)")
+    elif units:
+        problems.add("organizationalUnitIds", "applies only with readerDeployment: stackset (the accounts mode "
+                     "deploys a reader into each of secondaryAccountIds); set readerDeployment or remove the list")
+    return tuple(units)
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Validate raw config values (keys without the project prefix) into Settings.
 
@@ -710,9 +788,24 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
     tags = _tags(raw, problems)
 
+    deployment = _string(raw, "readerDeployment", problems, default=DEFAULTS["readerDeployment"])
+    if deployment is not None and deployment not in READER_DEPLOYMENTS:
+        problems.add("readerDeployment", f"{deployment!r} must be one of {', '.join(READER_DEPLOYMENTS)}")
+        deployment = None
+    units = _organizational_units(raw, problems, deployment, organization)
+    call_as = _string(raw, "stackSetCallAs", problems, default=DEFAULTS["stackSetCallAs"])
+    if call_as is not None and call_as not in STACK_SET_CALLERS:
+        problems.add("stackSetCallAs", f"{call_as!r} must be SELF (the owner account is the organization's "
+                     "management account) or DELEGATED_ADMIN (the owner account is registered as a delegated "
+                     "administrator for StackSets)")
+        call_as = None
+    max_concurrent = _percentage(raw, "stackSetMaxConcurrentPercentage", problems, low=1)
+    failure_tolerance = _percentage(raw, "stackSetFailureTolerancePercentage", problems, low=0)
+    retain_stacks = _bool(raw, "retainStacksOnAccountRemoval", problems, DEFAULTS["retainStacksOnAccountRemoval"])
+
     # A value is None only where a problem was added; the `is None` tests say so to the type checker.
     if (problems.items or owner is None or domain is None or deploy_name is None or preview_name is None
-            or reader_name is None or store is None or internal is None):
+            or reader_name is None or store is None or internal is None or deployment is None or call_as is None):
         raise ConfigError(problems.items)
 
     settings = Settings(
@@ -733,6 +826,12 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         break_glass_role_arn=break_glass,
         deploy_principal_arns=tuple(deploy_principals),
         tags=tags,
+        reader_deployment=deployment,
+        organizational_unit_ids=units,
+        stack_set_call_as=call_as,
+        stack_set_max_concurrent_percentage=max_concurrent,
+        stack_set_failure_tolerance_percentage=failure_tolerance,
+        retain_stacks_on_account_removal=retain_stacks,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     oversize = size_problems(settings)
@@ -743,11 +842,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
 STRUCTURED_KEYS = (
     "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders", "tags",
+    "organizationalUnitIds",
 )
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
     "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",
-    "createGithubOidcProvider",
+    "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
+    "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval",
 )
 
 

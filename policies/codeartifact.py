@@ -11,6 +11,8 @@ from policies import grants
 from policies import iam_documents as iam
 from policies import props as props_
 from policies.props import IDENTITY_POLICY_TYPES, REPOSITORY_TYPES, RESOURCE_POLICY_PROPS
+from policies.stacksets import validate_template_read_only
+from policies.templates import STACK_SET_TYPES
 
 # Principal conditions that narrow a `*` grant to known accounts.
 PRINCIPAL_SCOPE_KEYS = ("aws:principalorgid", "aws:principalaccount")
@@ -105,7 +107,12 @@ def validate_cross_account_read_only(args: ResourceValidationArgs, report: cfg.R
                 )
     # Identity policies deployed into another account are that account's half of a
     # cross-account grant: they must be read-only as well. A provider not pinned to one
-    # account, or no known owner, could be anywhere: treated as another account.
+    # account, or no known owner, could be anywhere: treated as another account. A StackSet's
+    # template goes into the member accounts, whichever account its provider is pinned to, and
+    # may only read there, in every service.
+    if args.resource_type in STACK_SET_TYPES:
+        validate_template_read_only(args, report)
+        return
     deployed_in = cfg.provider_account(args.provider)
     if owner is not None and deployed_in == owner:
         return
@@ -166,7 +173,8 @@ POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "cross-account-codeartifact-read-only",
         "Principals outside the owner account, and policies deployed into other accounts (or by a provider "
-        "not pinned to the owner account), get only Read and List codeartifact actions.",
+        "not pinned to the owner account), get only Read and List codeartifact actions; the roles and policies "
+        "of a StackSet template, deployed into every member account, only Read and List actions of any service.",
         validate_cross_account_read_only, "ownerAccountId",
     ),
     cfg.resource_policy(

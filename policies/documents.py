@@ -10,6 +10,7 @@ from policies import config as cfg
 from policies import iam_documents as iam
 from policies import props as props_
 from policies.aws_facts import KEY_POLICY_LIMIT, MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
+from policies.stacksets import validate_template_readable
 
 
 def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object, int | None, bool]]:
@@ -26,6 +27,7 @@ def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[
 
 
 def validate_documents(args: ResourceValidationArgs, report: cfg.Report) -> None:
+    validate_template_readable(args, report)
     for what, raw, limit, as_sent in _size_checks(args.resource_type, args.props):
         try:
             document = iam.parse_document(raw)
@@ -44,7 +46,8 @@ POLICIES: list[cfg.Guardrail] = [
         "policy-documents-within-aws-limits",
         "Every policy document is a JSON object without duplicate keys and under its AWS size limit "
         f"({RESOURCE_POLICY_LIMIT} CodeArtifact resource policy, {TRUST_POLICY_LIMIT} trust policy, "
-        f"{MANAGED_POLICY_LIMIT} managed policy, {KEY_POLICY_LIMIT} key policy).",
+        f"{MANAGED_POLICY_LIMIT} managed policy, {KEY_POLICY_LIMIT} key policy); a StackSet template is JSON, "
+        "holds only IAM roles and their policies, and every part of them can be read offline.",
         validate_documents,
     ),
 ]

@@ -9,6 +9,8 @@ offline audit (audit/guardrails.py) and the tests call the very same objects'
 - policies/identity.py: identity policies, attachments, the scope of GitHub-assumable roles
 - policies/kms.py: key policies and the domain's key
 - policies/stack.py: rules over the whole stack (deletes denied, prefixes guarded, protection)
+- policies/stacksets.py: StackSet templates, run by the documents and cross-account rules (their
+  roles and policies pass every rule above as well)
 - policies/documents.py: every document valid, unambiguous and within its AWS limit
 """
 

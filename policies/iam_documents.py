@@ -13,6 +13,10 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 WILDCARD = "*"
+# The account a CloudFormation StackSet template is deployed into, as its Fn::Sub names it: each
+# member account in turn (policies/templates.py puts it where the template says ${AWS::AccountId}).
+MEMBER_ACCOUNT = "${AWS::AccountId}"
+_MEMBER_MARK = "<member account>"
 
 
 class InvalidDocumentError(ValueError):
@@ -127,12 +131,20 @@ def principals(statement: Mapping[str, object]) -> list[tuple[str, str]]:
 
 
 def principal_account(value: str) -> str | None:
-    """The account of an AWS principal (account ID, root/role/user/assumed-role ARN), else None."""
-    if len(value) == 12 and value.isdigit():
+    """The account of an AWS principal (account ID, root/role/user/assumed-role ARN), else None.
+
+    In a StackSet template's documents, `MEMBER_ACCOUNT` stands for the account deployed into."""
+    if (len(value) == 12 and value.isdigit()) or value == MEMBER_ACCOUNT:
         return value
-    parts = value.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and parts[4].isdigit():
-        return parts[4]
+    if _MEMBER_MARK in value:
+        return None
+    # MEMBER_ACCOUNT has colons of its own: stand a colon-free mark in for it while splitting.
+    parts = value.replace(MEMBER_ACCOUNT, _MEMBER_MARK).split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
+        if parts[4] == _MEMBER_MARK:
+            return MEMBER_ACCOUNT
+        if parts[4].isdigit():
+            return parts[4]
     return None
 
 

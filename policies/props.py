@@ -13,6 +13,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from policies import iam_documents as iam
 from policies.aws_facts import INLINE_ROLE_POLICY_LIMIT, MANAGED_POLICY_LIMIT
+from policies.templates import INLINE_POLICY, MANAGED_POLICY, STACK_SET_TYPES, stack_set_template
 
 DOMAIN_TYPES = ("aws:codeartifact/domain:Domain", "aws-native:codeartifact:Domain")
 REPOSITORY_TYPES = ("aws:codeartifact/repository:Repository", "aws-native:codeartifact:Repository")
@@ -39,7 +40,9 @@ IDENTITY_POLICY_PROPS = {
     "aws-native:iam:UserPolicy": ("policyDocument", None),
     "aws-native:iam:GroupPolicy": ("policyDocument", None),
 }
-IDENTITY_POLICY_TYPES = frozenset(IDENTITY_POLICY_PROPS) | set(ROLE_TYPES)
+# A StackSet's template holds roles and policies too: they are read from its templateBody.
+IDENTITY_POLICY_TYPES = frozenset(IDENTITY_POLICY_PROPS) | set(ROLE_TYPES) | STACK_SET_TYPES
+TEMPLATE_POLICY_LIMITS = {MANAGED_POLICY: MANAGED_POLICY_LIMIT, INLINE_POLICY: INLINE_ROLE_POLICY_LIMIT}
 ROLE_TRUST_PROPS = {
     "aws:iam/role:Role": "assumeRolePolicy",
     "aws-native:iam:Role": "assumeRolePolicyDocument",
@@ -122,6 +125,11 @@ def raw_identity_policies(resource_type: str, props: Mapping[str, object]) -> li
         key, limit = IDENTITY_POLICY_PROPS[resource_type]
         return [("policy", props.get(key), limit)]
     found: list[tuple[str, object, int | None]] = []
+    template = stack_set_template(resource_type, props)
+    if template is not None:
+        # The readable ones; policy-documents-within-aws-limits refuses the rest (policies/stacksets.py).
+        return [(policy.what, policy.document, TEMPLATE_POLICY_LIMITS.get(policy.kind, INLINE_ROLE_POLICY_LIMIT))
+                for policy in template.policies if policy.document is not None]
     if resource_type == "aws:iam/role:Role":
         for index, inline in enumerate(iam.as_list(props.get("inlinePolicies"))):
             if isinstance(inline, Mapping):
@@ -136,6 +144,10 @@ def raw_identity_policies(resource_type: str, props: Mapping[str, object]) -> li
 
 
 def raw_trust_policy(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object]]:
+    template = stack_set_template(resource_type, props)
+    if template is not None:
+        return [(f"template Role {role.logical_id} trust policy", role.trust)
+                for role in template.roles if role.trust is not None]
     key = ROLE_TRUST_PROPS.get(resource_type)
     return [("trust policy", props.get(key))] if key else []
 

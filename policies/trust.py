@@ -11,6 +11,7 @@ from policies import config as cfg
 from policies import iam_documents as iam
 from policies import props as props_
 from policies.aws_facts import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from policies.templates import STACK_SET_TYPES
 
 GITHUB_AUD_KEY = f"{GITHUB_OIDC_HOST}:aud"
 GITHUB_SUB_KEY = f"{GITHUB_OIDC_HOST}:sub"
@@ -104,6 +105,9 @@ def validate_trusted_principals(args: ResourceValidationArgs, report: cfg.Report
     documents = props_.trust_policy(args.resource_type, args.props)
     if not documents:
         return
+    if args.resource_type in STACK_SET_TYPES:
+        _validate_member_trust(documents, report)
+        return
     owner = cfg.owner_account(args)
     own_account = cfg.provider_account(args.provider)
     accounts = cfg.config_set(args, "allowedAccountIds") | {a for a in (owner, own_account) if a}
@@ -129,11 +133,30 @@ def validate_trusted_principals(args: ResourceValidationArgs, report: cfg.Report
                     report(f"{where} trusts a principal of unknown kind {kind}: {value}")
 
 
+def _validate_member_trust(documents: props_.Documents, report: cfg.Report) -> None:
+    """A role a StackSet puts into every member account may be assumed by that account's own principals
+    only: not by the owner, another account, a service or a web identity (each member would trust it)."""
+    for what, document in documents:
+        for index, statement in enumerate(iam.allow_statements(document)):
+            where = f"{what} {iam.label(statement, index)}"
+            if "NotPrincipal" in statement:
+                report(f"{where} trusts everyone outside NotPrincipal; name the member account itself")
+                continue
+            for kind, value in iam.principals(statement):
+                if kind == "AWS" and iam.principal_account(value) == iam.MEMBER_ACCOUNT:
+                    continue
+                shown = '"*"' if kind == "AWS" and value == iam.WILDCARD else f"{kind} {value}"
+                report(f"{where} trusts {shown}: a role the StackSet deploys into every member account may be "
+                       f"assumed only by that account's own principals (arn:aws:iam::{iam.MEMBER_ACCOUNT}:root "
+                       "through Fn::Sub)")
+
+
 POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "role-trust-known-principals",
         'Role trust policies never trust "*" or NotPrincipal, only the owner, the role\'s own and the allowed '
-        "accounts, and no web identity or SAML provider but the owner account's GitHub OIDC provider.",
+        "accounts, and no web identity or SAML provider but the owner account's GitHub OIDC provider; a role "
+        "in a StackSet template trusts only the member account it is deployed into.",
         validate_trusted_principals, "ownerAccountId", "allowedAccountIds",
     ),
     cfg.resource_policy(

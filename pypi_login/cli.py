@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pypi_login import clients
-from pypi_login.codeartifact import NOT_FOUND_HINT, LoginError, Target, request_login
+from pypi_login import clients, doctor
+from pypi_login.codeartifact import REFUSED_HINT, Login, LoginError, Target, request_login
 
 if TYPE_CHECKING:  # type stubs only (requirements-dev.txt)
     from mypy_boto3_codeartifact import CodeArtifactClient
@@ -22,19 +24,23 @@ DESCRIPTION = """\
 Get a CodeArtifact token for the private PyPI and set up pip, uv and poetry to install from its
 one index URL (internal and public packages). By default it prints shell exports, for
 `eval "$(python -m pypi_login ...)"`; --write updates each tool's user configuration instead
-(files written with mode 0600). The token lasts --duration-seconds (at most 12 hours) and its
-expiry is shown; `--status` tells whether the configured token is missing or expired.
+(files private, mode 0600, from the moment they exist). The token lasts --duration-seconds (at
+most 12 hours) and its expiry is shown; a token that has already expired is refused. `--status`
+tells whether the configured token is missing or expired, without any network call; `--doctor`
+also asks the index with it and says in one line per tool what is wrong: no token, expired, wrong
+URL, no permission, or the package really missing.
 """
 
-EPILOG = """\
-CodeArtifact answers a missing, expired or refused token with 404 Not Found: when an install
-reports 404 for a package that exists, run this again (or `--status`).
+EPILOG = f"""\
+{textwrap.fill(REFUSED_HINT, 96)}
 
 Never add the index with --extra-index-url: a second index lets a public package with an
 internal name win (dependency confusion). The CodeArtifact index already serves PyPI.
 
-To avoid refreshing tokens at all, install the keyring backend keyrings.codeartifact next to
-pip, uv or poetry: it fetches a token itself whenever the tool asks (no token in any file).
+To avoid refreshing tokens, the keyring backend keyrings.codeartifact fetches a token whenever a
+tool asks, but each tool asks differently (README, "Installing packages"): pip only after a 401
+and, without a terminal, only with --keyring-provider import; uv only with --keyring-provider
+subprocess and `aws@` in the index URL; poetry only with the backend in its own environment.
 
 Defaults can come from `pulumi stack output --json > outputs.json` via --stack-outputs.
 """
@@ -46,6 +52,8 @@ REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
 # 0 means "as long as the caller's session"; otherwise CodeArtifact accepts 15 minutes to 12 hours.
 MIN_DURATION, MAX_DURATION = 900, 43200
 DEFAULT_REPOSITORY = "internal"
+# A token with less time left than this is delivered with a warning.
+SHORT_LIVED = 600
 
 ClientFactory = Callable[[str, "str | None"], "CodeArtifactClient"]
 
@@ -84,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="update the tools' user configuration (pip.conf, uv.toml, poetry's auth.toml) "
                            "instead of printing exports")
     mode.add_argument("--status", action="store_true",
-                      help="say whether each tool's token is missing, valid or expired (no AWS call)")
+                      help="say whether each tool's token is missing, valid or expired (no network call)")
+    mode.add_argument("--doctor", action="store_true",
+                      help="check each tool's configuration, its token's expiry and a real authenticated "
+                           "request to the index; one line per tool says what is wrong")
+    output.add_argument("--package", default=doctor.DEFAULT_PACKAGE,
+                        help=f"with --doctor: the package to ask the index for (default {doctor.DEFAULT_PACKAGE}, "
+                             "a public package served through the upstream)")
     return parser
 
 
@@ -133,6 +147,7 @@ def _default_region(profile: str | None, environ: Mapping[str, str]) -> str | No
         return None
 
 
+@functools.cache  # botocore loads its endpoint data afresh for every session: read it once
 def codeartifact_regions() -> tuple[str, ...]:
     """Regions where CodeArtifact is offered (aws partition), from botocore's offline endpoint data."""
     try:
@@ -197,10 +212,13 @@ def main(
     now: Callable[[], datetime] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    cwd: Path | None = None,
+    fetch: doctor.Fetch | None = None,
 ) -> int:
-    """Run the command; every keyword exists so tests can run it without a real home or AWS."""
+    """Run the command; every keyword exists so tests can run it without a real home, AWS or index."""
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
+    cwd = Path.cwd() if cwd is None else cwd
     platform = sys.platform if platform is None else platform
     now = now or (lambda: datetime.now(timezone.utc))
     stdout = stdout or sys.stdout
@@ -225,6 +243,10 @@ def main(
             print(message, file=stdout)
         return 0 if all(usable for usable, _ in results) else 1
 
+    if args.doctor:
+        return _doctor(args, tools, paths, environ, now(), client_factory or default_client_factory, cwd,
+                       fetch or doctor.fetch, stdout, say)
+
     try:
         target = resolve_target(args, environ)
     except UsageError as error:
@@ -239,10 +261,14 @@ def main(
 
     try:
         client = (client_factory or default_client_factory)(target.region, args.profile)
-        login = request_login(client, target, args.duration_seconds)
+        login = usable_login(request_login(client, target, args.duration_seconds), now())
     except LoginError as error:
         say(f"error: {error}")
         return 1
+    remaining = (login.expiration - now()).total_seconds()
+    if remaining < SHORT_LIVED:
+        say(f"warning: the token expires in {int(remaining // 60)}m; sign in to AWS again (or raise "
+            "--duration-seconds) for a longer one.")
 
     say(f"CodeArtifact token for {target.domain} (owner {target.domain_owner}, {target.region}), repository "
         f"{target.repository}: expires {clients.describe_expiry(login.expiration, now())}.")
@@ -265,5 +291,66 @@ def main(
             say('Load these into your shell with: eval "$(python -m pypi_login ...)"')
     if "poetry" in tools:
         say(f"poetry: declare the source once per project: {clients.poetry_source_command(login, source_name)}")
-    say(NOT_FOUND_HINT + " Run this command again, or use keyrings.codeartifact to never paste a token.")
+    say("If an install fails, `python -m pypi_login --doctor` says why (no token, expired, wrong URL, "
+        "no permission, package missing).")
     return 0
+
+
+def usable_login(login: Login, now: datetime) -> Login:
+    """The login, unless its token has already expired (then nothing may be printed or written)."""
+    if login.expiration <= now:
+        raise LoginError(
+            f"CodeArtifact returned a token that already expired ({clients.describe_expiry(login.expiration, now)}; "
+            f"this machine's clock says {clients.iso(now)}): with --duration-seconds 0 a token ends with your AWS "
+            "session, so sign in again; otherwise check the clock. Nothing was printed or written.",
+            "expired-token",
+        )
+    return login
+
+
+def _doctor(
+    args: argparse.Namespace,
+    tools: Sequence[str],
+    paths: clients.ConfigPaths,
+    environ: Mapping[str, str],
+    now: datetime,
+    client_factory: ClientFactory,
+    cwd: Path,
+    fetch: doctor.Fetch,
+    stdout: TextIO,
+    say: Callable[[str], None],
+) -> int:
+    """--doctor: one line per tool (and per problem with AWS); exit 0 only when every tool is ready."""
+    target = None
+    names_registry = args.stack_outputs is not None or any(
+        getattr(args, name) is not None for name in ("domain", "domain_owner", "repository", "region"))
+    if names_registry:
+        try:
+            target = resolve_target(args, environ)
+        except UsageError as error:
+            say(f"error: {error}")
+            return 2
+    settings = []
+    for tool in tools:
+        if tool == "pip":
+            settings.append(doctor.pip_setting(environ, paths.pip))
+        elif tool == "uv":
+            settings.append(doctor.uv_setting(environ, paths.uv))
+        else:
+            settings.append(doctor.poetry_setting(environ, paths.poetry, args.source_name or "", cwd,
+                                                  target.domain if target else ""))
+
+    fresh: doctor.Fresh | None = None
+    try:
+        import boto3  # noqa: F401  (only the fresh token needs it)
+    except ModuleNotFoundError:
+        pass
+    else:
+        def fresh(registry: Target) -> Login:
+            client = client_factory(registry.region, args.profile)
+            return usable_login(request_login(client, registry, MIN_DURATION), now)
+
+    results = doctor.diagnose(settings, doctor.Doctor(now, args.package, fetch, fresh, target))
+    for _, line in results:
+        print(line, file=stdout)
+    return 0 if all(ok for ok, _ in results) else 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pypi_login.codeartifact import NOT_FOUND_HINT, TOKEN_USERNAME, Login, LoginError
+from pypi_login.codeartifact import TOKEN_USERNAME, Login, LoginError
 
 TOOLS = ("pip", "uv", "poetry")
 MARK = "pypi-login"
@@ -78,6 +78,9 @@ def environment(login: Login, tools: Iterable[str], source_name: str) -> dict[st
     tools = set(tools)
     if "pip" in tools:
         variables["PIP_INDEX_URL"] = login.authenticated_index_url
+        # Without a terminal (CI, a Docker build) pip would stop at its password prompt with an
+        # EOFError traceback once the token is refused; with no input it reports the failure.
+        variables["PIP_NO_INPUT"] = "1"
     if "uv" in tools:
         # The default index replaces PyPI; uv reads credentials from the URL. A project that names
         # the index in pyproject.toml ([[tool.uv.index]] name = SOURCE) gets them by name instead.
@@ -269,14 +272,27 @@ def update_poetry_auth(text: str, login: Login, source_name: str, path: Path) ->
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write atomically with mode 0600: the file holds a token."""
+    """Replace `path` with `text` in a file that is private (mode 0600) from the moment it exists.
+
+    The text goes into a new temporary file beside it, created exclusively with mode 0600
+    (`mkstemp`), set to exactly 0600 before the first byte whatever the umask, flushed to disk,
+    then renamed over the old file: no reader ever sees a partial file, and the token is never in
+    a file that anyone else could open, not even for an instant. The old file (of any mode) is
+    replaced, not rewritten.
+    """
     path = Path(os.path.realpath(path))  # a symlinked dotfile keeps its link
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o600)
+        try:
+            if hasattr(os, "fchmod"):  # POSIX; on Windows the profile directory's ACL protects it
+                os.fchmod(descriptor, 0o600)
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(descriptor, data):]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -300,17 +316,30 @@ def write_settings(tool: str, path: Path, login: Login, source_name: str) -> lis
 # --- status -------------------------------------------------------------------------
 
 
-def _variable_for(tool: str, source_name: str) -> str:
-    return {
-        "pip": "PIP_INDEX_URL",
-        "uv": "UV_DEFAULT_INDEX",
-        "poetry": f"{poetry_variable(source_name)}_PASSWORD",
-    }[tool]
+POETRY_PASSWORD = re.compile(r"POETRY_HTTP_BASIC_(?P<name>[A-Z0-9_]+)_PASSWORD")
+
+
+def poetry_password_variables(environ: Mapping[str, str]) -> list[str]:
+    """Every non-empty POETRY_HTTP_BASIC_<NAME>_PASSWORD, sorted."""
+    return sorted(name for name, value in environ.items() if value and POETRY_PASSWORD.fullmatch(name))
+
+
+def token_variable(tool: str, source_name: str, environ: Mapping[str, str]) -> str:
+    """The variable that carries the tool's token. Without a source name, poetry's is found by
+    looking: the exports and the CI action name it after the source (POETRY_HTTP_BASIC_ACME_...)."""
+    if tool == "pip":
+        return "PIP_INDEX_URL"
+    if tool == "uv":
+        return "UV_DEFAULT_INDEX"
+    if source_name:
+        return f"{poetry_variable(source_name)}_PASSWORD"
+    found = poetry_password_variables(environ)
+    return found[0] if found else "POETRY_HTTP_BASIC_<SOURCE>_PASSWORD"
 
 
 def status(tool: str, path: Path, environ: Mapping[str, str], source_name: str, now: datetime) -> tuple[bool, str]:
     """(usable, message) for the token a tool would use now; environment variables win over files."""
-    variable = _variable_for(tool, source_name)
+    variable = token_variable(tool, source_name, environ)
     if environ.get(variable):
         where = f"${variable}"
         expires = parse_iso(environ.get(EXPIRY_VARIABLE, ""))
@@ -324,11 +353,9 @@ def status(tool: str, path: Path, environ: Mapping[str, str], source_name: str, 
         if expires is None:
             return False, (
                 f"{tool}: token missing: no {MARK} token in {path} and ${variable} is not set. "
-                f"Run `python -m pypi_login --write --tool {tool}`. {NOT_FOUND_HINT}"
+                f"Run `python -m pypi_login --write --tool {tool}` (or eval the printed exports)."
             )
     if expires <= now:
         again = "`python -m pypi_login`" if where.startswith("$") else f"`python -m pypi_login --write --tool {tool}`"
-        return False, (
-            f"{tool}: token in {where} expired {describe_expiry(expires, now)}. Run {again} again. {NOT_FOUND_HINT}"
-        )
+        return False, f"{tool}: token in {where} expired {describe_expiry(expires, now)}. Run {again} again."
     return True, f"{tool}: token in {where} valid until {describe_expiry(expires, now)}"

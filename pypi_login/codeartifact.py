@@ -18,14 +18,28 @@ CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
 # The fixed user name CodeArtifact expects with a token (not a secret).
 TOKEN_USERNAME = "aws"  # noqa: S105
 
-NOT_FOUND_HINT = (
-    "CodeArtifact answers a missing, expired or refused token with 404 Not Found, so a 404 for a "
-    "package that exists means: get a new token."
+# What a missing, expired or refused token looks like from each client. CodeArtifact is reported to
+# answer it with 401 or with 404; each client's words for both are taken from the real-client tests
+# (tests/test_clients_real.py), which check that this text quotes them.
+REFUSED_HINT = (
+    "A missing, expired or refused token makes CodeArtifact answer 401 or 404, and the clients then say: "
+    'pip "401 Error, Credentials not correct" or only "(from versions: none)"; '
+    'uv "lack of valid authentication credentials (401 Unauthorized)" or "not found in the package registry"; '
+    'poetry "Authorization error accessing" or "doesn\'t match any versions". '
+    "`python -m pypi_login --doctor` tells which it is."
 )
 
 
 class LoginError(Exception):
-    """A failure the user can act on; the message names the cause and the fix."""
+    """A failure the user can act on; the message names the cause and the fix.
+
+    `kind` sorts it for the doctor: no-credentials, credentials-expired, denied, not-found,
+    unreachable, expired-token or other.
+    """
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,26 @@ def explain(error: Exception, target: Target, operation: str) -> str:
     return f"{operation} failed: {code}: {message}"
 
 
+def classify(error: Exception) -> str:
+    """The LoginError kind of a botocore error."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return "no-credentials"
+    if isinstance(error, EndpointConnectionError):
+        return "unreachable"
+    if not isinstance(error, ClientError):
+        return "other"
+    code, _ = _aws_message(error)
+    if code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}:
+        return "credentials-expired"
+    if code in {"AccessDeniedException", "AccessDenied", "UnauthorizedException"}:
+        return "denied"
+    if code == "ResourceNotFoundException":
+        return "not-found"
+    return "other"
+
+
 def request_login(client: CodeArtifactClient, target: Target, duration_seconds: int) -> Login:
     """Get a token and the repository endpoint; raise LoginError naming the cause on failure."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
@@ -134,7 +168,7 @@ def request_login(client: CodeArtifactClient, target: Target, duration_seconds: 
             format="pypi",
         )
     except (ClientError, NoCredentialsError, PartialCredentialsError, EndpointConnectionError) as error:
-        raise LoginError(explain(error, target, operation)) from None
+        raise LoginError(explain(error, target, operation), classify(error)) from None
     expiration = token["expiration"]
     if expiration.tzinfo is None:
         expiration = expiration.replace(tzinfo=timezone.utc)

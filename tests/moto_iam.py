@@ -217,3 +217,64 @@ def organization_of(aws: MotoAws, account: str) -> str | None:
         if error.response["Error"]["Code"] == "AWSOrganizationsNotInUseException":
             return None
         raise
+
+
+# --- CloudFormation StackSets ------------------------------------------------------------------
+
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+STACK_SET_INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+
+
+def deploy_stack_sets(aws: MotoAws, rendering: Rendering) -> None:
+    """Create every StackSet of the rendering, and its instances, in the account of its provider, with
+    the arguments the program declares (moto ignores CallAs, AutoDeployment and OperationPreferences)."""
+    for stack_set in rendering.of_type(STACK_SET):
+        inputs = stack_set.inputs
+        cloudformation = aws.client(stack_set.account, "cloudformation")
+        auto = inputs.get("autoDeployment") or {}
+        cloudformation.create_stack_set(
+            StackSetName=inputs["name"],
+            Description=inputs.get("description", ""),
+            TemplateBody=inputs["templateBody"],
+            Capabilities=inputs.get("capabilities") or [],
+            PermissionModel=inputs["permissionModel"],
+            AutoDeployment={"Enabled": auto.get("enabled", False),
+                            "RetainStacksOnAccountRemoval": auto.get("retainStacksOnAccountRemoval", False)},
+            ManagedExecution={"Active": (inputs.get("managedExecution") or {}).get("active", False)},
+            CallAs=inputs["callAs"],
+        )
+        for instance in rendering.of_type(STACK_SET_INSTANCE):
+            if instance.inputs["stackSetName"] != inputs["name"] or instance.account != stack_set.account:
+                continue
+            preferences = instance.inputs.get("operationPreferences") or {}
+            cloudformation.create_stack_instances(
+                StackSetName=inputs["name"],
+                DeploymentTargets={
+                    "OrganizationalUnitIds": instance.inputs["deploymentTargets"]["organizationalUnitIds"]},
+                Regions=[instance.inputs["stackSetInstanceRegion"]],
+                OperationPreferences={
+                    "MaxConcurrentPercentage": int(preferences["maxConcurrentPercentage"]),
+                    "FailureTolerancePercentage": int(preferences["failureTolerancePercentage"]),
+                    "ConcurrencyMode": preferences["concurrencyMode"],
+                },
+                CallAs=instance.inputs["callAs"],
+            )
+
+
+def create_organizational_units(aws: MotoAws, management_account: str, accounts_per_unit: Mapping[str, int]
+                                ) -> dict[str, list[str]]:
+    """Organizational units under the root of the management account's organization, each with new
+    member accounts moved into it: {OU ID: [account IDs]}."""
+    organizations = aws.client(management_account, "organizations")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    units = {}
+    for name, count in accounts_per_unit.items():
+        unit = organizations.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+        members = []
+        for index in range(count):
+            status = organizations.create_account(Email=f"{name}-{index}@example.com", AccountName=f"{name}-{index}")
+            account = status["CreateAccountStatus"]["AccountId"]
+            organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=unit)
+            members.append(account)
+        units[unit] = members
+    return units

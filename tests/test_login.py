@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import io
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from botocore.stub import Stubber
 
 from pypi_login import clients
 from pypi_login.cli import build_parser, main
-from pypi_login.codeartifact import Login, LoginError
+from pypi_login.codeartifact import REFUSED_HINT, Login, LoginError
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
@@ -118,6 +119,7 @@ def test_prints_one_index_for_pip_uv_and_poetry_and_shows_the_expiry(home, stubb
     assert code == 0, err
     authenticated = f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/"
     assert f"export PIP_INDEX_URL={authenticated}" in out
+    assert "export PIP_NO_INPUT=1" in out  # no EOFError traceback at a password prompt without a terminal
     assert f"export UV_DEFAULT_INDEX={authenticated}" in out
     assert f"export UV_INDEX_ACME_PASSWORD={TOKEN}" in out
     assert "export POETRY_HTTP_BASIC_ACME_USERNAME=aws" in out
@@ -126,7 +128,8 @@ def test_prints_one_index_for_pip_uv_and_poetry_and_shows_the_expiry(home, stubb
     assert "EXTRA" not in out.upper().replace("CODEARTIFACT", "")
     assert "expires 2026-11-25 18:00 UTC, in 12h 00m." in err
     assert f"poetry source add --priority=primary acme {INDEX}" in err
-    assert "404" in err and "keyrings.codeartifact" in err
+    assert "python -m pypi_login --doctor" in err
+    assert "404" not in err  # no client prints 404 (tests/test_clients_real.py)
     assert not home.config.exists()  # printing writes nothing
 
 
@@ -408,7 +411,7 @@ def test_status_reports_missing_then_valid_then_expired_tokens(home, stubbed):
     client, stubber = stubbed
     code, out, _ = home.run(["--status", "--tool", "pip"])
     assert code == 1
-    assert "pip: token missing" in out and "404 Not Found" in out
+    assert "pip: token missing" in out and "python -m pypi_login --write --tool pip" in out
 
     expect_login(stubber)
     assert home.run([*TARGET, "--write"], client)[0] == 0
@@ -420,7 +423,6 @@ def test_status_reports_missing_then_valid_then_expired_tokens(home, stubbed):
     assert code == 1
     assert f"poetry: token in {home.poetry} expired 2026-11-25 18:00 UTC, 5m ago." in out
     assert "Run `python -m pypi_login --write --tool poetry` again" in out
-    assert "404 Not Found" in out
 
 
 def test_status_prefers_environment_variables_which_override_files(home):
@@ -439,7 +441,13 @@ def test_help_recommends_the_keyring_and_warns_against_extra_index_url():
     text = build_parser().format_help()
     assert "keyrings.codeartifact" in text
     assert "Never add the index with --extra-index-url" in text
-    assert "404 Not Found" in text
+    # What each client prints for a refused token (quoted from tests/test_clients_real.py), and how
+    # each asks a keyring: not "404 Not Found", which no client prints.
+    words = " ".join(text.split())
+    assert " ".join(REFUSED_HINT.split()) in words
+    assert "404 Not Found" not in text
+    assert "--keyring-provider import" in words and "--keyring-provider subprocess and `aws@`" in words
+    assert "--doctor" in text
 
 
 def test_login_repr_never_shows_the_token():
@@ -472,3 +480,373 @@ def test_runs_as_a_module(tmp_path):
     )
     assert result.returncode == 1, result.stderr
     assert f"uv: token missing: no pypi-login token in {tmp_path / 'config' / 'uv' / 'uv.toml'}" in result.stdout
+
+
+# --- a token CodeArtifact returns already expired -------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [[], ["--write"]])
+def test_an_already_expired_token_is_refused_and_nothing_is_printed_or_written(home, stubbed, mode):
+    client, stubber = stubbed
+    expect_login(stubber, duration=0, expires=NOW - timedelta(minutes=1))
+    code, out, err = home.run([*TARGET, "--duration-seconds", "0", *mode], client)
+    assert (code, out) == (1, "")
+    assert "error: CodeArtifact returned a token that already expired (2026-11-25 05:59 UTC, 1m ago" in err
+    assert "with --duration-seconds 0 a token ends with your AWS session" in err
+    assert TOKEN not in err
+    assert not home.config.exists()
+
+
+def test_a_token_about_to_expire_is_written_with_a_warning(home, stubbed):
+    client, stubber = stubbed
+    expect_login(stubber, duration=0, expires=NOW + timedelta(minutes=4))
+    code, out, err = home.run([*TARGET, "--duration-seconds", "0"], client)
+    assert code == 0 and "export PIP_INDEX_URL=" in out
+    assert "warning: the token expires in 4m; sign in to AWS again" in err
+
+
+def test_a_fifteen_minute_token_comes_without_a_warning(home, stubbed):
+    client, stubber = stubbed
+    expect_login(stubber, duration=900, expires=NOW + timedelta(seconds=899))
+    code, _, err = home.run([*TARGET, "--duration-seconds", "900"], client)
+    assert code == 0 and "warning" not in err
+
+
+# --- status after `eval "$(python -m pypi_login ...)"` ------------------------------------------
+
+
+def exports_of(text: str) -> dict[str, str]:
+    import shlex
+
+    return {line[7:].split("=", 1)[0]: shlex.split(line.split("=", 1)[1])[0]
+            for line in text.splitlines() if line.startswith("export ")}
+
+
+def test_status_without_arguments_finds_the_printed_poetry_variable(home, stubbed):
+    # The README's usage: eval the exports, then `--status` with no arguments. The source name is
+    # not passed again, so poetry's variable is found by looking for POETRY_HTTP_BASIC_*_PASSWORD.
+    client, stubber = stubbed
+    expect_login(stubber)
+    code, out, _ = home.run(TARGET, client)
+    environ = {**home.environ, **exports_of(out)}
+    code, status_out, _ = home.run(["--status"], environ=environ)
+    assert code == 0, status_out
+    assert "poetry: token in $POETRY_HTTP_BASIC_ACME_PASSWORD valid until 2026-11-25 18:00 UTC" in status_out
+    assert "POETRY_HTTP_BASIC__PASSWORD" not in status_out
+    assert status_out.count("valid until") == 3
+
+
+def test_status_without_any_poetry_variable_names_the_pattern_it_looked_for(home):
+    code, out, _ = home.run(["--status", "--tool", "poetry"])
+    assert code == 1
+    assert "$POETRY_HTTP_BASIC_<SOURCE>_PASSWORD is not set" in out
+
+
+# --- token files: private from the moment they exist ------------------------------------------------
+
+
+class SpyOs:
+    """os, as clients.write_private sees it, recording each write and mode change in order."""
+
+    def __init__(self, final: Path, events: list):
+        self.final, self.events = final, events
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def write(self, descriptor, data):
+        opened = os.fstat(descriptor)
+        at_final = self.final.exists() and os.stat(self.final).st_ino == opened.st_ino
+        self.events.append(("write", stat.S_IMODE(opened.st_mode), at_final))
+        return os.write(descriptor, data)
+
+    def fchmod(self, descriptor, mode):
+        self.events.append(("fchmod", mode))
+        return os.fchmod(descriptor, mode)
+
+    def chmod(self, *args, **kwargs):
+        self.events.append(("chmod",))
+        return os.chmod(*args, **kwargs)
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o277])
+def test_token_files_are_private_from_the_moment_they_exist(tmp_path, monkeypatch, umask):
+    path = tmp_path / "pip" / "pip.conf"
+    path.parent.mkdir()
+    path.write_text("[global]\nindex-url = https://old.example/simple/\n")
+    path.chmod(0o644)
+    old_inode = path.stat().st_ino
+    events: list = []
+    real_mkstemp = clients.tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        descriptor, name = real_mkstemp(*args, **kwargs)
+        events.append(("created", stat.S_IMODE(os.fstat(descriptor).st_mode), name))
+        return descriptor, name
+
+    monkeypatch.setattr(clients, "os", SpyOs(path, events))
+    monkeypatch.setattr(clients.tempfile, "mkstemp", mkstemp)
+    previous = os.umask(umask)
+    try:
+        clients.write_private(path, "[global]\nindex-url = https://aws:secret@host/simple/\n")
+    finally:
+        os.umask(previous)
+
+    created, *rest = events
+    # Created by mkstemp: exclusive, in the same directory, with no permission for group or others.
+    assert created[0] == "created" and Path(created[2]).parent == path.parent
+    assert created[1] & 0o077 == 0
+    writes = [event for event in rest if event[0] == "write"]
+    assert writes, "nothing was written"
+    first_write = rest.index(writes[0])
+    # Exactly 0600 before the first byte, whatever the umask; never a mode change after it.
+    assert [event for event in rest[:first_write] if event[0] != "write"] == [("fchmod", 0o600)]
+    assert all(event[0] == "write" for event in rest[first_write:]), rest
+    assert all(mode == 0o600 and not at_final for _, mode, at_final in writes)
+    # Renamed over the old file: a new file (new inode), private, with the new text only.
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.stat().st_ino != old_inode
+    assert "secret" in path.read_text() and "old.example" not in path.read_text()
+    assert [entry.name for entry in path.parent.iterdir()] == ["pip.conf"]  # no temporary file left
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "uv.toml"
+    path.write_text("native-tls = true\n")
+
+    class Full(SpyOs):
+        def write(self, descriptor, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(clients, "os", Full(path, []))
+    with pytest.raises(OSError, match="No space left"):
+        clients.write_private(path, "token")
+    assert path.read_text() == "native-tls = true\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["uv.toml"]
+
+
+# --- the doctor, against a scripted index ------------------------------------------------------------
+
+
+class Index:
+    """Answers like the index: a status per token (None: no token), 404 for anything else."""
+
+    def __init__(self, answers: dict):
+        self.answers = answers
+        self.calls: list[tuple[str, str | None]] = []
+
+    def __call__(self, url, username, password):
+        self.calls.append((url, username))
+        return self.answers.get(password, 404)
+
+
+def no_aws(region, profile):
+    raise LoginError("no AWS credentials: sign in first", "no-credentials")
+
+
+def run_doctor(home, argv, *, environ=None, index=None, client=None, cwd=None):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(
+        ["--doctor", *argv],
+        client_factory=(lambda region, profile: client) if client is not None else no_aws,
+        environ={**home.environ, **(environ or {})}, home=home.home, platform="linux", now=lambda: NOW,
+        stdout=stdout, stderr=stderr, cwd=cwd or home.home, fetch=index or Index({}),
+    )
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def printed_environment(home, stubbed) -> dict[str, str]:
+    client, stubber = stubbed
+    expect_login(stubber)
+    code, out, _ = home.run(TARGET, client)
+    assert code == 0
+    return exports_of(out)
+
+
+def poetry_project(root: Path, name: str = "acme", url: str = INDEX, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "consumer"\nversion = "0"\n\n'
+        f'[[tool.poetry.source]]\nname = "{name}"\nurl = "{url}"\npriority = "primary"\n{extra}'
+    )
+    return root
+
+
+def test_doctor_says_ok_for_each_tool_after_eval_and_never_prints_the_token(home, stubbed, tmp_path):
+    environ = printed_environment(home, stubbed)
+    index = Index({TOKEN: 200})
+    code, out, err = run_doctor(home, ["--package", "Acme_Core"], environ=environ, index=index,
+                                cwd=poetry_project(tmp_path / "project"))
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == (f"pip: ok: token from $PIP_INDEX_URL, valid until 2026-11-25 18:00 UTC, in 12h 00m; "
+                        f"{INDEX}acme-core/ answered 200")
+    assert lines[1].startswith("uv: ok: token from $UV_DEFAULT_INDEX") and lines[2].startswith(
+        "poetry: ok: token from $POETRY_HTTP_BASIC_ACME_PASSWORD")
+    assert lines[3].startswith("aws: not checked: no AWS credentials")
+    assert TOKEN not in out + err
+    assert index.calls == [(f"{INDEX}acme-core/", "aws")] * 3  # PEP 503 name, user aws
+
+
+def test_doctor_reads_the_files_written_by_write(home, stubbed, tmp_path):
+    client, stubber = stubbed
+    expect_login(stubber)
+    assert home.run([*TARGET, "--write"], client)[0] == 0
+    code, out, _ = run_doctor(home, [], index=Index({TOKEN: 200}), cwd=poetry_project(tmp_path / "p"))
+    assert code == 0, out
+    assert f"pip: ok: token from {home.pip}, valid until" in out
+    assert f"uv: ok: token from {home.uv}, valid until" in out
+    assert f"poetry: ok: token from {home.poetry}, valid until" in out
+
+
+def test_doctor_with_nothing_configured_says_no_token(home):
+    code, out, _ = run_doctor(home, [])
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        f"pip: no token: $PIP_INDEX_URL is not set and {home.pip} has no index-url; run `python -m pypi_login "
+        "--write --tool pip` (or eval the printed exports)",
+        f"uv: no token: $UV_DEFAULT_INDEX is not set and {home.uv} declares no default index; run `python -m "
+        "pypi_login --write --tool uv` (or eval the printed exports)",
+        f"poetry: no token: no POETRY_HTTP_BASIC_<SOURCE>_PASSWORD is set, {home.poetry} holds no credentials "
+        "and no pyproject.toml here names a source; run `python -m pypi_login --write --tool poetry` (or eval "
+        "the printed exports)",
+    ]
+
+
+def test_doctor_behind_404_compares_with_a_new_token(home, stubbed):
+    client, stubber = stubbed
+    environ = printed_environment(home, stubbed)
+    expect_login(stubber, duration=900, token="fresh-token")
+    # The configured token gets 404, a new one 200: the configured one is refused.
+    code, out, _ = run_doctor(home, ["--tool", "pip", "--stack-outputs", str(write_outputs(home))],
+                              environ=environ, index=Index({"fresh-token": 200}), client=client)
+    assert code == 1
+    assert out.startswith("pip: token refused: ") and "but 200 to a new one" in out
+    assert "fresh-token" not in out
+
+
+def test_doctor_behind_404_says_package_missing_when_a_new_token_gets_404_too(home, stubbed):
+    client, stubber = stubbed
+    environ = printed_environment(home, stubbed)
+    expect_login(stubber, duration=900, token="fresh-token")
+    code, out, _ = run_doctor(home, ["--tool", "pip", "--package", "acme-nothing"], environ=environ,
+                              index=Index({}), client=client)
+    assert code == 1
+    assert out.startswith("pip: package missing: 'acme-nothing' is not in internal or its upstreams")
+
+
+@pytest.mark.parametrize(("invalid", "verdict"), [
+    (401, "pip: package missing: "),  # the index tells an invalid token apart, so this one was accepted
+    (404, "pip: token refused or package missing: "),  # it does not: say so, do not guess
+])
+def test_doctor_without_aws_uses_an_invalid_token_to_read_a_404(home, stubbed, invalid, verdict):
+    environ = printed_environment(home, stubbed)
+    index = Index({"pypi-login-doctor-invalid-token": invalid})
+    code, out, _ = run_doctor(home, ["--tool", "pip"], environ=environ, index=index)
+    assert code == 1
+    assert out.startswith(verdict), out
+    assert [password for _, password in index.calls] == ["aws", "aws"]
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [
+    (401, "pip: token refused: "),
+    (403, "pip: no permission: "),
+    (500, "pip: index error: "),
+    ("cannot reach the host: timed out", "pip: unreachable: cannot reach the host"),
+])
+def test_doctor_names_each_answer_of_the_index(home, stubbed, answer, verdict):
+    environ = printed_environment(home, stubbed)
+    code, out, _ = run_doctor(home, ["--tool", "pip"], environ=environ, index=Index({TOKEN: answer}))
+    assert code == 1
+    assert out.startswith(verdict), out
+
+
+def test_doctor_reports_an_expired_token_without_asking_the_index(home, stubbed):
+    environ = {**printed_environment(home, stubbed), "CODEARTIFACT_TOKEN_EXPIRES": "2026-11-25T05:00:00Z"}
+    index = Index({TOKEN: 200})
+    code, out, _ = run_doctor(home, ["--tool", "uv"], environ=environ, index=index)
+    assert code == 1
+    assert out.startswith("uv: expired: token in $UV_DEFAULT_INDEX expired 2026-11-25 05:00 UTC, 1h 00m ago")
+    assert index.calls == []
+
+
+def write_outputs(home) -> Path:
+    outputs = home.home / "outputs.json"
+    outputs.parent.mkdir(parents=True, exist_ok=True)
+    outputs.write_text(json.dumps({"domainName": DOMAIN, "domainOwner": OWNER, "region": REGION,
+                                   "repositoryEndpoint": ENDPOINT}))
+    return outputs
+
+
+@pytest.mark.parametrize(("variables", "verdict"), [
+    ({"PIP_INDEX_URL": "https://pypi.org/simple/"},
+     "pip: wrong URL: $PIP_INDEX_URL names https://pypi.org/simple/, not a CodeArtifact PyPI index"),
+    ({"PIP_INDEX_URL": f"https://aws:{TOKEN}@{HOST}/pypi/staging/simple/"},
+     f"pip: wrong URL: $PIP_INDEX_URL names https://{HOST}/pypi/staging/simple/, but the registry's index is "
+     f"{INDEX}"),
+    ({"PIP_INDEX_URL": f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/", "PIP_EXTRA_INDEX_URL": "https://x/"},
+     "pip: wrong URL: $PIP_EXTRA_INDEX_URL adds a second index (dependency confusion)"),
+    ({"PIP_INDEX_URL": f"https://me:{TOKEN}@{HOST}/pypi/internal/simple/"},
+     "pip: token refused: $PIP_INDEX_URL sends user 'me'; CodeArtifact accepts only 'aws'"),
+    ({"PIP_INDEX_URL": INDEX}, f"pip: no token: $PIP_INDEX_URL names {INDEX} without a token"),
+])
+def test_doctor_checks_the_configuration_against_the_registry(home, stubbed, variables, verdict):
+    client, stubber = stubbed
+    if "pypi.org" not in variables["PIP_INDEX_URL"]:
+        expect_login(stubber, duration=900, token="fresh-token")
+    code, out, _ = run_doctor(home, ["--tool", "pip", "--stack-outputs", str(write_outputs(home))],
+                              environ=variables, index=Index({TOKEN: 200}), client=client)
+    assert code == 1
+    assert out.startswith(verdict), out
+    assert TOKEN not in out
+
+
+def test_doctor_follows_poetrys_source_name_from_the_project(home, stubbed, tmp_path):
+    environ = printed_environment(home, stubbed)  # POETRY_HTTP_BASIC_ACME_*
+    project = poetry_project(tmp_path / "project", name="internal")
+    code, out, _ = run_doctor(home, ["--tool", "poetry"], environ=environ, index=Index({TOKEN: 200}), cwd=project)
+    assert code == 1
+    assert out.startswith("poetry: no token: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is not set")
+    assert "a token is in $POETRY_HTTP_BASIC_ACME_PASSWORD, for another source name: pass --source-name" in out
+
+
+def test_doctor_flags_a_second_poetry_source(home, stubbed, tmp_path):
+    environ = printed_environment(home, stubbed)
+    extra = '\n[[tool.poetry.source]]\nname = "pypi-mirror"\nurl = "https://mirror.example/simple/"\n' \
+            'priority = "supplemental"\n'
+    project = poetry_project(tmp_path / "project", extra=extra)
+    code, out, _ = run_doctor(home, ["--tool", "poetry"], environ=environ, index=Index({TOKEN: 200}), cwd=project)
+    assert code == 1
+    assert out.startswith("poetry: wrong URL: ") and "also declares source 'pypi-mirror'" in out
+
+
+def test_doctor_without_a_poetry_project_checks_the_token_against_the_registry(home, stubbed):
+    client, stubber = stubbed
+    environ = printed_environment(home, stubbed)
+    code, out, _ = run_doctor(home, ["--tool", "poetry"], environ=environ, index=Index({TOKEN: 200}))
+    assert code == 1 and "no pyproject.toml in this directory names poetry's source" in out
+    expect_login(stubber, duration=900, token="fresh-token")
+    code, out, _ = run_doctor(home, ["--tool", "poetry", "--stack-outputs", str(write_outputs(home))],
+                              environ=environ, index=Index({TOKEN: 200}), client=client)
+    assert code == 0, out
+    assert f"(token only, against {INDEX})" in out
+
+
+def test_doctor_reads_uv_credentials_of_a_named_default_index(home, tmp_path):
+    home.uv.parent.mkdir(parents=True)
+    home.uv.write_text(f'[[index]]\nname = "corp"\nurl = "{INDEX}"\ndefault = true\n')
+    environ = {"UV_INDEX_CORP_USERNAME": "aws", "UV_INDEX_CORP_PASSWORD": TOKEN}
+    code, out, _ = run_doctor(home, ["--tool", "uv"], environ=environ, index=Index({TOKEN: 200}))
+    assert code == 0, out
+    assert out.startswith(f"uv: ok: token from {home.uv} (expiry unknown)")
+
+
+def test_doctor_reports_aws_refusing_a_new_token(home, stubbed):
+    client, stubber = stubbed
+    environ = printed_environment(home, stubbed)
+    stubber.add_client_error("get_authorization_token", service_error_code="AccessDeniedException",
+                             http_status_code=403)
+    code, out, _ = run_doctor(home, ["--tool", "pip"], environ=environ, index=Index({TOKEN: 200}), client=client)
+    assert code == 1
+    assert out.splitlines()[0].startswith("pip: ok: ")
+    assert out.splitlines()[1].startswith("aws: no permission: token request denied")

@@ -255,12 +255,15 @@ def test_every_workflow_install_checks_the_digests_of_a_lock():
 
 
 @pytest.mark.parametrize(("name", "job"), [("pull-request.yml", "preview"), ("deploy.yml", "deploy"),
-                                           ("drift.yml", "drift"), ("checks.yml", "checks")])
+                                           ("drift.yml", "drift"), ("checks.yml", "checks"),
+                                           ("pull-request.yml", "access-diff")])
 def test_each_venv_gets_its_own_lock(name, job):
     pairs = {(argv[0].split("/bin/")[0], requirement_files(argv)[0])
              for step in load(name)["jobs"][job]["steps"] for argv in pip_installs(step.get("run", ""))}
-    expected = {"checks.yml": {(".venv", "requirements-dev.txt")}, "drift.yml": {(".venv", "requirements.txt")}}
-    assert pairs == expected.get(name, {(".venv", "requirements.txt"), ("policies/venv", "policies/requirements.txt")})
+    expected = {"checks.yml": {(".venv", "requirements-dev.txt")}, "drift.yml": {(".venv", "requirements.txt")},
+                "access-diff": {(".venv", "requirements-dev.txt")}}
+    assert pairs == expected.get(name, expected.get(job, {(".venv", "requirements.txt"),
+                                                          ("policies/venv", "policies/requirements.txt")}))
 
 
 # --- permissions and the Pulumi CLI --------------------------------------------------------------
@@ -271,7 +274,11 @@ def test_jobs_without_a_role_get_exactly_contents_read(name):
     for job_name, job in load(name)["jobs"].items():
         assumes_role = any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
                            for step in job.get("steps", []))
-        if not assumes_role:
+        if (name, job_name) == ("pull-request.yml", "access-diff-comment"):
+            # Only posts the access diff comment: no checkout, no code, no contents.
+            assert job["permissions"] == {"pull-requests": "write"}
+            assert not any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"])
+        elif not assumes_role:
             assert job["permissions"] == {"contents": "read"}, f"{name}:{job_name}"
 
 

@@ -1,0 +1,838 @@
+"""`python -m audit --stack prod --diff-against REF`: who gained or lost what, by two engines.
+
+The stack is rendered twice: at REF, in a temporary git worktree by that commit's own program and
+audit (`python -m audit --json` in a subprocess, so nothing of today's code judges the past), and
+in the working tree, in this process. Then:
+
+- principalmapper's view: the two sets of access decisions (`decisions`, every codeartifact
+  action for every principal) and the trust entries of every role are compared: principals
+  added or removed, and per principal each (action, resource) that became allowed or denied;
+- Z3's view (audit/smt.py): every policy document whose content changed between the two
+  renderings (resources matched by URN) is compared with its previous version, and Z3 says
+  whether the new one allows some request the old one did not, with a concrete request.
+
+Widening is anything newly allowed beyond Read and List, a new principal, a new account with
+access, a role newly trusted by someone, or a document that now allows a non-Read/List request.
+The engines must agree on whether anything was gained at all; when they do not, the diff says
+so and fails.
+
+The functions below `# --- comparing` are pure: two audit JSON documents in, a report out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit import smt
+from audit.access import access_section, web_identity_may_assume
+from audit.render import Rendering
+from policies import iam_actions
+from policies import iam_documents as iam
+from policies.aws_managed import aws_managed_document, is_aws_managed
+
+Json = dict[str, Any]
+Key = tuple[str, str, str]  # (principal ARN, action, resource)
+
+# Exit status of `python -m audit` (also without --diff-against).
+EXIT_CLEAN = 0
+EXIT_FAILED = 1  # a check failed; for the diff: widening not accepted, or the engines disagree
+EXIT_INVALID = 2  # invalid configuration; for the diff also: the base cannot be rendered
+
+BASE_TIMEOUT_SECONDS = 600
+PROBE_SUBJECT = "repo:access-diff-probe/any-repository:pull_request"
+PROBE_AUDIENCE = "access-diff-probe"
+
+
+class DiffError(Exception):
+    """The diff cannot be made (unknown ref, a base that does not render): exit status 2."""
+
+
+# --- git and the base rendering ---------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    if result.returncode != 0:
+        raise DiffError(f"git {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout.strip()
+
+
+def repository_root(project_dir: Path) -> Path:
+    return Path(_git(project_dir, "rev-parse", "--show-toplevel")).resolve()
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """The full commit ID a ref names, else DiffError."""
+    if ref.startswith("-"):
+        raise DiffError(f"{ref!r} is not a git ref")
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except DiffError:
+        raise DiffError(f"{ref!r} names no commit in {repo} (with actions/checkout, fetch-depth: 0 "
+                        "brings the base branch)") from None
+
+
+@contextlib.contextmanager
+def base_worktree(repo: Path, commit: str) -> Iterator[Path]:
+    """A temporary worktree of `commit`, removed afterwards; the working tree is not touched."""
+    parent = Path(tempfile.mkdtemp(prefix="access-diff-"))
+    tree = parent / "base"
+    try:
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        yield tree
+    finally:
+        with contextlib.suppress(DiffError):
+            _git(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def start_base_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
+    """`python -m audit --stack STACK --json` of the base commit's own code, in its worktree."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-m", "audit", "--stack", stack, "--json"],
+        cwd=project_dir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish_base_audit(process: subprocess.Popen[str], ref: str) -> Json:
+    """The base's audit JSON; DiffError when it did not render or predates access decisions."""
+    try:
+        stdout, stderr = process.communicate(timeout=BASE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise DiffError(f"the audit of {ref} did not finish in {BASE_TIMEOUT_SECONDS} s") from None
+    # 0 and 1 both render the stack (1: one of its checks failed, which is the base's business).
+    if process.returncode not in (EXIT_CLEAN, EXIT_FAILED):
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
+        raise DiffError(f"the stack does not render at {ref} (exit status {process.returncode}): {tail}")
+    try:
+        document = json.loads(stdout)
+    except json.JSONDecodeError:
+        raise DiffError(f"the audit of {ref} printed no JSON") from None
+    if not isinstance(document, dict) or "decisions" not in document.get("access", {}):
+        raise DiffError(f"the audit of {ref} has no access decisions (it predates them): pick a later base")
+    return document
+
+
+def rendering_json(rendering: Rendering) -> Json:
+    """The parts of `python -m audit --json` the diff reads, from a rendering in this process."""
+    document = rendering.as_json()
+    document["access"] = access_section(rendering).json_value
+    # The same shapes as the base's JSON (lists, not tuples).
+    parsed: Json = json.loads(json.dumps(document))
+    return parsed
+
+
+# --- comparing: principalmapper's decisions ------------------------------------------------------
+
+
+def _short_action(action: str) -> str:
+    return action.removeprefix("codeartifact:")
+
+
+def is_read_only(action: str) -> bool:
+    return iam_actions.access_level(action) in iam_actions.READ_ONLY_LEVELS
+
+
+def short_resource(resource: str) -> str:
+    """`internal/acme-core` for a package ARN, `domain acme`, `internal`, `key mrk-...`."""
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return resource
+    service, kind_path = parts[2], parts[5]
+    kind, _, path = kind_path.partition("/")
+    if service == "codeartifact":
+        segments = path.split("/")
+        if kind == "domain":
+            return f"domain {path}"
+        if kind == "repository" and len(segments) == 2:
+            return segments[1]
+        if kind == "package" and len(segments) >= 3:
+            return f"{segments[1]}/{segments[-1]}"
+        if kind == "package-group":
+            return f"package group {path.partition('/')[2]}"
+    if service == "kms" and kind == "key":
+        return f"key {path}"
+    return resource
+
+
+@dataclass(frozen=True)
+class Side:
+    """One rendering's access decisions, principals and resources, from the audit's JSON."""
+
+    decisions: Mapping[Key, bool]
+    principals: Mapping[str, Json]  # ARN -> the audit's principal entry
+    resources: Sequence[Json]
+
+    @classmethod
+    def from_audit(cls, document: Mapping[str, Any]) -> Side:
+        access = document["access"]
+        decisions = {(d["principal"], d["action"], d["resource"]): bool(d["allowed"]) for d in access["decisions"]}
+        principals = {p["principal"]: p for p in access.get("principals", [])}
+        return cls(decisions, principals, list(document.get("resources", [])))
+
+    def label(self, arn: str) -> str:
+        return str(self.principals.get(arn, {}).get("label") or arn)
+
+    def arns(self) -> set[str]:
+        return {arn for arn, _, _ in self.decisions} | set(self.principals)
+
+    def accounts_with_access(self) -> set[str]:
+        """Accounts with a principal allowed something on a registry resource (an ARN)."""
+        return {arn.split(":")[4] for (arn, _, resource), ok in self.decisions.items()
+                if ok and resource.startswith("arn:") and len(arn.split(":")) > 4}
+
+    def representative(self, key: Key) -> Key | None:
+        """For a resource this side did not check: the one it checked that stands for it.
+
+        A package name nobody claims was checked as the side's one unclaimed name in the same
+        repository; a package group as the side's first package group. Anything else (a new
+        repository, domain or key) has no stand-in."""
+        principal, action, resource = key
+        if ":package/" in resource:
+            repository = resource.rsplit("/pypi//", 1)[0]
+            for name in self._unclaimed(repository):
+                candidate = (principal, action, f"{repository}/pypi//{name}")
+                if candidate in self.decisions:
+                    return candidate
+        elif ":package-group/" in resource:
+            groups = sorted({r for _, _, r in self.decisions if ":package-group/" in r})
+            if groups and (principal, action, groups[0]) in self.decisions:
+                return (principal, action, groups[0])
+        return None
+
+    def _unclaimed(self, repository: str) -> list[str]:
+        claimed = {column.removeprefix("publish ") for entry in self.principals.values()
+                   for column in entry.get("capabilities", {}) if column.startswith("publish ")}
+        names = {r.rsplit("/pypi//", 1)[1] for _, _, r in self.decisions
+                 if r.startswith(f"{repository}/pypi//")}
+        return sorted(names - claimed)
+
+    def allowed(self, key: Key) -> bool | None:
+        """The decision, that of the key's stand-in, or None when this side has neither."""
+        if key in self.decisions:
+            return self.decisions[key]
+        stand_in = self.representative(key)
+        return self.decisions[stand_in] if stand_in else None
+
+    def trust_document(self, arn: str) -> Json | None:
+        declared = self.principals.get(arn, {}).get("declared_by")
+        if not declared:
+            return None
+        kind, _, name = str(declared).partition(" ")
+        for resource in self.resources:
+            if resource.get("type") == kind and resource.get("name") == name:
+                inputs = resource.get("inputs", {})
+                raw = inputs.get("assumeRolePolicy", inputs.get("assumeRolePolicyDocument"))
+                with contextlib.suppress(iam.InvalidDocumentError):
+                    return iam.parse_document(raw)
+        return None
+
+
+@dataclass
+class PrincipalChange:
+    principal: str
+    label: str
+    kind: str
+    status: str  # "added", "removed" or "changed"
+    gained: list[tuple[str, str]] = field(default_factory=list)
+    lost: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> Json:
+        return {"principal": self.principal, "label": self.label, "kind": self.kind, "status": self.status,
+                "gained": [{"action": a, "resource": r, "read_only": is_read_only(a)} for a, r in self.gained],
+                "lost": [{"action": a, "resource": r} for a, r in self.lost]}
+
+
+@dataclass
+class TrustChange:
+    principal: str
+    label: str
+    added: list[str]
+    removed: list[str]
+    wider: bool
+    example: str = ""
+
+    def as_json(self) -> Json:
+        return {"principal": self.principal, "label": self.label, "trusted_now": self.added,
+                "trusted_before": self.removed, "wider": self.wider, "example": self.example}
+
+
+@dataclass(frozen=True)
+class Widening:
+    kind: str  # "new principal", "new account", "allowed", "trusted", "document"
+    text: str
+
+    def as_json(self) -> Json:
+        return {"kind": self.kind, "text": self.text}
+
+
+def _trust_text(entry: Mapping[str, Any]) -> str:
+    who = f"{entry.get('type')} {entry.get('principal')}"
+    conditions = entry.get("conditions") or []
+    text = who + (f" if {'; '.join(conditions)}" if conditions else "")
+    return text if entry.get("effect") == "Allow" else f"denied: {text}"
+
+
+def _claim_values(document: Mapping[str, Any] | None, suffix: str) -> set[str]:
+    found: set[str] = set()
+    for statement in iam.statements(document):
+        for _, key, values in iam.conditions(statement):
+            if key.endswith(suffix):
+                found.update(values)
+    return found
+
+
+def _newly_assumable(old: Json | None, new: Json | None, provider: str, role: str) -> str | None:
+    """A GitHub-style token the new trust policy accepts and the old one did not, decided by
+    principalmapper (audit.access.web_identity_may_assume) over the subjects and audiences
+    either version names, a probe of each and none."""
+    named_subjects = _claim_values(old, ":sub") | _claim_values(new, ":sub")
+    named_audiences = _claim_values(old, ":aud") | _claim_values(new, ":aud") | {"sts.amazonaws.com"}
+    subjects: list[str | None] = [*sorted(named_subjects), PROBE_SUBJECT, None]
+    audiences: list[str | None] = [*sorted(named_audiences), PROBE_AUDIENCE, None]
+    for subject in subjects:
+        for audience in audiences:
+            claims = {k: v for k, v in (("token.actions.githubusercontent.com:sub", subject),
+                                        ("token.actions.githubusercontent.com:aud", audience)) if v is not None}
+            now = new is not None and web_identity_may_assume(new, provider, claims, role)
+            before = old is not None and web_identity_may_assume(old, provider, claims, role)
+            if now and not before:
+                return f"sub={subject or '(absent)'}, aud={audience or '(absent)'}"
+    return None
+
+
+def _trust_change(old: Side, new: Side, arn: str) -> TrustChange | None:
+    before = old.principals[arn].get("trusted_by") or []
+    after = new.principals[arn].get("trusted_by") or []
+    texts_before = {json.dumps(e, sort_keys=True) for e in before}
+    texts_after = {json.dumps(e, sort_keys=True) for e in after}
+    if texts_before == texts_after:
+        return None
+    added = [e for e in after if json.dumps(e, sort_keys=True) not in texts_before]
+    removed = [e for e in before if json.dumps(e, sort_keys=True) not in texts_after]
+    wider, example = False, ""
+    allowed_before = {(e["type"], e["principal"]) for e in before if e.get("effect") == "Allow"}
+    for entry in added:
+        if entry.get("effect") != "Allow":
+            continue
+        if entry["type"] == "Federated":
+            found = _newly_assumable(old.trust_document(arn), new.trust_document(arn), entry["principal"], arn)
+            if found:
+                wider, example = True, f"a token of {entry['principal']} with {found}"
+        elif (entry["type"], entry["principal"]) not in allowed_before or entry.get("conditions"):
+            # A new principal, or conditions that changed: counted as wider (only GitHub tokens are probed).
+            wider, example = True, _trust_text(entry)
+    if any(e.get("effect") == "Deny" for e in removed):
+        wider, example = True, example or "a Deny of assuming the role was dropped"
+    return TrustChange(arn, new.label(arn), [_trust_text(e) for e in added], [_trust_text(e) for e in removed],
+                       wider, example)
+
+
+@dataclass
+class AccessChanges:
+    """principalmapper's side of the diff."""
+
+    principals: list[PrincipalChange]
+    trust: list[TrustChange]
+    new_accounts: list[str]
+
+    @property
+    def widening(self) -> list[Widening]:
+        found = [Widening("new account", f"new account {a} with access to the registry") for a in self.new_accounts]
+        for change in self.principals:
+            if change.status == "added":
+                beyond = sorted({_short_action(a) for a, _ in change.gained if not is_read_only(a)})
+                text = f"new principal {change.label} ({change.principal})"
+                found.append(Widening("new principal", text + (f", may also {', '.join(beyond)}" if beyond else "")))
+            elif change.status == "changed":
+                for line in group_lines([g for g in change.gained if not is_read_only(g[0])], "+"):
+                    found.append(Widening("allowed", f"{change.label}: {line}"))
+        found += [Widening("trusted", f"{t.label}: now trusted: {t.example}") for t in self.trust if t.wider]
+        return found
+
+    @property
+    def grants_more(self) -> bool:
+        return (any(c.status == "added" or c.gained for c in self.principals)
+                or any(t.wider for t in self.trust) or bool(self.new_accounts))
+
+
+def access_changes(old: Side, new: Side) -> AccessChanges:
+    """Principals added and removed, and what each principal in both gained or lost."""
+    changes = []
+    old_arns, new_arns = old.arns(), new.arns()
+    by_principal: dict[str, set[tuple[str, str]]] = {}
+    for arn, action, resource in set(old.decisions) | set(new.decisions):
+        by_principal.setdefault(arn, set()).add((action, resource))
+
+    def kind(arn: str) -> str:
+        return str((new.principals.get(arn) or old.principals.get(arn) or {}).get("kind", ""))
+
+    for arn in sorted(old_arns | new_arns, key=lambda a: (new.label(a) if a in new_arns else old.label(a), a)):
+        pairs = sorted(by_principal.get(arn, set()))
+        if arn not in old_arns:
+            gained = [(a, r) for a, r in pairs if new.decisions.get((arn, a, r))]
+            changes.append(PrincipalChange(arn, new.label(arn), kind(arn), "added", gained=gained))
+            continue
+        if arn not in new_arns:
+            lost = [(a, r) for a, r in pairs if old.decisions.get((arn, a, r))]
+            changes.append(PrincipalChange(arn, old.label(arn), kind(arn), "removed", lost=lost))
+            continue
+        gained, lost = [], []
+        for action, resource in pairs:
+            before, after = old.allowed((arn, action, resource)), new.allowed((arn, action, resource))
+            if after and not before:
+                gained.append((action, resource))
+            elif before and not after:
+                lost.append((action, resource))
+        if gained or lost:
+            changes.append(PrincipalChange(arn, new.label(arn), kind(arn), "changed", gained, lost))
+    trust = [t for arn in sorted(set(old.principals) & set(new.principals))
+             if (t := _trust_change(old, new, arn)) is not None]
+    accounts = sorted(new.accounts_with_access() - old.accounts_with_access())
+    return AccessChanges(changes, trust, accounts)
+
+
+def group_lines(pairs: Iterable[tuple[str, str]], sign: str) -> list[str]:
+    """`+PublishPackageVersion on internal/acme-core, internal/acme-core-testing`: the resources
+    that gained (or lost) the same actions on one line; beyond Read and List first."""
+    by_resource: dict[str, set[str]] = {}
+    for action, resource in pairs:
+        by_resource.setdefault(resource, set()).add(action)
+    by_actions: dict[frozenset[str], list[str]] = {}
+    for resource, found in by_resource.items():
+        by_actions.setdefault(frozenset(found), []).append(resource)
+    lines = []
+    for actions, resources in by_actions.items():
+        writes = sorted(_short_action(a) for a in actions if not is_read_only(a))
+        reads = sorted(_short_action(a) for a in actions if is_read_only(a))
+        if len(reads) > 4:
+            reads = [f"{len(reads)} Read/List actions ({', '.join(reads[:3])}, ...)"]
+        named = writes + reads
+        where = ", ".join(sorted(short_resource(r) for r in resources))
+        lines.append((not writes, f"{sign}{', '.join(named)} on {where}"))
+    return [text for _, text in sorted(lines)]
+
+
+# --- comparing: the policy documents (Z3) ---------------------------------------------------------
+
+ROLE = "aws:iam/role:Role"
+NATIVE_ROLE = "aws-native:iam:Role"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+NATIVE_MANAGED_POLICY = "aws-native:iam:ManagedPolicy"
+INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+NATIVE_INLINE_POLICY = "aws-native:iam:RolePolicy"
+ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+EXCLUSIVE_ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+KEY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy", "aws-native:kms:Key")
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    """One policy document a resource declares (or attaches, by ARN), as the diff compares it."""
+
+    urn: str
+    type: str
+    name: str
+    input: str  # which input: `policy`, `assumeRolePolicy`, `inlinePolicies[publish]`, `policyArn[...]`
+    kind: str  # "identity", "trust", "resource", "key" or "managed"
+    bound: smt.Bound
+    signature: str  # equal on both sides when nothing about the document changed
+    role: str = ""  # a trust policy's role
+
+    def as_json(self) -> Json:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "input": self.input, "kind": self.kind}
+
+
+def _role_arn(reference: Any, account: str) -> str:
+    text = str(reference or "")
+    return text if text.startswith("arn:") else f"arn:aws:iam::{account}:role/{text}"
+
+
+def _bound(raw: Any, roles: tuple[str, ...] = ()) -> smt.Bound:
+    try:
+        return smt.Bound(smt.read_document(raw), roles)
+    except smt.UnreadableDocumentError as error:
+        return smt.Bound(smt.NOTHING, roles, unreadable=str(error))
+
+
+def _managed_documents(resources: Sequence[Json]) -> dict[str, Any]:
+    """Managed policy ARN -> its raw document, for the policies the stack declares (the ARN the
+    mock engine gives them, from the same inputs)."""
+    found = {}
+    for resource in resources:
+        inputs, account = resource.get("inputs", {}), resource.get("account", "")
+        if resource.get("type") == MANAGED_POLICY:
+            name = inputs.get("name") or resource.get("name")
+            found[f"arn:aws:iam::{account}:policy{inputs.get('path') or '/'}{name}"] = inputs.get("policy")
+        elif resource.get("type") == NATIVE_MANAGED_POLICY:
+            name = inputs.get("managedPolicyName") or resource.get("name")
+            found[f"arn:aws:iam::{account}:policy{inputs.get('path') or '/'}{name}"] = inputs.get("policyDocument")
+    return found
+
+
+def policy_inputs(resources: Sequence[Json]) -> dict[tuple[str, str], PolicyInput]:
+    """Every policy document of a rendering, by (URN, input): identity policies bound to their
+    roles, attachments resolved to the document they attach, trust, resource and key policies."""
+    managed = _managed_documents(resources)
+    found: dict[tuple[str, str], PolicyInput] = {}
+
+    def add(resource: Json, key: str, kind: str, raw: Any, roles: tuple[str, ...] = (), signature: Any = None,
+            role: str = "") -> None:
+        bound = _bound(raw, roles)
+        text = smt.canonical([signature if signature is not None else bound.document, bound.unreadable, roles])
+        found[(resource["urn"], key)] = PolicyInput(resource["urn"], resource["type"], resource["name"], key, kind,
+                                                    bound, text, role)
+
+    def attach(resource: Json, key: str, policy_arn: Any, roles: tuple[str, ...]) -> None:
+        arn = str(policy_arn or "")
+        raw = aws_managed_document(arn) if is_aws_managed(arn) else managed.get(arn)
+        if raw is None:
+            raw = "unresolved policy ARN " + json.dumps(arn)  # unreadable: allows everything
+        add(resource, key, "identity", raw, roles, signature=arn)
+
+    for resource in resources:
+        kind, inputs, account = resource.get("type", ""), resource.get("inputs", {}), resource.get("account", "")
+        if kind in (ROLE, NATIVE_ROLE):
+            native = kind == NATIVE_ROLE
+            role = _role_arn((inputs.get("roleName") if native else inputs.get("name")) or resource["name"], account)
+            add(resource, "assumeRolePolicyDocument" if native else "assumeRolePolicy", "trust",
+                inputs.get("assumeRolePolicyDocument" if native else "assumeRolePolicy"), role=role)
+            for index, entry in enumerate(iam.as_list(inputs.get("policies" if native else "inlinePolicies"))):
+                if isinstance(entry, Mapping) and (entry.get("policyName") or entry.get("name") or
+                                                   entry.get("policyDocument") or entry.get("policy")):
+                    name = entry.get("policyName" if native else "name") or index
+                    add(resource, f"{'policies' if native else 'inlinePolicies'}[{name}]", "identity",
+                        entry.get("policyDocument" if native else "policy"), (role,))
+            for policy_arn in iam.as_list(inputs.get("managedPolicyArns")):
+                attach(resource, f"managedPolicyArns[{policy_arn}]", policy_arn, (role,))
+        elif kind in (INLINE_POLICY, NATIVE_INLINE_POLICY):
+            native = kind == NATIVE_INLINE_POLICY
+            role = _role_arn(inputs.get("roleName" if native else "role"), account)
+            add(resource, "policyDocument" if native else "policy", "identity",
+                inputs.get("policyDocument" if native else "policy"), (role,))
+        elif kind == MANAGED_POLICY:
+            add(resource, "policy", "managed", inputs.get("policy"))
+        elif kind == NATIVE_MANAGED_POLICY:
+            roles = tuple(_role_arn(r, account) for r in iam.as_list(inputs.get("roles")))
+            add(resource, "policyDocument", "identity" if roles else "managed", inputs.get("policyDocument"), roles)
+        elif kind == ROLE_ATTACHMENT:
+            attach(resource, "policyArn", inputs.get("policyArn"), (_role_arn(inputs.get("role"), account),))
+        elif kind == POLICY_ATTACHMENT:
+            roles = tuple(_role_arn(r, account) for r in iam.as_list(inputs.get("roles")))
+            attach(resource, "policyArn", inputs.get("policyArn"), roles)
+        elif kind == EXCLUSIVE_ATTACHMENTS:
+            role = _role_arn(inputs.get("roleName"), account)
+            for policy_arn in iam.as_list(inputs.get("policyArns")):
+                attach(resource, f"policyArns[{policy_arn}]", policy_arn, (role,))
+        else:
+            # Any other input that holds a policy document, at any depth (a CloudFormation template's
+            # roles and policies too): a resource policy, the key's, or one inside a template.
+            for key, value in sorted(inputs.items()):
+                for path, document in _nested_documents(key, value):
+                    kind_of = "key" if kind in KEY_TYPES else "resource" if path == key else "template"
+                    add(resource, path, kind_of, document)
+    return found
+
+
+def _nested_documents(path: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """(path, document) for every policy document in an input: itself, or inside JSON text, objects
+    and lists."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return
+    if isinstance(value, Mapping):
+        if "Statement" in value:
+            yield path, value
+            return
+        for key in sorted(value):
+            yield from _nested_documents(f"{path}.{key}", value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nested_documents(f"{path}[{index}]", item)
+
+
+@dataclass
+class DocumentChange:
+    policy: PolicyInput
+    status: str  # "added", "removed" or "changed"
+    comparison: smt.Comparison
+
+    @property
+    def widening(self) -> bool:
+        return self.comparison.wider and not self.comparison.read_only
+
+    def as_json(self) -> Json:
+        return {**self.policy.as_json(), "status": self.status, **self.comparison.as_json()}
+
+    def text(self) -> str:
+        where = f"{self.policy.kind} policy {self.policy.name} ({self.policy.type}, {self.policy.input}), {self.status}"
+        c = self.comparison
+        if c.undecided:
+            return f"{where}: Z3 could not decide ({c.undecided}), counted as wider"
+        if not c.wider:
+            return f"{where}: allows no request it did not allow before"
+        level = "Read/List only" if c.read_only else "beyond Read/List"
+        verb = "no longer denies" if c.how == "no longer denies" else "now allows"
+        return f"{where}: {verb} ({level}): {c.example}"
+
+
+def document_changes(old: Side, new: Side, hints: smt.Hints | None = None) -> tuple[list[DocumentChange], int]:
+    """Z3's comparison of every document that changed; and how many documents the new side has."""
+    before, after = policy_inputs(old.resources), policy_inputs(new.resources)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and was.signature == now.signature:
+            continue
+        status = "added" if was is None else "removed" if now is None else "changed"
+        policy = now or was
+        assert policy is not None  # noqa: S101 (the key came from one of the two sides)
+        changes.append(DocumentChange(policy, status, _compare(was, now, hints or smt.Hints())))
+    return changes, len(after)
+
+
+def hints_for(old: Side, new: Side) -> smt.Hints:
+    """The requests principalmapper decides, for Z3's counterexamples; beyond Read/List first."""
+    keys = set(old.decisions) | set(new.decisions)
+    actions = sorted({a for _, a, _ in keys}, key=lambda a: (is_read_only(a), a))
+    resources_for: dict[str, set[str]] = {}
+    for _, action, resource in keys:
+        resources_for.setdefault(action.lower(), set()).add(resource)
+    return smt.Hints(tuple(sorted({p for p, _, _ in keys})), tuple(actions),
+                     tuple(sorted({r for _, _, r in keys if r != "*"})),
+                     {a: tuple(sorted(r)) for a, r in resources_for.items()})
+
+
+def _hints_for_document(policy: PolicyInput, hints: smt.Hints) -> smt.Hints:
+    """A trust policy's requests are on its own role; a managed policy's come from whichever role
+    it is attached to (so no principal is suggested)."""
+    if policy.kind == "trust":
+        return dataclasses.replace(hints, resources=(policy.role,), resources_for={})
+    if policy.kind == "managed":
+        return dataclasses.replace(hints, principals=())
+    return hints
+
+
+def _compare(was: PolicyInput | None, now: PolicyInput | None, hints: smt.Hints) -> smt.Comparison:
+    policy = now or was
+    assert policy is not None  # noqa: S101 (the key came from one of the two sides)
+    if now is not None and now.bound.unreadable:
+        # Fail closed: a changed document that cannot be read may allow anything.
+        return smt.Comparison(True, "undecided", None, f"the new version cannot be read: {now.bound.unreadable}")
+    comparison = smt.compare(was.bound if was else None, now.bound if now else None,
+                             _hints_for_document(policy, hints))
+    if policy.kind == "managed" and comparison.example is not None:
+        example = dataclasses.replace(comparison.example, principal_type="AWS",
+                                      principal="a role it is attached to", account="")
+        comparison = dataclasses.replace(comparison, example=example)
+    return comparison
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DiffReport:
+    stack: str
+    base_ref: str
+    base_commit: str
+    access: AccessChanges
+    documents: list[DocumentChange]
+    documents_total: int
+    accepted: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def widening(self) -> list[Widening]:
+        found = self.access.widening
+        found += [Widening("document", d.text()) for d in self.documents if d.widening]
+        return found
+
+    @property
+    def z3_grants_more(self) -> bool:
+        return any(d.comparison.wider for d in self.documents)
+
+    @property
+    def agree(self) -> bool:
+        return self.access.grants_more == self.z3_grants_more
+
+    @property
+    def disagreement(self) -> str:
+        if self.agree:
+            return ""
+        if self.access.grants_more:
+            return ("principalmapper finds access gained, but Z3 finds no policy document that allows a request "
+                    "it did not: the change is not in a policy document (e.g. a stand-in principal the access "
+                    "proof derives from the settings), or one engine is wrong")
+        return ("Z3 finds a policy document that allows a request it did not, but principalmapper finds no "
+                "principal gaining anything: the request is outside what the access proof decides (another "
+                "service, a condition value it fixes, a principal the settings do not name, half of a "
+                "cross-account grant), or one engine is wrong")
+
+    @property
+    def exit_status(self) -> int:
+        if not self.agree:
+            return EXIT_FAILED
+        return EXIT_FAILED if self.widening and not self.accepted else EXIT_CLEAN
+
+    @property
+    def verdict(self) -> str:
+        if not self.agree:
+            return "ENGINES DISAGREE: " + self.disagreement
+        if self.widening:
+            suffix = "accepted (--accept-widening)" if self.accepted else "fails unless accepted (--accept-widening)"
+            return f"WIDENING: {len(self.widening)} change(s), {suffix}; both engines see access gained"
+        if self.access.grants_more:
+            return "Read/List access gained, nothing wider; both engines agree"
+        return "No access gained; both engines agree"
+
+    def counts(self) -> tuple[str, str]:
+        by_status: dict[str, int] = {}
+        for change in self.access.principals:
+            by_status[change.status] = by_status.get(change.status, 0) + 1
+        wider_trust = sum(1 for t in self.access.trust if t.wider)
+        first = (f"principalmapper: {by_status.get('added', 0)} principals added, {by_status.get('removed', 0)} "
+                 f"removed, {by_status.get('changed', 0)} changed; trust of {len(self.access.trust)} roles changed "
+                 f"({wider_trust} wider)")
+        wider = sum(1 for d in self.documents if d.comparison.wider)
+        second = (f"Z3: {len(self.documents)} of {self.documents_total} policy documents changed, "
+                  f"{wider} allow more")
+        return first, second
+
+    def _principal_sections(self) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+        """(section title, [(principal heading, lines)])."""
+        sections: list[tuple[str, list[tuple[str, list[str]]]]] = []
+        for status, title, sign in (("added", "Principals added", "+"), ("removed", "Principals removed", "-")):
+            entries = [(f"{sign} {c.label} [{c.kind}] {c.principal}",
+                        group_lines(c.gained if status == "added" else c.lost, sign) or ["(nothing allowed)"])
+                       for c in self.access.principals if c.status == status]
+            if entries:
+                sections.append((title, entries))
+        changed = [(c.label, group_lines(c.gained, "+") + group_lines(c.lost, "-"))
+                   for c in self.access.principals if c.status == "changed"]
+        if changed:
+            sections.append(("Changed", changed))
+        trust = [(f"{t.label}{' (wider)' if t.wider else ''}",
+                  [f"+trusts {e}" for e in t.added] + [f"-trusts {e}" for e in t.removed])
+                 for t in self.access.trust]
+        if trust:
+            sections.append(("Trust (who may assume the role)", trust))
+        return sections
+
+    def text(self) -> str:
+        lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> working tree",
+                 *self.counts(), self.verdict]
+        if self.widening:
+            lines += ["", "Widening:"] + [f"  ! {w.text}" for w in self.widening]
+        for title, entries in self._principal_sections():
+            lines += ["", f"{title}:"]
+            for heading, items in entries:
+                if title == "Changed":
+                    lines += [f"  {heading}: {item}" for item in items]
+                else:
+                    lines += [f"  {heading}"] + [f"      {item}" for item in items]
+        if self.documents:
+            lines += ["", "Policy documents that changed (Z3):"]
+            lines += [f"  {'!' if d.widening else '+' if d.comparison.wider else '='} {d.text()}"
+                      for d in self.documents]
+        if self.seconds:
+            lines += ["", "took " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        icon = "❌" if self.exit_status else "⚠️" if self.widening else "✅"
+        lines = [f"### Access diff: stack `{self.stack}`, base `{self.base_commit[:12]}` → this pull request", "",
+                 f"{icon} **{self.verdict}**", "", *[f"- {c}" for c in self.counts()]]
+        if self.widening:
+            lines += ["", "#### Widening", ""] + [f"- {w.text}" for w in self.widening]
+        for title, entries in self._principal_sections():
+            lines += ["", f"#### {title}", ""]
+            for heading, items in entries:
+                lines.append(f"- `{heading}`")
+                lines += [f"  - {item}" for item in items]
+        if self.documents:
+            lines += ["", "<details><summary>Policy documents that changed, compared by Z3</summary>", ""]
+            lines += [f"- {'**wider**' if d.comparison.wider else 'not wider'}: {d.text()}" for d in self.documents]
+            lines += ["", "</details>"]
+        if not (self.access.principals or self.access.trust or self.documents):
+            lines += ["", "No principal gained or lost anything; no policy document changed."]
+        lines += ["", "`python -m audit --stack " + self.stack + " --diff-against <base>` reproduces this "
+                  "(README, \"Access diff\")."]
+        return "\n".join(lines) + "\n"
+
+    def as_json(self) -> Json:
+        return {
+            "stack": self.stack,
+            "base": {"ref": self.base_ref, "commit": self.base_commit},
+            "principals": [c.as_json() for c in self.access.principals],
+            "trust": [t.as_json() for t in self.access.trust],
+            "new_accounts": self.access.new_accounts,
+            "documents": [d.as_json() for d in self.documents],
+            "documents_total": self.documents_total,
+            "widening": [w.as_json() for w in self.widening],
+            "engines": {"principalmapper": {"grants_more": self.access.grants_more},
+                        "z3": {"grants_more": self.z3_grants_more},
+                        "agree": self.agree, "disagreement": self.disagreement},
+            "accepted": self.accepted,
+            "exit_status": self.exit_status,
+            "seconds": self.seconds,
+        }
+
+
+def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any], *, stack: str = "prod",
+                       base_ref: str = "", base_commit: str = "", accepted: bool = False) -> DiffReport:
+    """The whole diff of two audit JSON documents (pure: no git, no rendering)."""
+    old, new = Side.from_audit(old_audit), Side.from_audit(new_audit)
+    started = time.perf_counter()
+    access = access_changes(old, new)
+    documents, total = document_changes(old, new, hints_for(old, new))
+    report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted)
+    report.seconds["compare"] = time.perf_counter() - started
+    return report
+
+
+def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: Callable[[], Json],
+                 accepted: bool = False) -> DiffReport:
+    """Render `stack` at `ref` (its own code, in a temporary worktree, in a subprocess) and in the
+    working tree (`render_working_tree()`, in this process, meanwhile), and compare them.
+
+    Raises DiffError when the base cannot be rendered; whatever rendering the working tree
+    raises (ConfigError) propagates."""
+    project_dir = project_dir.resolve()
+    repo = repository_root(project_dir)
+    commit = resolve_commit(repo, ref)
+    seconds = {}
+    started = time.perf_counter()
+    with base_worktree(repo, commit) as tree:
+        process = start_base_audit(tree / project_dir.relative_to(repo), stack)
+        try:
+            new_audit = render_working_tree()
+        except BaseException:
+            process.kill()
+            process.communicate()
+            raise
+        seconds["working tree"] = time.perf_counter() - started
+        old_audit = finish_base_audit(process, ref)
+        seconds["base"] = time.perf_counter() - started
+    report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted)
+    report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - started}
+    return report

@@ -1,0 +1,405 @@
+"""The access diff (`python -m audit --diff-against REF`): both engines on the real prod stack.
+
+Each widening kind (a new action, a wider resource, a dropped condition, a new principal) is made
+in a copy of the prod rendering, and both engines must catch it: principalmapper through the
+access decisions and trust entries, Z3 through the policy document that changed. Both must stay
+quiet on a change that only reorders statements or reformats JSON. The last tests run the command
+itself against a commit of a copy of this repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from audit import diff
+from audit.render import Rendering, render
+from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER
+
+ROOT = Path(__file__).resolve().parents[1]
+NEW_ACCOUNT = "222233334444"
+STRANGER = "999988887777"
+PUBLISHER = f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core"
+ADMIN_444 = "arn:aws:iam::444455556666:role/administrator"
+SUB = "token.actions.githubusercontent.com:sub"
+
+
+def changed(rendering: Rendering, name: str, key: str, change: Callable[[dict], object],
+            dump: Callable[[dict], str] = json.dumps) -> Rendering:
+    """The rendering with one resource's JSON policy input changed (the shared one is left alone)."""
+    resources = []
+    for resource in rendering.resources:
+        if resource.name == name:
+            document = json.loads(resource.inputs[key])
+            change(document)
+            resource = dataclasses.replace(resource, inputs={**resource.inputs, key: dump(document)})
+        resources.append(resource)
+    assert resources != rendering.resources or name == "", f"no resource {name}"
+    return dataclasses.replace(rendering, resources=resources)
+
+
+def statement(document: dict, sid: str) -> dict:
+    (found,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+    return found
+
+
+def add_publish_to_secondaries(document: dict) -> None:
+    statement(document, "SecondaryAccountsRead")["Action"].append("codeartifact:PublishPackageVersion")
+
+
+def widen_publisher_resource(document: dict) -> None:
+    statement(document, "PublishOwnPackages")["Resource"] = f"{INTERNAL_PACKAGES}/pypi//*"
+
+
+def drop_subject(document: dict) -> None:
+    for s in document["Statement"]:
+        s["Condition"]["StringEquals"].pop(SUB)
+
+
+def add_subject(document: dict) -> None:
+    for s in document["Statement"]:
+        s["Condition"]["StringEquals"][SUB] = [s["Condition"]["StringEquals"][SUB],
+                                               "repo:acme/other:environment:pypi"]
+
+
+def drop_deletes_deny(document: dict) -> None:
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "DenyIrreversibleDeletes"]
+
+
+def reverse_statements(document: dict) -> None:
+    document["Statement"].reverse()
+
+
+def add_stranger(document: dict) -> None:
+    statement(document, "SecondaryAccountsRead")["Principal"]["AWS"].append(f"arn:aws:iam::{STRANGER}:root")
+
+
+def drop_organization(document: dict) -> None:
+    for s in document["Statement"]:
+        s.pop("Condition", None) if s["Effect"] == "Allow" else None
+
+
+@cache
+def base(mode: str = "explicit") -> dict:
+    overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
+    return diff.rendering_json(render("prod", overrides=overrides))
+
+
+@cache
+def scenario(name: str) -> diff.DiffReport:
+    """The diff from the prod stack to the stack changed as `name` says."""
+    prod = render("prod")
+    mode = "explicit"
+    if name == "new action":
+        new = changed(prod, "registry-internal-policy", "policyDocument", add_publish_to_secondaries)
+    elif name == "wider resource":
+        new = changed(prod, "publishers-acme-acme-core-publish", "policy", widen_publisher_resource)
+    elif name == "dropped condition":
+        new = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", drop_subject)
+    elif name == "dropped condition (organization)":
+        mode = "organization"
+        organization = render("prod", overrides={"pypi-registry:organizationId": "o-abcdef1234"})
+        new = changed(organization, "registry-domain-policy", "policyDocument", drop_organization)
+    elif name == "dropped deny":
+        new = changed(prod, "registry-domain-policy", "policyDocument", drop_deletes_deny)
+    elif name == "new principal":
+        accounts = ["012345678901", "444455556666", "777788889999", NEW_ACCOUNT]
+        new = render("prod", overrides={"pypi-registry:secondaryAccountIds": accounts})
+    elif name == "new principal (trust)":
+        new = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", add_subject)
+    elif name == "reordered statements":
+        new = changed(prod, "registry-domain-policy", "policyDocument", reverse_statements)
+        new = changed(new, "registry-key", "policy", reverse_statements)
+    elif name == "reformatted JSON":
+        new = changed(prod, "registry-internal-policy", "policyDocument", lambda d: d,
+                      dump=lambda d: json.dumps(dict(reversed(d.items())), indent=4))
+    elif name == "principal added by hand":
+        new = changed(prod, "registry-internal-policy", "policyDocument", add_stranger)
+    elif name == "package added to a publisher":
+        publishers = [{"repository": "acme/acme-core", "packages": ["acme-core", "acme-core-testing", "acme-extra"]},
+                      {"repository": "acme/data-tools", "packages": ["acme-data-tools"],
+                       "subjects": ["repo:acme/data-tools:environment:pypi",
+                                    "repo:acme@1342004/data-tools@86712231:environment:pypi"]}]
+        new = render("prod", overrides={"pypi-registry:publishers": publishers})
+    else:
+        raise AssertionError(name)
+    return diff.compare_renderings(base(mode), diff.rendering_json(new), base_ref="base", base_commit="0" * 40)
+
+
+def document(report: diff.DiffReport, name: str) -> diff.DocumentChange:
+    (found,) = [d for d in report.documents if d.policy.name == name]
+    return found
+
+
+def gained(report: diff.DiffReport, label: str) -> list[str]:
+    (change,) = [c for c in report.access.principals if c.label == label]
+    return diff.group_lines(change.gained, "+")
+
+
+# --- each widening kind, caught by each engine ---------------------------------------------------
+
+WIDENING_KINDS = ["new action", "wider resource", "dropped condition", "dropped condition (organization)",
+                  "dropped deny", "new principal", "new principal (trust)"]
+
+
+@pytest.mark.parametrize("kind", WIDENING_KINDS)
+def test_principalmapper_catches_the_widening(kind):
+    report = scenario(kind)
+    assert report.access.grants_more and report.access.widening, report.text()
+    assert report.agree and report.exit_status == diff.EXIT_FAILED
+    assert dataclasses.replace(report, accepted=True).exit_status == diff.EXIT_CLEAN
+
+
+@pytest.mark.parametrize("kind", WIDENING_KINDS)
+def test_z3_catches_the_widening(kind):
+    report = scenario(kind)
+    wider = [d for d in report.documents if d.comparison.wider]
+    assert wider and report.z3_grants_more, report.text()
+    assert all(d.comparison.example is not None for d in wider)
+
+
+def test_a_new_action_reads_as_the_grant_on_each_package_for_each_secondary_admin():
+    report = scenario("new action")
+    assert gained(report, "admin in 444455556666") == [
+        "+PublishPackageVersion on internal, internal/acme-core, internal/acme-core-testing, internal/acme-data-tools, "
+        "internal/acme-unclaimed"]
+    # The readers' own identity policies still allow no publishing: they gain nothing.
+    assert not [c for c in report.access.principals if c.label.startswith("reader ")]
+    example = document(report, "registry-internal-policy").comparison.example
+    assert example.action == "codeartifact:PublishPackageVersion" and example.account in (
+        "012345678901", "444455556666", "777788889999")
+
+
+def test_a_wider_resource_shows_the_packages_the_publisher_now_reaches():
+    report = scenario("wider resource")
+    lines = gained(report, "publisher acme/acme-core")
+    assert any(line.startswith("+PublishPackageVersion") and "internal/acme-data-tools" in line for line in lines)
+    assert any(w.text.startswith("publisher acme/acme-core: +PublishPackageVersion") for w in report.widening)
+    example = document(report, "publishers-acme-acme-core-publish").comparison.example
+    assert example.principal == PUBLISHER and example.resource.startswith(f"{INTERNAL_PACKAGES}/pypi//")
+    own = (f"{INTERNAL_PACKAGES}/pypi//acme-core", f"{INTERNAL_PACKAGES}/pypi//acme-core-testing")
+    assert example.resource not in own
+
+
+def test_a_dropped_subject_lets_any_github_repository_assume_the_publisher():
+    report = scenario("dropped condition")
+    (trust,) = report.access.trust
+    assert trust.wider and diff.PROBE_SUBJECT in trust.example
+    example = document(report, "publishers-acme-acme-core").comparison.example
+    assert example.principal_type == "Federated" and example.context[SUB] != ("repo:acme/acme-core:environment:pypi",)
+
+
+def test_a_dropped_organization_condition_opens_the_registry_to_an_outsider():
+    report = scenario("dropped condition (organization)")
+    assert "999999999999" in report.access.new_accounts
+    assert any(c.label.startswith("outsider") and c.gained for c in report.access.principals)
+    example = document(report, "registry-domain-policy").comparison.example
+    assert example.context.get("aws:principalorgid") != ("o-abcdef1234",)
+
+
+def test_a_dropped_deny_lets_the_owner_admin_delete():
+    report = scenario("dropped deny")
+    assert any("DeleteDomain" in line for line in gained(report, f"admin in {OWNER} (owner)"))
+    comparison = document(report, "registry-domain-policy").comparison
+    assert comparison.wider and not comparison.read_only
+    assert comparison.example.action in ("codeartifact:DeleteDomain", "codeartifact:DeleteRepository",
+                                         "codeartifact:DeletePackage", "codeartifact:DeletePackageVersions",
+                                         "codeartifact:DisposePackageVersions")
+
+
+def test_a_new_github_subject_is_a_newly_trusted_principal():
+    report = scenario("new principal (trust)")
+    (trust,) = report.access.trust
+    assert trust.wider and "repo:acme/other:environment:pypi" in trust.example
+    example = document(report, "publishers-acme-acme-core").comparison.example
+    assert example.context[SUB] == ("repo:acme/other:environment:pypi",)
+
+
+def test_adding_a_secondary_account_shows_exactly_that_accounts_read_grants():
+    report = scenario("new principal")
+    assert {(c.label, c.status) for c in report.access.principals} == {
+        (f"reader {NEW_ACCOUNT}", "added"), (f"admin in {NEW_ACCOUNT}", "added")}
+    for change in report.access.principals:
+        assert change.gained and all(diff.is_read_only(action) for action, _ in change.gained), change.gained
+        assert {(a, r) for a, r in change.gained if r == DOMAIN_ARN} >= {("codeartifact:GetAuthorizationToken",
+                                                                         DOMAIN_ARN)}
+    assert report.access.new_accounts == [NEW_ACCOUNT]
+    assert {w.kind for w in report.access.widening} == {"new account", "new principal"}
+    assert not report.access.trust
+    for change in report.documents:
+        example = change.comparison.example
+        assert change.comparison.wider and example is not None
+        if change.policy.kind == "resource":
+            assert change.comparison.read_only and example.account == NEW_ACCOUNT, change.text()
+    assert {d.status for d in report.documents if d.policy.kind in ("trust", "identity", "managed")} == {"added"}
+
+
+# --- both quiet ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["reordered statements", "reformatted JSON"])
+def test_both_engines_stay_quiet_on_a_change_that_says_the_same(kind):
+    report = scenario(kind)
+    assert not report.access.principals and not report.access.trust and not report.access.new_accounts
+    assert not any(d.comparison.wider for d in report.documents)
+    assert report.agree and not report.widening and report.exit_status == diff.EXIT_CLEAN
+
+
+def test_a_reformatted_document_is_not_even_a_changed_one_and_a_reordered_one_is():
+    assert scenario("reformatted JSON").documents == []
+    assert {d.policy.name for d in scenario("reordered statements").documents} == {"registry-domain-policy",
+                                                                                 "registry-key"}
+
+
+def test_a_package_added_to_a_publisher_is_one_grant_not_a_new_resource_for_everyone():
+    report = scenario("package added to a publisher")
+    assert [(c.label, c.status) for c in report.access.principals] == [("publisher acme/acme-core", "changed")]
+    assert gained(report, "publisher acme/acme-core") == [
+        "+PublishPackageVersion, DescribePackageVersion, ListPackageVersionAssets, ListPackageVersions "
+        "on internal/acme-extra"]
+
+
+# --- disagreement --------------------------------------------------------------------------------
+
+
+def test_a_principal_the_settings_do_not_name_is_seen_by_z3_only_and_the_diff_fails_even_when_accepted():
+    report = scenario("principal added by hand")
+    assert not report.access.grants_more
+    example = document(report, "registry-internal-policy").comparison.example
+    assert example.account == STRANGER
+    assert not report.agree and "ENGINES DISAGREE" in report.text()
+    assert dataclasses.replace(report, accepted=True).exit_status == diff.EXIT_FAILED
+    assert report.as_json()["engines"] == {
+        "principalmapper": {"grants_more": False}, "z3": {"grants_more": True}, "agree": False,
+        "disagreement": report.disagreement}
+
+
+def test_principalmapper_seeing_more_than_z3_is_a_disagreement_too():
+    report = scenario("new principal")
+    quiet_z3 = dataclasses.replace(report, documents=[])
+    assert not quiet_z3.agree and quiet_z3.exit_status == diff.EXIT_FAILED
+    assert "principalmapper finds access gained" in quiet_z3.disagreement
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def test_the_text_groups_changes_per_principal_and_marks_widening():
+    text = scenario("new action").text()
+    assert "WIDENING" in text
+    assert "  ! admin in 444455556666: +PublishPackageVersion on internal, internal/acme-core" in text
+    markdown = scenario("new action").markdown()
+    assert markdown.startswith("### Access diff") and "#### Widening" in markdown
+    assert "- admin in 444455556666: +PublishPackageVersion on internal, internal/acme-core" in markdown
+
+
+def test_the_json_is_the_same_diff_as_data():
+    document_ = json.loads(json.dumps(scenario("wider resource").as_json()))
+    assert document_["exit_status"] == diff.EXIT_FAILED and document_["engines"]["agree"] is True
+    (publisher,) = [p for p in document_["principals"] if p["label"] == "publisher acme/acme-core"]
+    assert {"action": "codeartifact:PublishPackageVersion", "resource": f"{INTERNAL_PACKAGES}/pypi//acme-data-tools",
+            "read_only": False} in publisher["gained"]
+    (changed_document,) = document_["documents"]
+    assert changed_document["wider"] and changed_document["example"]["principal"] == PUBLISHER
+
+
+def test_short_resource_names():
+    assert diff.short_resource(DOMAIN_ARN) == "domain acme"
+    assert diff.short_resource(f"{INTERNAL_PACKAGES}/pypi//acme-core") == "internal/acme-core"
+    assert diff.short_resource(DOMAIN_ARN.replace(":domain/acme", ":repository/acme/internal")) == "internal"
+    assert diff.short_resource("*") == "*"
+
+
+# --- the command, on a commit of a copy of this repository ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory) -> Path:
+    """A git repository holding this working tree as one commit."""
+    root = tmp_path_factory.mktemp("repository")
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() and not name.startswith(".venv/"):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    git(root, "init", "--quiet")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "base")
+    return root
+
+
+def git(root: Path, *args: str) -> str:
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                          env=environment).stdout
+
+
+def audit(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", *args], cwd=root, capture_output=True,
+                          text=True, check=False, timeout=300)
+
+
+def test_the_command_diffs_a_config_change_against_the_commit_without_touching_the_working_tree(repository):
+    stack_file = repository / "Pulumi.prod.yaml"
+    original = stack_file.read_text()
+    stack_file.write_text(original.replace('    - "777788889999"   # ml training\n',
+                                           f'    - "777788889999"   # ml training\n    - "{NEW_ACCOUNT}"\n'))
+    try:
+        status_before = git(repository, "status", "--porcelain")
+        markdown = repository / "access-diff.md"
+        result = audit(repository, "--diff-against", "HEAD", "--json", "--markdown", str(markdown))
+        assert result.returncode == diff.EXIT_FAILED, result.stderr
+        report = json.loads(result.stdout)
+        assert {p["label"] for p in report["principals"]} == {f"reader {NEW_ACCOUNT}", f"admin in {NEW_ACCOUNT}"}
+        assert report["new_accounts"] == [NEW_ACCOUNT] and report["engines"]["agree"] is True
+        assert report["base"]["commit"] == git(repository, "rev-parse", "HEAD").strip()
+        assert f"reader {NEW_ACCOUNT}" in markdown.read_text()
+        # Nothing left behind: no worktree, the same status (the Markdown file aside).
+        assert git(repository, "worktree", "list").count("\n") == 1
+        assert git(repository, "status", "--porcelain").replace("?? access-diff.md\n", "") == status_before
+        accepted = audit(repository, "--diff-against", "HEAD", "--accept-widening")
+        assert accepted.returncode == diff.EXIT_CLEAN, accepted.stdout + accepted.stderr
+        assert f"+ reader {NEW_ACCOUNT}" in accepted.stdout and "accepted" in accepted.stdout
+    finally:
+        stack_file.write_text(original)
+        (repository / "access-diff.md").unlink(missing_ok=True)
+
+
+def test_the_command_exits_2_for_a_ref_that_names_no_commit(repository):
+    result = audit(repository, "--diff-against", "no-such-branch")
+    assert result.returncode == diff.EXIT_INVALID
+    assert "names no commit" in result.stderr
+
+
+def test_the_command_exits_2_when_the_base_does_not_render(repository):
+    stack_file = repository / "Pulumi.prod.yaml"
+    original = stack_file.read_text()
+    stack_file.write_text(original.replace('"111122223333"', '"not-an-account"', 1))
+    git(repository, "commit", "--quiet", "--all", "--message", "broken")
+    stack_file.write_text(original)
+    try:
+        result = audit(repository, "--diff-against", "HEAD")
+        assert result.returncode == diff.EXIT_INVALID
+        assert "does not render at HEAD" in result.stderr
+    finally:
+        git(repository, "reset", "--quiet", "--hard", "HEAD~1")
+
+
+def test_accept_widening_and_markdown_need_diff_against():
+    from audit.__main__ import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--accept-widening"])
+    assert raised.value.code == diff.EXIT_INVALID
