@@ -757,3 +757,11 @@ def test_the_comment_is_updated_in_place_on_the_next_push(tmp_path):
     assert posting["argv"][:4] == ["api", "--method", "PATCH", "repos/acme/pypi-registry/issues/comments/9"]
     # Within GitHub's 65536-character limit for a comment.
     assert len(posting["payload"]["body"]) == len(MARKER) + 1 + 60000
+
+
+def test_of_two_marked_comments_the_first_is_updated(tmp_path):
+    comments = [{"id": 3, "user": {"login": "github-actions[bot]"}, "body": MARKER + "\nfirst"},
+                {"id": 4, "user": {"login": "github-actions[bot]"}, "body": MARKER + "\nsecond"}]
+    calls = post_comment(tmp_path, comments, "### Access diff\n")
+    assert [call["argv"][2] for call in calls[1:]] == ["PATCH"]
+    assert calls[-1]["argv"][3] == "repos/acme/pypi-registry/issues/comments/3"
