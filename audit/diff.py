@@ -37,6 +37,17 @@ from typing import Any
 
 from audit import smt
 from audit.access import access_section, web_identity_may_assume
+from audit.grants import (
+    EXCLUSIVE_ATTACHMENTS,
+    INLINE_POLICY,
+    MANAGED_POLICY,
+    NATIVE_INLINE_POLICY,
+    NATIVE_MANAGED_POLICY,
+    NATIVE_ROLE,
+    POLICY_ATTACHMENT,
+    ROLE,
+    ROLE_ATTACHMENT,
+)
 from audit.render import Rendering
 from policies import iam_actions
 from policies import iam_documents as iam
@@ -431,15 +442,6 @@ def group_lines(pairs: Iterable[tuple[str, str]], sign: str) -> list[str]:
 
 # --- comparing: the policy documents (Z3) ---------------------------------------------------------
 
-ROLE = "aws:iam/role:Role"
-NATIVE_ROLE = "aws-native:iam:Role"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-NATIVE_MANAGED_POLICY = "aws-native:iam:ManagedPolicy"
-INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-NATIVE_INLINE_POLICY = "aws-native:iam:RolePolicy"
-ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
-EXCLUSIVE_ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy", "aws-native:kms:Key")
 
 
