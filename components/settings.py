@@ -401,9 +401,10 @@ def _git_ref_problem(name: str) -> str | None:
 
 
 PULL_REQUEST_RULE = "pull requests must never publish"
+READER_PULL_REQUEST_RULE = "readers may use `pull_request` itself, nothing else that names it"
 
 
-def _context_problem(subject: str, context: str) -> str | None:
+def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_REQUEST_RULE) -> str | None:
     """Why the part after repo:OWNER/REPO: is not a context a publishing job runs in, or None.
 
     GitHub sends `pull_request` for a job a pull request triggers, unless the job names an
@@ -414,12 +415,12 @@ def _context_problem(subject: str, context: str) -> str | None:
     if context.startswith("environment:"):
         name = context.removeprefix("environment:")
         if "pull_request" in name.lower():
-            return f"subject {subject!r} names pull_request in its environment; {PULL_REQUEST_RULE}"
+            return f"subject {subject!r} names pull_request in its environment; {pull_request_rule}"
         problem = _environment_problem(name)
     elif context.startswith(("ref:refs/heads/", "ref:refs/tags/")):
         problem = _git_ref_problem(context.split("/", 2)[2])
     elif "pull_request" in context.lower():
-        return f"subject {subject!r} names pull_request; {PULL_REQUEST_RULE}"
+        return f"subject {subject!r} names pull_request; {pull_request_rule}"
     else:
         return (
             f"subject {subject!r} must end in :environment:NAME, :ref:refs/heads/BRANCH or "
@@ -433,13 +434,7 @@ def _subject_problem(subject: Any, repository: str, *, read_only: bool = False) 
 
     A read-only role may also trust the `pull_request` subject: CI of a pull request installs
     packages, and GitHub gives no OIDC token to pull requests from forks."""
-    if read_only and isinstance(subject, str):
-        match = GITHUB_SUBJECT.fullmatch(subject)
-        if match and match["context"] == "pull_request" and "*" not in subject and "?" not in subject:
-            owner, repo = repository.split("/", 1)
-            if match["owner"].lower() != owner.lower() or match["repo"].lower() != repo.lower():
-                return f"subject {subject!r} belongs to another repository than {repository!r}"
-            return None
+    pull_request_rule = READER_PULL_REQUEST_RULE if read_only else PULL_REQUEST_RULE
     if not isinstance(subject, str):
         return f"subject {subject!r} must be a string"
     if "*" in subject or "?" in subject:
@@ -447,31 +442,31 @@ def _subject_problem(subject: Any, repository: str, *, read_only: bool = False) 
     match = GITHUB_SUBJECT.fullmatch(subject)
     if not match:
         if "pull_request" in subject.lower():
-            return f"subject {subject!r} names pull_request; {PULL_REQUEST_RULE}"
+            return f"subject {subject!r} names pull_request; {pull_request_rule}"
         return (
             f"subject {subject!r} must look like repo:OWNER/REPO:environment:NAME, "
             "repo:OWNER/REPO:ref:refs/heads/BRANCH or refs/tags/TAG "
             "(or the immutable repo:OWNER@ID/REPO@ID:... form)"
         )
-    problem = _context_problem(subject, match["context"])
-    if problem:
-        return problem
+    if not (read_only and match["context"] == "pull_request"):
+        problem = _context_problem(subject, match["context"], pull_request_rule)
+        if problem:
+            return problem
     owner, repo = repository.split("/", 1)
     if match["owner"].lower() != owner.lower() or match["repo"].lower() != repo.lower():
         return f"subject {subject!r} belongs to another repository than {repository!r}"
     return None
 
 
-def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
-    key = f"publishers[{index}]"
+def _github_entry(value: Any, key: str, fields: tuple[str, ...], shape: str, problems: _Problems) -> str | None:
+    """The `owner/name` repository of a publishers/githubReaders entry, None after reporting why not."""
     if not isinstance(value, Mapping):
-        problems.add(key, "must be an object with repository, packages and optional subjects")
+        problems.add(key, f"must be an object with {shape}")
         return None
-    unknown = set(value) - {"repository", "packages", "subjects"}
+    unknown = set(value) - set(fields)
     if unknown:
-        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: repository, packages, subjects")
+        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: {', '.join(fields)}")
     repository = value.get("repository")
-    ok = True
     if not isinstance(repository, str) or repository.count("/") != 1:
         problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
         return None
@@ -479,6 +474,34 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
         problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
         return None
+    return repository
+
+
+def _subjects(value: Mapping[str, Any], key: str, repository: str, defaults: list[str], problems: _Problems,
+              *, read_only: bool = False) -> tuple[list[Any], bool] | None:
+    """(the entry's subjects or the defaults, whether each is fine); None when there is no list at all."""
+    subjects = value.get("subjects")
+    if subjects is None:
+        subjects = defaults
+    if not isinstance(subjects, list) or not subjects:
+        problems.add(f"{key}.subjects", "must be a non-empty list of exact OIDC subjects")
+        return None
+    ok = True
+    for i, subject in enumerate(subjects):
+        problem = _subject_problem(subject, repository, read_only=read_only)
+        if problem:
+            problems.add(f"{key}.subjects[{i}]", problem)
+            ok = False
+    return subjects, ok
+
+
+def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
+    key = f"publishers[{index}]"
+    repository = _github_entry(value, key, ("repository", "packages", "subjects"),
+                               "repository, packages and optional subjects", problems)
+    if repository is None:
+        return None
+    ok = True
 
     packages = value.get("packages")
     if not isinstance(packages, list) or not packages:
@@ -495,51 +518,25 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
         problems.add(f"{key}.packages", "lists a package twice")
         ok = False
 
-    subjects = value.get("subjects")
-    if subjects is None:
-        subjects = [f"repo:{repository}:{DEFAULT_SUBJECT_CONTEXT}"]
-    if not isinstance(subjects, list) or not subjects:
-        problems.add(f"{key}.subjects", "must be a non-empty list of exact OIDC subjects")
+    found = _subjects(value, key, repository, [f"repo:{repository}:{DEFAULT_SUBJECT_CONTEXT}"], problems)
+    if found is None:
         return None
-    for i, subject in enumerate(subjects):
-        problem = _subject_problem(subject, repository)
-        if problem:
-            problems.add(f"{key}.subjects[{i}]", problem)
-            ok = False
-    if not ok:
+    subjects, subjects_ok = found
+    if not (ok and subjects_ok):
         return None
     return Publisher(repository=repository, packages=tuple(packages), subjects=tuple(subjects))
 
 
 def _github_reader(index: int, value: Any, problems: _Problems) -> GithubReader | None:
     key = f"githubReaders[{index}]"
-    if not isinstance(value, Mapping):
-        problems.add(key, "must be an object with repository and optional subjects")
+    repository = _github_entry(value, key, ("repository", "subjects"), "repository and optional subjects", problems)
+    if repository is None:
         return None
-    unknown = set(value) - {"repository", "subjects"}
-    if unknown:
-        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: repository, subjects")
-    repository = value.get("repository")
-    if not isinstance(repository, str) or repository.count("/") != 1:
-        problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
+    defaults = [f"repo:{repository}:{context}" for context in GITHUB_READER_CONTEXTS]
+    found = _subjects(value, key, repository, defaults, problems, read_only=True)
+    if found is None:
         return None
-    owner, name = repository.split("/")
-    if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
-        problems.add(f"{key}.repository", f"{repository!r} must be a GitHub repository in owner/name form")
-        return None
-    subjects = value.get("subjects")
-    if subjects is None:
-        subjects = [f"repo:{repository}:{context}" for context in GITHUB_READER_CONTEXTS]
-    if not isinstance(subjects, list) or not subjects:
-        problems.add(f"{key}.subjects", "must be a non-empty list of exact OIDC subjects")
-        return None
-    ok = True
-    for i, subject in enumerate(subjects):
-        problem = _subject_problem(subject, repository, read_only=True)
-        if problem:
-            problems.add(f"{key}.subjects[{i}]", problem.replace(PULL_REQUEST_RULE, "readers may use `pull_request` "
-                                                                "itself, nothing else that names it"))
-            ok = False
+    subjects, ok = found
     if len(set(subjects)) != len(subjects):
         problems.add(f"{key}.subjects", "lists a subject twice")
         ok = False
