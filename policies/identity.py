@@ -145,14 +145,15 @@ def _names(role: PolicyResource) -> set[str]:
     return {str(v) for key in ("name", "roleName", "arn", "id") if isinstance(v := props_.known(role.props, key), str)}
 
 
-def _refers_to(resource: PolicyResource, key: str, role: PolicyResource) -> bool:
+def _refers_to(resource: PolicyResource, key: str, role: PolicyResource, names: set[str]) -> bool:
+    """Does `resource` name `role` (known by `names`) in its property `key`, by value or by dependency?"""
     if any(dep.urn == role.urn for dep in resource.property_dependencies.get(key, [])):
         return True
     try:
         values = {str(v) for v in iam.as_list(resource.props.get(key))}
     except UnknownValueError:
         return False
-    return bool(values & _names(role))
+    return bool(values & names)
 
 
 def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, object] | None]]:
@@ -160,13 +161,19 @@ def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str,
             for _, document in props_.identity_policies(policy.resource_type, policy.props)]
 
 
-def role_documents(role: PolicyResource, args: StackValidationArgs) -> list[tuple[str, dict[str, object] | None]]:
+def _managed_by_arn(args: StackValidationArgs) -> dict[object, PolicyResource]:
+    """The managed policies the stack declares, by their ARN (None while unknown in a preview)."""
+    _, managed = _declared_policies(args)
+    return {props_.known(p.props, MANAGED_POLICY_ARN_PROPS[p.resource_type]): p for p in managed.values()}
+
+
+def role_documents(role: PolicyResource, args: StackValidationArgs,
+                   by_arn: Mapping[object, PolicyResource]) -> list[tuple[str, dict[str, object] | None]]:
     """(where, document) of every identity policy in force for a role; None for one that cannot be read."""
     found: list[tuple[str, dict[str, object] | None]] = _documents_of([role], role.name)
-    _, managed = _declared_policies(args)
-    by_arn = {props_.known(p.props, MANAGED_POLICY_ARN_PROPS[p.resource_type]): p for p in managed.values()}
+    names = _names(role)
     referring = [r for r in args.resources if r.resource_type in ROLE_REFERENCE_PROPS
-                 and _refers_to(r, ROLE_REFERENCE_PROPS[r.resource_type], role)]
+                 and _refers_to(r, ROLE_REFERENCE_PROPS[r.resource_type], role, names)]
     # Inline policies, and managed policies that name the role themselves.
     found += [item for r in referring if r.resource_type in props_.IDENTITY_POLICY_PROPS
               for item in _documents_of([r], r.name)]
@@ -205,6 +212,7 @@ def publisher_problems(statement: Mapping[str, object]) -> list[str]:
 
 
 def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) -> None:
+    by_arn = _managed_by_arn(args)
     for role in args.resources:
         if role.resource_type not in ROLE_TYPES:
             continue
@@ -214,7 +222,7 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
             continue
         # Any branch of the repository can open a pull request: such a role may only read.
         read_only = any(trusts_pull_requests(s) for s in github)
-        for where, document in role_documents(role, args):
+        for where, document in role_documents(role, args, by_arn):
             if document is None:
                 report(f"GitHub-assumable role {role.name}: {where} cannot be read, so it is treated as allowing "
                        "everything", role.urn)
