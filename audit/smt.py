@@ -233,7 +233,7 @@ def _known_actions(patterns: Iterable[str]) -> set[str]:
             everything = True
         else:
             services.add(service)
-    levels = iam_actions._all_levels()
+    levels = iam_actions.all_actions_by_level()
     chosen = levels if everything else {s: levels.get(s, {}) for s in services}
     return {action.lower() for actions in chosen.values() for action in actions}
 

