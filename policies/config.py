@@ -113,9 +113,25 @@ def config_str(args: ResourceValidationArgs | StackValidationArgs, key: str) -> 
     return "" if value is None else str(value)
 
 
-def config_set(args: ResourceValidationArgs | StackValidationArgs, key: str, *, lower: bool = False) -> set[str]:
-    values = {str(v) for v in iam.as_list(config(args, key))}
-    return {v.lower() for v in values} if lower else values
+# Each resource policy reads the same config for every resource: a list of 1000 accounts is turned
+# into a set once per config object, not once per resource. (config object, its set) by id.
+_SETS: dict[tuple[int, str, bool], tuple[object, frozenset[str]]] = {}
+_SETS_KEPT = 256
+
+
+def config_set(args: ResourceValidationArgs | StackValidationArgs, key: str, *,
+               lower: bool = False) -> frozenset[str]:
+    values = args.get_config()
+    cached = _SETS.get((id(values), key, lower))
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    found = frozenset(str(v) for v in iam.as_list(config(args, key)))
+    found = frozenset(v.lower() for v in found) if lower else found
+    if len(_SETS) >= _SETS_KEPT:
+        _SETS.clear()
+    # The config object is kept with its set, so its id cannot be reused while the entry lives.
+    _SETS[(id(values), key, lower)] = (values, found)
+    return found
 
 
 def provider_account(provider: PolicyProviderResource | None) -> str | None:

@@ -49,6 +49,9 @@ def as_list(value: object) -> list[object]:
 
 def plain(value: object) -> object:
     """Proxies and other mappings/sequences as dicts and lists (for JSON and comparisons)."""
+    # Scalars first: the abstract Mapping and Sequence checks cost far more, and most values are strings.
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, Mapping):
         return {key: plain(value[key]) for key in value}
     if isinstance(value, Sequence) and not isinstance(value, str):

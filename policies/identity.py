@@ -145,15 +145,33 @@ def _names(role: PolicyResource) -> set[str]:
     return {str(v) for key in ("name", "roleName", "arn", "id") if isinstance(v := props_.known(role.props, key), str)}
 
 
-def _refers_to(resource: PolicyResource, key: str, role: PolicyResource, names: set[str]) -> bool:
-    """Does `resource` name `role` (known by `names`) in its property `key`, by value or by dependency?"""
-    if any(dep.urn == role.urn for dep in resource.property_dependencies.get(key, [])):
-        return True
-    try:
-        values = {str(v) for v in iam.as_list(resource.props.get(key))}
-    except UnknownValueError:
-        return False
-    return bool(values & names)
+class RoleReferences:
+    """Which resources name a role in their role property, by value or by dependency: indexed once
+    per stack check, so that finding a role's policies does not scan every resource for every role."""
+
+    def __init__(self, resources: list[PolicyResource]) -> None:
+        self._resources = resources
+        self._by_urn: dict[str, set[int]] = {}
+        self._by_name: dict[str, set[int]] = {}
+        for index, resource in enumerate(resources):
+            key = ROLE_REFERENCE_PROPS.get(resource.resource_type)
+            if key is None:
+                continue
+            for dependency in resource.property_dependencies.get(key, []):
+                self._by_urn.setdefault(dependency.urn, set()).add(index)
+            try:
+                values = {str(v) for v in iam.as_list(resource.props.get(key))}
+            except UnknownValueError:
+                continue  # unknown in a preview: only its dependencies tell
+            for value in values:
+                self._by_name.setdefault(value, set()).add(index)
+
+    def referring(self, role: PolicyResource, names: set[str]) -> list[PolicyResource]:
+        """The resources naming `role` (known by `names`), in stack order."""
+        found = set(self._by_urn.get(role.urn, set()))
+        for name in names:
+            found |= self._by_name.get(name, set())
+        return [self._resources[i] for i in sorted(found)]
 
 
 def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, object] | None]]:
@@ -167,13 +185,11 @@ def _managed_by_arn(args: StackValidationArgs) -> dict[object, PolicyResource]:
     return {props_.known(p.props, MANAGED_POLICY_ARN_PROPS[p.resource_type]): p for p in managed.values()}
 
 
-def role_documents(role: PolicyResource, args: StackValidationArgs,
+def role_documents(role: PolicyResource, references: RoleReferences,
                    by_arn: Mapping[object, PolicyResource]) -> list[tuple[str, dict[str, object] | None]]:
     """(where, document) of every identity policy in force for a role; None for one that cannot be read."""
     found: list[tuple[str, dict[str, object] | None]] = _documents_of([role], role.name)
-    names = _names(role)
-    referring = [r for r in args.resources if r.resource_type in ROLE_REFERENCE_PROPS
-                 and _refers_to(r, ROLE_REFERENCE_PROPS[r.resource_type], role, names)]
+    referring = references.referring(role, _names(role))
     # Inline policies, and managed policies that name the role themselves.
     found += [item for r in referring if r.resource_type in props_.IDENTITY_POLICY_PROPS
               for item in _documents_of([r], r.name)]
@@ -213,6 +229,7 @@ def publisher_problems(statement: Mapping[str, object]) -> list[str]:
 
 def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) -> None:
     by_arn = _managed_by_arn(args)
+    references = RoleReferences(args.resources)
     for role in args.resources:
         if role.resource_type not in ROLE_TYPES:
             continue
@@ -222,7 +239,7 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
             continue
         # Any branch of the repository can open a pull request: such a role may only read.
         read_only = any(trusts_pull_requests(s) for s in github)
-        for where, document in role_documents(role, args, by_arn):
+        for where, document in role_documents(role, references, by_arn):
             if document is None:
                 report(f"GitHub-assumable role {role.name}: {where} cannot be read, so it is treated as allowing "
                        "everything", role.urn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from pulumi_policy import ResourceValidationArgs
 
@@ -42,7 +43,7 @@ def trusts_github(statement: Mapping[str, object]) -> bool:
     return any(key.startswith(GITHUB_OIDC_HOST + ":") for _, key, _ in iam.conditions(statement))
 
 
-def subject_problem(subject: str, allowed_owners: set[str]) -> str | None:
+def subject_problem(subject: str, allowed_owners: AbstractSet[str]) -> str | None:
     """Why a GitHub `sub` value must not be trusted, or None when it names one exact context."""
     if any(c in subject for c in "*?"):
         return (f"sub {subject!r} has a wildcard; list exact subjects (repo:OWNER/REPO:environment:NAME, "
