@@ -35,8 +35,10 @@ from audit.pmapper_compat import (
     CaseInsensitiveDict,
     Node,
     Policy,
+    condition_block_matches,
     local_check_authorization_full,
     policy_has_matching_statement,
+    value_matches,
 )
 from audit.render import Rendering
 from audit.sections import Section
@@ -84,6 +86,8 @@ REPOSITORY = "aws:codeartifact/repository:Repository"
 DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
 REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
 KMS_KEY = "aws:kms/key:Key"
+# A PyPI package's ARN: the repository's, with :package/, then /pypi/ (namespace: none)/ and the name.
+PACKAGE_SEPARATOR = "/pypi//"
 PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
 
 
@@ -168,9 +172,12 @@ class Principal:
             Policy(source if source.startswith("arn:") else self.arn, source, _condition_strings(json.loads(doc)))
             for source, doc in self.policies
         ]
-        # aws:userid needs a unique ID; a role's looks like AROA followed by 17 characters.
-        unique_id = "AROA" + hashlib.sha256(self.arn.encode()).hexdigest()[:17].upper()
-        return Node(self.arn, unique_id, policies, [], {}, None, 0, False, False, None, False, {})
+        return Node(self.arn, self.unique_id, policies, [], {}, None, 0, False, False, None, False, {})
+
+    @property
+    def unique_id(self) -> str:
+        """aws:userid needs a unique ID; a role's looks like AROA followed by 17 characters."""
+        return "AROA" + hashlib.sha256(self.arn.encode()).hexdigest()[:17].upper()
 
 
 class Check(NamedTuple):
@@ -208,7 +215,7 @@ class Registry:
 
     def package_arn(self, repository: str, name: str) -> str:
         base = self.repository_arns[repository].replace(":repository/", ":package/", 1)
-        return f"{base}/pypi//{name}"
+        return f"{base}{PACKAGE_SEPARATOR}{name}"
 
     def all_statements(self) -> list[Document]:
         found = statements(self.domain_policy) + statements(self.key_policy)
@@ -283,25 +290,119 @@ def _shared_decisions(registry: Registry) -> dict[tuple[Any, ...], tuple[bool, .
     return _DECISIONS_BY_REGISTRY.setdefault(key, {})
 
 
-class AccessEvaluator:
-    """principalmapper decisions for principals against one registry, cached per policy shape.
+# Context keys principalmapper infers from the principal itself: a condition on one of them is the
+# only kind whose outcome differs between principals of one shape (with the account and ARN).
+PRINCIPAL_CONTEXT_KEYS = frozenset({"aws:userid", "aws:principalaccount", "aws:principalarn", "aws:username"})
+RESOURCE_FIELDS = ("Resource", "NotResource")
+ACTION_FIELDS = ("Action", "NotAction")
+# principalmapper lower-cases the service of SNS and SQS actions in resource policies: no classes there.
+CASE_FOLDED_SERVICES = ("SNS", "SQS")
 
-    Principals whose identity policies are identical up to their own account and ARN, that the
-    resource policies name in the same statements and that share an organization, get the same
-    decisions; each such shape is evaluated once (1000 reader roles cost one evaluation).
-    Assumes no condition matches account IDs by wildcard.
+Condition = tuple[str, str, Any]  # (operator, key, values) of one condition entry
+
+
+@dataclass(frozen=True)
+class PolicyProfile:
+    """A principal's identity policies with each Resource and NotResource value replaced by
+    `{resource:K}`, and what was taken out: resources then enter a shape only as their matches."""
+
+    documents: tuple[str, ...]  # the documents, canonical JSON, values replaced
+    resource_patterns: tuple[str, ...]  # K -> the value taken out
+    action_patterns: tuple[str, ...]
+    conditions: tuple[Condition, ...]
+    # ${...} policy variables (or values that are not strings): this principal shares nothing.
+    literal: bool
+
+    @classmethod
+    def of(cls, policies: tuple[tuple[str, str], ...]) -> PolicyProfile:
+        documents: list[str] = []
+        patterns: list[str] = []
+        actions: list[str] = []
+        conditions: list[Condition] = []
+        literal = False
+        for _, text in policies:
+            literal = literal or "${" in text
+            document = _condition_strings(json.loads(text))
+            erased = []
+            for statement in statements(document):
+                statement = dict(statement)
+                for field in RESOURCE_FIELDS:
+                    if field in statement:
+                        values = _listify(statement[field])
+                        literal = literal or not all(isinstance(v, str) for v in values)
+                        statement[field] = [f"{{resource:{len(patterns) + i}}}" for i in range(len(values))]
+                        patterns += [str(v) for v in values]
+                for field in ACTION_FIELDS:
+                    actions += [str(a) for a in _listify(statement.get(field, []))]
+                conditions += _conditions(statement)
+                erased.append(statement)
+            documents.append(json.dumps({**document, "Statement": erased}, sort_keys=True))
+        return cls(tuple(documents), tuple(patterns), tuple(actions), tuple(conditions), literal)
+
+
+def _conditions(statement: Document) -> list[Condition]:
+    block = statement.get("Condition")
+    if not isinstance(block, Mapping):
+        return []
+    return [(operator, key, values) for operator, entries in block.items() if isinstance(entries, Mapping)
+            for key, values in entries.items()]
+
+
+@dataclass(frozen=True)
+class _ChecksPart:
+    """What a tuple of checks contributes to a shape, whoever the principal (computed once per tuple)."""
+
+    checks: tuple[Check, ...]
+    resources: tuple[str, ...]  # distinct, in check order
+    key: tuple[Any, ...]  # (action, resource index, context) per check; resource signatures; owner accounts
+    owners: tuple[str, ...]  # distinct owner accounts of the resources
+    contexts: tuple[tuple[tuple[str, str], ...], ...]  # distinct request contexts
+
+
+class AccessEvaluator:
+    """principalmapper decisions for principals against one registry, cached per shape.
+
+    A shape is everything principalmapper's decision depends on, with the principal's account,
+    ARN and resource names taken out: its identity policies with the account and ARN made generic
+    and every Resource value replaced by which checked resources it matches; which resource-policy
+    statements name the principal, its account or its unique ID; the outcome of each condition on
+    the principal's own keys (aws:PrincipalArn, aws:PrincipalAccount, aws:userid) or naming its
+    account; its organization; and, for each check, the action, its context and the resource as
+    the resource policies see it (which statements apply and which of their Resource values match,
+    its service and owner, whether the principal is in the owner account). Principals of one shape
+    get the same decisions; each shape is evaluated once. 1000 reader roles are one shape, and so
+    are 100 publishers whose policies differ only in their own package names; a publisher whose
+    Resource also matches a package it does not own is a shape of its own.
+
+    Within an evaluation, actions that match the same Action and NotAction patterns of every
+    policy in play, on resources alike for every Resource value in play, are decided once.
+    Policy variables (${...}) turn all of this off.
     """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._statement_texts = [json.dumps(s, sort_keys=True) for s in registry.all_statements()]
+        everything = registry.all_statements()
+        self._statement_texts = [json.dumps(s, sort_keys=True) for s in everything]
+        self._literal = any("${" in text for text in self._statement_texts)
+        converted = statements(_condition_strings({"Statement": everything}))
+        self._action_patterns = tuple(str(a) for s in converted for f in ACTION_FIELDS
+                                      for a in _listify(s.get(f, [])))
+        self._principal_conditions = tuple(c for s in converted for c in _conditions(s)
+                                           if c[1].lower() in PRINCIPAL_CONTEXT_KEYS)
         self._resource_policies: dict[str, Document] = {}
         self._decisions = _shared_decisions(registry)
         self._shapes: set[tuple[Any, ...]] = set()
+        self._profiles: dict[tuple[tuple[str, str], ...], PolicyProfile] = {}
+        self._matches: dict[tuple[str, str], bool] = {}
+        self._resource_signatures: dict[str, int] = {}
+        self._signature_ids: dict[tuple[Any, ...], int] = {}
+        self._statement_ids = {id(s): i for i, s in enumerate(everything)}
+        self._check_parts: dict[int, _ChecksPart] = {}
+        self._matrices: dict[tuple[tuple[str, ...], int], tuple[tuple[Check, ...], tuple[tuple[bool, ...], ...]]] = {}
 
     @property
     def shapes_evaluated(self) -> int:
-        """How many distinct (shape, checks) decisions this evaluator's callers needed."""
+        """How many distinct shapes (with their checks) this evaluator's callers needed."""
         return len(self._shapes)
 
     def allowed(self, principal: Principal, action: str, resource: str = "*",
@@ -310,26 +411,105 @@ class AccessEvaluator:
         return self.decide(principal, (check,))[0]
 
     def decide(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[bool, ...]:
-        key = (self._shape(principal, checks), checks)
+        key = self.shape(principal, checks)
         if key not in self._decisions:
             self._decisions[key] = self._evaluate(principal, checks)
         self._shapes.add(key)
         return self._decisions[key]
 
-    def _shape(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[Any, ...]:
-        account, arn = principal.account, principal.arn
+    def decide_one_by_one(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[bool, ...]:
+        """principalmapper on every check of this principal, sharing nothing (to compare against)."""
+        node = principal.node()
+        return tuple(self._authorize(node, principal, check) for check in checks)
+
+    def _profile(self, principal: Principal) -> PolicyProfile:
+        profile = self._profiles.get(principal.policies)
+        if profile is None:
+            profile = self._profiles[principal.policies] = PolicyProfile.of(principal.policies)
+        return profile
+
+    def _match(self, pattern: str, value: str) -> bool:
+        """principalmapper's Resource (and Action) matching: wildcards, case-insensitive."""
+        key = (pattern, value)
+        found = self._matches.get(key)
+        if found is None:
+            found = self._matches[key] = bool(value_matches(value, pattern))
+        return found
+
+    def _resource_signature(self, resource: str) -> int:
+        """The resource as principalmapper sees it apart from the principal: its service and owner,
+        and each statement of its resource policy with which of its Resource values match it."""
+        found = self._resource_signatures.get(resource)
+        if found is None:
+            parts = resource.split(":", 5)
+            signature: tuple[Any, ...] = ("*",)
+            if resource.startswith("arn:") and len(parts) == 6:
+                # The registry's own statement objects: their position among all of them names them.
+                signature = (parts[2], parts[4], tuple(
+                    (self._statement_ids[id(s)],
+                     tuple(tuple(self._match(str(v), resource) for v in _listify(s[f])) if f in s else None
+                           for f in RESOURCE_FIELDS))
+                    for s in statements(self.registry.resource_policy(resource))))
+            found = self._signature_ids.setdefault(signature, len(self._signature_ids))
+            self._resource_signatures[resource] = found
+        return found
+
+    def _checks_part(self, checks: tuple[Check, ...]) -> _ChecksPart:
+        cached = self._check_parts.get(id(checks))
+        if cached is None or cached.checks is not checks:
+            resources = tuple(dict.fromkeys(c.resource for c in checks))
+            index = {r: i for i, r in enumerate(resources)}
+            owners = tuple(r.split(":")[4] if r.count(":") >= 5 else None for r in resources)
+            cached = self._check_parts[id(checks)] = _ChecksPart(
+                checks=checks,
+                resources=resources,
+                key=(tuple((c.action, index[c.resource], c.context) for c in checks),
+                     tuple(self._resource_signature(r) for r in resources), owners),
+                owners=tuple(dict.fromkeys(o for o in owners if o is not None)),
+                contexts=tuple(dict.fromkeys(c.context for c in checks)),
+            )
+        return cached
+
+    def _matrix(self, patterns: tuple[str, ...], part: _ChecksPart) -> tuple[tuple[bool, ...], ...]:
+        """Which of the checked resources each Resource value matches (readers share one)."""
+        key = (patterns, id(part.checks))
+        cached = self._matrices.get(key)
+        if cached is None or cached[0] is not part.checks:
+            matrix = tuple(tuple(self._match(pattern, r) for r in part.resources) for pattern in patterns)
+            cached = self._matrices[key] = (part.checks, matrix)
+        return cached[1]
+
+    def shape(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[Any, ...]:
+        """What the decisions of `principal` on `checks` depend on (see the class docstring)."""
+        profile = self._profile(principal)
+        if profile.literal or self._literal:
+            return ("literal", principal, checks)
+        part = self._checks_part(checks)
+        account, arn, unique_id = principal.account, principal.arn, principal.unique_id
 
         def generic(text: str) -> str:
-            return text.replace(arn, "{principal}").replace(account, "{account}")
+            return text.replace(arn, "{principal}").replace(unique_id, "{userid}").replace(account, "{account}")
 
-        # Where the resource policies name the principal or its account, and which checked
-        # resources are in its account (owner-account principals share the domain's account).
+        # Conditions whose outcome may differ between principals, under each context checked.
+        own = [c for c in profile.conditions
+               if c[1].lower() in PRINCIPAL_CONTEXT_KEYS or any(x in json.dumps(c[2]) for x in (account, unique_id))]
+        outcomes: tuple[bool, ...] = ()
+        if own or self._principal_conditions:
+            base = {"aws:userid": unique_id, "aws:PrincipalAccount": account, "aws:PrincipalArn": arn}
+            if principal.org_id:
+                base[ORGANIZATION_KEY] = principal.org_id
+            contexts = [CaseInsensitiveDict({**base, **dict(context)}) for context in part.contexts]
+            outcomes = tuple(bool(condition_block_matches({operator: {key: values}}, context))
+                             for context in contexts for operator, key, values in [*self._principal_conditions, *own])
         return (
-            generic(arn),
-            tuple((generic(source), generic(doc)) for source, doc in principal.policies),
+            tuple(generic(document) for document in profile.documents),
             principal.org_id,
-            tuple((arn in text, account in text) for text in self._statement_texts),
-            tuple(account in check.resource for check in checks),
+            tuple((arn in text, account in text, unique_id in text) for text in self._statement_texts),
+            outcomes,
+            # checks, resources as the resource policies see them, and which the principal's account owns
+            part.key,
+            tuple(owner == account for owner in part.owners),
+            self._matrix(profile.resource_patterns, part),
         )
 
     def _resource_policy(self, resource: str) -> Document:
@@ -339,23 +519,49 @@ class AccessEvaluator:
 
     def _evaluate(self, principal: Principal, checks: tuple[Check, ...]) -> tuple[bool, ...]:
         node = principal.node()
+        profile = self._profile(principal)
+        patterns = self._action_patterns + profile.action_patterns
+        literal = profile.literal or self._literal or any(p.upper().startswith(CASE_FOLDED_SERVICES) for p in patterns)
+        classes: dict[str, Any] = {}
+
+        def action_class(action: str) -> Any:
+            """Actions alike for every Action and NotAction pattern in play are decided alike."""
+            if literal or action.upper().startswith(CASE_FOLDED_SERVICES):
+                return action
+            if action not in classes:
+                classes[action] = tuple(self._match(p, action) for p in patterns)
+            return classes[action]
+
+        # Resources alike for the resource policies (signature: service, owner, statements and their
+        # Resource matches) and for each of the principal's Resource values are decided alike.
+        part = self._checks_part(checks)
+        matrix = self._matrix(profile.resource_patterns, part)
+        resource_class: dict[str, Any] = {
+            r: r if literal else (self._resource_signature(r), tuple(row[i] for row in matrix))
+            for i, r in enumerate(part.resources)
+        }
+        decided: dict[tuple[Any, Any, tuple[tuple[str, str], ...]], bool] = {}
         results = []
         for check in checks:
-            context = dict(check.context)
-            if principal.org_id:
-                context.setdefault(ORGANIZATION_KEY, principal.org_id)
-            if check.resource.startswith("arn:"):
-                # Always a resource policy (empty when there is none) and its owner, so that a
-                # call from another account needs an Allow on both sides.
-                owner = check.resource.split(":")[4]
-                allowed = local_check_authorization_full(
-                    node, check.action, check.resource, context, self._resource_policy(check.resource), owner
-                )
-            else:
-                # No resource ARN (sts:GetServiceBearerToken): only the caller's own policies apply.
-                allowed = local_check_authorization_full(node, check.action, check.resource, context)
-            results.append(bool(allowed))
+            key = (action_class(check.action), resource_class[check.resource], check.context)
+            if key not in decided:
+                decided[key] = self._authorize(node, principal, check)
+            results.append(decided[key])
         return tuple(results)
+
+    def _authorize(self, node: Node, principal: Principal, check: Check) -> bool:
+        context = dict(check.context)
+        if principal.org_id:
+            context.setdefault(ORGANIZATION_KEY, principal.org_id)
+        if check.resource.startswith("arn:"):
+            # Always a resource policy (empty when there is none) and its owner, so that a
+            # call from another account needs an Allow on both sides.
+            owner = check.resource.split(":")[4]
+            return bool(local_check_authorization_full(
+                node, check.action, check.resource, context, self._resource_policy(check.resource), owner
+            ))
+        # No resource ARN (sts:GetServiceBearerToken): only the caller's own policies apply.
+        return bool(local_check_authorization_full(node, check.action, check.resource, context))
 
 
 def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: Mapping[str, str],
@@ -591,11 +797,82 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
     return subjects
 
 
+class DecisionGroups:
+    """Decisions stored once per group of principals that were decided alike: the same actions
+    on the same resources, up to their own package names, with the same outcomes.
+
+    Resources name a principal's own packages as `{own:I}` (the I-th of its own packages) and
+    the other claimed packages as `{other:J}` (the J-th claimed package it does not own), so
+    1000 readers are one group, and so are 100 publishers that may each publish only their own
+    packages. `expand_decisions` turns the JSON back into one row per principal and check.
+    """
+
+    def __init__(self, claimed: tuple[str, ...]) -> None:
+        self.claimed = claimed
+        self.own_packages: dict[str, tuple[str, ...]] = {}
+        self._groups: dict[tuple[Any, ...], list[str]] = {}
+        # Principals with the very same checks object (readers) are generalised once.
+        self._by_checks: dict[tuple[int, tuple[bool, ...]], tuple[Any, ...]] = {}
+
+    def add(self, principal: str, own: tuple[str, ...], checks: tuple[Check, ...], results: tuple[bool, ...]) -> None:
+        fast = (id(checks), results)
+        key = self._by_checks.get(fast)
+        if key is None:
+            names = self.placeholders(own)
+            key = self._by_checks[fast] = (
+                tuple((c.action, _generic_resource(c.resource, names)) for c in checks), results, checks)
+        if own:
+            self.own_packages[principal] = own
+        self._groups.setdefault(key[:2], []).append(principal)
+
+    def placeholders(self, own: tuple[str, ...]) -> dict[str, str]:
+        names = {name: f"{{own:{i}}}" for i, name in enumerate(own)}
+        names.update({name: f"{{other:{j}}}" for j, name in enumerate(n for n in self.claimed if n not in own)})
+        return names
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "claimed": list(self.claimed),
+            "own_packages": {arn: list(own) for arn, own in self.own_packages.items()},
+            "groups": [
+                {"principals": principals,
+                 "checks": [{"action": action, "resource": resource, "allowed": allowed}
+                            for (action, resource), allowed in zip(checks, results, strict=True)]}
+                for (checks, results), principals in self._groups.items()
+            ],
+        }
+
+
+def _generic_resource(resource: str, names: Mapping[str, str]) -> str:
+    base, separator, name = resource.rpartition(PACKAGE_SEPARATOR)
+    return f"{base}{separator}{names[name]}" if separator and name in names else resource
+
+
+def expand_decisions(groups: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One {"principal", "action", "resource", "allowed"} row per principal and check, from
+    `DecisionGroups.as_json()` (what `--expand-decisions` prints)."""
+    claimed = [str(n) for n in groups["claimed"]]
+    own_packages = groups["own_packages"]
+    rows = []
+    for group in groups["groups"]:
+        for principal in group["principals"]:
+            own = [str(n) for n in own_packages.get(principal, [])]
+            names = {f"{{own:{i}}}": n for i, n in enumerate(own)}
+            names.update({f"{{other:{j}}}": n for j, n in enumerate(n for n in claimed if n not in own)})
+            rows += [{"principal": principal, "action": check["action"],
+                      "resource": _generic_resource(check["resource"], names), "allowed": check["allowed"]}
+                     for check in group["checks"]]
+    return rows
+
+
 @dataclass(frozen=True)
 class AccessReport:
     plan: AccessPlan
     rows: list[tuple[Subject, list[bool]]]
-    decisions: list[dict[str, Any]]
+    decisions: DecisionGroups
     violations: list[str]
     shapes_evaluated: int
     grants: RoleGrants
@@ -611,7 +888,8 @@ def access_report(rendering: Rendering) -> AccessReport:
     checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
     # Principals of one shape and the same rules share their decisions, hence cells and violations.
     summaries: dict[tuple[Any, ...], tuple[list[bool], list[tuple[str, str]]]] = {}
-    rows, decisions, violations = [], [], []
+    rows, violations = [], []
+    decisions = DecisionGroups(plan.claimed)
     for subject in subjects_from_rendering(rendering, grants, members):
         owned = subject.own_packages
         if owned not in checks_by_owned:
@@ -626,8 +904,7 @@ def access_report(rendering: Rendering) -> AccessReport:
         rows.append((subject, cells))
         arn = subject.principal.arn
         violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
-        decisions += [{"principal": arn, "action": c.action, "resource": c.resource, "allowed": ok}
-                      for c, ok in zip(checks, results, strict=True)]
+        decisions.add(arn, owned, checks, results)
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
@@ -750,7 +1027,7 @@ def access_section(rendering: Rendering) -> Section:
         "unreadable": [u.as_json() for u in grants.unreadable],
         "not_evaluated": grants.not_evaluated,
         "violations": report.violations,
-        "decisions": report.decisions,
+        "decision_groups": report.decisions.as_json(),
     }
     return Section(title=title, text="\n".join(lines), json_key="access", json_value=document,
                    failed=bool(report.violations))

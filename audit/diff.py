@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import smt
-from audit.access import access_section, web_identity_may_assume
+from audit.access import access_section, expand_decisions, web_identity_may_assume
 from audit.grants import (
     EXCLUSIVE_ATTACHMENTS,
     INLINE_POLICY,
@@ -135,7 +135,7 @@ def finish_base_audit(process: subprocess.Popen[str], ref: str) -> Json:
         document = json.loads(stdout)
     except json.JSONDecodeError:
         raise DiffError(f"the audit of {ref} printed no JSON") from None
-    if not isinstance(document, dict) or "decisions" not in document.get("access", {}):
+    if not isinstance(document, dict) or not {"decisions", "decision_groups"} & set(document.get("access", {})):
         raise DiffError(f"the audit of {ref} has no access decisions (it predates them): pick a later base")
     return document
 
@@ -193,7 +193,9 @@ class Side:
     @classmethod
     def from_audit(cls, document: Mapping[str, Any]) -> Side:
         access = document["access"]
-        decisions = {(d["principal"], d["action"], d["resource"]): bool(d["allowed"]) for d in access["decisions"]}
+        # Grouped as the audit prints them, or expanded (--expand-decisions; and bases before grouping).
+        rows = access["decisions"] if "decisions" in access else expand_decisions(access["decision_groups"])
+        decisions = {(d["principal"], d["action"], d["resource"]): bool(d["allowed"]) for d in rows}
         principals = {p["principal"]: p for p in access.get("principals", [])}
         return cls(decisions, principals, list(document.get("resources", [])))
 

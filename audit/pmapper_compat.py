@@ -15,6 +15,12 @@ for _name in ("Mapping", "MutableMapping", "Sequence", "Iterable"):
         setattr(collections, _name, getattr(collections.abc, _name))
 
 from principalmapper.common import Node, Policy  # noqa: E402
+from principalmapper.querying.local_policy_simulation import (  # noqa: E402
+    _get_condition_match as condition_block_matches,
+)
+from principalmapper.querying.local_policy_simulation import (  # noqa: E402
+    _matches_after_expansion as value_matches,
+)
 from principalmapper.querying.local_policy_simulation import policy_has_matching_statement  # noqa: E402
 from principalmapper.querying.query_interface import local_check_authorization_full  # noqa: E402
 from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402
@@ -23,6 +29,8 @@ __all__ = [
     "CaseInsensitiveDict",
     "Node",
     "Policy",
+    "condition_block_matches",
     "local_check_authorization_full",
     "policy_has_matching_statement",
+    "value_matches",
 ]

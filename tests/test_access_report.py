@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 import audit.__main__ as audit_cli
-from audit.access import access_report, access_section, codeartifact_actions
+from audit.access import access_report, access_section, codeartifact_actions, expand_decisions
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from tests.expected import (
@@ -88,7 +88,7 @@ def test_prod_section_passes_and_explains_itself(prod_section):
 
 
 def test_json_access_lists_every_action_for_every_principal(prod_section):
-    decisions = prod_section.json_value["decisions"]
+    decisions = expand_decisions(prod_section.json_value["decision_groups"])
     assert all(set(d) == {"principal", "action", "resource", "allowed"} for d in decisions)
     by_request = {(d["principal"], d["action"], d["resource"]): d["allowed"] for d in decisions}
     readers = [f"arn:aws:iam::{a}:role/{READER_ROLE_NAME}" for a in SECONDARIES]
