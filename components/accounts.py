@@ -65,7 +65,9 @@ def secondary_provider(settings: Settings, account_id: str) -> aws.Provider:
     """A secondary account, reached by assuming its preview role (previews) or deploy role (updates)."""
     preview = pulumi.runtime.is_dry_run()
     name = reader_component_name(account_id)
-    former_parent = pulumi.create_urn(name, READER_COMPONENT_TYPE)
+    # Spelled out, not built with pulumi.create_urn(): a literal URN costs the engine no Output per account.
+    former_urn = (f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::"
+                  f"{READER_COMPONENT_TYPE}$pulumi:providers:aws::{name}-provider")
     return aws.Provider(
         f"{name}-provider",
         region=settings.region,
@@ -79,5 +81,5 @@ def secondary_provider(settings: Settings, account_id: str) -> aws.Provider:
             )
         ],
         default_tags=_default_tags(settings),
-        opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=former_parent)]),
+        opts=pulumi.ResourceOptions(aliases=[former_urn]),
     )

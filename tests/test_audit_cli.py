@@ -68,3 +68,21 @@ def test_text_summary_groups_resources_by_account():
         assert f"{account} (secondary)  {REGION}  4 resources" in text
     assert "registry-domain [protected, retained on delete]" in text
     assert text.rstrip().endswith("All checks passed.")
+
+
+def test_through_a_pipe_the_whole_report_arrives_with_the_exit_status():
+    """`python -m audit` ends with gc.freeze() and sys.exit(status) (audit/__main__.py), so a slow
+    interpreter shutdown does not follow the report: read through pipes, as CI and make read it,
+    every byte arrives and the status is main()'s."""
+    text = run_audit()
+    assert (text.returncode, text.stderr) == (0, "")
+    assert text.stdout.endswith("\nAll checks passed.\n")
+    piped = run_audit("--json")
+    assert piped.returncode == 0, piped.stderr
+    assert len(piped.stdout) > 65536  # more than a pipe buffer holds
+    document = json.loads(piped.stdout)  # the whole object: a truncated one would not parse
+    assert document["stack"] == "prod" and document["failed"] == []
+    invalid = subprocess.run([sys.executable, "-m", "audit", "--stack", "no-such-stack"], cwd=PROJECT_DIR,
+                             capture_output=True, text=True, check=False)
+    assert invalid.returncode == 2
+    assert invalid.stdout == "" and invalid.stderr.startswith("error: stack no-such-stack: ")
