@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -274,20 +274,30 @@ class Registry:
         )
 
 
+@dataclass
+class _RegistryMemory:
+    """Decisions by shape, and the numbers shapes give resource signatures and check tuples: one
+    per identical registry, so that a number means the same thing in every evaluator sharing it."""
+
+    decisions: dict[tuple[Any, ...], tuple[bool, ...]] = field(default_factory=dict)
+    signature_ids: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    part_keys: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
 # Decisions depend only on the registry's resource policies, the principal's shape and the
 # checks, so evaluators of an identical registry share them: a report on a stack that differs
 # only in identity policies re-evaluates only the principals whose policies changed.
-_DECISIONS_BY_REGISTRY: dict[str, dict[tuple[Any, ...], tuple[bool, ...]]] = {}
+_MEMORY_BY_REGISTRY: dict[str, _RegistryMemory] = {}
 _REGISTRIES_KEPT = 32
 
 
-def _shared_decisions(registry: Registry) -> dict[tuple[Any, ...], tuple[bool, ...]]:
+def _shared_memory(registry: Registry) -> _RegistryMemory:
     key = json.dumps([registry.domain_arn, registry.repository_arns, registry.domain_policy,
                       registry.repository_policies, registry.key_arn, registry.key_policy,
                       registry.package_group_arns], sort_keys=True)
-    if key not in _DECISIONS_BY_REGISTRY and len(_DECISIONS_BY_REGISTRY) >= _REGISTRIES_KEPT:
-        del _DECISIONS_BY_REGISTRY[next(iter(_DECISIONS_BY_REGISTRY))]
-    return _DECISIONS_BY_REGISTRY.setdefault(key, {})
+    if key not in _MEMORY_BY_REGISTRY and len(_MEMORY_BY_REGISTRY) >= _REGISTRIES_KEPT:
+        del _MEMORY_BY_REGISTRY[next(iter(_MEMORY_BY_REGISTRY))]
+    return _MEMORY_BY_REGISTRY.setdefault(key, _RegistryMemory())
 
 
 # Context keys principalmapper infers from the principal itself: a condition on one of them is the
@@ -326,14 +336,14 @@ class PolicyProfile:
             erased = []
             for statement in statements(document):
                 statement = dict(statement)
-                for field in RESOURCE_FIELDS:
-                    if field in statement:
-                        values = _listify(statement[field])
+                for element in RESOURCE_FIELDS:
+                    if element in statement:
+                        values = _listify(statement[element])
                         literal = literal or not all(isinstance(v, str) for v in values)
-                        statement[field] = [f"{{resource:{len(patterns) + i}}}" for i in range(len(values))]
+                        statement[element] = [f"{{resource:{len(patterns) + i}}}" for i in range(len(values))]
                         patterns += [str(v) for v in values]
-                for field in ACTION_FIELDS:
-                    actions += [str(a) for a in _listify(statement.get(field, []))]
+                for element in ACTION_FIELDS:
+                    actions += [str(a) for a in _listify(statement.get(element, []))]
                 conditions += _conditions(statement)
                 erased.append(statement)
             documents.append(json.dumps({**document, "Statement": erased}, sort_keys=True))
@@ -354,7 +364,7 @@ class _ChecksPart:
 
     checks: tuple[Check, ...]
     resources: tuple[str, ...]  # distinct, in check order
-    key: tuple[Any, ...]  # (action, resource index, context) per check; resource signatures; owner accounts
+    key: int  # interned (action, resource index, context) per check, resource signatures, owner accounts
     owners: tuple[str, ...]  # distinct owner accounts of the resources
     contexts: tuple[tuple[tuple[str, str], ...], ...]  # distinct request contexts
 
@@ -390,14 +400,15 @@ class AccessEvaluator:
         self._principal_conditions = tuple(c for s in converted for c in _conditions(s)
                                            if c[1].lower() in PRINCIPAL_CONTEXT_KEYS)
         self._resource_policies: dict[str, Document] = {}
-        self._decisions = _shared_decisions(registry)
+        self._memory = _shared_memory(registry)
+        self._decisions = self._memory.decisions
         self._shapes: set[tuple[Any, ...]] = set()
         self._profiles: dict[tuple[tuple[str, str], ...], PolicyProfile] = {}
         self._matches: dict[tuple[str, str], bool] = {}
         self._resource_signatures: dict[str, int] = {}
-        self._signature_ids: dict[tuple[Any, ...], int] = {}
         self._statement_ids = {id(s): i for i, s in enumerate(everything)}
         self._check_parts: dict[int, _ChecksPart] = {}
+        self._by_action: dict[tuple[str, str], Document] = {}
         self._matrices: dict[tuple[tuple[str, ...], int], tuple[tuple[Check, ...], tuple[tuple[bool, ...], ...]]] = {}
 
     @property
@@ -450,7 +461,8 @@ class AccessEvaluator:
                      tuple(tuple(self._match(str(v), resource) for v in _listify(s[f])) if f in s else None
                            for f in RESOURCE_FIELDS))
                     for s in statements(self.registry.resource_policy(resource))))
-            found = self._signature_ids.setdefault(signature, len(self._signature_ids))
+            ids = self._memory.signature_ids
+            found = ids.setdefault(signature, len(ids))
             self._resource_signatures[resource] = found
         return found
 
@@ -460,11 +472,13 @@ class AccessEvaluator:
             resources = tuple(dict.fromkeys(c.resource for c in checks))
             index = {r: i for i, r in enumerate(resources)}
             owners = tuple(r.split(":")[4] if r.count(":") >= 5 else None for r in resources)
+            key = (tuple((c.action, index[c.resource], c.context) for c in checks),
+                   tuple(self._resource_signature(r) for r in resources), owners)
             cached = self._check_parts[id(checks)] = _ChecksPart(
                 checks=checks,
                 resources=resources,
-                key=(tuple((c.action, index[c.resource], c.context) for c in checks),
-                     tuple(self._resource_signature(r) for r in resources), owners),
+                # Interned: a shape is hashed at every decision, and this part is the largest.
+                key=self._memory.part_keys.setdefault(key, len(self._memory.part_keys)),
                 owners=tuple(dict.fromkeys(o for o in owners if o is not None)),
                 contexts=tuple(dict.fromkeys(c.context for c in checks)),
             )
@@ -545,11 +559,12 @@ class AccessEvaluator:
         for check in checks:
             key = (action_class(check.action), resource_class[check.resource], check.context)
             if key not in decided:
-                decided[key] = self._authorize(node, principal, check)
+                decided[key] = self._authorize(node, principal, check,
+                                               literal or check.action.upper().startswith(CASE_FOLDED_SERVICES))
             results.append(decided[key])
         return tuple(results)
 
-    def _authorize(self, node: Node, principal: Principal, check: Check) -> bool:
+    def _authorize(self, node: Node, principal: Principal, check: Check, literal: bool = True) -> bool:
         context = dict(check.context)
         if principal.org_id:
             context.setdefault(ORGANIZATION_KEY, principal.org_id)
@@ -557,11 +572,28 @@ class AccessEvaluator:
             # Always a resource policy (empty when there is none) and its owner, so that a
             # call from another account needs an Allow on both sides.
             owner = check.resource.split(":")[4]
-            return bool(local_check_authorization_full(
-                node, check.action, check.resource, context, self._resource_policy(check.resource), owner
-            ))
+            policy = self._resource_policy(check.resource)
+            if not literal:
+                policy = self._for_action(check.resource, check.action, policy)
+            return bool(local_check_authorization_full(node, check.action, check.resource, context, policy, owner))
         # No resource ARN (sts:GetServiceBearerToken): only the caller's own policies apply.
         return bool(local_check_authorization_full(node, check.action, check.resource, context))
+
+    def _for_action(self, resource: str, action: str, policy: Document) -> Document:
+        """The resource policy without the statements whose Action or NotAction leaves `action` out:
+        principalmapper would skip them, after expanding variables in each pattern (there are none)."""
+        key = (resource, action)
+        found = self._by_action.get(key)
+        if found is None:
+            def concerns(statement: Document) -> bool:
+                if "Action" in statement:
+                    return any(self._match(str(p), action) for p in _listify(statement["Action"]))
+                if "NotAction" in statement:
+                    return not any(self._match(str(p), action) for p in _listify(statement["NotAction"]))
+                return True
+
+            found = self._by_action[key] = {**policy, "Statement": [s for s in statements(policy) if concerns(s)]}
+        return found
 
 
 def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: Mapping[str, str],

@@ -108,6 +108,15 @@ def run_row(
     `stack` names the stack the program runs as (a stack with a checked-in pack config is checked
     against that config); `overrides` patch the bench configuration ({"project:key": value}).
     """
+    from audit.render import collector_paused
+
+    # As `python -m audit` runs: the collector off for the whole run (its process then exits).
+    with collector_paused():
+        return _run_row(accounts, publishers, mode, stack, overrides)
+
+
+def _run_row(accounts: int, publishers: int, mode: str, stack: str,
+             overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     from audit.__main__ import SECTIONS
     from audit.guardrails import stack_pack_config
     from audit.render import render

@@ -245,3 +245,17 @@ def test_the_access_diff_reads_grouped_and_expanded_decisions_alike(prod):
     grouped_side, expanded_side = Side.from_audit(document), Side.from_audit(expanded)
     assert grouped_side.decisions == expanded_side.decisions
     assert len(grouped_side.decisions) == len(expanded["access"]["decisions"]) > 1000
+
+
+def test_evaluators_of_one_registry_share_decisions_only_for_the_same_shape():
+    # Decisions are shared between evaluators of an identical registry; what names a resource or a
+    # tuple of checks inside a shape must mean the same in each of them.
+    registry = registry_with({"Effect": "Deny", "Principal": "*", "Action": "codeartifact:DeletePackage",
+                              "Resource": "*"})
+    admin = administrator(OWNER)
+    inside = (Check("codeartifact:DeletePackage", f"{INTERNAL_PACKAGES}/pypi//acme-core"),)
+    elsewhere = (Check("codeartifact:DeletePackage",
+                       f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/other/internal/pypi//acme-core"),)
+    assert AccessEvaluator(registry).decide(admin, inside) == (False,)
+    assert AccessEvaluator(registry).decide(admin, elsewhere) == (True,)
+    assert AccessEvaluator(registry).decide(admin, inside) == (False,)

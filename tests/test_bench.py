@@ -105,3 +105,32 @@ def test_the_floor_command_loads_nothing_of_the_program():
     assert (measured["accounts"], measured["publishers"], measured["mode"]) == (2, 3, "explicit")
     assert measured["floor_s"] > 0
     assert measured["floor_mib"] > 0
+
+
+def test_the_render_and_the_floor_both_pause_the_collector_and_turn_it_back_on(monkeypatch):
+    import gc
+
+    from audit.render import RegistryMocks
+
+    class CollectorMocks(floor.FloorMocks):
+        def __init__(self) -> None:
+            self.enabled: list[bool] = []
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            self.enabled.append(gc.isenabled())
+            return super().new_resource(args)
+
+    mocks = CollectorMocks()
+    floor.run(1, 1, "organization", mocks)
+    program: list[bool] = []
+    new_resource = RegistryMocks.new_resource
+
+    def recording(self: RegistryMocks, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        program.append(gc.isenabled())
+        return new_resource(self, args)
+
+    monkeypatch.setattr(RegistryMocks, "new_resource", recording)
+    render(stack=scale.BENCH_STACK, config=scale.config_for(1, 1, "organization"))
+    assert mocks.enabled and not any(mocks.enabled)
+    assert program and not any(program)
+    assert gc.isenabled()
