@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from audit.access import access_section, expand_decisions
 from audit.guardrails import guardrails_section
@@ -64,14 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [build(rendering) for build in SECTIONS]
     failed = [s.title for s in sections if s.failed]
     if args.json:
-        document = rendering.as_json()
-        for section in sections:
-            if section.json_key:
-                document[section.json_key] = section.json_value
-        if args.expand_decisions:
-            document["access"]["decisions"] = expand_decisions(document["access"]["decision_groups"])
-        document["failed"] = failed
-        print(json.dumps(document, indent=2, sort_keys=False))
+        print(json.dumps(audit_document(rendering, sections, args.expand_decisions), indent=2, sort_keys=False))
     else:
         for section in sections:
             print(f"== {section.title}")
@@ -79,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
             print()
         print("FAILED: " + "; ".join(failed) if failed else "All checks passed.")
     return 1 if failed else 0
+
+
+def audit_document(rendering: Rendering, sections: list[Section], expanded: bool = False) -> dict[str, Any]:
+    """What `--json` prints: the rendering, each section's part, and the titles of failed checks."""
+    document = rendering.as_json()
+    for section in sections:
+        if section.json_key:
+            document[section.json_key] = section.json_value
+    if expanded:
+        document["access"]["decisions"] = expand_decisions(document["access"]["decision_groups"])
+    document["failed"] = [s.title for s in sections if s.failed]
+    return document
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -117,7 +117,7 @@ def run_row(
 
 def _run_row(accounts: int, publishers: int, mode: str, stack: str,
              overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    from audit.__main__ import SECTIONS
+    from audit.__main__ import SECTIONS, audit_document
     from audit.guardrails import stack_pack_config
     from audit.render import render
     from components.settings import ConfigError
@@ -134,14 +134,18 @@ def _run_row(accounts: int, publishers: int, mode: str, stack: str,
     row["render_wall_s"] = time.perf_counter() - started_wall
     row["render_mib"] = peak_mib()
     row["pack_config"] = stack_pack_config(rendering)[1]
+    sections = [SECTIONS[0](rendering)]
     for build in SECTIONS[1:]:
         started, started_wall = time.process_time(), time.perf_counter()
         section = build(rendering)
+        sections.append(section)
         name = build.__name__.removesuffix("_section")
         row[f"{name}_s"] = time.process_time() - started
         row[f"{name}_wall_s"] = time.perf_counter() - started_wall
         row[f"{name}_mib"] = peak_mib()
         row[f"{name}_failed"] = section.failed
+    # What `python -m audit --json` prints for this stack (decisions grouped), outside the timed phases.
+    row["json_bytes"] = len(json.dumps(audit_document(rendering, sections), indent=2))
     row["domain_policy"] = largest(rendering, "aws:codeartifact/domainPermissions:DomainPermissions", "policyDocument")
     row["repository_policy"] = largest(
         rendering, "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy", "policyDocument"
@@ -219,7 +223,7 @@ def format_table(rows: list[dict[str, Any]], repeat: int = 1) -> str:
     header = ["N", "M", "mode", "resources", "render s", "render MiB"]
     for phase in phases:
         header += [f"{phase} s", f"{phase} MiB"]
-    header += [" / ".join(phases) or "checks", "floor s", "floor MiB", "× floor s", "× floor MiB",
+    header += [" / ".join(phases) or "checks", "floor s", "floor MiB", "× floor s", "× floor MiB", "--json MiB",
                "domain", "repository", "managed", "trust"]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for row in rows:
@@ -236,7 +240,8 @@ def format_table(rows: list[dict[str, Any]], repeat: int = 1) -> str:
             "—" if f"{phase}_failed" not in row else "FAIL" if row[f"{phase}_failed"] else "pass" for phase in phases
         ))
         cells += [f"{row['floor_s']:.2f}", f"{row['floor_mib']:.0f}",
-                  f"{phase_seconds(row) / row['floor_s']:.1f}", f"{row_peak_mib(row) / row['floor_mib']:.1f}"]
+                  f"{phase_seconds(row) / row['floor_s']:.2f}", f"{row_peak_mib(row) / row['floor_mib']:.2f}",
+                  f"{row['json_bytes'] / 2**20:.1f}"]
         cells += [str(row["domain_policy"]), str(row["repository_policy"]), str(row["managed_policy"]),
                   str(row["trust_policy"])]
         lines.append(" | ".join(cells))
@@ -247,7 +252,8 @@ def format_table(rows: list[dict[str, Any]], repeat: int = 1) -> str:
         "(ru_maxrss); each row and each floor in a fresh process.",
         f"floor: bench/floor.py, the same resource types and counts declared bare under the mock engine; "
         f"× floor s = (render + {' + '.join(phases) or 'checks'}) s / floor s, × floor MiB = the row's peak / "
-        "the floor's peak.",
+        "the floor's peak. Both run with Python's cyclic garbage collector paused, as `python -m audit` does.",
+        "--json MiB: what `python -m audit --json` prints for the row's stack (decisions once per group).",
     ]
     return "\n".join([machine(), "", *lines, "", *footer])
 
