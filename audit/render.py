@@ -6,7 +6,6 @@ import contextlib
 import gc
 import hashlib
 import json
-import runpy
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -292,7 +291,11 @@ def run_program(
     outputs: dict[str, Any] = {}
 
     def program() -> pulumi.Output[None]:
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        # As `pulumi up` runs it, as __main__; exec'd here rather than through runpy, whose three frames
+        # would sit under every resource the engine takes a stack trace of.
+        path = project_dir / "__main__.py"
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"),  # noqa: S102 (the project's own program)
+             {"__name__": "__main__", "__file__": str(path), "__builtins__": __builtins__})
         root = pulumi_settings.get_root_resource()
         if not isinstance(root, Stack):
             raise RuntimeError(f"{project_dir / '__main__.py'} ran without a root stack resource")
