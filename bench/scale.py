@@ -200,12 +200,17 @@ def in_subprocess(arguments: list[str]) -> dict[str, Any]:
 
 
 def measure(accounts: int, publishers: int, mode: str, stack: str = BENCH_STACK, repeat: int = 1) -> dict[str, Any]:
-    """One table row: the row and then its floor, each `repeat` times in fresh processes, best of each."""
+    """One table row: the row and its floor, in turns (so that the machine's drift hits both alike),
+    each `repeat` times in fresh processes, best of each."""
     size = [str(accounts), str(publishers), mode]
-    row = best_of([in_subprocess(["--row", *size, "--stack", stack]) for _ in range(repeat)])
-    if "rejected" not in row:
-        bare = best_of([in_subprocess(["--floor", *size]) for _ in range(repeat)])
-        row.update({key: value for key, value in bare.items() if key.startswith("floor_")})
+    rows, floors = [], []
+    for _ in range(repeat):
+        rows.append(in_subprocess(["--row", *size, "--stack", stack]))
+        if "rejected" in rows[-1]:
+            return rows[-1]
+        floors.append(in_subprocess(["--floor", *size]))
+    row = best_of(rows)
+    row.update({key: value for key, value in best_of(floors).items() if key.startswith("floor_")})
     return row
 
 
