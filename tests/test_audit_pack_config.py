@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.guardrails import guardrails_section, stack_pack_config
+from audit.guardrails import guardrails_section, pack_config, rendering_violations, stack_pack_config
 from audit.render import render
 from tests.expected import SECONDARIES, STRANGER
 
@@ -18,3 +18,11 @@ def test_account_added_to_the_stack_but_not_to_the_pack_config_is_reported():
     section = guardrails_section(rendering)
     assert section.failed
     assert any(STRANGER in v["message"] and v["enforcement"] == "mandatory" for v in section.json_value)
+
+
+def test_the_derived_pack_config_allows_the_owners_of_github_readers_too():
+    # A consuming repository of another GitHub owner than any publisher's: the settings accept it,
+    # so the pack config derived from them must too.
+    rendering = render("prod", overrides={"pypi-registry:githubReaders": [{"repository": "partner/app"}]})
+    assert "partner" in pack_config(rendering.settings)["github-oidc-trust-pinned"]["allowedGithubOwners"]
+    assert [v for v in rendering_violations(rendering) if v.mandatory] == []
