@@ -845,10 +845,10 @@ class DecisionGroups:
         self.own_packages: dict[str, tuple[str, ...]] = {}
         self._groups: dict[tuple[Any, ...], list[str]] = {}
         # Principals with the very same checks object (readers) are generalised once.
-        self._by_checks: dict[tuple[int, tuple[bool, ...]], tuple[Any, ...]] = {}
+        self._by_checks: dict[tuple[int, tuple[str, ...], tuple[bool, ...]], tuple[Any, ...]] = {}
 
     def add(self, principal: str, own: tuple[str, ...], checks: tuple[Check, ...], results: tuple[bool, ...]) -> None:
-        fast = (id(checks), results)
+        fast = (id(checks), own, results)
         key = self._by_checks.get(fast)
         if key is None:
             names = self.placeholders(own)
