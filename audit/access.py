@@ -365,9 +365,14 @@ class _ChecksPart:
 
     checks: tuple[Check, ...]
     resources: tuple[str, ...]  # distinct, in check order
-    key: int  # interned (action, resource index, context) per check, resource signatures, owner accounts
+    key: int  # interned (action, resource index, context) per check, and the resource signatures
     owners: tuple[str, ...]  # distinct owner accounts of the resources
     contexts: tuple[tuple[tuple[str, str], ...], ...]  # distinct request contexts
+
+
+def _owner(arn: str) -> str:
+    """The account an ARN's resource belongs to, as principalmapper is told it."""
+    return arn.split(":")[4]
 
 
 class AccessEvaluator:
@@ -453,11 +458,10 @@ class AccessEvaluator:
         and each statement of its resource policy with which of its Resource values match it."""
         found = self._resource_signatures.get(resource)
         if found is None:
-            parts = resource.split(":", 5)
             signature: tuple[Any, ...] = ("*",)
-            if resource.startswith("arn:") and len(parts) == 6:
+            if resource.startswith("arn:"):
                 # The registry's own statement objects: their position among all of them names them.
-                signature = (parts[2], parts[4], tuple(
+                signature = (resource.split(":")[2], _owner(resource), tuple(
                     (self._statement_ids[id(s)],
                      tuple(tuple(self._match(str(v), resource) for v in _listify(s[f])) if f in s else None
                            for f in RESOURCE_FIELDS))
@@ -472,15 +476,15 @@ class AccessEvaluator:
         if cached is None or cached.checks is not checks:
             resources = tuple(dict.fromkeys(c.resource for c in checks))
             index = {r: i for i, r in enumerate(resources)}
-            owners = tuple(r.split(":")[4] if r.count(":") >= 5 else None for r in resources)
+            # The signatures hold each resource's service and owner account.
             key = (tuple((c.action, index[c.resource], c.context) for c in checks),
-                   tuple(self._resource_signature(r) for r in resources), owners)
+                   tuple(self._resource_signature(r) for r in resources))
             cached = self._check_parts[id(checks)] = _ChecksPart(
                 checks=checks,
                 resources=resources,
                 # Interned: a shape is hashed at every decision, and this part is the largest.
                 key=self._memory.part_keys.setdefault(key, len(self._memory.part_keys)),
-                owners=tuple(dict.fromkeys(o for o in owners if o is not None)),
+                owners=tuple(dict.fromkeys(_owner(r) for r in resources if r.startswith("arn:"))),
                 contexts=tuple(dict.fromkeys(c.context for c in checks)),
             )
         return cached
@@ -539,9 +543,12 @@ class AccessEvaluator:
         literal = profile.literal or self._literal or any(p.upper().startswith(CASE_FOLDED_SERVICES) for p in patterns)
         classes: dict[str, Any] = {}
 
+        def exact(action: str) -> bool:
+            return literal or action.upper().startswith(CASE_FOLDED_SERVICES)
+
         def action_class(action: str) -> Any:
             """Actions alike for every Action and NotAction pattern in play are decided alike."""
-            if literal or action.upper().startswith(CASE_FOLDED_SERVICES):
+            if exact(action):
                 return action
             if action not in classes:
                 classes[action] = tuple(self._match(p, action) for p in patterns)
@@ -560,8 +567,7 @@ class AccessEvaluator:
         for check in checks:
             key = (action_class(check.action), resource_class[check.resource], check.context)
             if key not in decided:
-                decided[key] = self._authorize(node, principal, check,
-                                               literal or check.action.upper().startswith(CASE_FOLDED_SERVICES))
+                decided[key] = self._authorize(node, principal, check, exact(check.action))
             results.append(decided[key])
         return tuple(results)
 
@@ -572,7 +578,7 @@ class AccessEvaluator:
         if check.resource.startswith("arn:"):
             # Always a resource policy (empty when there is none) and its owner, so that a
             # call from another account needs an Allow on both sides.
-            owner = check.resource.split(":")[4]
+            owner = _owner(check.resource)
             policy = self._resource_policy(check.resource)
             if not literal:
                 policy = self._for_action(check.resource, check.action, policy)
@@ -851,20 +857,12 @@ class DecisionGroups:
         fast = (id(checks), own, results)
         key = self._by_checks.get(fast)
         if key is None:
-            names = self.placeholders(own)
+            names = package_placeholders(self.claimed, own)
             key = self._by_checks[fast] = (
                 tuple((c.action, _generic_resource(c.resource, names)) for c in checks), results, checks)
         if own:
             self.own_packages[principal] = own
         self._groups.setdefault(key[:2], []).append(principal)
-
-    def placeholders(self, own: tuple[str, ...]) -> dict[str, str]:
-        names = {name: f"{{own:{i}}}" for i, name in enumerate(own)}
-        names.update({name: f"{{other:{j}}}" for j, name in enumerate(n for n in self.claimed if n not in own)})
-        return names
-
-    def __len__(self) -> int:
-        return len(self._groups)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -877,6 +875,14 @@ class DecisionGroups:
                 for (checks, results), principals in self._groups.items()
             ],
         }
+
+
+def package_placeholders(claimed: Iterable[str], own: Iterable[str]) -> dict[str, str]:
+    """{package name: `{own:I}` or `{other:J}`} for a principal owning `own` among `claimed`."""
+    own = list(own)
+    names = {name: f"{{own:{i}}}" for i, name in enumerate(own)}
+    names.update({name: f"{{other:{j}}}" for j, name in enumerate(n for n in claimed if n not in own)})
+    return names
 
 
 def _generic_resource(resource: str, names: Mapping[str, str]) -> str:
@@ -893,8 +899,7 @@ def expand_decisions(groups: Mapping[str, Any]) -> list[dict[str, Any]]:
     for group in groups["groups"]:
         for principal in group["principals"]:
             own = [str(n) for n in own_packages.get(principal, [])]
-            names = {f"{{own:{i}}}": n for i, n in enumerate(own)}
-            names.update({f"{{other:{j}}}": n for j, n in enumerate(n for n in claimed if n not in own)})
+            names = {placeholder: name for name, placeholder in package_placeholders(claimed, own).items()}
             rows += [{"principal": principal, "action": check["action"],
                       "resource": _generic_resource(check["resource"], names), "allowed": check["allowed"]}
                      for check in group["checks"]]

@@ -7,9 +7,9 @@ memory is its own. `--row N M MODE` runs a single row and prints it as JSON; `--
 does the same for the floor.
 
 Times are process CPU seconds (time.process_time: user + system, all threads), for the row and
-its floor alike; MiB are peak resident set sizes (ru_maxrss). `--repeat K` runs each row and each
-floor K times, each in a fresh process, and keeps the best (the least of each time and of each
-peak); the default is 1, which is what the full table uses.
+its floor alike; MiB are peak resident set sizes (ru_maxrss). `--repeat K` runs each row and its
+floor K times, in turns, each in a fresh process, and keeps the best (the least of each time and
+of each peak); the default is 1, which is what the full table uses.
 
 Rows render under the stack name "bench", which has no checked-in policies/policy-config.<stack>.json,
 so the guardrails check the pack config derived from the bench's own settings. The exit status is
