@@ -510,7 +510,10 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
         ok = False
     for i, package in enumerate(packages):
         if not isinstance(package, str) or not NORMALISED_NAME.fullmatch(package):
-            hint = f" (use {normalise_name(package)!r})" if isinstance(package, str) else ""
+            normalised = normalise_name(package) if isinstance(package, str) else ""
+            # Suggest the normalised form only when it is a name; a wildcard or other character is not.
+            hint = (f" (use {normalised!r})" if NORMALISED_NAME.fullmatch(normalised)
+                    else ": lower-case letters and digits joined by single hyphens, no wildcards")
             problems.add(f"{key}.packages[{i}]", f"{package!r} is not a normalised Python package name{hint}")
             ok = False
     names = [package for package in packages if isinstance(package, str)]

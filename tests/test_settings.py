@@ -110,6 +110,8 @@ BAD_CASES = [
     ("no-packages", {"publishers": [publisher(packages=[])]}, "publishers[0].packages", "non-empty list"),
     ("unnormalised-package", {"publishers": [publisher(packages=["Acme_Lib_A"])]}, "publishers[0].packages[0]",
      "use 'acme-lib-a'"),
+    ("wildcard-package", {"publishers": [publisher(packages=["acme-*"])]}, "publishers[0].packages[0]",
+     "'acme-*' is not a normalised Python package name: lower-case letters and digits joined by single hyphens"),
     ("package-outside-prefixes", {"publishers": [publisher(packages=["requests"])]}, "publishers[0].packages",
      "outside every internal prefix"),
     ("package-two-publishers", {"publishers": [publisher(), publisher(repository="acme/lib-b")]},
