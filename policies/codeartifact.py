@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies import config as cfg
-from policies import grants
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.props import IDENTITY_POLICY_TYPES, REPOSITORY_TYPES, RESOURCE_POLICY_PROPS
-from policies.stacksets import validate_template_read_only
-from policies.templates import STACK_SET_TYPES
+from . import config as cfg
+from . import grants
+from . import iam_documents as iam
+from . import props as props_
+from .props import IDENTITY_POLICY_TYPES, REPOSITORY_TYPES, RESOURCE_POLICY_PROPS
+from .stacksets import validate_template_read_only
+from .templates import STACK_SET_TYPES
 
 # Principal conditions that narrow a `*` grant to known accounts.
 PRINCIPAL_SCOPE_KEYS = ("aws:principalorgid", "aws:principalaccount")

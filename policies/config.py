@@ -24,7 +24,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policies import iam_documents as iam
+from . import iam_documents as iam
 
 # Every rule blocks unless it says otherwise; `all` in the pack config can lower it.
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY

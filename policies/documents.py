@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies import config as cfg
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.aws_facts import KEY_POLICY_LIMIT, MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
-from policies.stacksets import validate_template_readable
+from . import config as cfg
+from . import iam_documents as iam
+from . import props as props_
+from .aws_facts import KEY_POLICY_LIMIT, MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
+from .stacksets import validate_template_readable
 
 
 def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object, int | None, bool]]:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from functools import cache
 
-from policies import iam_documents as iam
-from policies.iam_actions import READ_ONLY_LEVELS, actions_by_level, expand
+from . import iam_documents as iam
+from .iam_actions import READ_ONLY_LEVELS, actions_by_level, expand
 
 
 @cache

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from policies import codeartifact, documents, identity, kms, stack, trust
-from policies.config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL, Guardrail
+from . import codeartifact, documents, identity, kms, stack, trust
+from .config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL, Guardrail
 
 PACK_NAME = "pypi-registry-guardrails"
 

@@ -9,15 +9,15 @@ from collections.abc import Iterator, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from policies import config as cfg
-from policies import grants
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
-from policies.aws_managed import aws_managed_document, is_aws_managed
-from policies.iam_actions import beyond_read_only, document_beyond_read_only
-from policies.props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
-from policies.trust import trusts_github, trusts_pull_requests
+from . import config as cfg
+from . import grants
+from . import iam_documents as iam
+from . import props as props_
+from .aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
+from .aws_managed import aws_managed_document, is_aws_managed
+from .iam_actions import beyond_read_only, document_beyond_read_only
+from .props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
+from .trust import trusts_github, trusts_pull_requests
 
 # One package, named exactly: arn:aws:codeartifact:REGION:ACCOUNT:package/DOMAIN/REPOSITORY/pypi//NAME
 EXACT_PACKAGE_ARN = re.compile(

@@ -12,11 +12,11 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies import config as cfg
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.aws_facts import KEY_LOSS_ACTIONS
-from policies.props import DOMAIN_TYPES, KMS_KEY_TYPES
+from . import config as cfg
+from . import iam_documents as iam
+from . import props as props_
+from .aws_facts import KEY_LOSS_ACTIONS
+from .props import DOMAIN_TYPES, KMS_KEY_TYPES
 
 KEY_POLICY_RESOURCE = "aws:kms/keyPolicy:KeyPolicy"
 # Conditions that narrow a `*` principal to callers of one account.

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pulumi_policy import PolicyResource, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from policies import iam_documents as iam
-from policies.aws_facts import INLINE_ROLE_POLICY_LIMIT, MANAGED_POLICY_LIMIT
-from policies.templates import INLINE_POLICY, MANAGED_POLICY, STACK_SET_TYPES, stack_set_template
+from . import iam_documents as iam
+from .aws_facts import INLINE_ROLE_POLICY_LIMIT, MANAGED_POLICY_LIMIT
+from .templates import INLINE_POLICY, MANAGED_POLICY, STACK_SET_TYPES, stack_set_template
 
 DOMAIN_TYPES = ("aws:codeartifact/domain:Domain", "aws-native:codeartifact:Domain")
 REPOSITORY_TYPES = ("aws:codeartifact/repository:Repository", "aws-native:codeartifact:Repository")

@@ -7,13 +7,13 @@ import re
 from pulumi_policy import PolicyResource, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from policies import config as cfg
-from policies import grants
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS
-from policies.codeartifact import external_connections
-from policies.props import (
+from . import config as cfg
+from . import grants
+from . import iam_documents as iam
+from . import props as props_
+from .aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS
+from .codeartifact import external_connections
+from .props import (
     DOMAIN_POLICY_TYPES,
     DOMAIN_TYPES,
     KMS_KEY_TYPES,

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies import config as cfg
-from policies import grants
-from policies.aws_managed import aws_managed_document, is_aws_managed
-from policies.iam_actions import document_beyond_read_only
-from policies.templates import IAM_RESOURCE_TYPES, STACK_SET_PROPS, TEMPLATE_BODY_LIMIT, stack_set_template
+from . import config as cfg
+from . import grants
+from .aws_managed import aws_managed_document, is_aws_managed
+from .iam_actions import document_beyond_read_only
+from .templates import IAM_RESOURCE_TYPES, STACK_SET_PROPS, TEMPLATE_BODY_LIMIT, stack_set_template
 
 EVERYTHING = "it counts as allowing everything"
 

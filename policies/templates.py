@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from policies import iam_documents as iam
-from policies.iam_documents import MEMBER_ACCOUNT
+from . import iam_documents as iam
+from .iam_documents import MEMBER_ACCOUNT
 
 # StackSet resource types: type -> (property holding the template, property naming an S3 template).
 STACK_SET_PROPS = {

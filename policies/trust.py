@@ -8,11 +8,11 @@ from collections.abc import Set as AbstractSet
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies import config as cfg
-from policies import iam_documents as iam
-from policies import props as props_
-from policies.aws_facts import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
-from policies.templates import STACK_SET_TYPES
+from . import config as cfg
+from . import iam_documents as iam
+from . import props as props_
+from .aws_facts import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from .templates import STACK_SET_TYPES
 
 GITHUB_AUD_KEY = f"{GITHUB_OIDC_HOST}:aud"
 GITHUB_SUB_KEY = f"{GITHUB_OIDC_HOST}:sub"
