@@ -43,17 +43,18 @@ from audit.pmapper_compat import (
 )
 from audit.render import Rendering
 from audit.sections import Section
-from components.policy_documents import (
+from components.settings import Settings
+from policies import iam_actions
+from policies.aws_facts import (
     CODEARTIFACT_SERVICE,
     GITHUB_OIDC_HOST,
     IRREVERSIBLE_ACTIONS,
     KEY_LOSS_ACTIONS,
     OVERWRITE_ACTIONS,
     REOPEN_ACTIONS,
-    VERSION,
+    STATUS_ACTIONS,
 )
-from components.settings import Settings
-from policies import iam_actions
+from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.iam_actions import READ_ONLY_LEVELS
 
 Document = dict[str, Any]
@@ -78,6 +79,7 @@ ADMINISTRATOR_ROLE = "administrator"
 IRREVERSIBLE = frozenset(IRREVERSIBLE_ACTIONS)
 OVERWRITE = frozenset(OVERWRITE_ACTIONS)
 REOPEN = frozenset(REOPEN_ACTIONS)
+STATUS = frozenset(STATUS_ACTIONS)
 KEY_LOSS = frozenset(KEY_LOSS_ACTIONS)
 # Losing or corrupting what is published: only the break-glass role may.
 LOSS = IRREVERSIBLE | OVERWRITE | KEY_LOSS
@@ -712,7 +714,7 @@ class AccessPlan:
     def columns(self) -> list[str]:
         return ([f"read {self.internal}", f"read {self.store}"] + [f"publish {n}" for n in self.claimed]
                 + ["any write", "any permissions change", "irreversible delete", f"overwrite in {self.internal}",
-                   "reopen names", "disable or delete key"])
+                   "reopen names", "archive or unlist versions", "disable or delete key"])
 
     def capabilities(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[bool]:
         registry = self.registry
@@ -732,6 +734,7 @@ class AccessPlan:
         cells.append(any(a in OVERWRITE and (r == internal or r.startswith(_packages_of(internal)))
                          for a, r in allowed))
         cells.append(any(a in REOPEN for a, _ in allowed))
+        cells.append(any(a in STATUS for a, _ in allowed))
         cells.append(any(a in KEY_LOSS for a, _ in allowed))
         return cells
 
@@ -739,7 +742,8 @@ class AccessPlan:
         """The (action, resource) pairs allowed beyond the subject's role. Everyone may Read and
         List; a publisher may also publish its own packages into internal; an owner-account
         administrator may also write; a deploy role may also reopen names (package groups, origin
-        controls, upstreams); only the break-glass role may delete, overwrite or lose the key."""
+        controls, upstreams) and archive or unlist versions; only the break-glass role may delete,
+        overwrite or lose the key."""
         own = {self.registry.package_arn(self.internal, n) for n in subject.own_packages}
         found = []
         for (action, resource), ok in decided.items():
@@ -748,7 +752,7 @@ class AccessPlan:
             if action in LOSS:
                 if subject.may_lose:
                     continue
-            elif action in REOPEN:
+            elif action in REOPEN or action in STATUS:
                 if subject.may_reopen or subject.may_lose:
                     continue
             elif is_read_only(action) or subject.may_write or (action == PUBLISH_ACTION and resource in own):
@@ -1027,7 +1031,8 @@ def access_section(rendering: Rendering) -> Section:
         f"{plan.internal}. any write: a Write or Tagging action anywhere, except publishing the principal's "
         "own packages. any permissions change: Permissions management or Put*PermissionsPolicy. irreversible "
         f"delete: {', '.join(a.split(':')[1] for a in IRREVERSIBLE_ACTIONS)}. overwrite: CopyPackageVersions "
-        f"into {plan.internal}. reopen names: {', '.join(a.split(':')[1] for a in REOPEN_ACTIONS)}. disable or "
+        f"into {plan.internal}. reopen names: {', '.join(a.split(':')[1] for a in REOPEN_ACTIONS)}. archive or "
+        f"unlist versions: {', '.join(a.split(':')[1] for a in STATUS_ACTIONS)}. disable or "
         f"delete key: {', '.join(KEY_LOSS_ACTIONS)} on the domain's key (key policy and identity policy).",
         "Identity policies of every role: inline and managed, attached by any attachment type, AWS-managed "
         "ones from moto's copy; a policy that cannot be read counts as allowing everything.",

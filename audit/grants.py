@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.render import RecordedResource, Rendering
-from components.policy_documents import VERSION
 from policies import iam_documents as iam
+from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.aws_managed import aws_managed_document, is_aws_managed
 from policies.templates import MANAGED_POLICY as TEMPLATE_MANAGED_POLICY
 from policies.templates import STACK_SET_PROPS, Template, read_template

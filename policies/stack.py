@@ -11,7 +11,7 @@ from . import config as cfg
 from . import grants
 from . import iam_documents as iam
 from . import props as props_
-from .aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS
+from .aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS, STATUS_ACTIONS
 from .codeartifact import external_connections
 from .props import (
     DOMAIN_POLICY_TYPES,
@@ -209,6 +209,7 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
         (IRREVERSIBLE_ACTIONS, break_glass, "a published version could be deleted"),
         (OVERWRITE_ACTIONS, break_glass, "a published version could be overwritten"),
         (REOPEN_ACTIONS, break_glass | deployers, "internal names could be reopened to public PyPI"),
+        (STATUS_ACTIONS, break_glass | deployers, "every version could be archived or unlisted"),
     ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
         documents = _domain_documents(domain, args)
@@ -244,8 +245,8 @@ POLICIES: list[cfg.Guardrail] = [
     cfg.stack_policy(
         "domain-denies-loss-and-reopening",
         "Every domain's permissions policy denies the irreversible deletes and CopyPackageVersions to every "
-        "principal but the break-glass role, and package-group, origin-control, upstream and repository-policy "
-        "changes to every principal but the deploy roles and the break-glass role.",
+        "principal but the break-glass role, and package-group, origin-control, upstream, repository-policy and "
+        "version-status changes to every principal but the deploy roles and the break-glass role.",
         validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns",
     ),
 ]

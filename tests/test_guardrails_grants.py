@@ -365,8 +365,8 @@ def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_
     config = {"breakGlassRoleArn": BREAK_GLASS, "deployPrincipalArns": [DEPLOYER]}
     assert stack_violations(DENY_RULE, domain_with_policy(exempting), config=config) == []
     # Exemptions the pack config does not name are refused, one message per Deny they weaken.
-    assert len(stack_violations(DENY_RULE, domain_with_policy(exempting), config={})) == 3
-    # The deploy role may be exempt from reopening only, never from deletes or overwrites.
+    assert len(stack_violations(DENY_RULE, domain_with_policy(exempting), config={})) == 4
+    # The deploy role may be exempt from reopening and status changes only, never from deletes or overwrites.
     deploy_everywhere = program_policy(break_glass_role_arn=DEPLOYER, deploy_principal_arns=(DEPLOYER,))
     found = stack_violations(DENY_RULE, domain_with_policy(deploy_everywhere),
                              config={"deployPrincipalArns": [DEPLOYER]})
@@ -390,8 +390,12 @@ def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_
      "PutPackageOriginConfiguration"),
     (changed("DenyReopeningInternalNames", Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}),
      "could be reopened"),
+    (changed("DenyChangingVersionStatus", Effect="Allow"), "could be archived or unlisted"),
+    (without("DenyChangingVersionStatus", "codeartifact:UpdatePackageVersionsStatus"),
+     "UpdatePackageVersionsStatus"),
 ], ids=["no-policy", "no-deny", "missing-dispose", "deny-only-root", "deny-narrow-resource", "deny-conditioned",
-        "overwrite-allowed", "origin-config", "delete-group", "package-origin", "exempts-everyone"])
+        "overwrite-allowed", "origin-config", "delete-group", "package-origin", "exempts-everyone", "status-allowed",
+        "status-missing"])
 def test_deny_rule_reports_a_missing_or_narrowed_deny(policy, expected):
     found = stack_violations(DENY_RULE, domain_with_policy(policy))
     assert found and all(urn.endswith("::domain") for _, urn in found), found
