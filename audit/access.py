@@ -243,6 +243,26 @@ class Registry:
             found += statements(self.repository_policies.get(parts[1]))
         return {"Version": VERSION, "Statement": found}
 
+    @staticmethod
+    def problems(rendering: Rendering) -> list[str]:
+        """What the proof cannot bound: it evaluates one domain, and AWS keeps one permissions policy per
+        domain and per repository (the last written), so a second one leaves the policy in force unknown."""
+        problems = []
+        domains = rendering.of_type(DOMAIN)
+        if len(domains) != 1:
+            problems.append(f"the stack declares {len(domains)} CodeArtifact domains; the proof evaluates exactly one")
+        counted: dict[tuple[str, ...], list[str]] = {}
+        for resource in rendering.of_type(DOMAIN_POLICY):
+            counted.setdefault((resource.account, str(resource.inputs.get("domain"))), []).append(resource.name)
+        for resource in rendering.of_type(REPOSITORY_POLICY):
+            repository = (resource.account, str(resource.inputs.get("domain")), str(resource.inputs.get("repository")))
+            counted.setdefault(repository, []).append(resource.name)
+        for key, names in counted.items():
+            if len(names) > 1:
+                problems.append(f"{', '.join(names)}: {len(names)} permissions policies for {'/'.join(key[1:])} in "
+                                f"{key[0]}; AWS keeps only the last one written, so the one in force is unknown")
+        return problems
+
     @classmethod
     def from_rendering(cls, rendering: Rendering) -> Registry:
         """From what the program declares: ARNs as created, policies as sent to CodeArtifact."""
@@ -948,6 +968,8 @@ def access_report(rendering: Rendering) -> AccessReport:
         violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
         decisions.add(arn, owned, checks, results)
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
+    violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
+    violations += Registry.problems(rendering)
     return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
 
@@ -1057,8 +1079,6 @@ def access_section(rendering: Rendering) -> Section:
             f"({', '.join(f'{m.account} for {m.target}' for m in synthetic)}), standing for its real members, which "
             "only the organization knows; the template's roles and policies are evaluated there."
         )
-    if grants.not_evaluated:
-        lines.append(f"not evaluated (users, groups and other IAM types): {', '.join(grants.not_evaluated)}")
     if report.violations:
         lines.append("")
         lines += [f"VIOLATION: {v}" for v in report.violations]

@@ -225,6 +225,58 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
                 report(f"{domain.name}: the domain permissions policy does not Deny {grants.summary(missing, 6)} to "
                        f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
 
+# --- one permissions policy per domain and per repository ------------------------------------------
+
+
+def _target(resource: PolicyResource, key: str, targets: list[PolicyResource], *names: str) -> tuple[str, ...] | None:
+    """What a permissions policy applies to: the declared resource it depends on or names (by URN), else
+    (account, name...) as written; None when its name is unknown during preview and no dependency tells."""
+    for dependency in resource.property_dependencies.get(key, []):
+        if any(dependency.urn == target.urn for target in targets):
+            return (dependency.urn,)
+    known = tuple(props_.known_str(resource.props, name) for name in names)
+    if any(name is None for name in known):
+        return None
+    account = props_.known_str(resource.props, "domainOwner") or cfg.provider_account(resource.provider) or ""
+    for target in targets:
+        target_names = (props_.known_str(target.props, "domain") or props_.known_str(target.props, "domainName"),
+                        *([props_.known_str(target.props, "repository")] if len(names) > 1 else []))
+        target_account = cfg.provider_account(target.provider) or ""
+        # An account that cannot be told (an unpinned provider) matches a target of the same name anywhere.
+        if target_names == known and (target_account == account or not account):
+            return (target.urn,)
+    return (account, *(name or "" for name in known))
+
+
+def validate_one_permissions_policy(args: StackValidationArgs, report: cfg.Report) -> None:
+    domains = props_.of_type(args, "aws:codeartifact/domain:Domain")
+    repositories = props_.of_type(args, "aws:codeartifact/repository:Repository")
+    found: dict[tuple[str, ...], list[PolicyResource]] = {}
+    for resource in args.resources:
+        if resource.resource_type in ("aws-native:codeartifact:Domain", "aws-native:codeartifact:Repository"):
+            if props_.known(resource.props, "permissionsPolicyDocument") is not None:
+                found.setdefault((resource.urn,), []).append(resource)
+            continue
+        if resource.resource_type == "aws:codeartifact/domainPermissions:DomainPermissions":
+            target = _target(resource, "domain", domains, "domain")
+        elif resource.resource_type == "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy":
+            target = _target(resource, "repository", repositories, "domain", "repository")
+        else:
+            continue
+        if target is None:
+            report(f"{resource.name}: the domain or repository it applies to is unknown during preview and no "
+                   "dependency tells, so a second policy for the same one could not be seen; name it with a known "
+                   "value", resource.urn)
+            continue
+        found.setdefault(target, []).append(resource)
+    for policies in found.values():
+        if len(policies) > 1:
+            names = ", ".join(p.name for p in policies)
+            report(f"{names} are {len(policies)} permissions policies for one CodeArtifact domain or repository: AWS "
+                   "keeps only the last one written, so which one is in force depends on the order of the update; "
+                   "keep exactly one", policies[-1].urn)
+
+
 POLICIES: list[cfg.Guardrail] = [
     cfg.stack_policy(
         "external-connection-repository-has-no-publishers",
@@ -248,5 +300,11 @@ POLICIES: list[cfg.Guardrail] = [
         "principal but the break-glass role, and package-group, origin-control, upstream, repository-policy and "
         "version-status changes to every principal but the deploy roles and the break-glass role.",
         validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns",
+    ),
+    cfg.stack_policy(
+        "one-permissions-policy-per-domain-and-repository",
+        "A CodeArtifact domain or repository has at most one permissions policy (AWS keeps only the last one "
+        "written).",
+        validate_one_permissions_policy,
     ),
 ]
