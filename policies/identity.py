@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import partial
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
@@ -175,8 +176,14 @@ class RoleReferences:
 
 
 def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, object] | None]]:
-    return [(where, document) for policy in policies
-            for _, document in props_.identity_policies(policy.resource_type, policy.props)]
+    found: list[tuple[str, dict[str, object] | None]] = []
+    for policy in policies:
+        try:
+            found += [(where, document) for _, document in props_.identity_policies(policy.resource_type, policy.props)]
+        except UnknownValueError:
+            # Unknown during preview: cannot be read, so it counts as allowing everything.
+            found.append((f"{where} (unknown during preview)", None))
+    return found
 
 
 def _managed_by_arn(args: StackValidationArgs) -> dict[object, PolicyResource]:
@@ -233,7 +240,10 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
     for role in args.resources:
         if role.resource_type not in ROLE_TYPES:
             continue
-        trust = props_.trust_policy(role.resource_type, role.props)
+        trust = cfg.when_known(partial(props_.trust_policy, role.resource_type, role.props), report, role,
+                               "trust policy")
+        if trust is None:
+            continue
         github = [s for _, document in trust for s in iam.allow_statements(document) if trusts_github(s)]
         if not github:
             continue

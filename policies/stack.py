@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from pulumi_policy import PolicyResource, StackValidationArgs
-from pulumi_policy.proxy import UnknownValueError
 
 from . import config as cfg
 from . import grants
@@ -106,21 +106,17 @@ def _granted_repository(resource: PolicyResource) -> str | None:
 def validate_store_has_no_publishers(args: StackValidationArgs, report: cfg.Report) -> None:
     stores = []
     for repository in props_.of_type(args, REPOSITORY_TYPES):
-        try:
-            connections = external_connections(repository.resource_type, repository.props)
-        except UnknownValueError:
-            continue
+        connections = cfg.when_known(partial(external_connections, repository.resource_type, repository.props),
+                                     report, repository, "external connection")
         if connections:
             name = props_.known(repository.props, "repository") or props_.known(repository.props, "repositoryName")
             stores.append((name, connections, *_repository_packages(repository)))
     if not stores:
         return
     for resource in args.resources:
-        props = resource.props
-        try:
-            documents = props_.identity_policies(resource.resource_type, props)
-            documents += props_.resource_policies(resource.resource_type, props)
-        except UnknownValueError:
+        documents = cfg.when_known(partial(props_.all_policies, resource.resource_type, resource.props),
+                                   report, resource, "policy document")
+        if documents is None:
             continue
         granted_repository = _granted_repository(resource)
         for what, document in documents:
@@ -190,14 +186,20 @@ def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Repo
 # --- the Deny of irreversible deletes -------------------------------------------------------------
 
 
-def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list[dict[str, object]]:
-    """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it."""
+def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
+                      report: cfg.Report) -> list[dict[str, object]] | None:
+    """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it;
+    None when one of them is unknown during preview (reported)."""
     name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
     found = []
     for resource in props_.of_type(args, DOMAIN_POLICY_TYPES):
         depends = any(dep.urn == domain.urn for dep in resource.property_dependencies.get("domain", []))
         if resource.urn == domain.urn or depends or (name and props_.known(resource.props, "domain") == name):
-            found += [document for _, document in props_.resource_policies(resource.resource_type, resource.props)]
+            documents = cfg.when_known(partial(props_.resource_policies, resource.resource_type, resource.props),
+                                       report, resource, "permissions policy")
+            if documents is None:
+                return None
+            found += [document for _, document in documents]
     return found
 
 
@@ -212,7 +214,9 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
         (STATUS_ACTIONS, break_glass | deployers, "every version could be archived or unlisted"),
     ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
-        documents = _domain_documents(domain, args)
+        documents = _domain_documents(domain, args, report)
+        if documents is None:
+            continue
         if not documents:
             report(f"{domain.name} has no domain permissions policy, so nothing denies deleting, overwriting or "
                    "reopening packages to any principal with IAM rights", domain.urn)
