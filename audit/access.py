@@ -92,6 +92,8 @@ KMS_KEY = "aws:kms/key:Key"
 # A PyPI package's ARN: the repository's, with :package/, then /pypi/ (namespace: none)/ and the name.
 PACKAGE_SEPARATOR = "/pypi//"
 PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
+# Public packages a publish grant must never reach: the first outside every internal prefix is checked.
+PUBLIC_NAMES = ("requests", "numpy", "public-package")
 
 
 def _listify(value: Any) -> list[Any]:
@@ -700,21 +702,36 @@ class Subject:
 class AccessPlan:
     """What is checked: every codeartifact action on the domain, each repository, and package
     ARNs in each repository (the principal's own packages, another claimed one and an unclaimed
-    one), PublishPackageVersion on every claimed package, and the bearer token."""
+    one), PublishPackageVersion on every claimed package, on an unclaimed name under every other
+    internal prefix and on a public name in each repository (a publish grant there would shadow a
+    public package for every consumer), and the bearer token."""
 
     registry: Registry
     internal: str
     store: str
     claimed: tuple[str, ...]
     unclaimed: str
+    # Publishing is checked on these too: an unclaimed name under each other prefix, and a public name.
+    publish_elsewhere: tuple[str, ...] = ()
 
     @classmethod
-    def for_settings(cls, registry: Registry, settings: Settings) -> AccessPlan:
+    def for_settings(cls, registry: Registry, settings: Settings, named: Iterable[str] = ()) -> AccessPlan:
+        """`named`: package names the stack's policies spell out; publishing each is checked too, so an
+        exact grant on a name no sample reaches is still decided."""
         claimed = tuple(name for p in settings.publishers for name in p.packages)
-        unclaimed = f"{settings.internal_prefixes[0]}unclaimed"
-        while unclaimed in claimed:
-            unclaimed += "-x"
-        return cls(registry, settings.internal_repository, settings.store_repository, claimed, unclaimed)
+
+        def unclaimed_under(prefix: str) -> str:
+            name = f"{prefix}unclaimed"
+            while name in claimed:
+                name += "-x"
+            return name
+
+        public = next(name for name in PUBLIC_NAMES if not name.startswith(settings.internal_prefixes))
+        elsewhere = (*(unclaimed_under(p) for p in settings.internal_prefixes[1:]), public)
+        elsewhere += tuple(sorted(set(named) - set(claimed) - set(elsewhere) - {unclaimed_under(
+            settings.internal_prefixes[0])}))
+        return cls(registry, settings.internal_repository, settings.store_repository, claimed,
+                   unclaimed_under(settings.internal_prefixes[0]), elsewhere)
 
     def checks(self, own: tuple[str, ...] = ()) -> tuple[Check, ...]:
         names = list(own) + [p for p in self.claimed if p not in own][:1] + [self.unclaimed]
@@ -725,6 +742,8 @@ class AccessPlan:
         checks = [Check(action, resource) for resource in resources for action in codeartifact_actions()]
         checks += [Check(PUBLISH_ACTION, self.registry.package_arn(self.internal, n))
                    for n in self.claimed if n not in names]
+        checks += [Check(PUBLISH_ACTION, self.registry.package_arn(r, n))
+                   for r in repositories for n in self.publish_elsewhere]
         if self.registry.key_arn:
             checks += [Check(action, self.registry.key_arn) for action in KEY_LOSS_ACTIONS]
         checks.append(BEARER_TOKEN_CHECK)
@@ -779,6 +798,19 @@ class AccessPlan:
                 continue
             found.append((action, resource))
         return found
+
+
+def named_packages(grants: RoleGrants, registry: Registry) -> set[str]:
+    """Every package name a Resource of the stack's identity or registry policies spells out exactly."""
+    documents = [d for policies in grants.policies.values() for d in policies.values()]
+    found = set()
+    for statement in [s for d in documents for s in statements(d)] + registry.all_statements():
+        for resource in _listify(statement.get("Resource")) + _listify(statement.get("NotResource")):
+            if isinstance(resource, str) and PACKAGE_SEPARATOR in resource:
+                name = resource.rsplit(PACKAGE_SEPARATOR, 1)[1]
+                if name and not any(c in name for c in "*?$/"):
+                    found.add(name)
+    return found
 
 
 def _packages_of(repository_arn: str) -> str:
@@ -943,9 +975,9 @@ class AccessReport:
 
 def access_report(rendering: Rendering) -> AccessReport:
     registry = Registry.from_rendering(rendering)
-    plan = AccessPlan.for_settings(registry, rendering.settings)
-    evaluator = AccessEvaluator(registry)
     grants = role_grants(rendering)
+    plan = AccessPlan.for_settings(registry, rendering.settings, named_packages(grants, registry))
+    evaluator = AccessEvaluator(registry)
     members = stack_set_members(rendering)
     checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
     # Principals of one shape and the same rules share their decisions, hence cells and violations.

@@ -61,6 +61,7 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedGithubOwners": sorted({repository.split("/", 1)[0] for repository in (
             *(p.repository for p in settings.publishers), *(r.repository for r in settings.github_readers))}),
         "internalPrefixes": list(settings.internal_prefixes),
+        "publisherPackages": {p.repository: list(p.packages) for p in settings.publishers},
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
         "deployPrincipalArns": list(settings.deploy_principal_arns),
     }

@@ -83,6 +83,14 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
         "default": [],
         "description": "Normalised package name prefixes that must never come from public PyPI.",
     },
+    "publisherPackages": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "array", "items": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$"}},
+        "default": {},
+        "description": "GitHub repository (owner/name) -> the package names its publisher role may publish; a "
+        "publish grant on any other name is refused.",
+    },
     "deployPrincipalArns": {
         "type": "array",
         "items": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"},

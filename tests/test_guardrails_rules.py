@@ -74,6 +74,7 @@ CONFIG = policy_config({
     "allowedExternalConnections": ["public:pypi"],
     "allowedGithubOwners": ["acme"],
     "internalPrefixes": ["acme-", "acmecorp-"],
+    "publisherPackages": {p.repository: list(p.packages) for p in SETTINGS.publishers},
 })
 
 

@@ -187,3 +187,21 @@ def test_a_template_section_that_changes_what_is_deployed_is_refused(section):
     assert any(f"declares {section}" in p for p in problems), problems
     assert read_template(json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Description": "d",
                                      "Resources": {}, "Outputs": {}})).problems == ()
+
+
+# --- publishers publish exactly their configured names -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["requests", "acmecorp-secrets", "acme-data-tools"],
+                         ids=["public", "unclaimed-other-prefix", "another-publishers"])
+def test_a_publish_grant_beyond_the_configured_names_fails_the_pack_and_the_audit(prod, name):
+    arn = f"arn:aws:codeartifact:eu-west-1:{OWNER}:package/acme/internal/pypi//{name}"
+    grant = {"role": "gh-publish-acme-acme-core", "name": "more", "policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion", "Resource": arn}]})}
+    tampered = with_resource(prod, "aws:iam/rolePolicy:RolePolicy", grant, name="more-names")
+    assert any(f"'{name}'" in v for v in mandatory(tampered, "github-roles-publish-only-own-packages"))
+    section = access_section(tampered)
+    assert section.failed
+    assert any(line.startswith("VIOLATION: publisher acme/acme-core ") and line.endswith(arn)
+               for line in section.text.splitlines()), section.text[-1500:]
