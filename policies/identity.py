@@ -16,7 +16,7 @@ from . import iam_documents as iam
 from . import props as props_
 from .aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
 from .aws_managed import aws_managed_document, is_aws_managed
-from .iam_actions import beyond_read_only, document_beyond_read_only
+from .iam_actions import beyond_read_only, data_reads_anywhere, document_beyond_read_only
 from .props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
 from .trust import GITHUB_SUB_KEY, GITHUB_SUBJECT, trusts_github, trusts_pull_requests
 
@@ -182,7 +182,7 @@ def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str,
             found += [(where, document) for _, document in props_.identity_policies(policy.resource_type, policy.props)]
         except UnknownValueError:
             # Unknown during preview: cannot be read, so it counts as allowing everything.
-            found.append((f"{where} (unknown during preview)", None))
+            found.append((f"{where}, whose document in {policy.name} is unknown during preview,", None))
     return found
 
 
@@ -312,6 +312,108 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
                     )
 
 
+# --- every service, for every role reachable from outside the owner account -------------------------
+
+
+def _role_identity(role: PolicyResource) -> tuple[str | None, str | None]:
+    """(account, lower-case name) of a declared role; None where unknown."""
+    arn = props_.known_str(role.props, "arn")
+    name = props_.known_str(role.props, "name") or props_.known_str(role.props, "roleName")
+    account = iam.principal_account(arn) if arn else cfg.provider_account(role.provider)
+    return account, (name or (arn.rsplit("/", 1)[-1] if arn else None) or "").lower() or None
+
+
+def _outside_reason(statement: Mapping[str, object], owner: str, reached: Mapping[tuple[str, str], str]) -> str | None:
+    """Why a trust statement lets someone outside the owner account in (directly or through a role already
+    so reachable), or None."""
+    for kind, value in iam.principals(statement):
+        if kind == "Federated":
+            return f"the federated identity {value}"
+        if kind != "AWS":
+            continue  # a service principal acts for the account itself
+        if value == "*":
+            return "anyone (AWS *)"
+        account = iam.principal_account(value)
+        if account is None or account != owner:
+            return f"{value} (another account)"
+        if ":role/" in value:
+            via = reached.get((account, value.rsplit("/", 1)[-1].lower()))
+            if via:
+                return f"{value}, which {via}"
+    if "NotPrincipal" in statement:
+        return "everyone outside NotPrincipal"
+    return None
+
+
+UNKNOWN_TRUST = "a trust policy unknown during preview"
+
+
+def roles_reached_from_outside(args: StackValidationArgs) -> dict[str, tuple[PolicyResource, str, bool]]:
+    """{role URN: (role, why, trusts GitHub directly)} for every declared role that someone outside the owner
+    account can assume: a role in another account, one whose trust names another account, anyone or a
+    federated identity (GitHub), or one that trusts a role already so reachable (to a fixpoint)."""
+    owner = cfg.config_str(args, "ownerAccountId")
+    roles = [r for r in args.resources if r.resource_type in ROLE_TYPES]
+    trusts: dict[str, list[Mapping[str, object]] | None] = {}
+    for role in roles:
+        try:
+            trusts[role.urn] = [s for _, d in props_.trust_policy(role.resource_type, role.props)
+                                for s in iam.allow_statements(d)]
+        except UnknownValueError:
+            trusts[role.urn] = None  # reported by the rules that read trust; reachable until known
+    found: dict[str, tuple[PolicyResource, str, bool]] = {}
+    reached: dict[tuple[str, str], str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for role in roles:
+            if role.urn in found:
+                continue
+            account, name = _role_identity(role)
+            statements = trusts[role.urn]
+            why: str | None
+            if statements is None:
+                why = UNKNOWN_TRUST
+            elif not owner or account != owner:
+                why = f"its account {account or '(unknown)'}, not the owner account {owner or '(not configured)'}"
+            else:
+                why = next((w for s in statements if (w := _outside_reason(s, owner, reached))), None)
+            if why is None:
+                continue
+            github = any(trusts_github(s) for s in statements or [])
+            found[role.urn] = (role, why, github)
+            if account and name:
+                reached[(account, name)] = f"can be assumed through {why}"
+            changed = True
+    return found
+
+
+def validate_reachable_roles_read_only(args: StackValidationArgs, report: cfg.Report) -> None:
+    by_arn = _managed_by_arn(args)
+    references = RoleReferences(args.resources)
+    for role, why, github in roles_reached_from_outside(args).values():
+        if why == UNKNOWN_TRUST:
+            report(f"{role.name}: its trust policy is unknown during preview, so whether someone outside the owner "
+                   "account can assume it cannot be told: it is held to Read and List until it is known", role.urn)
+        for where, document in role_documents(role, references, by_arn):
+            if document is None:
+                report(f"role {role.name} (reachable from outside the owner account through {why}): {where} cannot "
+                       "be read, so it is treated as allowing everything", role.urn)
+                continue
+            # A role GitHub assumes directly is held by github-roles-publish-only-own-packages (it may publish
+            # its own packages); every other one may only read.
+            beyond = [] if github else document_beyond_read_only(document)
+            if beyond:
+                report(f"role {role.name} is reachable from outside the owner account through {why}, yet {where} "
+                       f"allows {grants.summary(beyond)}: such a role may hold only Read and List actions of any "
+                       "service", role.urn)
+            leaks = data_reads_anywhere(document)
+            if leaks:
+                report(f"role {role.name} is reachable from outside the owner account through {why}, yet {where} "
+                       f"allows {grants.summary(leaks)} on every resource: data and secrets must be named by ARN, "
+                       "never granted on *", role.urn)
+
+
 POLICIES: list[cfg.Guardrail] = [
     cfg.resource_policy(
         "bearer-token-codeartifact-only",
@@ -336,5 +438,13 @@ POLICIES: list[cfg.Guardrail] = [
         "the names publisherPackages gives the repositories it trusts (inside an internal prefix), through every "
         "policy in force for it (inline, attached, AWS-managed).",
         validate_github_role_scope, "publisherPackages", "internalPrefixes",
+    ),
+    cfg.stack_policy(
+        "reachable-roles-read-only",
+        "A role someone outside the owner account can assume (a role in another account; one whose trust names "
+        "another account, anyone or a federated identity such as GitHub; or one that trusts such a role) holds "
+        "only Read and List actions of any service through every policy in force for it, and no data or secret "
+        "read (s3:GetObject, ssm:GetParameter*, secretsmanager:GetSecretValue) on every resource.",
+        validate_reachable_roles_read_only, "ownerAccountId",
     ),
 ]

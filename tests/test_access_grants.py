@@ -284,14 +284,18 @@ def test_an_unparsable_inline_policy_counts_as_allowing_everything(prod, documen
     assert violators(section) == {"publisher acme/data-tools"}
 
 
-def test_an_unreadable_policy_on_a_secondary_reader_stays_within_what_resource_policies_allow(prod):
-    # Taken as Allow *, the reader is still held by the owner's resource policies: read only.
+def test_an_unreadable_policy_on_a_secondary_reader_fails_outside_codeartifact_only(prod):
+    # Taken as Allow *, the reader is still held by the owner's resource policies in CodeArtifact (read
+    # only), but in every other service of its own account it could do anything: the proof fails there.
     tampered = with_resources(prod, attachment("mystery", "codeartifact-pypi-reader",
                                                "arn:aws:iam::aws:policy/NoSuchPolicy", account=SECONDARY))
     section = access_section(tampered)
     assert f"mystery: arn:aws:iam::aws:policy/NoSuchPolicy on {READER_ROLE}" in section.text
-    assert not section.failed
-    assert rows(tampered)[f"reader {SECONDARY}"]["read internal"]
+    assert section.failed
+    found = [v for v in section.json_value["violations"] if v.startswith(f"reader {SECONDARY} ")]
+    assert found and all("beyond Read and List outside CodeArtifact" in v or "on every resource" in v for v in found)
+    row = rows(tampered)[f"reader {SECONDARY}"]
+    assert row["read internal"] and not row["any write"]
 
 
 def test_a_grant_whose_role_cannot_be_told_fails(prod):

