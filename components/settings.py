@@ -785,6 +785,9 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             repository = publisher_roles.get(_role_name_of(arn).lower())
             if repository:
                 problems.add(key, f"{arn} names the publisher role of {repository}, which GitHub can assume")
+            elif _role_name_of(arn).lower() == GITHUB_READER_ROLE_NAME.lower():
+                problems.add(key, f"{arn} names the GitHub CI reader role ({GITHUB_READER_ROLE_NAME}), which pull "
+                                  "request jobs of the githubReaders repositories can assume")
 
     tags = _tags(raw, problems)
 

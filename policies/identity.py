@@ -391,7 +391,15 @@ def roles_reached_from_outside(args: StackValidationArgs) -> dict[str, tuple[Pol
 def validate_reachable_roles_read_only(args: StackValidationArgs, report: cfg.Report) -> None:
     by_arn = _managed_by_arn(args)
     references = RoleReferences(args.resources)
+    exempt: dict[tuple[str | None, str | None], str] = {
+        (iam.principal_account(arn), arn.rsplit("/", 1)[-1].lower()): key for key, arns in (
+        ("deployPrincipalArns", cfg.config_set(args, "deployPrincipalArns")),
+        ("breakGlassRoleArn", {cfg.config_str(args, "breakGlassRoleArn")} - {""})) for arn in arns}
     for role, why, github in roles_reached_from_outside(args).values():
+        exempted = exempt.get(_role_identity(role))
+        if exempted:
+            report(f"role {role.name} is named by {exempted}, so the domain's Denies exempt it, yet it is reachable "
+                   f"from outside the owner account through {why}", role.urn)
         if why == UNKNOWN_TRUST:
             report(f"{role.name}: its trust policy is unknown during preview, so whether someone outside the owner "
                    "account can assume it cannot be told: it is held to Read and List until it is known", role.urn)
@@ -444,7 +452,8 @@ POLICIES: list[cfg.Guardrail] = [
         "A role someone outside the owner account can assume (a role in another account; one whose trust names "
         "another account, anyone or a federated identity such as GitHub; or one that trusts such a role) holds "
         "only Read and List actions of any service through every policy in force for it, and no data or secret "
-        "read (s3:GetObject, ssm:GetParameter*, secretsmanager:GetSecretValue) on every resource.",
-        validate_reachable_roles_read_only, "ownerAccountId",
+        "read (s3:GetObject, ssm:GetParameter*, secretsmanager:GetSecretValue) on every resource; nor is it a "
+        "deploy or break-glass role.",
+        validate_reachable_roles_read_only, "ownerAccountId", "deployPrincipalArns", "breakGlassRoleArn",
     ),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import partial
 
 from pulumi_policy import PolicyResource, StackValidationArgs
@@ -183,6 +184,56 @@ def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Repo
                        f"{mode}, not BLOCK", group.urn)
 
 
+# --- package groups belong to the registry and publish only into repositories without a connection ----
+
+
+def _publish_mode(group: PolicyResource) -> tuple[str | None, list[str]]:
+    restriction = props_.known(group.props, "originConfiguration", "restrictions", "publish")
+    mode = props_.known_str(restriction, "restrictionMode") if isinstance(restriction, Mapping) else None
+    repositories = props_.known(restriction, "repositories") if isinstance(restriction, Mapping) else None
+    return mode, [str(r) for r in iam.as_list(repositories)]
+
+
+def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.Report) -> None:
+    owner = cfg.config_str(args, "ownerAccountId")
+    domains = {name for d in props_.of_type(args, DOMAIN_TYPES)
+               if (name := props_.known_str(d.props, "domain") or props_.known_str(d.props, "domainName"))}
+    internal: dict[str, set[str]] = {}  # domain -> repositories without an external connection
+    for repository in props_.of_type(args, REPOSITORY_TYPES):
+        domain = props_.known_str(repository.props, "domain") or props_.known_str(repository.props, "domainName")
+        name = props_.known_str(repository.props, "repository") or props_.known_str(repository.props,
+                                                                                    "repositoryName")
+        connections = cfg.when_known(partial(external_connections, repository.resource_type, repository.props),
+                                     report, repository, "external connection")
+        if domain and name and connections == []:
+            internal.setdefault(domain, set()).add(name)
+    for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
+        pattern = props_.known_str(group.props, "pattern") or "(unknown pattern)"
+        domain = cfg.when_known(partial(group.props.get, "domainName"), report, group, "domain")
+        if domain is None:
+            continue
+        if str(domain) not in domains:
+            report(f"package group {pattern} is declared in domain {domain}, not in a domain this stack declares "
+                   f"({', '.join(sorted(domains)) or 'none'}): it guards nothing here", group.urn)
+        domain_owner = props_.known_str(group.props, "domainOwner")
+        if owner and domain_owner and domain_owner != owner:
+            report(f"package group {pattern} names domain owner {domain_owner}, not the owner account {owner}",
+                   group.urn)
+        mode, repositories = _publish_mode(group)
+        if mode == "BLOCK":
+            continue
+        allowed = internal.get(str(domain), set())
+        if mode != "ALLOW_SPECIFIC_REPOSITORIES" or not repositories:
+            report(f"package group {pattern} sets publishing to {mode or 'nothing (the parent group decides)'}: "
+                   "set ALLOW_SPECIFIC_REPOSITORIES with the repositories that have no external connection, or "
+                   "BLOCK", group.urn)
+        elif set(repositories) - allowed:
+            report(f"package group {pattern} allows publishing into {sorted(set(repositories) - allowed)}, which "
+                   f"{'is not a repository' if len(set(repositories) - allowed) == 1 else 'are not repositories'} "
+                   f"of domain {domain} without an external connection ({', '.join(sorted(allowed)) or 'none'})",
+                   group.urn)
+
+
 # --- the Deny of irreversible deletes -------------------------------------------------------------
 
 
@@ -310,5 +361,12 @@ POLICIES: list[cfg.Guardrail] = [
         "A CodeArtifact domain or repository has at most one permissions policy (AWS keeps only the last one "
         "written).",
         validate_one_permissions_policy,
+    ),
+    cfg.stack_policy(
+        "package-groups-guard-the-registry",
+        "Every package group belongs to a domain this stack declares, in the owner account, and allows publishing "
+        "only into repositories of that domain without an external connection (ALLOW_SPECIFIC_REPOSITORIES) or "
+        "blocks it.",
+        validate_package_groups_in_registry, "ownerAccountId",
     ),
 ]

@@ -205,3 +205,43 @@ def test_a_publish_grant_beyond_the_configured_names_fails_the_pack_and_the_audi
     assert section.failed
     assert any(line.startswith("VIOLATION: publisher acme/acme-core ") and line.endswith(arn)
                for line in section.text.splitlines()), section.text[-1500:]
+
+
+# --- package groups belong to the registry -------------------------------------------------------------
+
+GROUP_RULE = "package-groups-guard-the-registry"
+PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
+
+
+def registry_with_group(**publish) -> list:
+    domain = stack_resource(DOMAIN, "domain", {"domain": "acme"})
+    internal = stack_resource(REPOSITORY, "internal", {"domain": "acme", "repository": "internal"})
+    store = stack_resource(REPOSITORY, "store", {"domain": "acme", "repository": "pypi-store",
+                                                 "externalConnections": [{"externalConnectionName": "public:pypi"}]})
+    group_props = {"domainName": publish.pop("domain", "acme"), "domainOwner": publish.pop("owner", OWNER),
+                   "pattern": "/pypi//acme-~", "originConfiguration": {"restrictions": {
+                       "externalUpstream": {"restrictionMode": "BLOCK"}, "publish": publish}}}
+    return [domain, internal, store, stack_resource(PACKAGE_GROUP, "group", group_props)]
+
+
+def test_the_programs_package_groups_pass():
+    assert stack_violations(GROUP_RULE, registry_with_group(
+        restrictionMode="ALLOW_SPECIFIC_REPOSITORIES", repositories=["internal"])) == []
+    assert stack_violations(GROUP_RULE, registry_with_group(restrictionMode="BLOCK")) == []
+
+
+@pytest.mark.parametrize(("publish", "expected"), [
+    ({"restrictionMode": "ALLOW"}, "sets publishing to ALLOW"),
+    ({"restrictionMode": "INHERIT"}, "sets publishing to INHERIT"),
+    ({}, "sets publishing to nothing (the parent group decides)"),
+    ({"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": []}, "ALLOW_SPECIFIC_REPOSITORIES"),
+    ({"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["internal", "pypi-store"]},
+     "allows publishing into ['pypi-store'], which is not a repository of domain acme without an external"),
+    ({"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["elsewhere"]}, "['elsewhere']"),
+    ({"restrictionMode": "BLOCK", "domain": "other"}, "declared in domain other, not in a domain this stack"),
+    ({"restrictionMode": "BLOCK", "owner": "999988887777"}, "names domain owner 999988887777"),
+], ids=["allow", "inherit", "unset", "no-repositories", "into-the-store", "unknown-repository", "other-domain",
+        "other-owner"])
+def test_a_package_group_outside_the_registry_or_open_to_publishing_is_refused(publish, expected):
+    found = stack_violations(GROUP_RULE, registry_with_group(**publish))
+    assert len(found) == 1 and expected in found[0][0], found

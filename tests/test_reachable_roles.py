@@ -125,3 +125,16 @@ def test_an_owner_role_a_secondary_can_assume_fails_the_pack_and_the_audit(prod,
     assert section.failed
     assert any(line.startswith("VIOLATION: role escalate in ") and audit_says in line
                for line in section.text.splitlines()), section.text[-1500:]
+
+
+@pytest.mark.parametrize("key", ["deployPrincipalArns", "breakGlassRoleArn"])
+def test_a_role_pull_requests_reach_is_refused_as_a_deploy_or_break_glass_role(key):
+    ci_reader = role("gh-pypi-reader", GITHUB_PULL_REQUESTS)
+    arn = f"arn:aws:iam::{OWNER}:role/gh-pypi-reader"
+    config = {"ownerAccountId": OWNER, key: [arn] if key == "deployPrincipalArns" else arn}
+    found = stack_violations(RULE, [ci_reader, inline(ci_reader, READS)], config=config)
+    assert [m for m, _ in found] == [
+        f"role gh-pypi-reader is named by {key}, so the domain's Denies exempt it, yet it is reachable from "
+        "outside the owner account through the federated identity "
+        f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"]
+    assert stack_violations(RULE, [ci_reader, inline(ci_reader, READS)], config={"ownerAccountId": OWNER}) == []

@@ -230,6 +230,10 @@ DEPLOY_PRINCIPAL_CASES = [
      "breakGlassRoleArn", "names the publisher role of acme/lib-b"),
     ("break-glass-china", {"breakGlassRoleArn": "arn:aws-cn:iam::111122223333:role/break-glass"},
      "breakGlassRoleArn", "in the aws partition"),
+    ("ci-reader-role", {"deployPrincipalArns": [f"{OWNER_ROLE}/gh-pypi-reader"]}, "deployPrincipalArns[0]",
+     "names the GitHub CI reader role (gh-pypi-reader), which pull request jobs"),
+    ("break-glass-ci-reader-role", {"breakGlassRoleArn": f"{OWNER_ROLE}/ci/GH-PyPI-Reader"}, "breakGlassRoleArn",
+     "names the GitHub CI reader role"),
 ]
 
 NEW_BAD_CASES = [
