@@ -153,7 +153,10 @@ class RoleReferences:
     def __init__(self, resources: list[PolicyResource]) -> None:
         self._resources = resources
         self._by_urn: dict[str, set[int]] = {}
-        self._by_name: dict[str, set[int]] = {}
+        # name -> account of the resource naming it (None: its provider is not pinned) -> resources. A role
+        # name means the role of that name in the resource's own account: the readers of a thousand accounts
+        # share one name, and each has only its own account's policies.
+        self._by_name: dict[str, dict[str | None, set[int]]] = {}
         for index, resource in enumerate(resources):
             key = ROLE_REFERENCE_PROPS.get(resource.resource_type)
             if key is None:
@@ -164,14 +167,22 @@ class RoleReferences:
                 values = {str(v) for v in iam.as_list(resource.props.get(key))}
             except UnknownValueError:
                 continue  # unknown in a preview: only its dependencies tell
+            account = cfg.provider_account(resource.provider)
             for value in values:
-                self._by_name.setdefault(value, set()).add(index)
+                self._by_name.setdefault(value, {}).setdefault(account, set()).add(index)
 
     def referring(self, role: PolicyResource, names: set[str]) -> list[PolicyResource]:
-        """The resources naming `role` (known by `names`), in stack order."""
+        """The resources naming `role` (known by `names`) from its account or an unknown one, in stack order;
+        every account's when the role's own account is unknown."""
         found = set(self._by_urn.get(role.urn, set()))
+        account = cfg.provider_account(role.provider)
         for name in names:
-            found |= self._by_name.get(name, set())
+            by_account = self._by_name.get(name, {})
+            if account is None:
+                for indexes in by_account.values():
+                    found |= indexes
+            else:
+                found |= by_account.get(account, set()) | by_account.get(None, set())
         return [self._resources[i] for i in sorted(found)]
 
 

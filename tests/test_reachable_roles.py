@@ -37,8 +37,11 @@ def role(name: str, trust_policy: str, account: str = OWNER, **props):
 
 
 def inline(target, statements: list[dict], name: str = "inline"):
-    return stack_resource(ROLE_POLICY, f"{target.name}-{name}", {"role": target.props["name"], "policy": json.dumps(
+    """An inline policy on `target`, declared through the provider of the target's account."""
+    policy = stack_resource(ROLE_POLICY, f"{target.name}-{name}", {"role": target.props["name"], "policy": json.dumps(
         {"Version": "2012-10-17", "Statement": statements})})
+    policy.provider = target.provider
+    return policy
 
 
 GITHUB_PULL_REQUESTS = json.dumps(docs.publisher_trust_policy(SETTINGS, PUBLISHER)).replace(
@@ -138,3 +141,17 @@ def test_a_role_pull_requests_reach_is_refused_as_a_deploy_or_break_glass_role(k
         "outside the owner account through the federated identity "
         f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"]
     assert stack_violations(RULE, [ci_reader, inline(ci_reader, READS)], config={"ownerAccountId": OWNER}) == []
+
+
+def test_a_role_name_reaches_the_role_of_its_own_account_only():
+    """Readers of many accounts share one name: a policy put on the name in one account is that account's."""
+    here = role("reader", trust({"AWS": f"arn:aws:iam::{SECONDARY}:root"}), account=SECONDARY)
+    there = role("reader", trust({"AWS": "arn:aws:iam::777788889999:root"}), account="777788889999")
+    there.urn += "-there"
+    grant = inline(there, ADMIN_PATH)
+    grant.provider = provider("777788889999")
+    found = stack_violations(RULE, [here, there, grant])
+    assert [urn for _, urn in found] == [there.urn]
+    # From a provider pinned to no account, the name could mean either role: both are judged by it.
+    grant.provider = None
+    assert {urn for _, urn in stack_violations(RULE, [here, there, grant])} == {here.urn, there.urn}
