@@ -328,6 +328,11 @@ def load_stack_config(
         # The CLI parses every stack config key as <namespace>:<name>.
         if not isinstance(key, str) or not key.partition(":")[0] or not key.partition(":")[2]:
             problems.append(f"{key!r}: is not a config key; write it as <namespace>:<name>, e.g. {name}:tags")
+        elif key.startswith("pulumi:"):
+            # The engine's own settings (pulumi:autonaming renames resources, pulumi:disable-default-providers
+            # overrides Pulumi.yaml's): they change what is deployed, and the audit renders without them.
+            problems.append(f"{stack_path}: {key}: is an engine setting that changes what the CLI deploys, which "
+                            "the audit does not apply; remove it from the stack file")
     values.update(stack_values)
     values.update(overrides or {})
 

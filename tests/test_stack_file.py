@@ -109,6 +109,14 @@ def test_a_key_without_a_namespace_is_refused(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("key", ["pulumi:autonaming", "pulumi:disable-default-providers", "pulumi:tags"])
+def test_an_engine_setting_in_the_stack_file_is_refused(tmp_path, key):
+    found = problems(tmp_path, f"  {key}: anything\n")
+    assert [p for p in found if key in p] == [
+        f"{tmp_path / 'Pulumi.bad.yaml'}: {key}: is an engine setting that changes what the CLI deploys, which "
+        "the audit does not apply; remove it from the stack file"]
+
+
 def test_deploy_principal_arns_is_declared_and_typed(tmp_path):
     role = "arn:aws:iam::111122223333:role/pypi-registry-ci-deploy"
     settings = settings_from(tmp_path, f"  pypi-registry:deployPrincipalArns:\n    - {role}\n")
