@@ -2,7 +2,11 @@
 
 The stack is rendered twice: at REF, in a temporary git worktree by that commit's own program and
 audit (`python -m audit --json` in a subprocess, so nothing of today's code judges the past), and
-in the working tree, in this process. Then:
+in the working tree, in this process. With `--program-from DIR` (how CI judges a pull request)
+the second rendering is REF again with DIR's program and configuration in place of REF's
+(PROGRAM_PATHS), in a second worktree and a subprocess too: both sides are then rendered by
+REF's audit and action table and compared by the code running this, and no file of DIR is
+loaded into this process. Then:
 
 - principalmapper's view: the two sets of access decisions (`decisions`, every codeartifact
   action for every principal) and the trust entries of every role are compared: principals
@@ -70,6 +74,17 @@ class DiffError(Exception):
     """The diff cannot be made (unknown ref, a base that does not render): exit status 2."""
 
 
+# What a pull request supplies when another commit's audit judges it (--program-from), relative
+# to the folder holding Pulumi.yaml: the program and its configuration. Everything else (the
+# audit, the pack, the action table, the locks, anything the pull request adds elsewhere, such
+# as a module that would shadow a library) is the judge's.
+PROGRAM_PATHS = ("__main__.py", "components", "Pulumi.yaml")
+
+
+def program_paths(stack: str) -> tuple[str, ...]:
+    return (*PROGRAM_PATHS, f"Pulumi.{stack}.yaml", f"policies/policy-config.{stack}.json")
+
+
 # --- git and the base rendering ---------------------------------------------------------------
 
 
@@ -109,8 +124,25 @@ def base_worktree(repo: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def start_base_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
-    """`python -m audit --stack STACK --json` of the base commit's own code, in its worktree."""
+def overlay_program(source: Path, target: Path, stack: str) -> None:
+    """Put `source`'s program and configuration (program_paths) in place of `target`'s: a path
+    `source` lacks is removed from `target` too, links are copied as links, bytecode is left."""
+    for relative in program_paths(stack):
+        destination, origin = target / relative, source / relative
+        if destination.is_dir() and not destination.is_symlink():
+            shutil.rmtree(destination)
+        elif destination.exists() or destination.is_symlink():
+            destination.unlink()
+        if origin.is_dir() and not origin.is_symlink():
+            shutil.copytree(origin, destination, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        elif origin.exists() or origin.is_symlink():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, destination, follow_symlinks=False)
+
+
+def start_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
+    """`python -m audit --stack STACK --json` of the code in `project_dir` (a worktree), with this
+    interpreter's packages."""
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
@@ -119,25 +151,35 @@ def start_base_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
     )
 
 
-def finish_base_audit(process: subprocess.Popen[str], ref: str) -> Json:
-    """The base's audit JSON; DiffError when it did not render or predates access decisions."""
+def finish_audit(process: subprocess.Popen[str], where: str) -> Json:
+    """The audit JSON of a start_audit process; DiffError when the stack did not render `where`
+    ("at main", "with the program of DIR") or the audit predates access decisions."""
     try:
         stdout, stderr = process.communicate(timeout=BASE_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise DiffError(f"the audit of {ref} did not finish in {BASE_TIMEOUT_SECONDS} s") from None
-    # 0 and 1 both render the stack (1: one of its checks failed, which is the base's business).
+        raise DiffError(f"the audit {where} did not finish in {BASE_TIMEOUT_SECONDS} s") from None
+    # 0 and 1 both render the stack (1: one of its checks failed, which the audit itself reports).
     if process.returncode not in (EXIT_CLEAN, EXIT_FAILED):
         tail = "\n".join(stderr.strip().splitlines()[-5:])
-        raise DiffError(f"the stack does not render at {ref} (exit status {process.returncode}): {tail}")
+        raise DiffError(f"the stack does not render {where} (exit status {process.returncode}): {tail}")
     try:
         document = json.loads(stdout)
     except json.JSONDecodeError:
-        raise DiffError(f"the audit of {ref} printed no JSON") from None
-    if not isinstance(document, dict) or not {"decisions", "decision_groups"} & set(document.get("access", {})):
-        raise DiffError(f"the audit of {ref} has no access decisions (it predates them): pick a later base")
+        raise DiffError(f"the audit {where} printed no JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("access"), dict) or \
+            not {"decisions", "decision_groups"} & set(document["access"]):
+        raise DiffError(f"the audit {where} has no access decisions (it predates them): pick a later base")
     return document
+
+
+def _stop(*processes: subprocess.Popen[str]) -> None:
+    """Kill and reap the processes still running."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def rendering_json(rendering: Rendering) -> Json:
@@ -664,6 +706,7 @@ class DiffReport:
     documents_total: int
     accepted: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    new_side: str = "working tree"  # or "the program of DIR" (--program-from)
 
     @property
     def widening(self) -> list[Widening]:
@@ -743,7 +786,7 @@ class DiffReport:
         return sections
 
     def text(self) -> str:
-        lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> working tree",
+        lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> {self.new_side}",
                  *self.counts(), self.verdict]
         if self.widening:
             lines += ["", "Widening:"] + [f"  ! {w.text}" for w in self.widening]
@@ -787,6 +830,7 @@ class DiffReport:
         return {
             "stack": self.stack,
             "base": {"ref": self.base_ref, "commit": self.base_commit},
+            "new_side": self.new_side,
             "principals": [c.as_json() for c in self.access.principals],
             "trust": [t.as_json() for t in self.access.trust],
             "new_accounts": self.access.new_accounts,
@@ -815,28 +859,51 @@ def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any
 
 
 def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: Callable[[], Json],
-                 accepted: bool = False) -> DiffReport:
+                 accepted: bool = False, program_from: Path | None = None) -> DiffReport:
     """Render `stack` at `ref` (its own code, in a temporary worktree, in a subprocess) and in the
     working tree (`render_working_tree()`, in this process, meanwhile), and compare them.
 
-    Raises DiffError when the base cannot be rendered; whatever rendering the working tree
-    raises (ConfigError) propagates."""
+    With `program_from` (a folder holding Pulumi.yaml), the second rendering is `ref` with that
+    folder's program and configuration (program_paths) in place of `ref`'s, in a second worktree
+    and subprocess: `ref`'s audit renders both, and nothing of `program_from` runs in this process.
+
+    Raises DiffError when either side cannot be rendered in a subprocess; whatever rendering the
+    working tree raises (ConfigError) propagates."""
     project_dir = project_dir.resolve()
     repo = repository_root(project_dir)
     commit = resolve_commit(repo, ref)
+    inside = project_dir.relative_to(repo)
     seconds = {}
     started = time.perf_counter()
-    with base_worktree(repo, commit) as tree:
-        process = start_base_audit(tree / project_dir.relative_to(repo), stack)
-        try:
-            new_audit = render_working_tree()
-        except BaseException:
-            process.kill()
-            process.communicate()
-            raise
-        seconds["working tree"] = time.perf_counter() - started
-        old_audit = finish_base_audit(process, ref)
-        seconds["base"] = time.perf_counter() - started
+    if program_from is None:
+        with base_worktree(repo, commit) as tree:
+            process = start_audit(tree / inside, stack)
+            try:
+                new_audit = render_working_tree()
+            except BaseException:
+                _stop(process)
+                raise
+            seconds["working tree"] = time.perf_counter() - started
+            old_audit = finish_audit(process, f"at {ref}")
+            seconds["base"] = time.perf_counter() - started
+        new_side = "working tree"
+    else:
+        source = program_from.resolve()
+        if not source.is_dir():
+            raise DiffError(f"--program-from {program_from}: not a folder")
+        new_side = f"the program of {program_from}"
+        with base_worktree(repo, commit) as tree, base_worktree(repo, commit) as judged:
+            overlay_program(source, judged / inside, stack)
+            process = start_audit(tree / inside, stack)
+            judged_process = start_audit(judged / inside, stack)
+            try:
+                new_audit = finish_audit(judged_process, f"with {new_side} (judged by {ref})")
+                seconds["pull request"] = time.perf_counter() - started
+                old_audit = finish_audit(process, f"at {ref}")
+                seconds["base"] = time.perf_counter() - started
+            finally:
+                _stop(process, judged_process)
     report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted)
+    report.new_side = new_side
     report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - started}
     return report

@@ -403,3 +403,99 @@ def test_accept_widening_and_markdown_need_diff_against():
     with pytest.raises(SystemExit) as raised:
         main(["--accept-widening"])
     assert raised.value.code == diff.EXIT_INVALID
+
+
+# --- the judge: the base's audit and action table over the pull request's program -----------------
+
+
+def relabel_publishing_as_a_read(table_path: Path) -> None:
+    table = json.loads(table_path.read_text())
+    levels = table["services"]["codeartifact"]
+    levels["Write"].remove("PublishPackageVersion")
+    levels["Read"].append("PublishPackageVersion")
+    table_path.write_text(json.dumps(table))
+
+
+@pytest.fixture
+def pull_request(repository, tmp_path) -> Path:
+    """A pull request's checkout of the base commit: its stack file gives a publisher one more
+    package (a new publish grant), and its own action table calls publishing a Read."""
+    tree = tmp_path / "pull-request"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    stack_file = tree / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("        - acme-core-testing\n",
+                                                         "        - acme-core-testing\n        - acme-extra\n"))
+    relabel_publishing_as_a_read(tree / "policies" / "iam_action_levels.json")
+    git(tree, "commit", "--quiet", "--all", "--message", "one more package, publishing relabelled")
+    yield tree
+    git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def test_the_pull_requests_own_table_would_wave_a_new_publish_grant_through(repository, pull_request):
+    # The hole the judge closes: judged by its own audit, the pull request calls publishing a read.
+    result = audit(pull_request, "--diff-against", git(repository, "rev-parse", "HEAD").strip(), "--json")
+    assert result.returncode == diff.EXIT_CLEAN, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["widening"] == [] and report["new_side"] == "working tree"
+    (publisher,) = [p for p in report["principals"] if p["label"] == "publisher acme/acme-core"]
+    assert {"action": "codeartifact:PublishPackageVersion", "resource": f"{INTERNAL_PACKAGES}/pypi//acme-extra",
+            "read_only": True} in publisher["gained"]
+
+
+def test_the_base_judges_the_pull_requests_program_with_its_own_audit_and_table(repository, pull_request):
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull_request), "--json")
+    assert result.returncode == diff.EXIT_FAILED, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["new_side"] == f"the program of {pull_request}"
+    assert report["engines"]["agree"] is True
+    # The pull request's stack file was rendered (the new package), the base's table judged it.
+    assert any(w["kind"] == "allowed" and "+PublishPackageVersion" in w["text"] and "internal/acme-extra" in w["text"]
+               for w in report["widening"]), report["widening"]
+    (publisher,) = [p for p in report["principals"] if p["label"] == "publisher acme/acme-core"]
+    assert {"action": "codeartifact:PublishPackageVersion", "resource": f"{INTERNAL_PACKAGES}/pypi//acme-extra",
+            "read_only": False} in publisher["gained"]
+    # Both renderings came from worktrees that are gone again.
+    assert git(repository, "worktree", "list").count("\n") == 2  # the repository and the pull request
+
+
+def test_the_judge_exits_2_when_the_pull_requests_program_does_not_render(repository, pull_request):
+    (pull_request / "Pulumi.prod.yaml").write_text("config:\n  pypi-registry:ownerAccountId: 42\n")
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull_request))
+    assert result.returncode == diff.EXIT_INVALID
+    assert f"does not render with the program of {pull_request}" in result.stderr
+
+
+def test_the_overlay_takes_only_the_program_and_its_configuration(tmp_path):
+    judge, pull = tmp_path / "judge", tmp_path / "pull-request"
+    files = {"__main__.py": "judge program", "components/settings.py": "judge", "components/gone.py": "judge",
+             "Pulumi.yaml": "judge", "Pulumi.prod.yaml": "judge", "Pulumi.dev.yaml": "judge",
+             "policies/policy-config.prod.json": "judge", "policies/iam_action_levels.json": "judge",
+             "audit/diff.py": "judge"}
+    for name, text in files.items():
+        (judge / name).parent.mkdir(parents=True, exist_ok=True)
+        (judge / name).write_text(text)
+    pulled = {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
+              "components/__pycache__/settings.cpython-311.pyc": "pr", "Pulumi.yaml": "pr",
+              "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "pr", "policies/policy-config.prod.json": "pr",
+              "policies/iam_action_levels.json": "pr", "audit/diff.py": "pr", "z3.py": "pr shadowing a library"}
+    for name, text in pulled.items():
+        (pull / name).parent.mkdir(parents=True, exist_ok=True)
+        (pull / name).write_text(text)
+    diff.overlay_program(pull, judge, "prod")
+    found = {str(p.relative_to(judge)): p.read_text() for p in judge.rglob("*") if p.is_file()}
+    assert found == {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
+                     "Pulumi.yaml": "pr", "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "judge",
+                     "policies/policy-config.prod.json": "pr", "policies/iam_action_levels.json": "judge",
+                     "audit/diff.py": "judge"}
+    # A program file the pull request deletes is gone on its side too.
+    (pull / "Pulumi.prod.yaml").unlink()
+    diff.overlay_program(pull, judge, "prod")
+    assert not (judge / "Pulumi.prod.yaml").exists()
+
+
+def test_program_from_needs_diff_against():
+    from audit.__main__ import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--program-from", "."])
+    assert raised.value.code == diff.EXIT_INVALID
