@@ -16,9 +16,10 @@ loaded into this process. Then:
   whether the new one allows some request the old one did not, with a concrete request.
 
 Widening is anything newly allowed beyond Read and List, a new principal, a new account with
-access, a role newly trusted by someone, or a document that now allows a non-Read/List request.
-The engines must agree on whether anything was gained at all; when they do not, the diff says
-so and fails.
+access, a role newly trusted by someone, a document that now allows a non-Read/List request, or
+an origin control or upstream that lets more in (audit/origin.py: package groups, external
+connections, upstreams). The engines must agree on whether anything was gained at all; when they
+do not, the diff says so and fails.
 
 The functions below `# --- comparing` are pure: two audit JSON documents in, a report out.
 """
@@ -52,6 +53,7 @@ from audit.grants import (
     ROLE,
     ROLE_ATTACHMENT,
 )
+from audit.origin import OriginChange, origin_changes
 from audit.render import Rendering
 from policies import iam_actions
 from policies import iam_documents as iam
@@ -330,7 +332,7 @@ class TrustChange:
 
 @dataclass(frozen=True)
 class Widening:
-    kind: str  # "new principal", "new account", "allowed", "trusted", "document"
+    kind: str  # "new principal", "new account", "allowed", "trusted", "document", "origin"
     text: str
 
     def as_json(self) -> Json:
@@ -707,11 +709,13 @@ class DiffReport:
     accepted: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     new_side: str = "working tree"  # or "the program of DIR" (--program-from)
+    origin: list[OriginChange] = field(default_factory=list)
 
     @property
     def widening(self) -> list[Widening]:
         found = self.access.widening
         found += [Widening("document", d.text()) for d in self.documents if d.widening]
+        found += [Widening("origin", str(change)) for change in self.origin if change.widening]
         return found
 
     @property
@@ -747,7 +751,9 @@ class DiffReport:
             return "ENGINES DISAGREE: " + self.disagreement
         if self.widening:
             suffix = "accepted (--accept-widening)" if self.accepted else "fails unless accepted (--accept-widening)"
-            return f"WIDENING: {len(self.widening)} change(s), {suffix}; both engines see access gained"
+            why = ("both engines see access gained" if self.access.grants_more
+                   else "origin controls or upstreams let more in; no principal gains access")
+            return f"WIDENING: {len(self.widening)} change(s), {suffix}; {why}"
         if self.access.grants_more:
             return "Read/List access gained, nothing wider; both engines agree"
         return "No access gained; both engines agree"
@@ -801,6 +807,9 @@ class DiffReport:
             lines += ["", "Policy documents that changed (Z3):"]
             lines += [f"  {'!' if d.widening else '+' if d.comparison.wider else '='} {d.text()}"
                       for d in self.documents]
+        if self.origin:
+            lines += ["", "Origin controls and upstreams:"]
+            lines += [f"  {'!' if change.widening else '='} {change}" for change in self.origin]
         if self.seconds:
             lines += ["", "took " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())]
         return "\n".join(lines)
@@ -820,8 +829,11 @@ class DiffReport:
             lines += ["", "<details><summary>Policy documents that changed, compared by Z3</summary>", ""]
             lines += [f"- {'**wider**' if d.comparison.wider else 'not wider'}: {d.text()}" for d in self.documents]
             lines += ["", "</details>"]
-        if not (self.access.principals or self.access.trust or self.documents):
-            lines += ["", "No principal gained or lost anything; no policy document changed."]
+        if self.origin:
+            lines += ["", "#### Origin controls and upstreams", ""]
+            lines += [f"- {'**widening**' if change.widening else 'not wider'}: {change}" for change in self.origin]
+        if not (self.access.principals or self.access.trust or self.documents or self.origin):
+            lines += ["", "No principal gained or lost anything; no policy document or origin control changed."]
         lines += ["", "`python -m audit --stack " + self.stack + " --diff-against <base>` reproduces this "
                   "(README, \"Access diff\")."]
         return "\n".join(lines) + "\n"
@@ -836,6 +848,7 @@ class DiffReport:
             "new_accounts": self.access.new_accounts,
             "documents": [d.as_json() for d in self.documents],
             "documents_total": self.documents_total,
+            "origin": [change.as_json() for change in self.origin],
             "widening": [w.as_json() for w in self.widening],
             "engines": {"principalmapper": {"grants_more": self.access.grants_more},
                         "z3": {"grants_more": self.z3_grants_more},
@@ -853,7 +866,8 @@ def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any
     started = time.perf_counter()
     access = access_changes(old, new)
     documents, total = document_changes(old, new, hints_for(old, new))
-    report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted)
+    report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted,
+                        origin=origin_changes(old.resources, new.resources))
     report.seconds["compare"] = time.perf_counter() - started
     return report
 
