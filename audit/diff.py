@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,8 +85,55 @@ class DiffError(Exception):
 PROGRAM_PATHS = ("__main__.py", "components", "Pulumi.yaml")
 
 
+def acceptance_path(stack: str) -> str:
+    """The reviewed list of accepted widenings (README, "Access diff"), beside the pack config."""
+    return f"policies/accepted-widening.{stack}.json"
+
+
 def program_paths(stack: str) -> tuple[str, ...]:
-    return (*PROGRAM_PATHS, f"Pulumi.{stack}.yaml", f"policies/policy-config.{stack}.json")
+    return (*PROGRAM_PATHS, f"Pulumi.{stack}.yaml", f"policies/policy-config.{stack}.json", acceptance_path(stack))
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One entry of the acceptance file: the digest of exactly one widening, and why it is wanted."""
+
+    sha256: str
+    reason: str
+
+    def as_json(self) -> Json:
+        return {"sha256": self.sha256, "reason": self.reason}
+
+
+def read_acceptances(path: Path) -> list[Acceptance]:
+    """The entries of an acceptance file, [] when there is none; DiffError when it cannot be read
+    (fail closed: a malformed file stops the diff rather than accept or ignore anything)."""
+    if not path.exists():
+        return []
+    shape = '{"accepted": [{"sha256": 64 lower-case hex digits, "reason": text}, ...]}'
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DiffError(f"{path} cannot be read ({error}): expected {shape}") from None
+    if not isinstance(document, dict) or set(document) != {"accepted"} or not isinstance(document["accepted"], list):
+        raise DiffError(f"{path}: expected {shape}")
+    entries = []
+    for index, entry in enumerate(document["accepted"]):
+        if not (isinstance(entry, dict) and set(entry) == {"sha256", "reason"}
+                and isinstance(entry["sha256"], str) and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
+                and isinstance(entry["reason"], str) and entry["reason"].strip()):
+            raise DiffError(f"{path}: entry {index} is not {{\"sha256\": 64 lower-case hex digits, "
+                            f"\"reason\": non-empty text}}: {json.dumps(entry)}")
+        entries.append(Acceptance(entry["sha256"], entry["reason"]))
+    return entries
+
+
+def new_acceptances(base: Path, changed: Path) -> list[Acceptance]:
+    """The entries `changed` adds to `base`: only those can accept a widening, so an entry that is
+    already on the base branch never accepts anything again (re-accepting the same widening later
+    takes a new entry, with its own reason)."""
+    already = set(read_acceptances(base))
+    return [entry for entry in read_acceptances(changed) if entry not in already]
 
 
 # --- git and the base rendering ---------------------------------------------------------------
@@ -334,9 +383,18 @@ class TrustChange:
 class Widening:
     kind: str  # "new principal", "new account", "allowed", "trusted", "document", "origin"
     text: str
+    key: str = ""  # what the digest covers, when the text holds more (a Z3 counterexample)
 
     def as_json(self) -> Json:
         return {"kind": self.kind, "text": self.text}
+
+
+def widening_digest(stack: str, widening: Iterable[Widening]) -> str:
+    """SHA-256 of the canonical widening report: the stack and each item's kind and statement,
+    sorted, without Z3's counterexamples (another valid request may be found another time)."""
+    canonical = {"stack": stack, "widening": sorted([w.kind, w.key or w.text] for w in widening)}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _trust_text(entry: Mapping[str, Any]) -> str:
@@ -631,16 +689,17 @@ class DocumentChange:
     def as_json(self) -> Json:
         return {**self.policy.as_json(), "status": self.status, **self.comparison.as_json()}
 
-    def text(self) -> str:
+    def text(self, example: bool = True) -> str:
+        """What changed, with Z3's counterexample or reason unless `example` is False."""
         where = f"{self.policy.kind} policy {self.policy.name} ({self.policy.type}, {self.policy.input}), {self.status}"
         c = self.comparison
         if c.undecided:
-            return f"{where}: Z3 could not decide ({c.undecided}), counted as wider"
+            return f"{where}: Z3 could not decide" + (f" ({c.undecided})" if example else "") + ", counted as wider"
         if not c.wider:
             return f"{where}: allows no request it did not allow before"
         level = "Read/List only" if c.read_only else "beyond Read/List"
         verb = "no longer denies" if c.how == "no longer denies" else "now allows"
-        return f"{where}: {verb} ({level}): {c.example}"
+        return f"{where}: {verb} ({level})" + (f": {c.example}" if example else "")
 
 
 def document_changes(old: Side, new: Side, hints: smt.Hints | None = None) -> tuple[list[DocumentChange], int]:
@@ -710,13 +769,31 @@ class DiffReport:
     seconds: dict[str, float] = field(default_factory=dict)
     new_side: str = "working tree"  # or "the program of DIR" (--program-from)
     origin: list[OriginChange] = field(default_factory=list)
+    # The acceptance file's entries this change adds (new_acceptances), and that file.
+    acceptances: list[Acceptance] = field(default_factory=list)
+    acceptance_file: str = ""
 
     @property
     def widening(self) -> list[Widening]:
         found = self.access.widening
-        found += [Widening("document", d.text()) for d in self.documents if d.widening]
+        found += [Widening("document", d.text(), d.text(example=False)) for d in self.documents if d.widening]
         found += [Widening("origin", str(change)) for change in self.origin if change.widening]
         return found
+
+    @property
+    def widening_sha256(self) -> str:
+        return widening_digest(self.stack, self.widening) if self.widening else ""
+
+    @property
+    def accepted_by(self) -> Acceptance | None:
+        """The added acceptance entry that names exactly this widening, if any."""
+        digest = self.widening_sha256
+        return next((a for a in self.acceptances if a.sha256 == digest), None) if digest else None
+
+    @property
+    def unused_acceptances(self) -> list[Acceptance]:
+        """Added entries that name no widening of this diff (stale, or for another change)."""
+        return [a for a in self.acceptances if a != self.accepted_by]
 
     @property
     def z3_grants_more(self) -> bool:
@@ -743,14 +820,22 @@ class DiffReport:
     def exit_status(self) -> int:
         if not self.agree:
             return EXIT_FAILED
-        return EXIT_FAILED if self.widening and not self.accepted else EXIT_CLEAN
+        accepted = self.accepted or self.accepted_by is not None
+        return EXIT_FAILED if self.widening and not accepted else EXIT_CLEAN
 
     @property
     def verdict(self) -> str:
         if not self.agree:
             return "ENGINES DISAGREE: " + self.disagreement
         if self.widening:
-            suffix = "accepted (--accept-widening)" if self.accepted else "fails unless accepted (--accept-widening)"
+            entry = self.accepted_by
+            if entry is not None:
+                suffix = f"accepted by {self.acceptance_file} ({entry.reason})"
+            elif self.accepted:
+                suffix = "accepted (--accept-widening)"
+            else:
+                suffix = f"fails unless accepted ({self.acceptance_file or 'the acceptance file'}, sha256 " \
+                         f"{self.widening_sha256})"
             why = ("both engines see access gained" if self.access.grants_more
                    else "origin controls or upstreams let more in; no principal gains access")
             return f"WIDENING: {len(self.widening)} change(s), {suffix}; {why}"
@@ -791,11 +876,24 @@ class DiffReport:
             sections.append(("Trust (who may assume the role)", trust))
         return sections
 
+    def _acceptance_lines(self, indent: str) -> list[str]:
+        """How to accept exactly this widening, and added entries that accept nothing."""
+        lines = []
+        if self.accepted_by is None and not self.accepted:
+            entry = json.dumps({"sha256": self.widening_sha256, "reason": "why this is wanted"})
+            lines += ["", f"{indent}To accept exactly this widening once reviewed, add {entry} to "
+                          f"{self.acceptance_file or acceptance_path(self.stack)} (under CODEOWNERS); any other "
+                          "change to the widening needs a new entry."]
+        lines += [f"{indent}Unused acceptance (matches no widening of this diff): {a.sha256} ({a.reason})"
+                  for a in self.unused_acceptances]
+        return lines
+
     def text(self) -> str:
         lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> {self.new_side}",
                  *self.counts(), self.verdict]
         if self.widening:
             lines += ["", "Widening:"] + [f"  ! {w.text}" for w in self.widening]
+            lines += self._acceptance_lines("  ")
         for title, entries in self._principal_sections():
             lines += ["", f"{title}:"]
             for heading, items in entries:
@@ -820,6 +918,7 @@ class DiffReport:
                  f"{icon} **{self.verdict}**", "", *[f"- {c}" for c in self.counts()]]
         if self.widening:
             lines += ["", "#### Widening", ""] + [f"- {w.text}" for w in self.widening]
+            lines += self._acceptance_lines("")
         for title, entries in self._principal_sections():
             lines += ["", f"#### {title}", ""]
             for heading, items in entries:
@@ -850,6 +949,9 @@ class DiffReport:
             "documents_total": self.documents_total,
             "origin": [change.as_json() for change in self.origin],
             "widening": [w.as_json() for w in self.widening],
+            "widening_sha256": self.widening_sha256,
+            "accepted_by": self.accepted_by.as_json() if self.accepted_by else None,
+            "unused_acceptances": [a.as_json() for a in self.unused_acceptances],
             "engines": {"principalmapper": {"grants_more": self.access.grants_more},
                         "z3": {"grants_more": self.z3_grants_more},
                         "agree": self.agree, "disagreement": self.disagreement},
@@ -860,14 +962,17 @@ class DiffReport:
 
 
 def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any], *, stack: str = "prod",
-                       base_ref: str = "", base_commit: str = "", accepted: bool = False) -> DiffReport:
-    """The whole diff of two audit JSON documents (pure: no git, no rendering)."""
+                       base_ref: str = "", base_commit: str = "", accepted: bool = False,
+                       acceptances: Sequence[Acceptance] = ()) -> DiffReport:
+    """The whole diff of two audit JSON documents (pure: no git, no rendering); `acceptances` are
+    the entries the change adds to the acceptance file."""
     old, new = Side.from_audit(old_audit), Side.from_audit(new_audit)
     started = time.perf_counter()
     access = access_changes(old, new)
     documents, total = document_changes(old, new, hints_for(old, new))
     report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted,
-                        origin=origin_changes(old.resources, new.resources))
+                        origin=origin_changes(old.resources, new.resources), acceptances=list(acceptances),
+                        acceptance_file=acceptance_path(stack))
     report.seconds["compare"] = time.perf_counter() - started
     return report
 
@@ -900,6 +1005,7 @@ def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: C
             seconds["working tree"] = time.perf_counter() - started
             old_audit = finish_audit(process, f"at {ref}")
             seconds["base"] = time.perf_counter() - started
+            acceptances = new_acceptances(tree / inside / acceptance_path(stack), project_dir / acceptance_path(stack))
         new_side = "working tree"
     else:
         source = program_from.resolve()
@@ -908,6 +1014,8 @@ def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: C
         new_side = f"the program of {program_from}"
         with base_worktree(repo, commit) as tree, base_worktree(repo, commit) as judged:
             overlay_program(source, judged / inside, stack)
+            acceptances = new_acceptances(tree / inside / acceptance_path(stack),
+                                          judged / inside / acceptance_path(stack))
             process = start_audit(tree / inside, stack)
             judged_process = start_audit(judged / inside, stack)
             try:
@@ -917,7 +1025,8 @@ def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: C
                 seconds["base"] = time.perf_counter() - started
             finally:
                 _stop(process, judged_process)
-    report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted)
+    report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted,
+                                acceptances=acceptances)
     report.new_side = new_side
     report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - started}
     return report

@@ -499,3 +499,130 @@ def test_program_from_needs_diff_against():
     with pytest.raises(SystemExit) as raised:
         main(["--program-from", "."])
     assert raised.value.code == diff.EXIT_INVALID
+
+
+# --- accepting a reviewed widening: a digest of exactly that widening ------------------------------
+
+
+def test_the_digest_covers_the_stack_and_the_widening_not_z3s_example():
+    report = scenario("new action")
+    digest = report.widening_sha256
+    assert len(digest) == 64 and digest == diff.widening_digest("prod", reversed(report.widening))
+    assert diff.widening_digest("dev", report.widening) != digest
+    assert scenario("wider resource").widening_sha256 != digest
+    # Another valid counterexample for the same document does not change it.
+    (change,) = [d for d in report.documents if d.widening]
+    other = dataclasses.replace(change.comparison.example, principal="arn:aws:iam::012345678901:root",
+                                account="012345678901")
+    moved = dataclasses.replace(change, comparison=dataclasses.replace(change.comparison, example=other))
+    again = dataclasses.replace(report, documents=[moved if d is change else d for d in report.documents])
+    assert again.widening_sha256 == digest and again.text() != report.text()
+
+
+def test_an_added_entry_with_the_digest_accepts_exactly_that_widening():
+    report = scenario("new action")
+    entry = diff.Acceptance(report.widening_sha256, "secondary admins publish the mirror, reviewed by platform")
+    accepted = dataclasses.replace(report, acceptances=[entry])
+    assert accepted.accepted_by == entry and accepted.exit_status == diff.EXIT_CLEAN
+    assert "accepted by policies/accepted-widening.prod.json (secondary admins publish" in accepted.verdict
+    assert accepted.as_json()["accepted_by"] == entry.as_json() and accepted.unused_acceptances == []
+    # The same entry does not accept another widening, and says it matches nothing.
+    other = dataclasses.replace(scenario("wider resource"), acceptances=[entry])
+    assert other.accepted_by is None and other.exit_status == diff.EXIT_FAILED
+    assert other.unused_acceptances == [entry] and f"Unused acceptance (matches no widening of this diff): " \
+        f"{entry.sha256}" in other.text()
+    # Nor does it accept a disagreement of the engines.
+    stranger = scenario("principal added by hand")
+    assert dataclasses.replace(stranger, acceptances=[entry]).exit_status == diff.EXIT_FAILED
+
+
+def test_the_report_says_how_to_accept_the_widening():
+    report = scenario("new principal")
+    assert f'add {{"sha256": "{report.widening_sha256}", "reason": "why this is wanted"}} to ' \
+           "policies/accepted-widening.prod.json" in report.text()
+    assert report.widening_sha256 in report.markdown() and report.as_json()["widening_sha256"] == report.widening_sha256
+
+
+@pytest.mark.parametrize("text", [
+    "not json", "[]", '{"accepted": {}}', '{"accepted": [], "extra": 1}',
+    '{"accepted": [{"sha256": "ABC", "reason": "x"}]}',
+    '{"accepted": [{"sha256": "' + "a" * 64 + '", "reason": "  "}]}',
+    '{"accepted": [{"sha256": "' + "a" * 64 + '", "reason": "x", "stack": "prod"}]}',
+])
+def test_a_malformed_acceptance_file_stops_the_diff(tmp_path, text):
+    path = tmp_path / "accepted-widening.prod.json"
+    path.write_text(text)
+    with pytest.raises(diff.DiffError):
+        diff.read_acceptances(path)
+
+
+def test_only_entries_the_change_adds_can_accept(tmp_path):
+    base, changed_file = tmp_path / "base.json", tmp_path / "changed.json"
+    old = {"sha256": "a" * 64, "reason": "accepted last month"}
+    again = {"sha256": "a" * 64, "reason": "re-added after the revert, reviewed again"}
+    base.write_text(json.dumps({"accepted": [old]}))
+    changed_file.write_text(json.dumps({"accepted": [old, again]}))
+    assert diff.new_acceptances(base, changed_file) == [diff.Acceptance(**again)]
+    assert diff.new_acceptances(tmp_path / "absent.json", changed_file) == [diff.Acceptance(**old),
+                                                                             diff.Acceptance(**again)]
+    assert diff.new_acceptances(base, tmp_path / "absent.json") == []
+
+
+def write_acceptances(tree: Path, *entries: dict) -> None:
+    (tree / diff.acceptance_path("prod")).write_text(json.dumps({"accepted": list(entries)}, indent=2) + "\n")
+
+
+@pytest.fixture
+def widening_pull_request(repository, tmp_path) -> Path:
+    """A pull request's checkout that adds a secondary account (widening) and nothing else."""
+    tree = tmp_path / "widening-pull-request"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    stack_file = tree / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace('    - "777788889999"   # ml training\n',
+                                                         f'    - "777788889999"   # ml training\n'
+                                                         f'    - "{NEW_ACCOUNT}"\n'))
+    yield tree
+    git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def judged(repository: Path, pull: Path) -> tuple[int, dict]:
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull), "--json")
+    assert result.returncode in (diff.EXIT_CLEAN, diff.EXIT_FAILED), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_the_judge_accepts_a_widening_the_pull_request_lists_and_nothing_more(repository, widening_pull_request):
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    digest = report["widening_sha256"]
+    entry = {"sha256": digest, "reason": "the ML account reads the registry (ticket OPS-42)"}
+    write_acceptances(widening_pull_request, entry)
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_CLEAN and report["accepted_by"] == entry
+    assert report["widening_sha256"] == digest  # the same widening, the same digest, run after run
+    # Any further change to the widening needs a new entry: one more account fails again.
+    stack_file = widening_pull_request / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace(f'    - "{NEW_ACCOUNT}"\n',
+                                                         f'    - "{NEW_ACCOUNT}"\n    - "{STRANGER}"\n'))
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    assert report["unused_acceptances"] == [entry]
+
+
+def test_an_entry_already_on_the_base_branch_accepts_nothing(repository, widening_pull_request):
+    _, report = judged(repository, widening_pull_request)
+    entry = {"sha256": report["widening_sha256"], "reason": "accepted once, long ago"}
+    write_acceptances(repository, entry)
+    git(repository, "commit", "--quiet", "--all", "--message", "an old acceptance")
+    try:
+        write_acceptances(widening_pull_request, entry)
+        status, report = judged(repository, widening_pull_request)
+        assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    finally:
+        git(repository, "reset", "--quiet", "--hard", "HEAD~1")
+
+
+def test_a_malformed_acceptance_file_in_the_pull_request_exits_2(repository, widening_pull_request):
+    (widening_pull_request / diff.acceptance_path("prod")).write_text('{"accepted": ["yes"]}')
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(widening_pull_request))
+    assert result.returncode == diff.EXIT_INVALID and "entry 0 is not" in result.stderr

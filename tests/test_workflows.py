@@ -907,3 +907,39 @@ def test_of_two_marked_comments_the_first_is_updated(tmp_path):
     calls = post_comment(tmp_path, comments, "### Access diff\n")
     assert [call["argv"][2] for call in calls[1:]] == ["PATCH"]
     assert calls[-1]["argv"][3] == "repos/acme/pypi-registry/issues/comments/3"
+
+
+# --- CODEOWNERS: who reviews what judges a pull request --------------------------------------------------
+
+CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
+
+
+def code_owners(path: str) -> list[str]:
+    """The owners CODEOWNERS names for a repository path: the last matching line wins. Only the forms
+    the file uses are read (an anchored `/dir/` or `/file`); any other pattern fails the test."""
+    owners: list[str] = []
+    for line in CODEOWNERS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, *names = line.split()
+        assert pattern.startswith("/") and "*" not in pattern and names, f"unread CODEOWNERS line: {line}"
+        if (pattern.endswith("/") and path.startswith(pattern[1:])) or path == pattern[1:]:
+            owners = names
+    return owners
+
+
+@pytest.mark.parametrize("path", [
+    "policies/guardrails.py", "policies/policy-config.prod.json", "policies/accepted-widening.prod.json",
+    "policies/iam_action_levels.json", "policies/aws_managed_policies.json", "policies/requirements.txt",
+    "audit/diff.py", "audit/origin.py", ".github/workflows/pull-request.yml", ".github/CODEOWNERS",
+    "requirements-dev.txt",
+])
+def test_what_judges_a_pull_request_has_a_code_owner(path):
+    assert code_owners(path) == ["@your-org/registry-owners"]
+
+
+def test_codeowners_is_an_example_whose_placeholder_says_to_replace_it():
+    text = CODEOWNERS.read_text(encoding="utf-8")
+    assert "replace @your-org/registry-owners" in text and "Require review from Code Owners" in text
+    # The program itself is reviewed as usual: the matcher finds no owner there.
+    assert code_owners("components/registry.py") == [] and code_owners("Pulumi.prod.yaml") == []
