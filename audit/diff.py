@@ -699,7 +699,10 @@ class DocumentChange:
             return f"{where}: allows no request it did not allow before"
         level = "Read/List only" if c.read_only else "beyond Read/List"
         verb = "no longer denies" if c.how == "no longer denies" else "now allows"
-        return f"{where}: {verb} ({level})" + (f": {c.example}" if example else "")
+        if not example:
+            return f"{where}: {verb} ({level})"
+        caveat = f" (not a request AWS could make: {'; '.join(c.example_problems)})" if c.example_problems else ""
+        return f"{where}: {verb} ({level}): {c.example}{caveat}"
 
 
 def document_changes(old: Side, new: Side, hints: smt.Hints | None = None) -> tuple[list[DocumentChange], int]:
@@ -750,7 +753,8 @@ def _compare(was: PolicyInput | None, now: PolicyInput | None, hints: smt.Hints)
     if policy.kind == "managed" and comparison.example is not None:
         example = dataclasses.replace(comparison.example, principal_type="AWS",
                                       principal="a role it is attached to", account="")
-        comparison = dataclasses.replace(comparison, example=example)
+        problems = smt.request_problems(example, smt.resourceless_actions(hints), principal=False)
+        comparison = dataclasses.replace(comparison, example=example, example_problems=tuple(problems))
     return comparison
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from audit import diff
+from audit import diff, smt
 from audit.render import Rendering, render
+from policies import iam_actions
 from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -626,3 +627,32 @@ def test_a_malformed_acceptance_file_in_the_pull_request_exits_2(repository, wid
     (widening_pull_request / diff.acceptance_path("prod")).write_text('{"accepted": ["yes"]}')
     result = audit(repository, "--diff-against", "HEAD", "--program-from", str(widening_pull_request))
     assert result.returncode == diff.EXIT_INVALID and "entry 0 is not" in result.stderr
+
+
+# --- every counterexample the diff prints is a request AWS could make --------------------------------
+
+
+@pytest.mark.parametrize("kind", [*WIDENING_KINDS, "principal added by hand", "package added to a publisher"])
+def test_every_counterexample_is_a_possible_request(kind):
+    report = scenario(kind)
+    examples = [d for d in report.documents if d.comparison.example is not None]
+    assert examples
+    resourceless = smt.resourceless_actions(diff.hints_for(diff.Side.from_audit(base()), diff.Side.from_audit(base())))
+    for change in examples:
+        example = change.comparison.example
+        assert change.comparison.example_problems == (), change.text()
+        assert iam_actions.access_level(example.action) is not None, change.text()
+        assert (example.resource == "*" and example.action.lower() in resourceless) or \
+            smt.well_formed_arn(example.resource), change.text()
+        if example.principal_type == "AWS" and change.policy.kind != "managed":
+            assert smt.request_problems(example, resourceless) == [], change.text()
+        assert "not a request AWS could make" not in change.text()
+
+
+def test_a_counterexample_aws_could_not_receive_is_shown_with_why():
+    change = next(d for d in scenario("new action").documents if d.widening)
+    odd = dataclasses.replace(change, comparison=dataclasses.replace(
+        change.comparison, example_problems=("codeartifact:LaunchRockets is no action the action table lists",)))
+    assert odd.text().endswith("(not a request AWS could make: codeartifact:LaunchRockets is no action the "
+                               "action table lists)")
+    assert odd.widening and odd.text(example=False) == change.text(example=False)
