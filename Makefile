@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint typecheck bench docker-proof lock actions managed-policies clean
+.PHONY: preview audit-json test lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -48,6 +48,19 @@ docker-proof: $(STAMP)
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DOCKER_PROOF_PACKAGES); \
 	fi
 	DOCKER_PROOF_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_docker_recipe.py
+
+## crosscheck: ask @cloud-copilot/iam-simulate every request the access report decides, and fail on any
+## request principalmapper decides otherwise. Installs tests/iam_simulate with npm ci (the lock's exact
+## versions and integrity hashes, no install scripts) when npm exists; without Node the tests fail here.
+## `make test` runs the same tests once tests/iam_simulate is installed and skips them, saying why, when not.
+IAM_SIMULATE := tests/iam_simulate
+crosscheck: $(STAMP)
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(IAM_SIMULATE) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "tests/iam_simulate cannot be installed without npm"; \
+	fi
+	IAM_SIMULATE_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_access_crosscheck.py
 
 # The oldest and the newest Python the locks must install on (requires-python >=3.10; 3.15 has no
 # orjson wheel yet). The locks are universal: one file for every platform and Python from 3.10.

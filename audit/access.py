@@ -43,17 +43,18 @@ from audit.pmapper_compat import (
 )
 from audit.render import Rendering
 from audit.sections import Section
-from components.policy_documents import (
+from components.settings import Settings
+from policies import iam_actions
+from policies.aws_facts import (
     CODEARTIFACT_SERVICE,
     GITHUB_OIDC_HOST,
     IRREVERSIBLE_ACTIONS,
     KEY_LOSS_ACTIONS,
     OVERWRITE_ACTIONS,
     REOPEN_ACTIONS,
-    VERSION,
+    STATUS_ACTIONS,
 )
-from components.settings import Settings
-from policies import iam_actions
+from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.iam_actions import READ_ONLY_LEVELS
 
 Document = dict[str, Any]
@@ -78,6 +79,7 @@ ADMINISTRATOR_ROLE = "administrator"
 IRREVERSIBLE = frozenset(IRREVERSIBLE_ACTIONS)
 OVERWRITE = frozenset(OVERWRITE_ACTIONS)
 REOPEN = frozenset(REOPEN_ACTIONS)
+STATUS = frozenset(STATUS_ACTIONS)
 KEY_LOSS = frozenset(KEY_LOSS_ACTIONS)
 # Losing or corrupting what is published: only the break-glass role may.
 LOSS = IRREVERSIBLE | OVERWRITE | KEY_LOSS
@@ -90,6 +92,8 @@ KMS_KEY = "aws:kms/key:Key"
 # A PyPI package's ARN: the repository's, with :package/, then /pypi/ (namespace: none)/ and the name.
 PACKAGE_SEPARATOR = "/pypi//"
 PACKAGE_GROUP = "aws-native:codeartifact:PackageGroup"
+# Public packages a publish grant must never reach: the first outside every internal prefix is checked.
+PUBLIC_NAMES = ("requests", "numpy", "public-package")
 
 
 def _listify(value: Any) -> list[Any]:
@@ -240,6 +244,26 @@ class Registry:
         if kind in ("repository", "package") and len(parts) > 1:
             found += statements(self.repository_policies.get(parts[1]))
         return {"Version": VERSION, "Statement": found}
+
+    @staticmethod
+    def problems(rendering: Rendering) -> list[str]:
+        """What the proof cannot bound: it evaluates one domain, and AWS keeps one permissions policy per
+        domain and per repository (the last written), so a second one leaves the policy in force unknown."""
+        problems = []
+        domains = rendering.of_type(DOMAIN)
+        if len(domains) != 1:
+            problems.append(f"the stack declares {len(domains)} CodeArtifact domains; the proof evaluates exactly one")
+        counted: dict[tuple[str, ...], list[str]] = {}
+        for resource in rendering.of_type(DOMAIN_POLICY):
+            counted.setdefault((resource.account, str(resource.inputs.get("domain"))), []).append(resource.name)
+        for resource in rendering.of_type(REPOSITORY_POLICY):
+            repository = (resource.account, str(resource.inputs.get("domain")), str(resource.inputs.get("repository")))
+            counted.setdefault(repository, []).append(resource.name)
+        for key, names in counted.items():
+            if len(names) > 1:
+                problems.append(f"{', '.join(names)}: {len(names)} permissions policies for {'/'.join(key[1:])} in "
+                                f"{key[0]}; AWS keeps only the last one written, so the one in force is unknown")
+        return problems
 
     @classmethod
     def from_rendering(cls, rendering: Rendering) -> Registry:
@@ -678,21 +702,36 @@ class Subject:
 class AccessPlan:
     """What is checked: every codeartifact action on the domain, each repository, and package
     ARNs in each repository (the principal's own packages, another claimed one and an unclaimed
-    one), PublishPackageVersion on every claimed package, and the bearer token."""
+    one), PublishPackageVersion on every claimed package, on an unclaimed name under every other
+    internal prefix and on a public name in each repository (a publish grant there would shadow a
+    public package for every consumer), and the bearer token."""
 
     registry: Registry
     internal: str
     store: str
     claimed: tuple[str, ...]
     unclaimed: str
+    # Publishing is checked on these too: an unclaimed name under each other prefix, and a public name.
+    publish_elsewhere: tuple[str, ...] = ()
 
     @classmethod
-    def for_settings(cls, registry: Registry, settings: Settings) -> AccessPlan:
+    def for_settings(cls, registry: Registry, settings: Settings, named: Iterable[str] = ()) -> AccessPlan:
+        """`named`: package names the stack's policies spell out; publishing each is checked too, so an
+        exact grant on a name no sample reaches is still decided."""
         claimed = tuple(name for p in settings.publishers for name in p.packages)
-        unclaimed = f"{settings.internal_prefixes[0]}unclaimed"
-        while unclaimed in claimed:
-            unclaimed += "-x"
-        return cls(registry, settings.internal_repository, settings.store_repository, claimed, unclaimed)
+
+        def unclaimed_under(prefix: str) -> str:
+            name = f"{prefix}unclaimed"
+            while name in claimed:
+                name += "-x"
+            return name
+
+        public = next(name for name in PUBLIC_NAMES if not name.startswith(settings.internal_prefixes))
+        elsewhere = (*(unclaimed_under(p) for p in settings.internal_prefixes[1:]), public)
+        elsewhere += tuple(sorted(set(named) - set(claimed) - set(elsewhere) - {unclaimed_under(
+            settings.internal_prefixes[0])}))
+        return cls(registry, settings.internal_repository, settings.store_repository, claimed,
+                   unclaimed_under(settings.internal_prefixes[0]), elsewhere)
 
     def checks(self, own: tuple[str, ...] = ()) -> tuple[Check, ...]:
         names = list(own) + [p for p in self.claimed if p not in own][:1] + [self.unclaimed]
@@ -703,6 +742,8 @@ class AccessPlan:
         checks = [Check(action, resource) for resource in resources for action in codeartifact_actions()]
         checks += [Check(PUBLISH_ACTION, self.registry.package_arn(self.internal, n))
                    for n in self.claimed if n not in names]
+        checks += [Check(PUBLISH_ACTION, self.registry.package_arn(r, n))
+                   for r in repositories for n in self.publish_elsewhere]
         if self.registry.key_arn:
             checks += [Check(action, self.registry.key_arn) for action in KEY_LOSS_ACTIONS]
         checks.append(BEARER_TOKEN_CHECK)
@@ -712,7 +753,7 @@ class AccessPlan:
     def columns(self) -> list[str]:
         return ([f"read {self.internal}", f"read {self.store}"] + [f"publish {n}" for n in self.claimed]
                 + ["any write", "any permissions change", "irreversible delete", f"overwrite in {self.internal}",
-                   "reopen names", "disable or delete key"])
+                   "reopen names", "archive or unlist versions", "disable or delete key"])
 
     def capabilities(self, subject: Subject, decided: Mapping[tuple[str, str], bool]) -> list[bool]:
         registry = self.registry
@@ -732,6 +773,7 @@ class AccessPlan:
         cells.append(any(a in OVERWRITE and (r == internal or r.startswith(_packages_of(internal)))
                          for a, r in allowed))
         cells.append(any(a in REOPEN for a, _ in allowed))
+        cells.append(any(a in STATUS for a, _ in allowed))
         cells.append(any(a in KEY_LOSS for a, _ in allowed))
         return cells
 
@@ -739,7 +781,8 @@ class AccessPlan:
         """The (action, resource) pairs allowed beyond the subject's role. Everyone may Read and
         List; a publisher may also publish its own packages into internal; an owner-account
         administrator may also write; a deploy role may also reopen names (package groups, origin
-        controls, upstreams); only the break-glass role may delete, overwrite or lose the key."""
+        controls, upstreams) and archive or unlist versions; only the break-glass role may delete,
+        overwrite or lose the key."""
         own = {self.registry.package_arn(self.internal, n) for n in subject.own_packages}
         found = []
         for (action, resource), ok in decided.items():
@@ -748,13 +791,26 @@ class AccessPlan:
             if action in LOSS:
                 if subject.may_lose:
                     continue
-            elif action in REOPEN:
+            elif action in REOPEN or action in STATUS:
                 if subject.may_reopen or subject.may_lose:
                     continue
             elif is_read_only(action) or subject.may_write or (action == PUBLISH_ACTION and resource in own):
                 continue
             found.append((action, resource))
         return found
+
+
+def named_packages(grants: RoleGrants, registry: Registry) -> set[str]:
+    """Every package name a Resource of the stack's identity or registry policies spells out exactly."""
+    documents = [d for policies in grants.policies.values() for d in policies.values()]
+    found = set()
+    for statement in [s for d in documents for s in statements(d)] + registry.all_statements():
+        for resource in _listify(statement.get("Resource")) + _listify(statement.get("NotResource")):
+            if isinstance(resource, str) and PACKAGE_SEPARATOR in resource:
+                name = resource.rsplit(PACKAGE_SEPARATOR, 1)[1]
+                if name and not any(c in name for c in "*?$/"):
+                    found.add(name)
+    return found
 
 
 def _packages_of(repository_arn: str) -> str:
@@ -919,9 +975,9 @@ class AccessReport:
 
 def access_report(rendering: Rendering) -> AccessReport:
     registry = Registry.from_rendering(rendering)
-    plan = AccessPlan.for_settings(registry, rendering.settings)
-    evaluator = AccessEvaluator(registry)
     grants = role_grants(rendering)
+    plan = AccessPlan.for_settings(registry, rendering.settings, named_packages(grants, registry))
+    evaluator = AccessEvaluator(registry)
     members = stack_set_members(rendering)
     checks_by_owned: dict[tuple[str, ...], tuple[Check, ...]] = {}
     # Principals of one shape and the same rules share their decisions, hence cells and violations.
@@ -944,6 +1000,8 @@ def access_report(rendering: Rendering) -> AccessReport:
         violations += [f"{subject.label} ({arn}) may {action} on {resource}" for action, resource in beyond]
         decisions.add(arn, owned, checks, results)
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
+    violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
+    violations += Registry.problems(rendering)
     return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
 
@@ -1027,7 +1085,8 @@ def access_section(rendering: Rendering) -> Section:
         f"{plan.internal}. any write: a Write or Tagging action anywhere, except publishing the principal's "
         "own packages. any permissions change: Permissions management or Put*PermissionsPolicy. irreversible "
         f"delete: {', '.join(a.split(':')[1] for a in IRREVERSIBLE_ACTIONS)}. overwrite: CopyPackageVersions "
-        f"into {plan.internal}. reopen names: {', '.join(a.split(':')[1] for a in REOPEN_ACTIONS)}. disable or "
+        f"into {plan.internal}. reopen names: {', '.join(a.split(':')[1] for a in REOPEN_ACTIONS)}. archive or "
+        f"unlist versions: {', '.join(a.split(':')[1] for a in STATUS_ACTIONS)}. disable or "
         f"delete key: {', '.join(KEY_LOSS_ACTIONS)} on the domain's key (key policy and identity policy).",
         "Identity policies of every role: inline and managed, attached by any attachment type, AWS-managed "
         "ones from moto's copy; a policy that cannot be read counts as allowing everything.",
@@ -1052,8 +1111,6 @@ def access_section(rendering: Rendering) -> Section:
             f"({', '.join(f'{m.account} for {m.target}' for m in synthetic)}), standing for its real members, which "
             "only the organization knows; the template's roles and policies are evaluated there."
         )
-    if grants.not_evaluated:
-        lines.append(f"not evaluated (users, groups and other IAM types): {', '.join(grants.not_evaluated)}")
     if report.violations:
         lines.append("")
         lines += [f"VIOLATION: {v}" for v in report.violations]

@@ -13,7 +13,9 @@ template), and the template's roles and policies are placed there.
 Fail closed: a policy whose document cannot be resolved (a managed policy ARN this stack does not
 declare, an AWS-managed ARN unknown to moto's copy) or parsed is taken to allow everything, and
 is listed as unreadable. A grant whose role cannot be told at all is listed as unplaced: the proof
-cannot bound it, so the audit fails.
+cannot bound it, so the audit fails. So does a resource of a type the proof does not evaluate
+(policies/inventory.py, the list the pack's model's-edges rule holds too): it is listed as not
+evaluated.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.render import RecordedResource, Rendering
-from components.policy_documents import VERSION
 from policies import iam_documents as iam
+from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.aws_managed import aws_managed_document, is_aws_managed
+from policies.inventory import outside_the_model
 from policies.templates import MANAGED_POLICY as TEMPLATE_MANAGED_POLICY
 from policies.templates import STACK_SET_PROPS, Template, read_template
 
@@ -47,21 +50,6 @@ ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 EXCLUSIVE_ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 
-# Types that grant nothing to a role by themselves (documents, providers, exclusivity of names).
-INERT_IAM_TYPES = frozenset({
-    MANAGED_POLICY,
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-    "aws-native:iam:OidcProvider",
-    "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive",
-    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
-    "aws:iam/instanceProfile:InstanceProfile",
-    "aws-native:iam:InstanceProfile",
-})
-ROLE_GRANT_TYPES = frozenset({
-    ROLE, NATIVE_ROLE, NATIVE_MANAGED_POLICY, INLINE_POLICY, NATIVE_INLINE_POLICY,
-    ROLE_ATTACHMENT, POLICY_ATTACHMENT, EXCLUSIVE_ATTACHMENTS,
-})
-IAM_TYPE_PREFIXES = ("aws:iam/", "aws-native:iam:")
 
 ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
 
@@ -245,7 +233,8 @@ class RoleGrants:
     policies: dict[str, dict[str, Document]] = field(default_factory=dict)  # role ARN -> source -> document
     unreadable: list[Unreadable] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)  # grants whose role cannot be told
-    not_evaluated: list[str] = field(default_factory=list)  # IAM resources of types read by nobody here
+    # Resources (or parts of them) beyond what the proof evaluates (policies/inventory.py): the proof fails.
+    not_evaluated: list[str] = field(default_factory=list)
 
 
 def role_grants(rendering: Rendering) -> RoleGrants:
@@ -259,11 +248,9 @@ def role_grants(rendering: Rendering) -> RoleGrants:
             found.policies[role.arn] = {}
             # IAM role names are unique per account regardless of case.
             roles_by_name[(role.account, role.name.lower())] = role.arn
-        elif resource.type.startswith(IAM_TYPE_PREFIXES) and resource.type not in ROLE_GRANT_TYPES | INERT_IAM_TYPES:
-            found.not_evaluated.append(_described(resource))
-        if resource.type in (POLICY_ATTACHMENT, NATIVE_MANAGED_POLICY) and (
-                resource.inputs.get("users") or resource.inputs.get("groups")):
-            found.not_evaluated.append(f"{_described(resource)} (its users and groups)")
+        problem = outside_the_model(resource.type, resource.inputs)
+        if problem:
+            found.not_evaluated.append(f"{_described(resource)}: {problem}")
     managed = ManagedPolicies.from_resources(rendering.resources)
 
     def role_arn(resource: RecordedResource, reference: Any) -> str | None:

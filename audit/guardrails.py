@@ -4,19 +4,24 @@ Each recorded resource becomes a `ResourceValidationArgs` (its inputs as props, 
 in the same unknown-checking proxies CrossGuard uses) for every resource policy, and the
 whole stack one `StackValidationArgs` (outputs as props, as the engine sends stack state)
 for every stack policy. The pack config is derived from the stack's settings;
-policies/policy-config.prod.json is the same config for the Pulumi CLI.
+policies/policy-config.prod.json is the same config for the Pulumi CLI, and is applied as the CLI
+applies it: `all` and each policy's `enforcementLevel` set the levels the policies run at, and a
+checked-in config that lowers a policy, or names what the pack does not declare, fails the audit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
+    EnforcementLevel,
     PolicyCustomTimeouts,
     PolicyProviderResource,
     PolicyResource,
@@ -30,7 +35,6 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from audit.render import RecordedResource, Rendering
 from audit.sections import Section
-from audit.stack_config import PROJECT_DIR
 from components.settings import Settings
 from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, Guardrail, policy_config
 
@@ -61,6 +65,7 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedGithubOwners": sorted({repository.split("/", 1)[0] for repository in (
             *(p.repository for p in settings.publishers), *(r.repository for r in settings.github_readers))}),
         "internalPrefixes": list(settings.internal_prefixes),
+        "publisherPackages": {p.repository: list(p.packages) for p in settings.publishers},
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
         "deployPrincipalArns": list(settings.deploy_principal_arns),
     }
@@ -87,13 +92,95 @@ def _run(result: Any) -> None:
         asyncio.run(wait())
 
 
+# What a policy's violations block, by level: pulumi_policy's analyzer reports a validation at
+# `remediate` as mandatory (its remediation, if any, runs first), and skips a `disabled` policy.
+_STRENGTH = {EnforcementLevel.DISABLED: 0, EnforcementLevel.ADVISORY: 1,
+             EnforcementLevel.MANDATORY: 2, EnforcementLevel.REMEDIATE: 2}
+# The pack-wide key of a pack config file, and its key for Pulumi ESC environments.
+ALL = "all"
+ENVIRONMENTS = "environments"
+ENFORCEMENT_LEVEL = "enforcementLevel"
+
+
+class PackConfigError(ValueError):
+    """A pack config the Pulumi CLI refuses to run with."""
+
+
+@dataclass(frozen=True)
+class AppliedPackConfig:
+    """A `--policy-pack-config` document applied to the pack as the Pulumi CLI applies it
+    (pulumi/pulumi pkg/resource/analyzer/config.go: parsePolicyPackConfig, then
+    ReconcilePolicyPackConfig): every policy's level and properties, with schema defaults."""
+
+    levels: dict[str, EnforcementLevel]
+    properties: dict[str, dict[str, Any]]
+    # Each policy whose level the document sets, and what set it: "all" or the policy's own entry.
+    level_sources: dict[str, str]
+    environments: list[str]
+
+
+def _level(value: object, key: str) -> EnforcementLevel:
+    if not isinstance(value, str) or value not in {level.value for level in EnforcementLevel}:
+        raise PackConfigError(f"{key}: {value!r} is not an enforcement level "
+                              f"({', '.join(level.value for level in EnforcementLevel)})")
+    return EnforcementLevel(value)
+
+
+def own_level(policy: Guardrail) -> EnforcementLevel:
+    """The level the pack serves a policy at (its own, else the pack's), before any config."""
+    return policy.enforcement_level or PACK_ENFORCEMENT_LEVEL
+
+
+def apply_pack_config(document: Mapping[str, Any], policies: Iterable[Guardrail] = POLICIES) -> AppliedPackConfig:
+    """Raise PackConfigError where the CLI refuses the document; schema checks are pack_config_problems'."""
+    if not isinstance(document, Mapping):
+        raise PackConfigError(f"must be a JSON object of policy names, got {type(document).__name__}")
+    entries = dict(document)
+    environments = entries.pop(ENVIRONMENTS, [])
+    if not isinstance(environments, list) or not all(isinstance(e, str) for e in environments):
+        raise PackConfigError(f"{ENVIRONMENTS}: must be a list of strings")
+    parsed: dict[str, tuple[EnforcementLevel | None, dict[str, Any]]] = {}
+    for key, value in entries.items():
+        if isinstance(value, str):  # a string is the policy's level
+            parsed[key] = (_level(value, key), {})
+        elif isinstance(value, Mapping):
+            properties = dict(value)
+            level = properties.pop(ENFORCEMENT_LEVEL, None)
+            parsed[key] = (None if level is None else _level(level, f"{key}.{ENFORCEMENT_LEVEL}"), properties)
+        else:
+            raise PackConfigError(f"{key}: {value!r} is neither an enforcement level nor an object")
+
+    policies = list(policies)
+    levels = {policy.name: own_level(policy) for policy in policies}
+    properties = {
+        policy.name: {key: copy.deepcopy(schema["default"]) for key, schema in policy.config_schema.properties.items()
+                      if "default" in schema} if policy.config_schema else {}
+        for policy in policies
+    }
+    sources: dict[str, str] = {}
+    everyone, _ = parsed.get(ALL, (None, {}))
+    if everyone is not None:  # `all` first, then each policy's own entry over it
+        levels = dict.fromkeys(levels, everyone)
+        sources = dict.fromkeys(levels, ALL)
+    for key, (level, given) in parsed.items():
+        if key not in levels:  # `all`, or a name no policy has: the CLI keeps it, nothing reads it
+            continue
+        if level is not None:
+            levels[key], sources[key] = level, key
+        properties[key].update(given)
+    return AppliedPackConfig(levels, properties, sources, environments)
+
+
 def run_pack(
     resources: Iterable[RecordedResource],
-    config: Mapping[str, Mapping[str, Any]],
+    config: Mapping[str, Any],
     components: Iterable[RecordedResource] = (),
     policies: Iterable[Guardrail] = POLICIES,
 ) -> list[Violation]:
-    """Every violation the policies report over these resources, in policy order."""
+    """Every violation the policies report over these resources, in policy order, at the levels
+    `config` (a `--policy-pack-config` document) gives them, as the CLI would run the pack."""
+    policies = list(policies)
+    applied = apply_pack_config(config, policies)
     resources = list(resources)
     by_urn = {r.urn: r for r in resources}
     providers = {
@@ -118,8 +205,11 @@ def run_pack(
 
     violations: list[Violation] = []
     for policy in policies:
-        level = (policy.enforcement_level or PACK_ENFORCEMENT_LEVEL).value
-        policy_settings = dict(config.get(policy.name, {}))
+        if applied.levels[policy.name] == EnforcementLevel.DISABLED:
+            continue
+        level = (EnforcementLevel.MANDATORY if applied.levels[policy.name] == EnforcementLevel.REMEDIATE
+                 else applied.levels[policy.name]).value
+        policy_settings = applied.properties[policy.name]
         if isinstance(policy, ResourceValidationPolicy):
             for urn, resource in by_urn.items():
                 resource_args = ResourceValidationArgs(resource.type, inputs[urn], urn, resource.name,
@@ -148,36 +238,150 @@ class _Reporter:
 
 
 def rendering_violations(
-    rendering: Rendering, config: Mapping[str, Mapping[str, Any]] | None = None
+    rendering: Rendering, config: Mapping[str, Any] | None = None
 ) -> list[Violation]:
     """The pack over a rendering, with the config derived from its settings unless one is given."""
     config = pack_config(rendering.settings) if config is None else config
     return run_pack(rendering.resources, config, rendering.components)
 
 
-def stack_pack_config(rendering: Rendering) -> tuple[dict[str, dict[str, Any]], str]:
+def read_pack_config(path: Path) -> object:
+    """A pack config file as JSON; PackConfigError for what the CLI cannot read, and for a key given
+    twice (both readers keep the last, which a reviewer may not see)."""
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():  # the CLI runs an empty file as no config at all
+        return {}
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise PackConfigError(f"{', '.join(twice)}: given twice")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except json.JSONDecodeError as error:
+        raise PackConfigError(f"is not valid JSON ({error})") from None
+
+
+@dataclass(frozen=True)
+class PackConfigProblem:
+    """Why a checked-in pack config fails the audit: `subject` is the policy, `all`, `environments`,
+    the unknown name, or "" for the file as a whole."""
+
+    subject: str
+    reason: str
+
+
+def pack_config_problems(document: object, policies: Iterable[Guardrail] = POLICIES) -> list[PackConfigProblem]:
+    """Why a checked-in pack config fails the audit (none: it runs every policy at least at its own level).
+
+    A policy run below its own level (`disabled` below `advisory` below `mandatory`), a name the
+    pack does not have, a property a policy does not declare or whose value its schema refuses,
+    ESC environments (values the audit cannot read) and a level `remediate` on a policy that has a
+    remediation (the audit does not run remediations) are refused. `remediate` on a policy without
+    one is what pulumi_policy makes of it, mandatory, so it is accepted."""
+    # Imported here: only a checked-in config is validated against the schemas, once per audit.
+    from jsonschema import Draft7Validator
+
+    policies = list(policies)
+    if not isinstance(document, Mapping):
+        return [PackConfigProblem("", f"must be a JSON object of policy names, got {type(document).__name__}")]
+    try:
+        applied = apply_pack_config(document, policies)
+    except PackConfigError as refused:
+        return [PackConfigProblem("", str(refused))]
+    problems = []
+    if applied.environments:
+        problems.append(PackConfigProblem(ENVIRONMENTS, f"imports Pulumi ESC environments "
+                                          f"({', '.join(applied.environments)}) the audit cannot read; remove it"))
+    everyone = document.get(ALL)
+    if isinstance(everyone, Mapping) and set(everyone) - {ENFORCEMENT_LEVEL}:
+        problems.append(PackConfigProblem(ALL, f"takes only {ENFORCEMENT_LEVEL}; "
+                                          f"{', '.join(sorted(set(everyone) - {ENFORCEMENT_LEVEL}))} would reach "
+                                          "no policy"))
+    problems += [PackConfigProblem(name, "is not a policy of the pack; remove it or correct the name")
+                 for name in document if name not in (ALL, ENVIRONMENTS) and name not in applied.levels]
+    for policy in policies:
+        level, own = applied.levels[policy.name], own_level(policy)
+        via = f' (from "{ALL}")' if applied.level_sources.get(policy.name) == ALL else ""
+        if _STRENGTH[level] < _STRENGTH[own]:
+            effect = "not run it" if level == EnforcementLevel.DISABLED else "only warn"
+            problems.append(PackConfigProblem(
+                policy.name, f"{level.value}{via} is below its own level, {own.value}: pulumi up would {effect}"))
+        elif (level == EnforcementLevel.REMEDIATE and isinstance(policy, ResourceValidationPolicy)
+              and policy.has_remediation()):
+            problems.append(PackConfigProblem(
+                policy.name, f"remediate{via} runs its remediation, which the audit does not run"))
+        declared = policy.config_schema.properties if policy.config_schema else {}
+        given = document.get(policy.name)
+        for key in given if isinstance(given, Mapping) else ():
+            if key != ENFORCEMENT_LEVEL and key not in declared:
+                takes = f"it declares {', '.join(declared)}" if declared else "it declares none"
+                problems.append(PackConfigProblem(policy.name, f"{key} is not a property of this policy ({takes})"))
+        if policy.config_schema:
+            # As the CLI validates a policy's properties: {"type": "object", "properties", "required"}.
+            schema: dict[str, Any] = {"type": "object", "properties": declared}
+            if policy.config_schema.required:
+                schema["required"] = policy.config_schema.required
+            for error in Draft7Validator(schema).iter_errors(applied.properties[policy.name]):
+                where = "/".join(str(part) for part in error.absolute_path)
+                problems.append(PackConfigProblem(policy.name, f"{where + ': ' if where else ''}{error.message}"))
+    return problems
+
+
+@dataclass(frozen=True)
+class StackPackConfig:
+    # The `--policy-pack-config` document the pack runs with; None when the file cannot be read.
+    document: Mapping[str, Any] | None
+    source: str
+    problems: list[PackConfigProblem]
+
+
+def stack_pack_config(rendering: Rendering) -> StackPackConfig:
     """The checked-in `policies/policy-config.<stack>.json` when there is one (an account added
-    to the stack config but not to the pack config is then reported), else the derived config."""
-    path = PROJECT_DIR / "policies" / f"policy-config.{rendering.stack}.json"
-    if path.exists():
-        return json.loads(path.read_text()), f"policies/{path.name}"
-    return pack_config(rendering.settings), "derived from the stack settings"
+    to the stack config but not to the pack config is then reported, and so is a lowered level),
+    else the derived config."""
+    path = rendering.project_dir / "policies" / f"policy-config.{rendering.stack}.json"
+    if not path.exists():
+        return StackPackConfig(pack_config(rendering.settings), "derived from the stack settings", [])
+    source = f"policies/{path.name}"
+    try:
+        document = read_pack_config(path)
+    except (PackConfigError, OSError, UnicodeDecodeError) as error:
+        return StackPackConfig(None, source, [PackConfigProblem("", str(error))])
+    problems = pack_config_problems(document)
+    if not isinstance(document, Mapping):
+        return StackPackConfig(None, source, problems)
+    try:
+        apply_pack_config(document)
+    except PackConfigError:  # a level or entry the CLI refuses: pack_config_problems reported it
+        return StackPackConfig(None, source, problems)
+    return StackPackConfig(document, source, problems)
 
 
 def guardrails_section(rendering: Rendering) -> Section:
-    config, source = stack_pack_config(rendering)
-    violations = rendering_violations(rendering, config)
+    config = stack_pack_config(rendering)
+    # A file the CLI would refuse runs no policy there; here neither, and its problems say why.
+    violations = [] if config.document is None else rendering_violations(rendering, config.document)
+    problems = [Violation(problem.subject, "mandatory", "",
+                          f"{config.source}: {problem.subject + ': ' if problem.subject else ''}{problem.reason}")
+                for problem in config.problems]
     mandatory = sum(v.mandatory for v in violations)
     lines = [f"[{v.enforcement}] {v.policy}  {v.urn or '(stack)'}: {v.message}" for v in violations]
-    if not violations:
+    lines += [f"[pack config] {problem.message}" for problem in problems]
+    if not violations and not problems:
         lines.append(f"{len(POLICIES)} policies over {len(rendering.resources)} resources: no violations.")
-    lines.append(f"Pack config: {source}.")
+    lines.append(f"Pack config: {config.source}.")
     title = (f"Guardrails ({PACK_NAME}, {len(POLICIES)} policies): {mandatory} mandatory, "
              f"{len(violations) - mandatory} advisory violations")
+    if problems:
+        title += f", {len(problems)} pack config problems"
     return Section(
         title=title,
         text="\n".join(lines),
         json_key="violations",
-        json_value=[asdict(v) for v in violations],
-        failed=mandatory > 0,
+        json_value=[asdict(v) for v in violations + problems],
+        failed=mandatory > 0 or bool(problems),
     )

@@ -72,6 +72,8 @@ class Rendering:
     components: list[RecordedResource]
     outputs: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)
+    # The folder holding Pulumi.yaml, and so the stack's checked-in policy pack config.
+    project_dir: Path = PROJECT_DIR
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -260,6 +262,7 @@ def render(
         components=sorted((r for r in recorded if not r.custom), key=lambda r: r.urn),
         outputs=outputs,
         config=values,
+        project_dir=project_dir,
     )
 
 

@@ -6,12 +6,18 @@ with its path, line and column. The CLI then checks values against the types dec
 Pulumi.yaml; this does the same, a little stricter where the CLI would quietly keep a value's
 text: a YAML number given for a string key (an account ID losing its leading zero once it
 sits in a list) is refused here, and must be quoted.
+
+Every other key of both files is either honoured as the CLI honours it or refused (ConfigError,
+exit 2): the keys that would make `pulumi up` run another program, read the stack file from
+elsewhere, load other plugins or pull values from outside the repository (README, "How the stack
+file is read").
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,12 +92,140 @@ def _config_texts(node: Any) -> dict[str, str]:
     return {}
 
 
+# The top-level keys of a project file, from the CLI's schema (pulumi/pulumi
+# sdk/go/common/workspace/project.json) and its Project struct (project.go, which adds
+# requiredPulumiVersion). Informational ones are allowed as they are; `name`, `runtime`, `main`,
+# `config`, `stackConfigDir` and `options` are honoured or refused by _project_problems; the
+# rest change what `pulumi up` runs or where it keeps state, and are refused with the reason.
+INFORMATIONAL_PROJECT_KEYS = ("name", "description", "author", "website", "license", "requiredPulumiVersion")
+REFUSED_PROJECT_KEYS = {
+    "plugins": "makes the CLI run local provider, analyzer or language plugin binaries instead of the "
+               "released ones the audit's SDKs match",
+    "packages": "makes the CLI install provider packages from sources other than the locks",
+    "backend": "picks the state backend, which decides what `pulumi up` deletes and which resources stay "
+               "protected (it overrides `pulumi login`); choose it with `pulumi login` or PULUMI_BACKEND_URL",
+    "template": "is read by `pulumi new` only, and its config would seed a new stack with values the audit "
+                "never reads; this project is not a template",
+}
+# The Python runtime exactly as the locks install it and the audit renders it: another toolchain
+# resolves other dependencies, another virtualenv (possibly committed) runs another interpreter.
+RUNTIME = "python"
+RUNTIME_OPTIONS: dict[str, tuple[str, ...]] = {
+    "toolchain": ("pip",),
+    "virtualenv": (".venv",),
+    "typechecker": ("mypy", "pyright"),  # runs before the program; deploys nothing
+}
+REQUIRED_RUNTIME_OPTIONS = ("toolchain", "virtualenv")
+# Project options (schema: `refresh: always` only): refreshing first reads the real state, it adds nothing.
+PROJECT_OPTIONS = {"refresh": ("always",)}
+# The CLI looks for Pulumi.json, then Pulumi.yaml, then Pulumi.yml (sdk/go/common/encoding Exts):
+# a second project file would be read instead of, or beside, the one the audit reads.
+OTHER_PROJECT_FILES = ("Pulumi.json", "Pulumi.yml")
+# The top-level keys of a stack file (ProjectStack in project.go); `environment` (Pulumi ESC)
+# imports values from outside the repository, which the audit cannot read.
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt")
+
+
+def _inside(directory: Path, relative: str) -> Path | None:
+    """`directory/relative` cleaned as the CLI's filepath.Join cleans it, or None when it leaves `directory`."""
+    if os.path.isabs(relative):
+        return None
+    joined = os.path.normpath(os.path.join(directory, relative))
+    root = os.path.normpath(directory)
+    return Path(joined) if os.path.commonpath([joined, root]) == root else None
+
+
+def _project_problems(project: dict[Any, Any], path: Path, project_dir: Path) -> list[str]:
+    problems = []
+    home = _inside(project_dir, ".")
+    for key, value in project.items():
+        if key in INFORMATIONAL_PROJECT_KEYS:
+            if key != "name" and value is not None and not isinstance(value, str):
+                problems.append(f"{path}: {key}: must be a string, got {type(value).__name__}")
+        elif key in REFUSED_PROJECT_KEYS:
+            if value not in (None, {}, []):
+                problems.append(f"{path}: {key}: {REFUSED_PROJECT_KEYS[key]}; it is refused, remove it")
+        elif key == "runtime":
+            problems += _runtime_problems(value, path)
+        elif key == "main":
+            # The program is project_dir/__main__.py: `main` may only name that directory again.
+            if value not in (None, "") and (not isinstance(value, str) or _inside(project_dir, value) != home):
+                problems.append(f"{path}: main: {value!r} makes the CLI run another program than the one the audit "
+                                f"renders ({project_dir / '__main__.py'}); remove it")
+        elif key == "stackConfigDir":
+            if value not in (None, "") and (not isinstance(value, str) or _inside(project_dir, value) is None):
+                problems.append(f"{path}: stackConfigDir: {value!r} must be a relative directory inside "
+                                f"{project_dir}, where the stack file is reviewed with the program")
+        elif key == "config":
+            if isinstance(value, str):
+                problems.append(f"{path}: config: {value!r} is the deprecated spelling of stackConfigDir; "
+                                "config must be the mapping of declared keys")
+            elif value is not None and not isinstance(value, dict):
+                problems.append(f"{path}: config: must be a mapping of declared keys, got {type(value).__name__}")
+        elif key == "options":
+            options = {} if value is None else value
+            if not isinstance(options, dict):
+                problems.append(f"{path}: options: must be a mapping, got {type(value).__name__}")
+                continue
+            for option, setting in options.items():
+                if setting not in PROJECT_OPTIONS.get(option, ()):
+                    allowed = ", ".join(f"{k}: {v}" for k, values in PROJECT_OPTIONS.items() for v in values)
+                    problems.append(f"{path}: options.{option}: {setting!r} is refused; only {allowed} is allowed")
+        else:
+            problems.append(f"{path}: {key}: is not a Pulumi.yaml key the audit knows, and the CLI may act on "
+                            "it; it is refused, remove it")
+    for other in OTHER_PROJECT_FILES:
+        if (project_dir / other).exists():
+            problems.append(f"{project_dir / other}: the CLI reads Pulumi.json, Pulumi.yaml and Pulumi.yml in "
+                            "that order, and the audit reads Pulumi.yaml only; remove it")
+    return problems
+
+
+def _runtime_problems(runtime: Any, path: Path) -> list[str]:
+    expected = (f"runtime must be {{name: {RUNTIME}, options: {{"
+                + ", ".join(f"{k}: {RUNTIME_OPTIONS[k][0]}" for k in REQUIRED_RUNTIME_OPTIONS)
+                + "}}, the environment the locks install and the audit renders in")
+    if not isinstance(runtime, dict):
+        return [f"{path}: runtime: {runtime!r}: {expected}"]
+    problems = []
+    for key in runtime:
+        if key not in ("name", "options"):
+            problems.append(f"{path}: runtime.{key}: is not a runtime key (name, options); remove it")
+    if runtime.get("name") != RUNTIME:
+        problems.append(f"{path}: runtime.name: {runtime.get('name')!r}: {expected}")
+    options = runtime.get("options")
+    if not isinstance(options, dict):
+        return [*problems, f"{path}: runtime.options: {options!r}: {expected}"]
+    for key, value in options.items():
+        if key not in RUNTIME_OPTIONS:
+            problems.append(f"{path}: runtime.options.{key}: is not an option the audit knows (it may change "
+                            f"which program or interpreter runs); only {', '.join(RUNTIME_OPTIONS)} are allowed")
+        elif value not in RUNTIME_OPTIONS[key]:
+            problems.append(f"{path}: runtime.options.{key}: {value!r} is refused; "
+                            f"{' or '.join(RUNTIME_OPTIONS[key])} only ({expected})")
+    problems += [f"{path}: runtime.options.{key}: is missing; {expected}"
+                 for key in REQUIRED_RUNTIME_OPTIONS if key not in options]
+    return problems
+
+
 def project_file(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Pulumi.yaml, every key honoured as the CLI honours it or refused (ConfigError)."""
     path = project_dir / "Pulumi.yaml"
     project = read_yaml(path).data
     if not isinstance(project, dict) or not isinstance(project.get("name"), str):
         raise ConfigError([f"{path}: must be a mapping with a string `name`"])
+    problems = _project_problems(project, path, project_dir)
+    if problems:
+        raise ConfigError(problems)
     return project
+
+
+def stack_file_path(project: Mapping[str, Any], project_dir: Path, stack: str) -> Path:
+    """Where the CLI reads Pulumi.<stack>.yaml: beside Pulumi.yaml, or in `stackConfigDir`."""
+    directory = _inside(project_dir, project.get("stackConfigDir") or ".")
+    if directory is None:  # project_file refused it already
+        raise ConfigError([f"{project_dir / 'Pulumi.yaml'}: stackConfigDir: leaves {project_dir}"])
+    return directory / f"Pulumi.{stack}.yaml"
 
 
 def _type_problem(key: str, value: Any, schema: Mapping[str, Any], text: str | None = None) -> str | None:
@@ -145,6 +279,14 @@ def _stack_values(path: Path) -> tuple[dict[Any, Any], dict[str, str]]:
         return {}, {}
     if not isinstance(stack, dict):
         raise ConfigError([f"{path}: must be a mapping (with a `config:` mapping), got {type(stack).__name__}"])
+    refused = [
+        f"{path}: environment: imports Pulumi ESC values the audit cannot read; put the values under config:"
+        if key == "environment" else
+        f"{path}: {key}: is not a stack file key the audit knows ({', '.join(STACK_FILE_KEYS)}); remove it"
+        for key in stack if key not in STACK_FILE_KEYS
+    ]
+    if refused:
+        raise ConfigError(refused)
     config = stack.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError([f"{path}: `config:` must be a mapping of namespace:key to value"])
@@ -162,9 +304,9 @@ def load_stack_config(
     """
     project = project_file(project_dir)
     name = project["name"]
-    stack_path = project_dir / f"Pulumi.{stack}.yaml"
+    stack_path = stack_file_path(project, project_dir, stack)
     if not stack_path.exists():
-        raise ConfigError([f"stack {stack!r}: no {stack_path.name} in {project_dir}"])
+        raise ConfigError([f"stack {stack!r}: no {stack_path.name} in {stack_path.parent}"])
     stack_values, texts = _stack_values(stack_path)
 
     schema: dict[str, Mapping[str, Any]] = {}

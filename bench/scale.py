@@ -133,7 +133,7 @@ def _run_row(accounts: int, publishers: int, mode: str, stack: str,
     row["render_s"] = time.process_time() - started
     row["render_wall_s"] = time.perf_counter() - started_wall
     row["render_mib"] = peak_mib()
-    row["pack_config"] = stack_pack_config(rendering)[1]
+    row["pack_config"] = stack_pack_config(rendering).source
     sections = [SECTIONS[0](rendering)]
     for build in SECTIONS[1:]:
         started, started_wall = time.process_time(), time.perf_counter()

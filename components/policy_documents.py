@@ -70,6 +70,8 @@ REOPEN_ACTIONS = (
     "codeartifact:DeleteRepositoryPermissionsPolicy",
     "codeartifact:DeleteDomainPermissionsPolicy",
 )
+# Archiving or unlisting versions hides them from every consumer at once: for the deploy roles only.
+STATUS_ACTIONS = ("codeartifact:UpdatePackageVersionsStatus",)
 # Disabling the domain's key makes every package unreadable at once; deleting it, for good.
 KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 # What the owner account may do to the key through IAM: administer it (AWS's key
@@ -150,7 +152,8 @@ def _deny_everyone_but(sid: str, actions: tuple[str, ...], exempt: list[str]) ->
 
 def domain_permissions_policy(settings: Settings) -> PolicyDocument:
     """Token and read-only domain access for readers; for everyone, a Deny of every way to lose a
-    package (delete, overwrite) and, but for the deploy roles, of every way to reopen internal names."""
+    package (delete, overwrite) and, but for the deploy roles, of every way to reopen internal names or to
+    archive and unlist versions."""
     statements = []
     if has_readers(settings):
         statements.append(
@@ -161,6 +164,8 @@ def domain_permissions_policy(settings: Settings) -> PolicyDocument:
         _deny_everyone_but("DenyIrreversibleDeletes", IRREVERSIBLE_ACTIONS, break_glass),
         _deny_everyone_but("DenyOverwritingVersions", OVERWRITE_ACTIONS, break_glass),
         _deny_everyone_but("DenyReopeningInternalNames", REOPEN_ACTIONS,
+                           [*settings.deploy_principal_arns, *break_glass]),
+        _deny_everyone_but("DenyChangingVersionStatus", STATUS_ACTIONS,
                            [*settings.deploy_principal_arns, *break_glass]),
     ]
     return {"Version": VERSION, "Statement": statements}

@@ -1,5 +1,6 @@
-"""AWS facts the guardrails rely on, stated here so that the pack stands apart from the program
-it guards: a wrong constant in the program must not move the guard with it."""
+"""AWS facts the guardrails and the audit rely on, stated here so that both judges stand apart from the
+program they guard: a wrong constant in the program (an action dropped from a Deny) must not move the
+guard with it. tests/test_design.py shows the program's Denies name exactly these actions."""
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
@@ -36,9 +37,13 @@ REOPEN_ACTIONS = (
     "codeartifact:DeleteRepositoryPermissionsPolicy",
     "codeartifact:DeleteDomainPermissionsPolicy",
 )
+# Archiving or unlisting versions (UpdatePackageVersionsStatus) loses nothing, but one call can hide
+# every version of every package from every consumer: for the deploy roles only.
+STATUS_ACTIONS = ("codeartifact:UpdatePackageVersionsStatus",)
 # Disabling the domain's key makes every package unreadable at once; deleting it, for good.
 KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 
 PUBLISH_ACTION = "codeartifact:PublishPackageVersion"
 BEARER_TOKEN_ACTION = "sts:GetServiceBearerToken"  # noqa: S105 (an action name, not a secret)
 KEY_POLICY_LIMIT = 32768
+POLICY_VERSION = "2012-10-17"

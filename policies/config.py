@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyProviderResource,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -25,6 +26,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from . import iam_documents as iam
+
+T = TypeVar("T")
 
 # Every rule blocks unless it says otherwise; `all` in the pack config can lower it.
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
@@ -79,6 +82,14 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
         "items": {"type": "string"},
         "default": [],
         "description": "Normalised package name prefixes that must never come from public PyPI.",
+    },
+    "publisherPackages": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "array", "items": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$"}},
+        "default": {},
+        "description": "GitHub repository (owner/name) -> the package names its publisher role may publish; a "
+        "publish grant on any other name is refused.",
     },
     "deployPrincipalArns": {
         "type": "array",
@@ -155,6 +166,25 @@ def owner_account(args: ResourceValidationArgs) -> str | None:
     return config_str(args, "ownerAccountId") or provider_account(args.provider)
 
 
+UNKNOWN_RULE = ("met a value unknown during preview and could not check the rest of the stack; the registry's "
+                "documents are built from its settings, so they must be known at preview")
+
+
+def when_known(read: Callable[[], T], report: Report, resource: PolicyResource, what: str) -> T | None:
+    """`read()`, or None after reporting `resource` when what it reads is unknown during preview.
+
+    CrossGuard turns a rule that raises on an unknown into one advisory note for the whole rule, which
+    would silence every known violation beside it: a stack rule reads each resource through this instead,
+    so an unknown document is itself a mandatory violation and the rule goes on with the others."""
+    try:
+        return read()
+    except UnknownValueError:
+        report(f"{resource.name}: its {what} is unknown during preview, so this rule cannot check it: treat it as "
+               "failing until it is known (build documents from settings, not from other resources' outputs)",
+               resource.urn)
+        return None
+
+
 def _report(report_violation: ReportViolation) -> Report:
     """The callback as rules call it, urn optional, whatever pulumi_policy's alias says."""
 
@@ -167,7 +197,12 @@ def _report(report_violation: ReportViolation) -> Report:
 def resource_policy(name: str, description: str, validate: ResourceRule, *config_keys: str,
                     enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> ResourceValidationPolicy:
     def validation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        validate(args, _report(report_violation))
+        report = _report(report_violation)
+        try:
+            validate(args, report)
+        except UnknownValueError:
+            report(f"this resource's checked properties are unknown during preview: {name} cannot check them, so "
+                   "it counts as failing until they are known")
 
     return ResourceValidationPolicy(
         name=name, description=description, validate=validation, enforcement_level=enforcement,
@@ -178,7 +213,11 @@ def resource_policy(name: str, description: str, validate: ResourceRule, *config
 def stack_policy(name: str, description: str, validate: StackRule, *config_keys: str,
                  enforcement: EnforcementLevel = PACK_ENFORCEMENT_LEVEL) -> StackValidationPolicy:
     def validation(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        validate(args, _report(report_violation))
+        report = _report(report_violation)
+        try:
+            validate(args, report)
+        except UnknownValueError:
+            report(f"{name} {UNKNOWN_RULE}")
 
     return StackValidationPolicy(
         name=name, description=description, validate=validation, enforcement_level=enforcement,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import partial
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
@@ -17,7 +18,7 @@ from .aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
 from .aws_managed import aws_managed_document, is_aws_managed
 from .iam_actions import beyond_read_only, document_beyond_read_only
 from .props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
-from .trust import trusts_github, trusts_pull_requests
+from .trust import GITHUB_SUB_KEY, GITHUB_SUBJECT, trusts_github, trusts_pull_requests
 
 # One package, named exactly: arn:aws:codeartifact:REGION:ACCOUNT:package/DOMAIN/REPOSITORY/pypi//NAME
 EXACT_PACKAGE_ARN = re.compile(
@@ -175,8 +176,14 @@ class RoleReferences:
 
 
 def _documents_of(policies: list[PolicyResource], where: str) -> list[tuple[str, dict[str, object] | None]]:
-    return [(where, document) for policy in policies
-            for _, document in props_.identity_policies(policy.resource_type, policy.props)]
+    found: list[tuple[str, dict[str, object] | None]] = []
+    for policy in policies:
+        try:
+            found += [(where, document) for _, document in props_.identity_policies(policy.resource_type, policy.props)]
+        except UnknownValueError:
+            # Unknown during preview: cannot be read, so it counts as allowing everything.
+            found.append((f"{where} (unknown during preview)", None))
+    return found
 
 
 def _managed_by_arn(args: StackValidationArgs) -> dict[object, PolicyResource]:
@@ -210,10 +217,39 @@ def role_documents(role: PolicyResource, references: RoleReferences,
     return found
 
 
-def publisher_problems(statement: Mapping[str, object]) -> list[str]:
-    """Why an Allow statement gives a GitHub-assumable role more than reading and publishing exact packages."""
+def trusted_repositories(github: list[Mapping[str, object]]) -> set[str] | None:
+    """The GitHub repositories (owner/name, lower case, IDs dropped) whose subjects a role trusts; None
+    when a subject cannot be read as one repository (the trust rule reports why)."""
+    found = set()
+    for statement in github:
+        for _, values in iam.condition_entries(statement, GITHUB_SUB_KEY):
+            for value in values:
+                match = GITHUB_SUBJECT.match(value)
+                if match is None or any(c in value for c in "*?"):
+                    return None
+                found.add(f"{match['owner'].split('@', 1)[0]}/{match['repo'].split('@', 1)[0]}".lower())
+    return found
+
+
+def publishable_names(args: StackValidationArgs, repositories: set[str] | None) -> frozenset[str]:
+    """The package names a role trusted by these repositories may publish: those every one of them claims
+    in publisherPackages (a role two repositories share would let each publish the other's)."""
+    configured = cfg.config(args, "publisherPackages")
+    claimed = {str(k).lower(): frozenset(str(n) for n in iam.as_list(v))
+               for k, v in (configured.items() if isinstance(configured, Mapping) else [])}
+    if not repositories:
+        return frozenset()
+    return frozenset.intersection(*(claimed.get(repository, frozenset()) for repository in repositories))
+
+
+def publisher_problems(statement: Mapping[str, object], own: frozenset[str] = frozenset(),
+                       prefixes: frozenset[str] = frozenset()) -> list[str]:
+    """Why an Allow statement gives a GitHub-assumable role more than reading and publishing its own
+    packages (`own`, each inside an internal prefix) by exact ARN."""
     if "NotAction" in statement:
         return ["NotAction (everything it does not list)"]
+    if "NotResource" in statement:
+        return ["NotResource (everything it does not list)"]
     problems = []
     for pattern in iam.actions(statement):
         for action in beyond_read_only(pattern):
@@ -224,28 +260,41 @@ def publisher_problems(statement: Mapping[str, object]) -> list[str]:
             if loose:
                 problems.append(f"{PUBLISH_ACTION} on {loose[0]} (only exact package ARNs "
                                 ".../package/DOMAIN/REPOSITORY/pypi//NAME, no wildcard)")
+            names = [r.rsplit("/pypi//", 1)[1] for r in iam.resources(statement) if EXACT_PACKAGE_ARN.match(r)]
+            for name in names:
+                if name not in own:
+                    problems.append(f"{PUBLISH_ACTION} on {name!r}, which is not one of the packages publisherPackages "
+                                    f"gives the repositories it trusts ({', '.join(sorted(own)) or 'none'})")
+                elif not name.startswith(tuple(prefixes)):
+                    problems.append(f"{PUBLISH_ACTION} on {name!r}, which is outside every internal prefix: it could "
+                                    "shadow a public package for every consumer")
     return problems
 
 
 def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) -> None:
+    prefixes = cfg.config_set(args, "internalPrefixes")
     by_arn = _managed_by_arn(args)
     references = RoleReferences(args.resources)
     for role in args.resources:
         if role.resource_type not in ROLE_TYPES:
             continue
-        trust = props_.trust_policy(role.resource_type, role.props)
+        trust = cfg.when_known(partial(props_.trust_policy, role.resource_type, role.props), report, role,
+                               "trust policy")
+        if trust is None:
+            continue
         github = [s for _, document in trust for s in iam.allow_statements(document) if trusts_github(s)]
         if not github:
             continue
         # Any branch of the repository can open a pull request: such a role may only read.
         read_only = any(trusts_pull_requests(s) for s in github)
+        own = publishable_names(args, trusted_repositories(github))
         for where, document in role_documents(role, references, by_arn):
             if document is None:
                 report(f"GitHub-assumable role {role.name}: {where} cannot be read, so it is treated as allowing "
                        "everything", role.urn)
                 continue
             for index, statement in enumerate(iam.allow_statements(document)):
-                problems = publisher_problems(statement)
+                problems = publisher_problems(statement, own, prefixes)
                 if read_only:
                     beyond = ["NotAction"] if "NotAction" in statement else [
                         a for pattern in iam.actions(statement) for a in beyond_read_only(pattern)]
@@ -283,8 +332,9 @@ POLICIES: list[cfg.Guardrail] = [
     ),
     cfg.stack_policy(
         "github-roles-publish-only-own-packages",
-        "A role GitHub Actions can assume may only read and PublishPackageVersion on exact package ARNs, "
-        "through every policy in force for it (inline, attached, AWS-managed).",
-        validate_github_role_scope,
+        "A role GitHub Actions can assume may only read, and PublishPackageVersion on the exact package ARNs of "
+        "the names publisherPackages gives the repositories it trusts (inside an internal prefix), through every "
+        "policy in force for it (inline, attached, AWS-managed).",
+        validate_github_role_scope, "publisherPackages", "internalPrefixes",
     ),
 ]

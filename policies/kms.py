@@ -4,6 +4,7 @@ outside the owner account in, or anyone but the break-glass role disable or dele
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -88,11 +89,19 @@ def validate_domain_key(args: StackValidationArgs, report: cfg.Report) -> None:
                 report(f"{domain.name} uses KMS key {key.name}, which does not have enableKeyRotation", key.urn)
 
 
+def _own_key_policy(key: PolicyResource) -> tuple[object]:
+    # A 1-tuple, so that an absent policy (None) is told apart from an unknown one.
+    return (props_.raw_key_policy(key.resource_type, key.props)[0][1],)
+
+
 def validate_domain_key_policy(args: StackValidationArgs, report: cfg.Report) -> None:
     key_policies = props_.of_type(args, KEY_POLICY_RESOURCE)
     for domain in props_.of_type(args, DOMAIN_TYPES):
         for key in _domain_keys(args, domain)[1]:
-            has_policy = bool(props_.raw_key_policy(key.resource_type, key.props)[0][1]) or any(
+            own = cfg.when_known(partial(_own_key_policy, key), report, key, "key policy")
+            if own is None:
+                continue
+            has_policy = bool(own[0]) or any(
                 any(dep.urn == key.urn for dep in p.property_dependencies.get("keyId", [])) for p in key_policies
             )
             if not has_policy:

@@ -165,6 +165,11 @@ def identity_policies(resource_type: str, props: Mapping[str, object]) -> Docume
     return parsed([(what, raw) for what, raw, _ in raw_identity_policies(resource_type, props)])
 
 
+def all_policies(resource_type: str, props: Mapping[str, object]) -> Documents:
+    """Identity and resource policies alike: whatever may grant an action."""
+    return identity_policies(resource_type, props) + resource_policies(resource_type, props)
+
+
 def trust_policy(resource_type: str, props: Mapping[str, object]) -> Documents:
     return parsed(raw_trust_policy(resource_type, props))
 

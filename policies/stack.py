@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from pulumi_policy import PolicyResource, StackValidationArgs
-from pulumi_policy.proxy import UnknownValueError
 
 from . import config as cfg
 from . import grants
 from . import iam_documents as iam
 from . import props as props_
-from .aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS
+from .aws_facts import IRREVERSIBLE_ACTIONS, OVERWRITE_ACTIONS, PUBLISH_ACTION, REOPEN_ACTIONS, STATUS_ACTIONS
 from .codeartifact import external_connections
 from .props import (
     DOMAIN_POLICY_TYPES,
@@ -106,21 +106,17 @@ def _granted_repository(resource: PolicyResource) -> str | None:
 def validate_store_has_no_publishers(args: StackValidationArgs, report: cfg.Report) -> None:
     stores = []
     for repository in props_.of_type(args, REPOSITORY_TYPES):
-        try:
-            connections = external_connections(repository.resource_type, repository.props)
-        except UnknownValueError:
-            continue
+        connections = cfg.when_known(partial(external_connections, repository.resource_type, repository.props),
+                                     report, repository, "external connection")
         if connections:
             name = props_.known(repository.props, "repository") or props_.known(repository.props, "repositoryName")
             stores.append((name, connections, *_repository_packages(repository)))
     if not stores:
         return
     for resource in args.resources:
-        props = resource.props
-        try:
-            documents = props_.identity_policies(resource.resource_type, props)
-            documents += props_.resource_policies(resource.resource_type, props)
-        except UnknownValueError:
+        documents = cfg.when_known(partial(props_.all_policies, resource.resource_type, resource.props),
+                                   report, resource, "policy document")
+        if documents is None:
             continue
         granted_repository = _granted_repository(resource)
         for what, document in documents:
@@ -190,14 +186,20 @@ def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Repo
 # --- the Deny of irreversible deletes -------------------------------------------------------------
 
 
-def _domain_documents(domain: PolicyResource, args: StackValidationArgs) -> list[dict[str, object]]:
-    """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it."""
+def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
+                      report: cfg.Report) -> list[dict[str, object]] | None:
+    """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it;
+    None when one of them is unknown during preview (reported)."""
     name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
     found = []
     for resource in props_.of_type(args, DOMAIN_POLICY_TYPES):
         depends = any(dep.urn == domain.urn for dep in resource.property_dependencies.get("domain", []))
         if resource.urn == domain.urn or depends or (name and props_.known(resource.props, "domain") == name):
-            found += [document for _, document in props_.resource_policies(resource.resource_type, resource.props)]
+            documents = cfg.when_known(partial(props_.resource_policies, resource.resource_type, resource.props),
+                                       report, resource, "permissions policy")
+            if documents is None:
+                return None
+            found += [document for _, document in documents]
     return found
 
 
@@ -209,9 +211,12 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
         (IRREVERSIBLE_ACTIONS, break_glass, "a published version could be deleted"),
         (OVERWRITE_ACTIONS, break_glass, "a published version could be overwritten"),
         (REOPEN_ACTIONS, break_glass | deployers, "internal names could be reopened to public PyPI"),
+        (STATUS_ACTIONS, break_glass | deployers, "every version could be archived or unlisted"),
     ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
-        documents = _domain_documents(domain, args)
+        documents = _domain_documents(domain, args, report)
+        if documents is None:
+            continue
         if not documents:
             report(f"{domain.name} has no domain permissions policy, so nothing denies deleting, overwriting or "
                    "reopening packages to any principal with IAM rights", domain.urn)
@@ -223,6 +228,58 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
                 allowed = f"except {sorted(exempt)}" if exempt else "without any exception"
                 report(f"{domain.name}: the domain permissions policy does not Deny {grants.summary(missing, 6)} to "
                        f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
+
+# --- one permissions policy per domain and per repository ------------------------------------------
+
+
+def _target(resource: PolicyResource, key: str, targets: list[PolicyResource], *names: str) -> tuple[str, ...] | None:
+    """What a permissions policy applies to: the declared resource it depends on or names (by URN), else
+    (account, name...) as written; None when its name is unknown during preview and no dependency tells."""
+    for dependency in resource.property_dependencies.get(key, []):
+        if any(dependency.urn == target.urn for target in targets):
+            return (dependency.urn,)
+    known = tuple(props_.known_str(resource.props, name) for name in names)
+    if any(name is None for name in known):
+        return None
+    account = props_.known_str(resource.props, "domainOwner") or cfg.provider_account(resource.provider) or ""
+    for target in targets:
+        target_names = (props_.known_str(target.props, "domain") or props_.known_str(target.props, "domainName"),
+                        *([props_.known_str(target.props, "repository")] if len(names) > 1 else []))
+        target_account = cfg.provider_account(target.provider) or ""
+        # An account that cannot be told (an unpinned provider) matches a target of the same name anywhere.
+        if target_names == known and (target_account == account or not account):
+            return (target.urn,)
+    return (account, *(name or "" for name in known))
+
+
+def validate_one_permissions_policy(args: StackValidationArgs, report: cfg.Report) -> None:
+    domains = props_.of_type(args, "aws:codeartifact/domain:Domain")
+    repositories = props_.of_type(args, "aws:codeartifact/repository:Repository")
+    found: dict[tuple[str, ...], list[PolicyResource]] = {}
+    for resource in args.resources:
+        if resource.resource_type in ("aws-native:codeartifact:Domain", "aws-native:codeartifact:Repository"):
+            if props_.known(resource.props, "permissionsPolicyDocument") is not None:
+                found.setdefault((resource.urn,), []).append(resource)
+            continue
+        if resource.resource_type == "aws:codeartifact/domainPermissions:DomainPermissions":
+            target = _target(resource, "domain", domains, "domain")
+        elif resource.resource_type == "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy":
+            target = _target(resource, "repository", repositories, "domain", "repository")
+        else:
+            continue
+        if target is None:
+            report(f"{resource.name}: the domain or repository it applies to is unknown during preview and no "
+                   "dependency tells, so a second policy for the same one could not be seen; name it with a known "
+                   "value", resource.urn)
+            continue
+        found.setdefault(target, []).append(resource)
+    for policies in found.values():
+        if len(policies) > 1:
+            names = ", ".join(p.name for p in policies)
+            report(f"{names} are {len(policies)} permissions policies for one CodeArtifact domain or repository: AWS "
+                   "keeps only the last one written, so which one is in force depends on the order of the update; "
+                   "keep exactly one", policies[-1].urn)
+
 
 POLICIES: list[cfg.Guardrail] = [
     cfg.stack_policy(
@@ -244,8 +301,14 @@ POLICIES: list[cfg.Guardrail] = [
     cfg.stack_policy(
         "domain-denies-loss-and-reopening",
         "Every domain's permissions policy denies the irreversible deletes and CopyPackageVersions to every "
-        "principal but the break-glass role, and package-group, origin-control, upstream and repository-policy "
-        "changes to every principal but the deploy roles and the break-glass role.",
+        "principal but the break-glass role, and package-group, origin-control, upstream, repository-policy and "
+        "version-status changes to every principal but the deploy roles and the break-glass role.",
         validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns",
+    ),
+    cfg.stack_policy(
+        "one-permissions-policy-per-domain-and-repository",
+        "A CodeArtifact domain or repository has at most one permissions policy (AWS keeps only the last one "
+        "written).",
+        validate_one_permissions_policy,
     ),
 ]

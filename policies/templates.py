@@ -36,6 +36,18 @@ ROLE = "AWS::IAM::Role"
 MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 INLINE_POLICY = "AWS::IAM::Policy"
 IAM_RESOURCE_TYPES = (ROLE, MANAGED_POLICY, INLINE_POLICY)
+# Top-level template sections: those read (or harmless), and why the others are refused. A Transform
+# (a macro, AWS::Serverless, AWS::Include) rewrites the template when it is deployed, so what runs is
+# not what was checked.
+TEMPLATE_SECTIONS_READ = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Resources", "Outputs"})
+TEMPLATE_SECTIONS_REFUSED = {
+    "Transform": "rewrites the template at deploy time (a macro or AWS::Include): what is deployed cannot be "
+                 "known offline",
+    "Conditions": "can leave resources out or in per account; conditions are not evaluated here",
+    "Mappings": "feeds Fn::FindInMap, which is not resolved here",
+    "Rules": "is not evaluated here",
+    "Hooks": "runs code at deploy time",
+}
 # CloudFormation's limit for a template passed as TemplateBody.
 TEMPLATE_BODY_LIMIT = 51200
 
@@ -177,6 +189,9 @@ def _read(body: object, account: str, region: str) -> Template:
     except iam.InvalidDocumentError as error:
         return Template(problems=(f"templateBody {error} (only JSON templates can be checked)",))
     problems = []
+    for key in sorted(set(template) - TEMPLATE_SECTIONS_READ - {"Parameters"}, key=str):
+        why = TEMPLATE_SECTIONS_REFUSED.get(key, "the checks do not read")
+        problems.append(f"the template declares {key}, which {why}")
     if template.get("Parameters"):
         problems.append("the template declares Parameters, which each stack instance can override: their values "
                         "cannot be known offline")

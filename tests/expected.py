@@ -26,7 +26,12 @@ STRANGER = "999988887777"
 
 OWNER_ADMIN = f"admin in {OWNER} (owner)"
 DEPLOYER = f"role pypi-registry-ci-deploy in {OWNER}"
-LOSS_COLUMNS = ("irreversible delete", "overwrite in internal", "reopen names", "disable or delete key")
+LOSS_COLUMNS = (
+    "irreversible delete", "overwrite in internal", "reopen names", "archive or unlist versions",
+    "disable or delete key",
+)
+# What a deploy role may do of them: pulumi up manages package groups and origin controls.
+DEPLOY_COLUMNS = ("reopen names", "archive or unlist versions")
 
 # --- resource types, as Pulumi records them ---------------------------------------------------------
 

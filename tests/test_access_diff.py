@@ -172,7 +172,7 @@ def test_a_new_action_reads_as_the_grant_on_each_package_for_each_secondary_admi
     report = scenario("new action")
     assert gained(report, "admin in 444455556666") == [
         "+PublishPackageVersion on internal, internal/acme-core, internal/acme-core-testing, internal/acme-data-tools, "
-        "internal/acme-unclaimed"]
+        "internal/acme-unclaimed, internal/acmecorp-unclaimed, internal/requests"]
     # The readers' own identity policies still allow no publishing: they gain nothing.
     assert not [c for c in report.access.principals if c.label.startswith("reader ")]
     example = document(report, "registry-internal-policy").comparison.example

@@ -325,14 +325,17 @@ def test_a_policy_attached_to_a_role_the_stack_does_not_declare_gets_a_row(prod)
     assert f"  {label} [other role]: unknown: the stack does not declare this role" in section.text
 
 
-def test_iam_users_and_groups_are_reported_as_not_evaluated(prod):
+def test_iam_users_and_groups_are_not_evaluated_and_fail_the_proof(prod):
     user = recorded("aws:iam/user:User", "someone", {"name": "someone"})
     to_user = recorded("aws:iam/policyAttachment:PolicyAttachment", "to-someone",
                        {"users": ["someone"], "policyArn": CODEARTIFACT_ADMIN})
     section = access_section(with_resources(prod, user, to_user))
-    assert "not evaluated (users, groups and other IAM types): aws:iam/user:User someone" in section.text
-    assert section.json_value["not_evaluated"] == [
-        "aws:iam/user:User someone", "aws:iam/policyAttachment:PolicyAttachment to-someone (its users and groups)"]
+    assert section.failed
+    assert [entry.split(":", 3)[:3] for entry in section.json_value["not_evaluated"]] == [
+        ["aws", "iam/user", "User someone"], ["aws", "iam/policyAttachment", "PolicyAttachment to-someone"]]
+    assert "IAM users, which the checks do not evaluate" in section.json_value["not_evaluated"][1]
+    assert any(v.startswith("aws:iam/user:User someone: its type aws:iam/user:User is not evaluated")
+               for v in section.json_value["violations"])
 
 
 # --- who may assume a role -------------------------------------------------------------------

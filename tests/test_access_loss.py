@@ -1,7 +1,7 @@
 """The access proof of every way to lose or reopen packages: the owner admin is denied deletes,
 overwrites, reopening internal names and disabling or deleting the key; a deploy role may
-reopen names (pulumi up manages package groups) and nothing more; only the break-glass role
-may do the rest. Each Deny taken away shows up as a violation naming the principal."""
+reopen names (pulumi up manages package groups) and archive or unlist versions, and nothing more;
+only the break-glass role may do the rest. Each Deny taken away shows up as a violation naming the principal."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from audit.access import access_report, access_section
 from audit.render import Rendering, render
-from tests.expected import BREAK_GLASS, DEPLOYER, LOSS_COLUMNS, OWNER, OWNER_ADMIN
+from tests.expected import BREAK_GLASS, DEPLOY_COLUMNS, DEPLOYER, LOSS_COLUMNS, OWNER, OWNER_ADMIN
 
 
 def table(rendering: Rendering) -> dict[str, dict[str, bool]]:
@@ -38,7 +38,7 @@ def without_statement(rendering: Rendering, name: str, key: str, sid: str) -> Re
 def test_prod_owner_admin_loses_nothing_and_the_deploy_role_only_reopens(prod):
     rows = table(prod)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
-    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), "reopen names": True}
+    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), **dict.fromkeys(DEPLOY_COLUMNS, True)}
     # Nobody outside the owner account can lose or reopen anything either.
     for label, row in rows.items():
         if OWNER not in label:
@@ -50,7 +50,7 @@ def test_the_break_glass_role_may_do_every_loss_and_nobody_else_gains_it():
     rows = table(render("prod", overrides={"pypi-registry:breakGlassRoleArn": BREAK_GLASS}))
     assert losses(rows[f"role break-glass in {OWNER}"]) == dict.fromkeys(LOSS_COLUMNS, True)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
-    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), "reopen names": True}
+    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), **dict.fromkeys(DEPLOY_COLUMNS, True)}
 
 
 @pytest.mark.parametrize(("name", "key", "sid", "column", "action"), [
@@ -60,8 +60,10 @@ def test_the_break_glass_role_may_do_every_loss_and_nobody_else_gains_it():
      "codeartifact:CopyPackageVersions"),
     ("registry-domain-policy", "policyDocument", "DenyReopeningInternalNames", "reopen names",
      "codeartifact:UpdatePackageGroupOriginConfiguration"),
+    ("registry-domain-policy", "policyDocument", "DenyChangingVersionStatus", "archive or unlist versions",
+     "codeartifact:UpdatePackageVersionsStatus"),
     ("registry-key", "policy", "DenyKeyLoss", "disable or delete key", "kms:ScheduleKeyDeletion"),
-], ids=["deletes", "overwrite", "reopen", "key"])
+], ids=["deletes", "overwrite", "reopen", "status", "key"])
 def test_each_deny_taken_away_is_a_violation_of_the_owner_admin(prod, name, key, sid, column, action):
     tampered = without_statement(prod, name, key, sid)
     assert table(tampered)[OWNER_ADMIN][column]

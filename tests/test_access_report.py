@@ -15,6 +15,7 @@ from audit.access import access_report, access_section, codeartifact_actions, ex
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from tests.expected import (
+    DEPLOY_COLUMNS,
     DEPLOYER,
     DOMAIN_ARN,
     INTERNAL_PACKAGES,
@@ -38,6 +39,7 @@ READ_ONLY = {
     "irreversible delete": False,
     "overwrite in internal": False,
     "reopen names": False,
+    "archive or unlist versions": False,
     "disable or delete key": False,
 }
 NOTHING = dict.fromkeys(READ_ONLY, False)
@@ -71,10 +73,10 @@ def test_prod_secondaries_read_only_outsider_nothing_publishers_their_own_packag
         **NOTHING, "read internal": True, "publish acme-core": True, "publish acme-core-testing": True,
     }
     assert rows["publisher acme/data-tools"] == {**NOTHING, "read internal": True, "publish acme-data-tools": True}
-    # The owner's administrator may do anything but lose packages or reopen names; the deploy role
-    # may also reopen names (pulumi up manages package groups).
+    # The owner's administrator may do anything but lose packages, reopen names or change version status;
+    # the deploy role may also do these two (pulumi up manages package groups).
     assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSS_COLUMNS, False)}
-    assert rows[DEPLOYER] == {**rows[OWNER_ADMIN], "reopen names": True}
+    assert rows[DEPLOYER] == {**rows[OWNER_ADMIN], **dict.fromkeys(DEPLOY_COLUMNS, True)}
     assert len(rows) == 3 + 3 + 1 + 2 + 1 + 1
 
 

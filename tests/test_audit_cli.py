@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from audit.stack_config import PROJECT_DIR
+from policies.guardrails import POLICIES
 from tests.expected import OWNER, REGION, SECONDARIES
 
 
@@ -86,3 +88,24 @@ def test_through_a_pipe_the_whole_report_arrives_with_the_exit_status():
                              capture_output=True, text=True, check=False)
     assert invalid.returncode == 2
     assert invalid.stdout == "" and invalid.stderr.startswith("error: stack no-such-stack: ")
+
+
+def test_json_reports_a_lowered_pack_config_as_a_failed_guardrail(tmp_path):
+    # A copy of the project whose pack config turns every policy off: pulumi up would run none.
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / "policies").mkdir()
+    config = json.loads((PROJECT_DIR / "policies" / "policy-config.prod.json").read_text())
+    (tmp_path / "policies" / "policy-config.prod.json").write_text(json.dumps({**config, "all": "disabled"}))
+    result = run_audit("--json", "--project-dir", str(tmp_path))
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    count = len(POLICIES)
+    assert [title for title in document["failed"] if title.startswith("Guardrails")] == [
+        f"Guardrails (pypi-registry-guardrails, {count} policies): 0 mandatory, 0 advisory violations, "
+        f"{count} pack config problems"]
+    problem = next(v for v in document["violations"] if v["policy"] == "domain-denies-loss-and-reopening")
+    assert problem == {
+        "policy": "domain-denies-loss-and-reopening", "enforcement": "mandatory", "urn": "",
+        "message": "policies/policy-config.prod.json: domain-denies-loss-and-reopening: disabled (from \"all\") "
+                   "is below its own level, mandatory: pulumi up would not run it"}

@@ -71,10 +71,37 @@ def test_the_policy_pack_imports_nothing_from_the_program():
 def test_the_packs_own_facts_equal_the_programs():
     shared = ["GITHUB_OIDC_HOST", "GITHUB_OIDC_AUDIENCE", "CODEARTIFACT_SERVICE", "RESOURCE_POLICY_LIMIT",
               "TRUST_POLICY_LIMIT", "MANAGED_POLICY_LIMIT", "INLINE_ROLE_POLICY_LIMIT", "IRREVERSIBLE_ACTIONS",
-              "OVERWRITE_ACTIONS", "REOPEN_ACTIONS", "KEY_LOSS_ACTIONS"]
+              "OVERWRITE_ACTIONS", "REOPEN_ACTIONS", "STATUS_ACTIONS", "KEY_LOSS_ACTIONS"]
     for name in shared:
         assert getattr(pack_facts, name) == getattr(program_docs, name), name
     assert pack_facts.PUBLISH_ACTION in program_docs.PUBLISH_ACTIONS
+
+
+def test_the_audit_takes_no_facts_from_the_program():
+    """The audit may read the program's settings (what the stack is configured to be), never its lists of
+    actions: dropping an action from the program's Deny must not drop it from the proof."""
+    for path in sorted((PROJECT_DIR / "audit").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
+                assert node.module == "components.settings", f"{path.name} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("components") for a in node.names), path.name
+
+
+def test_the_programs_denies_name_exactly_the_judges_facts(prod):
+    """The rendered domain and key policies deny exactly the actions the pack and the audit check for."""
+    def denies(name: str, key: str) -> dict[str, list[str]]:
+        resource = next(r for r in prod.resources if r.name == name)
+        statements = json.loads(resource.inputs[key])["Statement"]
+        return {s["Sid"]: s["Action"] for s in statements if s["Effect"] == "Deny"}
+
+    assert denies("registry-domain-policy", "policyDocument") == {
+        "DenyIrreversibleDeletes": list(pack_facts.IRREVERSIBLE_ACTIONS),
+        "DenyOverwritingVersions": list(pack_facts.OVERWRITE_ACTIONS),
+        "DenyReopeningInternalNames": list(pack_facts.REOPEN_ACTIONS),
+        "DenyChangingVersionStatus": list(pack_facts.STATUS_ACTIONS),
+    }
+    assert denies("registry-key", "policy") == {"DenyKeyLoss": list(pack_facts.KEY_LOSS_ACTIONS)}
 
 
 # --- one source for each default ----------------------------------------------------------------

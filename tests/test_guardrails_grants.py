@@ -288,13 +288,50 @@ def test_scope_passes_the_real_publisher_policy_and_ignores_roles_github_cannot_
     (allow(None, "codeartifact:P*", f"{INTERNAL_PACKAGES}/pypi//acme-data-tools"), "PutPackageOriginConfiguration"),
     (allow(None, "s3:PutObject"), "s3:PutObject"),
     ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "NotAction"),
+    ({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
+      "NotResource": f"{INTERNAL_PACKAGES}/pypi//acme-core"}, "NotResource"),
+    # Exact ARNs, but not this repository's names: a public name, an unclaimed internal one, another's.
+    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/pypi//requests"), "'requests'"),
+    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/pypi//acmecorp-secrets"),
+     "'acmecorp-secrets', which is not one of the packages"),
+    (allow(None, "codeartifact:PublishPackageVersion", f"{INTERNAL_PACKAGES}/pypi//acme-core"),
+     "'acme-core', which is not one of the packages publisherPackages gives the repositories it trusts "
+     "(acme-data-tools)"),
 ], ids=["internal-star", "prefix-star", "any-repository", "copy", "status", "origin", "delete", "permissions",
-        "publish-wildcard-action", "other-service-write", "not-action"])
+        "publish-wildcard-action", "other-service-write", "not-action", "not-resource", "public-name", "unclaimed",
+        "another-publishers"])
 def test_scope_reports_everything_beyond_publishing_exact_packages(statement, expected):
     target = publisher_role()
     found = stack_violations(SCOPE_RULE, [target, inline(target, document(statement))])
     assert found and all(urn == target.urn for _, urn in found)
     assert any(expected in message for message, _ in found), found
+
+
+def test_scope_holds_a_configured_name_outside_every_prefix_and_fails_closed_without_config():
+    target = publisher_role()
+    own = inline(target, docs.publisher_permissions_policy(SETTINGS, PUBLISHER))
+    outside = {**CONFIG[SCOPE_RULE], "publisherPackages": {"acme/data-tools": ["acme-data-tools"]},
+               "internalPrefixes": ["other-"]}
+    found = stack_violations(SCOPE_RULE, [target, own], config=outside)
+    assert found and "outside every internal prefix" in found[0][0]
+    # Without publisherPackages, no name is the role's own: every publish grant is refused.
+    found = stack_violations(SCOPE_RULE, [target, own], config={})
+    assert found and "(none)" in found[0][0]
+
+
+def test_a_role_two_repositories_share_publishes_only_what_both_claim():
+    shared = docs.publisher_trust_policy(SETTINGS, PUBLISHER)
+    other = docs.publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
+    statement = shared["Statement"][0]
+    subjects = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    other_subject = other["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] = [
+        *([subjects] if isinstance(subjects, str) else subjects), other_subject]
+    target = stack_resource(ROLE, "gh", {"name": "gh", "arn": f"arn:aws:iam::{OWNER}:role/gh",
+                                         "assumeRolePolicy": json.dumps(shared)})
+    found = stack_violations(SCOPE_RULE, [target, inline(target, docs.publisher_permissions_policy(SETTINGS,
+                                                                                                 PUBLISHER))])
+    assert found and "'acme-data-tools', which is not one of the packages" in found[0][0]
 
 
 def test_scope_follows_every_way_a_policy_reaches_the_role():
@@ -365,8 +402,8 @@ def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_
     config = {"breakGlassRoleArn": BREAK_GLASS, "deployPrincipalArns": [DEPLOYER]}
     assert stack_violations(DENY_RULE, domain_with_policy(exempting), config=config) == []
     # Exemptions the pack config does not name are refused, one message per Deny they weaken.
-    assert len(stack_violations(DENY_RULE, domain_with_policy(exempting), config={})) == 3
-    # The deploy role may be exempt from reopening only, never from deletes or overwrites.
+    assert len(stack_violations(DENY_RULE, domain_with_policy(exempting), config={})) == 4
+    # The deploy role may be exempt from reopening and status changes only, never from deletes or overwrites.
     deploy_everywhere = program_policy(break_glass_role_arn=DEPLOYER, deploy_principal_arns=(DEPLOYER,))
     found = stack_violations(DENY_RULE, domain_with_policy(deploy_everywhere),
                              config={"deployPrincipalArns": [DEPLOYER]})
@@ -390,8 +427,12 @@ def test_deny_rule_passes_the_program_domain_policy_and_honours_only_configured_
      "PutPackageOriginConfiguration"),
     (changed("DenyReopeningInternalNames", Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}),
      "could be reopened"),
+    (changed("DenyChangingVersionStatus", Effect="Allow"), "could be archived or unlisted"),
+    (without("DenyChangingVersionStatus", "codeartifact:UpdatePackageVersionsStatus"),
+     "UpdatePackageVersionsStatus"),
 ], ids=["no-policy", "no-deny", "missing-dispose", "deny-only-root", "deny-narrow-resource", "deny-conditioned",
-        "overwrite-allowed", "origin-config", "delete-group", "package-origin", "exempts-everyone"])
+        "overwrite-allowed", "origin-config", "delete-group", "package-origin", "exempts-everyone", "status-allowed",
+        "status-missing"])
 def test_deny_rule_reports_a_missing_or_narrowed_deny(policy, expected):
     found = stack_violations(DENY_RULE, domain_with_policy(policy))
     assert found and all(urn.endswith("::domain") for _, urn in found), found

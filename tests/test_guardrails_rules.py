@@ -74,6 +74,7 @@ CONFIG = policy_config({
     "allowedExternalConnections": ["public:pypi"],
     "allowedGithubOwners": ["acme"],
     "internalPrefixes": ["acme-", "acmecorp-"],
+    "publisherPackages": {p.repository: list(p.packages) for p in SETTINGS.publishers},
 })
 
 
@@ -154,7 +155,7 @@ def read_statement(principal, actions, condition=None) -> dict:
 
 def test_pack_names_are_unique_and_only_the_key_rotation_rule_is_advisory():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 18
+    assert len(names) == len(set(names)) == 20
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
     assert advisory == {"domain-key-customer-managed-with-rotation"}
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES if p.name not in advisory)

@@ -65,7 +65,15 @@ DENY_REOPEN = {
     "Resource": "*",
     "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_ROLE}},
 }
-DENIES = [DENY_DELETES, DENY_OVERWRITE, DENY_REOPEN]
+DENY_STATUS = {
+    "Sid": "DenyChangingVersionStatus",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": ["codeartifact:UpdatePackageVersionsStatus"],
+    "Resource": "*",
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_ROLE}},
+}
+DENIES = [DENY_DELETES, DENY_OVERWRITE, DENY_REOPEN, DENY_STATUS]
 KEY_POLICY = {
     "Version": "2012-10-17",
     "Statement": [

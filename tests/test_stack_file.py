@@ -186,6 +186,162 @@ def test_audit_exits_2_with_file_line_and_column_and_no_traceback(tmp_path, stac
     assert result.stdout == ""
 
 
+# --- every key of Pulumi.yaml and of the stack file: honoured or refused ------------
+
+RUNTIME_BLOCK = "runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+
+
+def edited_project(tmp_path: Path, edit, stack_yaml: str = "") -> Path:
+    """A copy of the project whose Pulumi.yaml is `edit(text)`."""
+    path = project(tmp_path, stack_yaml)
+    text = (path / "Pulumi.yaml").read_text()
+    assert RUNTIME_BLOCK in text
+    (path / "Pulumi.yaml").write_text(edit(text))
+    return path
+
+
+def appended(extra: str):
+    return lambda text: text + extra
+
+
+def runtime(block: str):
+    return lambda text: text.replace(RUNTIME_BLOCK, block)
+
+
+def project_problems(tmp_path: Path, edit) -> list[str]:
+    path = edited_project(tmp_path, edit)
+    with pytest.raises(ConfigError) as raised:
+        load_stack_config("bad", path)
+    assert all(problem.startswith(str(path)) for problem in raised.value.problems), raised.value.problems
+    return [problem.removeprefix(str(path / "Pulumi.yaml")) for problem in raised.value.problems]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (appended("main: src\n"), ": main: 'src' makes the CLI run another program than the one the audit renders"),
+    (appended("main: ../other-repo\n"), ": main: '../other-repo' makes the CLI run another program"),
+    (appended("main: __main__.py\n"), ": main: '__main__.py' makes the CLI run another program"),
+    (appended("stackConfigDir: ../elsewhere\n"),
+     ": stackConfigDir: '../elsewhere' must be a relative directory inside"),
+    (appended("stackConfigDir: /etc/stacks\n"), ": stackConfigDir: '/etc/stacks' must be a relative directory inside"),
+    (appended("plugins:\n  providers:\n    - name: aws\n      path: ./bin\n"),
+     ": plugins: makes the CLI run local provider, analyzer or language plugin binaries"),
+    (appended("plugins:\n  analyzers:\n    - name: policy\n      path: ./bin\n"), ": plugins: makes the CLI run local"),
+    (appended("packages:\n  aws: ./vendor/pulumi-aws\n"), ": packages: makes the CLI install provider packages"),
+    (appended("backend:\n  url: s3://someone-elses-state\n"), ": backend: picks the state backend"),
+    (appended("template:\n  description: a template\n"), ": template: is read by `pulumi new` only"),
+    (appended("options:\n  refresh: never\n"), ": options.refresh: 'never' is refused; only refresh: always"),
+    (appended("options:\n  preview: skip\n"), ": options.preview: 'skip' is refused"),
+    (appended("entrypoint: other.py\n"), ": entrypoint: is not a Pulumi.yaml key the audit knows"),
+    (appended("author: [not, a, string]\n"), ": author: must be a string, got list"),
+    (lambda text: text.replace("config:\n  # Every", "stackConfig: x\nconfig:\n  # Every"),
+     ": stackConfig: is not a Pulumi.yaml key the audit knows"),
+    (runtime("runtime: python\n"), ": runtime: 'python': runtime must be {name: python, options: {toolchain: pip, "
+                                   "virtualenv: .venv}}"),
+    (runtime("runtime:\n  name: nodejs\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"),
+     ": runtime.name: 'nodejs': runtime must be"),
+    (runtime("runtime:\n  name: python\n  options:\n    toolchain: uv\n    virtualenv: .venv\n"),
+     ": runtime.options.toolchain: 'uv' is refused; pip only"),
+    (runtime("runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: vendor/venv\n"),
+     ": runtime.options.virtualenv: 'vendor/venv' is refused; .venv only"),
+    (runtime("runtime:\n  name: python\n  options:\n    toolchain: pip\n"),
+     ": runtime.options.virtualenv: is missing"),
+    (runtime(RUNTIME_BLOCK + "    main: other.py\n"), ": runtime.options.main: is not an option the audit knows"),
+    (runtime(RUNTIME_BLOCK + "    address: 127.0.0.1:9999\n"), ": runtime.options.address: is not an option"),
+    (runtime(RUNTIME_BLOCK + "  entrypoint: other.py\n"), ": runtime.entrypoint: is not a runtime key"),
+], ids=["main", "main-outside", "main-file", "stack-config-dir-outside", "stack-config-dir-absolute",
+        "plugins-providers", "plugins-analyzers", "packages", "backend", "template", "options-refresh",
+        "options-unknown", "unknown-key", "author-not-string", "unknown-key-first", "runtime-string",
+        "runtime-name", "toolchain", "virtualenv", "virtualenv-missing", "runtime-option-main",
+        "runtime-option-address", "runtime-unknown-key"])
+def test_a_project_key_that_changes_what_the_cli_runs_is_refused(tmp_path, edit, expected):
+    found = project_problems(tmp_path, edit)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_the_deprecated_config_directory_is_refused(tmp_path):
+    (problem,) = project_problems(tmp_path, lambda text: text.split("config:\n")[0] + "config: stacks\n")
+    assert problem == ": config: 'stacks' is the deprecated spelling of stackConfigDir; config must be the " \
+                      "mapping of declared keys"
+
+
+def test_every_refused_project_key_is_reported_at_once(tmp_path):
+    found = project_problems(tmp_path, appended("main: src\nplugins: {providers: []}\nbackend: {url: file://x}\n"))
+    assert [problem.split(":")[1].strip() for problem in found] == ["main", "plugins", "backend"]
+
+
+@pytest.mark.parametrize("other", ["Pulumi.json", "Pulumi.yml"])
+def test_a_second_project_file_is_refused(tmp_path, other):
+    path = project(tmp_path, "")
+    (path / other).write_text('{"name": "pypi-registry", "runtime": "python", "main": "elsewhere"}\n')
+    with pytest.raises(ConfigError) as raised:
+        project_file(path)
+    assert raised.value.problems == [
+        f"{path / other}: the CLI reads Pulumi.json, Pulumi.yaml and Pulumi.yml in that order, and the audit reads "
+        "Pulumi.yaml only; remove it"]
+
+
+@pytest.mark.parametrize("extra", [
+    "main: .\n", "main: ./\n", "main:\n", "main: sub/..\n", "stackConfigDir: .\n", "options:\n  refresh: always\n",
+    "author: platform team\nlicense: Apache-2.0\nwebsite: https://example.com\nrequiredPulumiVersion: '>=3.200.0'\n",
+    "plugins: {}\n", "packages: {}\n",
+])
+def test_keys_that_keep_what_the_audit_renders_are_accepted(tmp_path, extra):
+    path = edited_project(tmp_path, appended(extra))
+    assert load_stack_config("bad", path)["pypi-registry:domainName"] == "acme"
+
+
+def test_a_typechecker_is_accepted(tmp_path):
+    path = edited_project(tmp_path, runtime(RUNTIME_BLOCK + "    typechecker: mypy\n"))
+    assert load_stack_config("bad", path)["pypi-registry:domainName"] == "acme"
+
+
+def test_the_stack_file_is_read_from_stack_config_dir(tmp_path):
+    path = edited_project(tmp_path, appended("stackConfigDir: stacks\n"))
+    (path / "stacks").mkdir()
+    (path / "stacks" / "Pulumi.bad.yaml").write_text(HEADER.replace("domainName: acme", "domainName: acme-real"))
+    # The file beside Pulumi.yaml is not the one the CLI reads any more.
+    assert load_stack_config("bad", path)["pypi-registry:domainName"] == "acme-real"
+    (path / "stacks" / "Pulumi.bad.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"no Pulumi\.bad\.yaml in .*/stacks$"):
+        load_stack_config("bad", path)
+
+
+ESC_REFUSED = "environment: imports Pulumi ESC values the audit cannot read; put the values under config:"
+
+
+@pytest.mark.parametrize(("stack_yaml", "expected"), [
+    ("environment:\n  - prod-secrets\n", ESC_REFUSED),
+    ("environment:\n  imports: [prod-secrets]\n", ESC_REFUSED),
+    ("imports: [prod-secrets]\n",
+     "imports: is not a stack file key the audit knows (config, secretsprovider, encryptedkey, encryptionsalt); "
+     "remove it"),
+])
+def test_a_stack_file_key_other_than_config_and_secrets_is_refused(tmp_path, stack_yaml, expected):
+    assert problems(tmp_path, stack_yaml) == [f"{tmp_path / 'Pulumi.bad.yaml'}: {expected}"]
+
+
+def test_the_secrets_keys_of_a_stack_file_are_accepted(tmp_path):
+    path = project(tmp_path, "secretsprovider: passphrase\nencryptionsalt: v1:c2FsdA==:v1:aXY=:Y2lwaGVy\n"
+                             "encryptedkey: ''\n")
+    assert load_stack_config("bad", path)["pypi-registry:domainName"] == "acme"
+
+
+@pytest.mark.parametrize(("edit", "stack_yaml", "expected"), [
+    (appended("main: src\n"), "", "Pulumi.yaml: main: 'src' makes the CLI run another program"),
+    (appended(""), "environment: [prod-secrets]\n", "Pulumi.bad.yaml: environment: imports Pulumi ESC values"),
+])
+def test_audit_exits_2_naming_the_file_and_the_refused_key(tmp_path, edit, stack_yaml, expected):
+    path = edited_project(tmp_path, edit, stack_yaml)
+    result = subprocess.run(
+        [sys.executable, "-m", "audit", "--stack", "bad", "--project-dir", str(path)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: stack bad: invalid configuration:\n")
+    assert f"  - {path}/{expected}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
 # --- the engine path: what `pulumi up` hands the program ---------------------------
 
 
