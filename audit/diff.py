@@ -776,6 +776,8 @@ class DiffReport:
     # The acceptance file's entries this change adds (new_acceptances), and that file.
     acceptances: list[Acceptance] = field(default_factory=list)
     acceptance_file: str = ""
+    # With --program-from: what REF's own checks (its pack, its access proof) refuse in the new side.
+    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def widening(self) -> list[Widening]:
@@ -822,13 +824,16 @@ class DiffReport:
 
     @property
     def exit_status(self) -> int:
-        if not self.agree:
+        if not self.agree or self.failed_checks:
             return EXIT_FAILED
         accepted = self.accepted or self.accepted_by is not None
         return EXIT_FAILED if self.widening and not accepted else EXIT_CLEAN
 
     @property
     def verdict(self) -> str:
+        if self.failed_checks:
+            return (f"THE BASE'S CHECKS FAIL on {self.new_side}: {len(self.failed_checks)} finding(s), "
+                    "which no acceptance covers")
         if not self.agree:
             return "ENGINES DISAGREE: " + self.disagreement
         if self.widening:
@@ -895,6 +900,8 @@ class DiffReport:
     def text(self) -> str:
         lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> {self.new_side}",
                  *self.counts(), self.verdict]
+        if self.failed_checks:
+            lines += ["", f"Checks of {self.base_ref} that fail:"] + [f"  ! {f}" for f in self.failed_checks]
         if self.widening:
             lines += ["", "Widening:"] + [f"  ! {w.text}" for w in self.widening]
             lines += self._acceptance_lines("  ")
@@ -920,6 +927,8 @@ class DiffReport:
         icon = "❌" if self.exit_status else "⚠️" if self.widening else "✅"
         lines = [f"### Access diff: stack `{self.stack}`, base `{self.base_commit[:12]}` → this pull request", "",
                  f"{icon} **{self.verdict}**", "", *[f"- {c}" for c in self.counts()]]
+        if self.failed_checks:
+            lines += ["", "#### Checks of the base that fail", ""] + [f"- {f}" for f in self.failed_checks]
         if self.widening:
             lines += ["", "#### Widening", ""] + [f"- {w.text}" for w in self.widening]
             lines += self._acceptance_lines("")
@@ -956,6 +965,7 @@ class DiffReport:
             "widening_sha256": self.widening_sha256,
             "accepted_by": self.accepted_by.as_json() if self.accepted_by else None,
             "unused_acceptances": [a.as_json() for a in self.unused_acceptances],
+            "failed_checks": self.failed_checks,
             "engines": {"principalmapper": {"grants_more": self.access.grants_more},
                         "z3": {"grants_more": self.z3_grants_more},
                         "agree": self.agree, "disagreement": self.disagreement},
@@ -979,6 +989,14 @@ def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any
                         acceptance_file=acceptance_path(stack))
     report.seconds["compare"] = time.perf_counter() - started
     return report
+
+
+def failed_checks(audit: Mapping[str, Any]) -> list[str]:
+    """What an audit's JSON says failed: each failed section's title, and each mandatory violation."""
+    found = [str(title) for title in audit.get("failed", [])]
+    found += [f"{v.get('policy') or 'pack config'}: {v.get('message')}" for v in audit.get("violations", [])
+              if isinstance(v, Mapping) and v.get("enforcement") == "mandatory"]
+    return found
 
 
 def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: Callable[[], Json],
@@ -1032,5 +1050,9 @@ def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: C
     report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted,
                                 acceptances=acceptances)
     report.new_side = new_side
+    if program_from is not None:
+        # REF's pack and access proof over the pull request's program: their verdict is REF's, not
+        # the pull request's own checks job's (which runs the pull request's audit).
+        report.failed_checks = failed_checks(new_audit)
     report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - started}
     return report

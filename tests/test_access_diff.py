@@ -426,6 +426,12 @@ def pull_request(repository, tmp_path) -> Path:
     stack_file = tree / "Pulumi.prod.yaml"
     stack_file.write_text(stack_file.read_text().replace("        - acme-core-testing\n",
                                                          "        - acme-core-testing\n        - acme-extra\n"))
+    config_path = tree / "policies" / "policy-config.prod.json"
+    config = json.loads(config_path.read_text())
+    for properties in config.values():
+        if isinstance(properties, dict) and "publisherPackages" in properties:
+            properties["publisherPackages"]["acme/acme-core"].append("acme-extra")
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
     relabel_publishing_as_a_read(tree / "policies" / "iam_action_levels.json")
     git(tree, "commit", "--quiet", "--all", "--message", "one more package, publishing relabelled")
     yield tree
@@ -448,7 +454,7 @@ def test_the_base_judges_the_pull_requests_program_with_its_own_audit_and_table(
     assert result.returncode == diff.EXIT_FAILED, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["new_side"] == f"the program of {pull_request}"
-    assert report["engines"]["agree"] is True
+    assert report["engines"]["agree"] is True and report["failed_checks"] == []  # it fails on the widening alone
     # The pull request's stack file was rendered (the new package), the base's table judged it.
     assert any(w["kind"] == "allowed" and "+PublishPackageVersion" in w["text"] and "internal/acme-extra" in w["text"]
                for w in report["widening"]), report["widening"]
@@ -569,19 +575,30 @@ def test_only_entries_the_change_adds_can_accept(tmp_path):
     assert diff.new_acceptances(base, tmp_path / "absent.json") == []
 
 
+def allow_in_pack_config(tree: Path, account: str) -> None:
+    path = tree / "policies" / "policy-config.prod.json"
+    config = json.loads(path.read_text())
+    for properties in config.values():
+        if isinstance(properties, dict) and "allowedAccountIds" in properties:
+            properties["allowedAccountIds"].append(account)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
 def write_acceptances(tree: Path, *entries: dict) -> None:
     (tree / diff.acceptance_path("prod")).write_text(json.dumps({"accepted": list(entries)}, indent=2) + "\n")
 
 
 @pytest.fixture
 def widening_pull_request(repository, tmp_path) -> Path:
-    """A pull request's checkout that adds a secondary account (widening) and nothing else."""
+    """A pull request's checkout that adds a secondary account (widening), in the stack file and in
+    the pack config's allowed accounts, and nothing else."""
     tree = tmp_path / "widening-pull-request"
     git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
     stack_file = tree / "Pulumi.prod.yaml"
     stack_file.write_text(stack_file.read_text().replace('    - "777788889999"   # ml training\n',
                                                          f'    - "777788889999"   # ml training\n'
                                                          f'    - "{NEW_ACCOUNT}"\n'))
+    allow_in_pack_config(tree, NEW_ACCOUNT)
     yield tree
     git(repository, "worktree", "remove", "--force", str(tree))
 
@@ -599,14 +616,15 @@ def test_the_judge_accepts_a_widening_the_pull_request_lists_and_nothing_more(re
     entry = {"sha256": digest, "reason": "the ML account reads the registry (ticket OPS-42)"}
     write_acceptances(widening_pull_request, entry)
     status, report = judged(repository, widening_pull_request)
-    assert status == diff.EXIT_CLEAN and report["accepted_by"] == entry
+    assert status == diff.EXIT_CLEAN and report["accepted_by"] == entry and report["failed_checks"] == []
     assert report["widening_sha256"] == digest  # the same widening, the same digest, run after run
     # Any further change to the widening needs a new entry: one more account fails again.
     stack_file = widening_pull_request / "Pulumi.prod.yaml"
     stack_file.write_text(stack_file.read_text().replace(f'    - "{NEW_ACCOUNT}"\n',
                                                          f'    - "{NEW_ACCOUNT}"\n    - "{STRANGER}"\n'))
+    allow_in_pack_config(widening_pull_request, STRANGER)
     status, report = judged(repository, widening_pull_request)
-    assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    assert status == diff.EXIT_FAILED and report["accepted_by"] is None and report["failed_checks"] == []
     assert report["unused_acceptances"] == [entry]
 
 
@@ -656,3 +674,33 @@ def test_a_counterexample_aws_could_not_receive_is_shown_with_why():
     assert odd.text().endswith("(not a request AWS could make: codeartifact:LaunchRockets is no action the "
                                "action table lists)")
     assert odd.widening and odd.text(example=False) == change.text(example=False)
+
+
+# --- the base's own checks over the pull request's program ----------------------------------------------
+
+
+def test_the_judge_fails_when_the_bases_checks_refuse_the_pull_request(repository, tmp_path):
+    # A pull request that turns the pack off in its own pack config: no access changes, but the
+    # base's audit (which applies the pack config as the CLI does) refuses it, and no acceptance helps.
+    tree = tmp_path / "pack-off"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    try:
+        config_path = tree / "policies" / "policy-config.prod.json"
+        config_path.write_text(json.dumps({"all": "disabled", **json.loads(config_path.read_text())}))
+        status, report = judged(repository, tree)
+        assert status == diff.EXIT_FAILED and report["widening"] == []
+        assert report["failed_checks"] and any(f.startswith("Guardrails") for f in report["failed_checks"])
+        result = audit(repository, "--diff-against", "HEAD", "--program-from", str(tree))
+        assert "THE BASE'S CHECKS FAIL on the program of" in result.stdout
+    finally:
+        git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def test_failed_checks_come_from_the_audits_failed_sections_and_mandatory_violations():
+    audit_json = {"failed": ["Guardrails (x): 1 mandatory"], "violations": [
+        {"policy": "github-oidc-trust-pinned", "enforcement": "mandatory", "message": "has a wildcard"},
+        {"policy": "domain-key-customer-managed-with-rotation", "enforcement": "advisory", "message": "rotate"}]}
+    assert diff.failed_checks(audit_json) == ["Guardrails (x): 1 mandatory", "github-oidc-trust-pinned: has a wildcard"]
+    report = dataclasses.replace(scenario("reformatted JSON"), failed_checks=["Guardrails (x): 1 mandatory"])
+    assert report.exit_status == diff.EXIT_FAILED and report.verdict.startswith("THE BASE'S CHECKS FAIL")
+    assert dataclasses.replace(report, accepted=True).exit_status == diff.EXIT_FAILED
