@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint typecheck bench docker-proof crosscheck lock actions clean
+.PHONY: preview audit-json test lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -96,6 +96,12 @@ lock: $(STAMP)
 ## `make lock` moves policy_sentry: tests/test_iam_action_table.py fails until the table matches.
 actions: $(STAMP)
 	$(BIN)/python -m policies.iam_actions --write
+
+## managed-policies: regenerate policies/aws_managed_policies.json, the document of every AWS-managed IAM policy,
+## from the dump the installed moto ships (a dev dependency; the pack and the audit read only the file). Run it
+## after `make lock` moves moto: tests/test_aws_managed_table.py fails until the table matches.
+managed-policies: $(STAMP)
+	$(BIN)/python -m policies.aws_managed --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,8 @@
 """`python -m audit --stack prod [--json]`: render the stack offline and report on it.
 
-`--diff-against REF` instead shows who gained or lost what between REF and the working tree,
-by principalmapper and by Z3 (audit/diff.py; README, "Access diff").
+`--diff-against REF` instead shows who gained or lost what between REF and the working tree
+(or, with `--program-from DIR`, REF carrying DIR's program, judged by REF's audit), by
+principalmapper and by Z3 (audit/diff.py; README, "Access diff").
 
 Exit status: 0 clean, 1 when a check fails (with --diff-against: widening that was not accepted
 with --accept-widening, or the two engines disagree), 2 for invalid configuration (with
@@ -48,9 +49,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --diff-against: exit 0 on widening (the engines must still agree)")
     parser.add_argument("--markdown", type=Path, metavar="FILE",
                         help="with --diff-against: also write the diff as Markdown (the pull request comment)")
+    parser.add_argument("--program-from", type=Path, metavar="DIR",
+                        help="with --diff-against: compare with REF carrying DIR's program and configuration "
+                             "(__main__.py, components/, Pulumi.yaml, Pulumi.<stack>.yaml, the pack config), "
+                             "both rendered by REF's audit: how CI judges a pull request")
     args = parser.parse_args(argv)
-    if args.diff_against is None and (args.accept_widening or args.markdown):
-        parser.error("--accept-widening and --markdown go with --diff-against")
+    if args.diff_against is None and (args.accept_widening or args.markdown or args.program_from):
+        parser.error("--accept-widening, --markdown and --program-from go with --diff-against")
     if args.expand_decisions and (not args.json or args.diff_against is not None):
         parser.error("--expand-decisions goes with --json, without --diff-against")
     if args.diff_against is not None:
@@ -96,7 +101,7 @@ def _diff(args: argparse.Namespace) -> int:
         report = diff.diff_against(
             args.diff_against, args.stack, project_dir,
             lambda: diff.rendering_json(render(args.stack, project_dir=project_dir)),
-            accepted=args.accept_widening,
+            accepted=args.accept_widening, program_from=args.program_from,
         )
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)

@@ -2,7 +2,11 @@
 
 The stack is rendered twice: at REF, in a temporary git worktree by that commit's own program and
 audit (`python -m audit --json` in a subprocess, so nothing of today's code judges the past), and
-in the working tree, in this process. Then:
+in the working tree, in this process. With `--program-from DIR` (how CI judges a pull request)
+the second rendering is REF again with DIR's program and configuration in place of REF's
+(PROGRAM_PATHS), in a second worktree and a subprocess too: both sides are then rendered by
+REF's audit and action table and compared by the code running this, and no file of DIR is
+loaded into this process. Then:
 
 - principalmapper's view: the two sets of access decisions (`decisions`, every codeartifact
   action for every principal) and the trust entries of every role are compared: principals
@@ -12,9 +16,10 @@ in the working tree, in this process. Then:
   whether the new one allows some request the old one did not, with a concrete request.
 
 Widening is anything newly allowed beyond Read and List, a new principal, a new account with
-access, a role newly trusted by someone, or a document that now allows a non-Read/List request.
-The engines must agree on whether anything was gained at all; when they do not, the diff says
-so and fails.
+access, a role newly trusted by someone, a document that now allows a non-Read/List request, or
+an origin control or upstream that lets more in (audit/origin.py: package groups, external
+connections, upstreams). The engines must agree on whether anything was gained at all; when they
+do not, the diff says so and fails.
 
 The functions below `# --- comparing` are pure: two audit JSON documents in, a report out.
 """
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +55,7 @@ from audit.grants import (
     ROLE,
     ROLE_ATTACHMENT,
 )
+from audit.origin import OriginChange, origin_changes
 from audit.render import Rendering
 from policies import iam_actions
 from policies import iam_documents as iam
@@ -68,6 +76,64 @@ PROBE_AUDIENCE = "access-diff-probe"
 
 class DiffError(Exception):
     """The diff cannot be made (unknown ref, a base that does not render): exit status 2."""
+
+
+# What a pull request supplies when another commit's audit judges it (--program-from), relative
+# to the folder holding Pulumi.yaml: the program and its configuration. Everything else (the
+# audit, the pack, the action table, the locks, anything the pull request adds elsewhere, such
+# as a module that would shadow a library) is the judge's.
+PROGRAM_PATHS = ("__main__.py", "components", "Pulumi.yaml")
+
+
+def acceptance_path(stack: str) -> str:
+    """The reviewed list of accepted widenings (README, "Access diff"), beside the pack config."""
+    return f"policies/accepted-widening.{stack}.json"
+
+
+def program_paths(stack: str) -> tuple[str, ...]:
+    return (*PROGRAM_PATHS, f"Pulumi.{stack}.yaml", f"policies/policy-config.{stack}.json", acceptance_path(stack))
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One entry of the acceptance file: the digest of exactly one widening, and why it is wanted."""
+
+    sha256: str
+    reason: str
+
+    def as_json(self) -> Json:
+        return {"sha256": self.sha256, "reason": self.reason}
+
+
+def read_acceptances(path: Path) -> list[Acceptance]:
+    """The entries of an acceptance file, [] when there is none; DiffError when it cannot be read
+    (fail closed: a malformed file stops the diff rather than accept or ignore anything)."""
+    if not path.exists():
+        return []
+    shape = '{"accepted": [{"sha256": 64 lower-case hex digits, "reason": text}, ...]}'
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DiffError(f"{path} cannot be read ({error}): expected {shape}") from None
+    if not isinstance(document, dict) or set(document) != {"accepted"} or not isinstance(document["accepted"], list):
+        raise DiffError(f"{path}: expected {shape}")
+    entries = []
+    for index, entry in enumerate(document["accepted"]):
+        if not (isinstance(entry, dict) and set(entry) == {"sha256", "reason"}
+                and isinstance(entry["sha256"], str) and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
+                and isinstance(entry["reason"], str) and entry["reason"].strip()):
+            raise DiffError(f"{path}: entry {index} is not {{\"sha256\": 64 lower-case hex digits, "
+                            f"\"reason\": non-empty text}}: {json.dumps(entry)}")
+        entries.append(Acceptance(entry["sha256"], entry["reason"]))
+    return entries
+
+
+def new_acceptances(base: Path, changed: Path) -> list[Acceptance]:
+    """The entries `changed` adds to `base`: only those can accept a widening, so an entry that is
+    already on the base branch never accepts anything again (re-accepting the same widening later
+    takes a new entry, with its own reason)."""
+    already = set(read_acceptances(base))
+    return [entry for entry in read_acceptances(changed) if entry not in already]
 
 
 # --- git and the base rendering ---------------------------------------------------------------
@@ -109,8 +175,25 @@ def base_worktree(repo: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def start_base_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
-    """`python -m audit --stack STACK --json` of the base commit's own code, in its worktree."""
+def overlay_program(source: Path, target: Path, stack: str) -> None:
+    """Put `source`'s program and configuration (program_paths) in place of `target`'s: a path
+    `source` lacks is removed from `target` too, links are copied as links, bytecode is left."""
+    for relative in program_paths(stack):
+        destination, origin = target / relative, source / relative
+        if destination.is_dir() and not destination.is_symlink():
+            shutil.rmtree(destination)
+        elif destination.exists() or destination.is_symlink():
+            destination.unlink()
+        if origin.is_dir() and not origin.is_symlink():
+            shutil.copytree(origin, destination, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        elif origin.exists() or origin.is_symlink():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, destination, follow_symlinks=False)
+
+
+def start_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
+    """`python -m audit --stack STACK --json` of the code in `project_dir` (a worktree), with this
+    interpreter's packages."""
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
@@ -119,25 +202,35 @@ def start_base_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:
     )
 
 
-def finish_base_audit(process: subprocess.Popen[str], ref: str) -> Json:
-    """The base's audit JSON; DiffError when it did not render or predates access decisions."""
+def finish_audit(process: subprocess.Popen[str], where: str) -> Json:
+    """The audit JSON of a start_audit process; DiffError when the stack did not render `where`
+    ("at main", "with the program of DIR") or the audit predates access decisions."""
     try:
         stdout, stderr = process.communicate(timeout=BASE_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise DiffError(f"the audit of {ref} did not finish in {BASE_TIMEOUT_SECONDS} s") from None
-    # 0 and 1 both render the stack (1: one of its checks failed, which is the base's business).
+        raise DiffError(f"the audit {where} did not finish in {BASE_TIMEOUT_SECONDS} s") from None
+    # 0 and 1 both render the stack (1: one of its checks failed, which the audit itself reports).
     if process.returncode not in (EXIT_CLEAN, EXIT_FAILED):
         tail = "\n".join(stderr.strip().splitlines()[-5:])
-        raise DiffError(f"the stack does not render at {ref} (exit status {process.returncode}): {tail}")
+        raise DiffError(f"the stack does not render {where} (exit status {process.returncode}): {tail}")
     try:
         document = json.loads(stdout)
     except json.JSONDecodeError:
-        raise DiffError(f"the audit of {ref} printed no JSON") from None
-    if not isinstance(document, dict) or not {"decisions", "decision_groups"} & set(document.get("access", {})):
-        raise DiffError(f"the audit of {ref} has no access decisions (it predates them): pick a later base")
+        raise DiffError(f"the audit {where} printed no JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("access"), dict) or \
+            not {"decisions", "decision_groups"} & set(document["access"]):
+        raise DiffError(f"the audit {where} has no access decisions (it predates them): pick a later base")
     return document
+
+
+def _stop(*processes: subprocess.Popen[str]) -> None:
+    """Kill and reap the processes still running."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def rendering_json(rendering: Rendering) -> Json:
@@ -288,11 +381,20 @@ class TrustChange:
 
 @dataclass(frozen=True)
 class Widening:
-    kind: str  # "new principal", "new account", "allowed", "trusted", "document"
+    kind: str  # "new principal", "new account", "allowed", "trusted", "document", "origin"
     text: str
+    key: str = ""  # what the digest covers, when the text holds more (a Z3 counterexample)
 
     def as_json(self) -> Json:
         return {"kind": self.kind, "text": self.text}
+
+
+def widening_digest(stack: str, widening: Iterable[Widening]) -> str:
+    """SHA-256 of the canonical widening report: the stack and each item's kind and statement,
+    sorted, without Z3's counterexamples (another valid request may be found another time)."""
+    canonical = {"stack": stack, "widening": sorted([w.kind, w.key or w.text] for w in widening)}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _trust_text(entry: Mapping[str, Any]) -> str:
@@ -587,16 +689,20 @@ class DocumentChange:
     def as_json(self) -> Json:
         return {**self.policy.as_json(), "status": self.status, **self.comparison.as_json()}
 
-    def text(self) -> str:
+    def text(self, example: bool = True) -> str:
+        """What changed, with Z3's counterexample or reason unless `example` is False."""
         where = f"{self.policy.kind} policy {self.policy.name} ({self.policy.type}, {self.policy.input}), {self.status}"
         c = self.comparison
         if c.undecided:
-            return f"{where}: Z3 could not decide ({c.undecided}), counted as wider"
+            return f"{where}: Z3 could not decide" + (f" ({c.undecided})" if example else "") + ", counted as wider"
         if not c.wider:
             return f"{where}: allows no request it did not allow before"
         level = "Read/List only" if c.read_only else "beyond Read/List"
         verb = "no longer denies" if c.how == "no longer denies" else "now allows"
-        return f"{where}: {verb} ({level}): {c.example}"
+        if not example:
+            return f"{where}: {verb} ({level})"
+        caveat = f" (not a request AWS could make: {'; '.join(c.example_problems)})" if c.example_problems else ""
+        return f"{where}: {verb} ({level}): {c.example}{caveat}"
 
 
 def document_changes(old: Side, new: Side, hints: smt.Hints | None = None) -> tuple[list[DocumentChange], int]:
@@ -647,7 +753,8 @@ def _compare(was: PolicyInput | None, now: PolicyInput | None, hints: smt.Hints)
     if policy.kind == "managed" and comparison.example is not None:
         example = dataclasses.replace(comparison.example, principal_type="AWS",
                                       principal="a role it is attached to", account="")
-        comparison = dataclasses.replace(comparison, example=example)
+        problems = smt.request_problems(example, smt.resourceless_actions(hints), principal=False)
+        comparison = dataclasses.replace(comparison, example=example, example_problems=tuple(problems))
     return comparison
 
 
@@ -664,12 +771,35 @@ class DiffReport:
     documents_total: int
     accepted: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    new_side: str = "working tree"  # or "the program of DIR" (--program-from)
+    origin: list[OriginChange] = field(default_factory=list)
+    # The acceptance file's entries this change adds (new_acceptances), and that file.
+    acceptances: list[Acceptance] = field(default_factory=list)
+    acceptance_file: str = ""
+    # With --program-from: what REF's own checks (its pack, its access proof) refuse in the new side.
+    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def widening(self) -> list[Widening]:
         found = self.access.widening
-        found += [Widening("document", d.text()) for d in self.documents if d.widening]
+        found += [Widening("document", d.text(), d.text(example=False)) for d in self.documents if d.widening]
+        found += [Widening("origin", str(change)) for change in self.origin if change.widening]
         return found
+
+    @property
+    def widening_sha256(self) -> str:
+        return widening_digest(self.stack, self.widening) if self.widening else ""
+
+    @property
+    def accepted_by(self) -> Acceptance | None:
+        """The added acceptance entry that names exactly this widening, if any."""
+        digest = self.widening_sha256
+        return next((a for a in self.acceptances if a.sha256 == digest), None) if digest else None
+
+    @property
+    def unused_acceptances(self) -> list[Acceptance]:
+        """Added entries that name no widening of this diff (stale, or for another change)."""
+        return [a for a in self.acceptances if a != self.accepted_by]
 
     @property
     def z3_grants_more(self) -> bool:
@@ -694,17 +824,30 @@ class DiffReport:
 
     @property
     def exit_status(self) -> int:
-        if not self.agree:
+        if not self.agree or self.failed_checks:
             return EXIT_FAILED
-        return EXIT_FAILED if self.widening and not self.accepted else EXIT_CLEAN
+        accepted = self.accepted or self.accepted_by is not None
+        return EXIT_FAILED if self.widening and not accepted else EXIT_CLEAN
 
     @property
     def verdict(self) -> str:
+        if self.failed_checks:
+            return (f"THE BASE'S CHECKS FAIL on {self.new_side}: {len(self.failed_checks)} finding(s), "
+                    "which no acceptance covers")
         if not self.agree:
             return "ENGINES DISAGREE: " + self.disagreement
         if self.widening:
-            suffix = "accepted (--accept-widening)" if self.accepted else "fails unless accepted (--accept-widening)"
-            return f"WIDENING: {len(self.widening)} change(s), {suffix}; both engines see access gained"
+            entry = self.accepted_by
+            if entry is not None:
+                suffix = f"accepted by {self.acceptance_file} ({entry.reason})"
+            elif self.accepted:
+                suffix = "accepted (--accept-widening)"
+            else:
+                suffix = f"fails unless accepted ({self.acceptance_file or 'the acceptance file'}, sha256 " \
+                         f"{self.widening_sha256})"
+            why = ("both engines see access gained" if self.access.grants_more
+                   else "origin controls or upstreams let more in; no principal gains access")
+            return f"WIDENING: {len(self.widening)} change(s), {suffix}; {why}"
         if self.access.grants_more:
             return "Read/List access gained, nothing wider; both engines agree"
         return "No access gained; both engines agree"
@@ -742,11 +885,26 @@ class DiffReport:
             sections.append(("Trust (who may assume the role)", trust))
         return sections
 
+    def _acceptance_lines(self, indent: str) -> list[str]:
+        """How to accept exactly this widening, and added entries that accept nothing."""
+        lines = []
+        if self.accepted_by is None and not self.accepted:
+            entry = json.dumps({"sha256": self.widening_sha256, "reason": "why this is wanted"})
+            lines += ["", f"{indent}To accept exactly this widening once reviewed, add {entry} to "
+                          f"{self.acceptance_file or acceptance_path(self.stack)} (under CODEOWNERS); any other "
+                          "change to the widening needs a new entry."]
+        lines += [f"{indent}Unused acceptance (matches no widening of this diff): {a.sha256} ({a.reason})"
+                  for a in self.unused_acceptances]
+        return lines
+
     def text(self) -> str:
-        lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> working tree",
+        lines = [f"Access diff of stack {self.stack}: {self.base_ref} ({self.base_commit[:12]}) -> {self.new_side}",
                  *self.counts(), self.verdict]
+        if self.failed_checks:
+            lines += ["", f"Checks of {self.base_ref} that fail:"] + [f"  ! {f}" for f in self.failed_checks]
         if self.widening:
             lines += ["", "Widening:"] + [f"  ! {w.text}" for w in self.widening]
+            lines += self._acceptance_lines("  ")
         for title, entries in self._principal_sections():
             lines += ["", f"{title}:"]
             for heading, items in entries:
@@ -758,6 +916,9 @@ class DiffReport:
             lines += ["", "Policy documents that changed (Z3):"]
             lines += [f"  {'!' if d.widening else '+' if d.comparison.wider else '='} {d.text()}"
                       for d in self.documents]
+        if self.origin:
+            lines += ["", "Origin controls and upstreams:"]
+            lines += [f"  {'!' if change.widening else '='} {change}" for change in self.origin]
         if self.seconds:
             lines += ["", "took " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())]
         return "\n".join(lines)
@@ -766,8 +927,11 @@ class DiffReport:
         icon = "❌" if self.exit_status else "⚠️" if self.widening else "✅"
         lines = [f"### Access diff: stack `{self.stack}`, base `{self.base_commit[:12]}` → this pull request", "",
                  f"{icon} **{self.verdict}**", "", *[f"- {c}" for c in self.counts()]]
+        if self.failed_checks:
+            lines += ["", "#### Checks of the base that fail", ""] + [f"- {f}" for f in self.failed_checks]
         if self.widening:
             lines += ["", "#### Widening", ""] + [f"- {w.text}" for w in self.widening]
+            lines += self._acceptance_lines("")
         for title, entries in self._principal_sections():
             lines += ["", f"#### {title}", ""]
             for heading, items in entries:
@@ -777,8 +941,11 @@ class DiffReport:
             lines += ["", "<details><summary>Policy documents that changed, compared by Z3</summary>", ""]
             lines += [f"- {'**wider**' if d.comparison.wider else 'not wider'}: {d.text()}" for d in self.documents]
             lines += ["", "</details>"]
-        if not (self.access.principals or self.access.trust or self.documents):
-            lines += ["", "No principal gained or lost anything; no policy document changed."]
+        if self.origin:
+            lines += ["", "#### Origin controls and upstreams", ""]
+            lines += [f"- {'**widening**' if change.widening else 'not wider'}: {change}" for change in self.origin]
+        if not (self.access.principals or self.access.trust or self.documents or self.origin):
+            lines += ["", "No principal gained or lost anything; no policy document or origin control changed."]
         lines += ["", "`python -m audit --stack " + self.stack + " --diff-against <base>` reproduces this "
                   "(README, \"Access diff\")."]
         return "\n".join(lines) + "\n"
@@ -787,12 +954,18 @@ class DiffReport:
         return {
             "stack": self.stack,
             "base": {"ref": self.base_ref, "commit": self.base_commit},
+            "new_side": self.new_side,
             "principals": [c.as_json() for c in self.access.principals],
             "trust": [t.as_json() for t in self.access.trust],
             "new_accounts": self.access.new_accounts,
             "documents": [d.as_json() for d in self.documents],
             "documents_total": self.documents_total,
+            "origin": [change.as_json() for change in self.origin],
             "widening": [w.as_json() for w in self.widening],
+            "widening_sha256": self.widening_sha256,
+            "accepted_by": self.accepted_by.as_json() if self.accepted_by else None,
+            "unused_acceptances": [a.as_json() for a in self.unused_acceptances],
+            "failed_checks": self.failed_checks,
             "engines": {"principalmapper": {"grants_more": self.access.grants_more},
                         "z3": {"grants_more": self.z3_grants_more},
                         "agree": self.agree, "disagreement": self.disagreement},
@@ -803,40 +976,83 @@ class DiffReport:
 
 
 def compare_renderings(old_audit: Mapping[str, Any], new_audit: Mapping[str, Any], *, stack: str = "prod",
-                       base_ref: str = "", base_commit: str = "", accepted: bool = False) -> DiffReport:
-    """The whole diff of two audit JSON documents (pure: no git, no rendering)."""
+                       base_ref: str = "", base_commit: str = "", accepted: bool = False,
+                       acceptances: Sequence[Acceptance] = ()) -> DiffReport:
+    """The whole diff of two audit JSON documents (pure: no git, no rendering); `acceptances` are
+    the entries the change adds to the acceptance file."""
     old, new = Side.from_audit(old_audit), Side.from_audit(new_audit)
     started = time.perf_counter()
     access = access_changes(old, new)
     documents, total = document_changes(old, new, hints_for(old, new))
-    report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted)
+    report = DiffReport(stack, base_ref, base_commit, access, documents, total, accepted,
+                        origin=origin_changes(old.resources, new.resources), acceptances=list(acceptances),
+                        acceptance_file=acceptance_path(stack))
     report.seconds["compare"] = time.perf_counter() - started
     return report
 
 
+def failed_checks(audit: Mapping[str, Any]) -> list[str]:
+    """What an audit's JSON says failed: each failed section's title, and each mandatory violation."""
+    found = [str(title) for title in audit.get("failed", [])]
+    found += [f"{v.get('policy') or 'pack config'}: {v.get('message')}" for v in audit.get("violations", [])
+              if isinstance(v, Mapping) and v.get("enforcement") == "mandatory"]
+    return found
+
+
 def diff_against(ref: str, stack: str, project_dir: Path, render_working_tree: Callable[[], Json],
-                 accepted: bool = False) -> DiffReport:
+                 accepted: bool = False, program_from: Path | None = None) -> DiffReport:
     """Render `stack` at `ref` (its own code, in a temporary worktree, in a subprocess) and in the
     working tree (`render_working_tree()`, in this process, meanwhile), and compare them.
 
-    Raises DiffError when the base cannot be rendered; whatever rendering the working tree
-    raises (ConfigError) propagates."""
+    With `program_from` (a folder holding Pulumi.yaml), the second rendering is `ref` with that
+    folder's program and configuration (program_paths) in place of `ref`'s, in a second worktree
+    and subprocess: `ref`'s audit renders both, and nothing of `program_from` runs in this process.
+
+    Raises DiffError when either side cannot be rendered in a subprocess; whatever rendering the
+    working tree raises (ConfigError) propagates."""
     project_dir = project_dir.resolve()
     repo = repository_root(project_dir)
     commit = resolve_commit(repo, ref)
+    inside = project_dir.relative_to(repo)
     seconds = {}
     started = time.perf_counter()
-    with base_worktree(repo, commit) as tree:
-        process = start_base_audit(tree / project_dir.relative_to(repo), stack)
-        try:
-            new_audit = render_working_tree()
-        except BaseException:
-            process.kill()
-            process.communicate()
-            raise
-        seconds["working tree"] = time.perf_counter() - started
-        old_audit = finish_base_audit(process, ref)
-        seconds["base"] = time.perf_counter() - started
-    report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted)
+    if program_from is None:
+        with base_worktree(repo, commit) as tree:
+            process = start_audit(tree / inside, stack)
+            try:
+                new_audit = render_working_tree()
+            except BaseException:
+                _stop(process)
+                raise
+            seconds["working tree"] = time.perf_counter() - started
+            old_audit = finish_audit(process, f"at {ref}")
+            seconds["base"] = time.perf_counter() - started
+            acceptances = new_acceptances(tree / inside / acceptance_path(stack), project_dir / acceptance_path(stack))
+        new_side = "working tree"
+    else:
+        source = program_from.resolve()
+        if not source.is_dir():
+            raise DiffError(f"--program-from {program_from}: not a folder")
+        new_side = f"the program of {program_from}"
+        with base_worktree(repo, commit) as tree, base_worktree(repo, commit) as judged:
+            overlay_program(source, judged / inside, stack)
+            acceptances = new_acceptances(tree / inside / acceptance_path(stack),
+                                          judged / inside / acceptance_path(stack))
+            process = start_audit(tree / inside, stack)
+            judged_process = start_audit(judged / inside, stack)
+            try:
+                new_audit = finish_audit(judged_process, f"with {new_side} (judged by {ref})")
+                seconds["pull request"] = time.perf_counter() - started
+                old_audit = finish_audit(process, f"at {ref}")
+                seconds["base"] = time.perf_counter() - started
+            finally:
+                _stop(process, judged_process)
+    report = compare_renderings(old_audit, new_audit, stack=stack, base_ref=ref, base_commit=commit, accepted=accepted,
+                                acceptances=acceptances)
+    report.new_side = new_side
+    if program_from is not None:
+        # REF's pack and access proof over the pull request's program: their verdict is REF's, not
+        # the pull request's own checks job's (which runs the pull request's audit).
+        report.failed_checks = failed_checks(new_audit)
     report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - started}
     return report

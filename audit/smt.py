@@ -25,6 +25,12 @@ The model (README, "Access diff"):
   proposition named by its text: the same clause in both versions is the same proposition,
   a changed one is a new one, so a change there counts as wider;
 - a document that cannot be read is taken to allow everything.
+
+Every counterexample is a request AWS could make where one shows the widening: an action the
+action table lists (an action of a service no pattern names is stood in for by a real one), a
+well-formed resource ARN (or `*` for an action the access proof decides on no resource), an AWS
+principal whose ARN and account agree. What still falls short is said with it
+(`Comparison.example_problems`, `request_problems`): the widening stands either way.
 """
 
 from __future__ import annotations
@@ -49,6 +55,13 @@ _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 # Stands for every action of a service that no pattern names.
 OTHER_ACTION = "other-service:other-action"
 PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+# A resource ARN as requests carry one: partition, service, region (or none), account (or none, or
+# `aws`), and a resource part of printable characters that does not end in a separator.
+_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):((?:[a-z]{2}(?:-[a-z]+)+-[0-9]+)?):"
+                  r"([0-9]{12}|aws)?:([!-~]*[!-.0-~])")
+# An AWS principal's ARN: an account's root, a role, a user or an assumed-role session.
+_PRINCIPAL_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):(iam|sts)::([0-9]{12}):"
+                            r"(root|(?:role|user)/[!-~]*[!-.0-~]|assumed-role/[!-.0-~]+/[!-~]+)")
 # How many values a multi-valued condition key may carry in a request.
 KEY_VALUES = 3
 TIMEOUT_MS = 20_000
@@ -118,10 +131,39 @@ class Comparison:
     example: Request | None = None
     undecided: str | None = None  # Z3 gave no answer: counted as wider (fail closed)
     read_only: bool = False  # every request that shows it is a Read or List action
+    example_problems: tuple[str, ...] = ()  # why the example is not a request AWS could make
 
     def as_json(self) -> dict[str, Any]:
         return {"wider": self.wider, "how": self.how, "read_only": self.read_only,
-                "example": self.example.as_json() if self.example else None, "undecided": self.undecided}
+                "example": self.example.as_json() if self.example else None, "undecided": self.undecided,
+                "example_problems": list(self.example_problems)}
+
+
+def well_formed_arn(resource: str) -> bool:
+    return _ARN.fullmatch(resource) is not None
+
+
+def request_problems(request: Request, resourceless: Iterable[str] = (), principal: bool = True) -> list[str]:
+    """Why `request` is not one AWS could make, [] when it is: its action must be one the action
+    table lists; its resource a well-formed ARN, or `*` for an action in `resourceless` (the
+    actions the access proof decides on no resource); an AWS principal's ARN must be well-formed
+    and of the request's account (unless `principal` is False: a managed policy's example names
+    no principal)."""
+    problems = []
+    if iam_actions.access_level(request.action) is None:
+        problems.append(f"{request.action} is no action the action table lists")
+    if request.resource == "*":
+        if request.action.lower() not in {a.lower() for a in resourceless}:
+            problems.append(f"resource * for {request.action}, an action decided on resources")
+    elif not well_formed_arn(request.resource):
+        problems.append(f"resource {json.dumps(request.resource)} is not a well-formed ARN")
+    if principal and request.principal_type == "AWS":
+        match = _PRINCIPAL_ARN.fullmatch(request.principal)
+        if match is None:
+            problems.append(f"principal {json.dumps(request.principal)} is not a well-formed principal ARN")
+        elif match.group(3) != request.account:
+            problems.append(f"principal {request.principal} is not of account {request.account or '(none)'}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -257,12 +299,41 @@ class Actions:
             signature = (*(bool(_wildcard(p).fullmatch(action)) for p in patterns), read)
             classes.setdefault(signature, []).append(action)
         self.patterns = list(patterns)
-        self.members = list(classes.values())
+        self.members = [_real_first(members, signature, self.patterns) for signature, members in classes.items()]
         self.matching = {p: [i for i, signature in enumerate(classes) if signature[n]]
                          for n, p in enumerate(self.patterns)}
         # Classes of Read and List actions only (the rest may widen beyond reading).
         self.read_only = [signature[-1] for signature in classes]
         self.hinted = [i for i, members in enumerate(self.members) if members[0] in set(preferred[:len(hints)])]
+
+
+def _real_first(members: list[str], signature: tuple[bool, ...], patterns: Sequence[str]) -> list[str]:
+    """A class's members with a real action first (counterexamples name `members[0]`): the first
+    that the action table lists, else, for the class that holds OTHER_ACTION, a real action that
+    every pattern treats as it (what OTHER_ACTION stands for); as they were when neither exists."""
+    known = [m for m in members if iam_actions.access_level(m) is not None]
+    if known:
+        return [known[0], *[m for m in members if m != known[0]]]
+    if OTHER_ACTION in members:
+        stand_in = _stand_in_action(signature, tuple(patterns))
+        if stand_in:
+            return [stand_in, *members]
+    return members
+
+
+@cache
+def _stand_in_action(signature: tuple[bool, ...], patterns: tuple[str, ...]) -> str | None:
+    """The first action of the table, of a service no pattern names literally, with `signature`."""
+    named = {p.partition(":")[0] for p in patterns}
+    for service in iam_actions.services():
+        if service in named:
+            continue
+        for action, level in iam_actions.actions_by_level(service).items():
+            lowered = action.lower()
+            found = (*(bool(_wildcard(p).fullmatch(lowered)) for p in patterns), level in iam_actions.READ_ONLY_LEVELS)
+            if found == signature:
+                return action
+    return None
 
 
 class _Key:
@@ -439,7 +510,7 @@ class Encoding:
             count = model.eval(key.count, model_completion=True).as_long()
             context[name] = tuple(text(v) for v in key.values[:count])
         action = self.actions.members[model.eval(self.action, model_completion=True).as_long()][0]
-        return Request(text(self.principal_type), text(self.principal), spelled.get(action, action),
+        return Request(text(self.principal_type), text(self.principal), spelled.get(action) or _spelling(action),
                        text(self.resource), context, text(self.account))
 
 
@@ -490,12 +561,42 @@ def compare(old: Bound | None, new: Bound | None, hints: Hints | None = None,
             continue
         # Wider. Is it beyond Read and List? Ask for such a request first.
         answer, beyond = _solve([*base, beyond_reading], timeout_ms)
-        if answer == z3.sat:
-            return Comparison(True, how, _nicer_example([*base, beyond_reading], beyond, encoding, hints, spelled))
-        return Comparison(True, how, _nicer_example(base, model, encoding, hints, spelled), read_only=True)
+        read_only = answer != z3.sat
+        constraints, found = (base, model) if read_only else ([*base, beyond_reading], beyond)
+        example = _nicer_example(constraints, found, encoding, hints, spelled)
+        problems = tuple(request_problems(example, resourceless_actions(hints)))
+        return Comparison(True, how, example, read_only=read_only, example_problems=problems)
     if undecided:
         return Comparison(True, "undecided", None, "; ".join(undecided))
     return Comparison(False)
+
+
+def _spelling(action: str) -> str:
+    """The action as the action table spells it (`s3:GetObject` for `s3:getobject`), else as given."""
+    service = action.partition(":")[0]
+    return next((a for a in iam_actions.actions_by_level(service) if a.lower() == action.lower()), action)
+
+
+def resourceless_actions(hints: Hints) -> set[str]:
+    """The actions (lower case) the access proof decides on `*`: those take no resource ARN."""
+    return {action for action, resources in hints.resources_for.items() if "*" in resources}
+
+
+def _arn_pattern(service: str | None) -> z3.ReRef:
+    """_ARN as a Z3 regular expression, with the given service or any."""
+    lower, digit, dash = z3.Range("a", "z"), z3.Range("0", "9"), z3.Re(z3.StringVal("-"))
+
+    def text(value: str) -> z3.ReRef:
+        return z3.Re(z3.StringVal(value))
+
+    partition = z3.Union(text("aws"), text("aws-cn"), text("aws-us-gov"))
+    name = text(service) if service else z3.Plus(z3.Union(lower, digit, dash))
+    region = z3.Option(z3.Concat(lower, lower, z3.Plus(z3.Concat(dash, z3.Plus(lower))), dash, z3.Plus(digit)))
+    account = z3.Option(z3.Union(z3.Concat(*[digit] * 12), text("aws")))
+    last = z3.Union(z3.Range("!", "."), z3.Range("0", "~"))
+    resource = z3.Concat(z3.Star(z3.Range("!", "~")), last)
+    colon = text(":")
+    return z3.Concat(text("arn:"), partition, colon, name, colon, region, colon, account, colon, resource)
 
 
 def _solve(constraints: Sequence[z3.BoolRef], timeout_ms: int) -> tuple[Any, Any]:
@@ -535,6 +636,16 @@ def _nicer_example(constraints: list[z3.BoolRef], model: z3.ModelRef, encoding: 
     current = str(model.eval(encoding.resource, model_completion=True).as_string())
     if current not in resources:
         first([encoding.resource == z3.StringVal(r)] for r in resources[:HINT_ATTEMPTS])
+    current = str(model.eval(encoding.resource, model_completion=True).as_string())
+    if current not in resources and not well_formed_arn(current):
+        # No known resource shows it: a well-formed ARN, of the action's own service first; `*` only
+        # for an action decided on no resource.
+        service = members[0].partition(":")[0]
+        options = [[z3.InRe(encoding.resource, _arn_pattern(service))],
+                   [z3.InRe(encoding.resource, _arn_pattern(None))]]
+        if any(m in resourceless_actions(hints) for m in members):
+            options.insert(0, [encoding.resource == z3.StringVal("*")])
+        first(options)
     principal = str(model.eval(encoding.principal, model_completion=True).as_string())
     account = str(model.eval(encoding.account, model_completion=True).as_string())
     consistent = principal in hints.principals and iam.principal_account(principal) == account
@@ -545,4 +656,12 @@ def _nicer_example(constraints: list[z3.BoolRef], model: z3.ModelRef, encoding: 
             candidates.append(f"arn:aws:iam::{account}:root")
         first([encoding.principal_type == z3.StringVal("AWS"), encoding.principal == z3.StringVal(p),
                encoding.account == z3.StringVal(iam.principal_account(p) or "")] for p in candidates)
-    return encoding.request(model, spelled)
+    example = encoding.request(model, spelled)
+    if example.principal_type == "AWS" and _PRINCIPAL_ARN.fullmatch(example.principal) is None:
+        # No known principal shows it: the root of some account, spelled as IAM spells it.
+        digits = z3.Concat(*[z3.Range("0", "9")] * 12)
+        first([[encoding.principal_type == z3.StringVal("AWS"), z3.InRe(encoding.account, digits),
+                encoding.principal == z3.Concat(z3.StringVal("arn:aws:iam::"), encoding.account,
+                                                z3.StringVal(":root"))]])
+        example = encoding.request(model, spelled)
+    return example

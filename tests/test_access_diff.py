@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from audit import diff
+from audit import diff, smt
 from audit.render import Rendering, render
+from policies import iam_actions
 from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -403,3 +404,303 @@ def test_accept_widening_and_markdown_need_diff_against():
     with pytest.raises(SystemExit) as raised:
         main(["--accept-widening"])
     assert raised.value.code == diff.EXIT_INVALID
+
+
+# --- the judge: the base's audit and action table over the pull request's program -----------------
+
+
+def relabel_publishing_as_a_read(table_path: Path) -> None:
+    table = json.loads(table_path.read_text())
+    levels = table["services"]["codeartifact"]
+    levels["Write"].remove("PublishPackageVersion")
+    levels["Read"].append("PublishPackageVersion")
+    table_path.write_text(json.dumps(table))
+
+
+@pytest.fixture
+def pull_request(repository, tmp_path) -> Path:
+    """A pull request's checkout of the base commit: its stack file gives a publisher one more
+    package (a new publish grant), and its own action table calls publishing a Read."""
+    tree = tmp_path / "pull-request"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    stack_file = tree / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("        - acme-core-testing\n",
+                                                         "        - acme-core-testing\n        - acme-extra\n"))
+    config_path = tree / "policies" / "policy-config.prod.json"
+    config = json.loads(config_path.read_text())
+    for properties in config.values():
+        if isinstance(properties, dict) and "publisherPackages" in properties:
+            properties["publisherPackages"]["acme/acme-core"].append("acme-extra")
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    relabel_publishing_as_a_read(tree / "policies" / "iam_action_levels.json")
+    git(tree, "commit", "--quiet", "--all", "--message", "one more package, publishing relabelled")
+    yield tree
+    git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def test_the_pull_requests_own_table_would_wave_a_new_publish_grant_through(repository, pull_request):
+    # The hole the judge closes: judged by its own audit, the pull request calls publishing a read.
+    result = audit(pull_request, "--diff-against", git(repository, "rev-parse", "HEAD").strip(), "--json")
+    assert result.returncode == diff.EXIT_CLEAN, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["widening"] == [] and report["new_side"] == "working tree"
+    (publisher,) = [p for p in report["principals"] if p["label"] == "publisher acme/acme-core"]
+    assert {"action": "codeartifact:PublishPackageVersion", "resource": f"{INTERNAL_PACKAGES}/pypi//acme-extra",
+            "read_only": True} in publisher["gained"]
+
+
+def test_the_base_judges_the_pull_requests_program_with_its_own_audit_and_table(repository, pull_request):
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull_request), "--json")
+    assert result.returncode == diff.EXIT_FAILED, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["new_side"] == f"the program of {pull_request}"
+    assert report["engines"]["agree"] is True and report["failed_checks"] == []  # it fails on the widening alone
+    # The pull request's stack file was rendered (the new package), the base's table judged it.
+    assert any(w["kind"] == "allowed" and "+PublishPackageVersion" in w["text"] and "internal/acme-extra" in w["text"]
+               for w in report["widening"]), report["widening"]
+    (publisher,) = [p for p in report["principals"] if p["label"] == "publisher acme/acme-core"]
+    assert {"action": "codeartifact:PublishPackageVersion", "resource": f"{INTERNAL_PACKAGES}/pypi//acme-extra",
+            "read_only": False} in publisher["gained"]
+    # Both renderings came from worktrees that are gone again.
+    assert git(repository, "worktree", "list").count("\n") == 2  # the repository and the pull request
+
+
+def test_the_judge_exits_2_when_the_pull_requests_program_does_not_render(repository, pull_request):
+    (pull_request / "Pulumi.prod.yaml").write_text("config:\n  pypi-registry:ownerAccountId: 42\n")
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull_request))
+    assert result.returncode == diff.EXIT_INVALID
+    assert f"does not render with the program of {pull_request}" in result.stderr
+
+
+def test_the_overlay_takes_only_the_program_and_its_configuration(tmp_path):
+    judge, pull = tmp_path / "judge", tmp_path / "pull-request"
+    files = {"__main__.py": "judge program", "components/settings.py": "judge", "components/gone.py": "judge",
+             "Pulumi.yaml": "judge", "Pulumi.prod.yaml": "judge", "Pulumi.dev.yaml": "judge",
+             "policies/policy-config.prod.json": "judge", "policies/iam_action_levels.json": "judge",
+             "audit/diff.py": "judge"}
+    for name, text in files.items():
+        (judge / name).parent.mkdir(parents=True, exist_ok=True)
+        (judge / name).write_text(text)
+    pulled = {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
+              "components/__pycache__/settings.cpython-311.pyc": "pr", "Pulumi.yaml": "pr",
+              "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "pr", "policies/policy-config.prod.json": "pr",
+              "policies/iam_action_levels.json": "pr", "audit/diff.py": "pr", "z3.py": "pr shadowing a library"}
+    for name, text in pulled.items():
+        (pull / name).parent.mkdir(parents=True, exist_ok=True)
+        (pull / name).write_text(text)
+    diff.overlay_program(pull, judge, "prod")
+    found = {str(p.relative_to(judge)): p.read_text() for p in judge.rglob("*") if p.is_file()}
+    assert found == {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
+                     "Pulumi.yaml": "pr", "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "judge",
+                     "policies/policy-config.prod.json": "pr", "policies/iam_action_levels.json": "judge",
+                     "audit/diff.py": "judge"}
+    # A program file the pull request deletes is gone on its side too.
+    (pull / "Pulumi.prod.yaml").unlink()
+    diff.overlay_program(pull, judge, "prod")
+    assert not (judge / "Pulumi.prod.yaml").exists()
+
+
+def test_program_from_needs_diff_against():
+    from audit.__main__ import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--program-from", "."])
+    assert raised.value.code == diff.EXIT_INVALID
+
+
+# --- accepting a reviewed widening: a digest of exactly that widening ------------------------------
+
+
+def test_the_digest_covers_the_stack_and_the_widening_not_z3s_example():
+    report = scenario("new action")
+    digest = report.widening_sha256
+    assert len(digest) == 64 and digest == diff.widening_digest("prod", reversed(report.widening))
+    assert diff.widening_digest("dev", report.widening) != digest
+    assert scenario("wider resource").widening_sha256 != digest
+    # Another valid counterexample for the same document does not change it.
+    (change,) = [d for d in report.documents if d.widening]
+    other = dataclasses.replace(change.comparison.example, principal="arn:aws:iam::012345678901:root",
+                                account="012345678901")
+    moved = dataclasses.replace(change, comparison=dataclasses.replace(change.comparison, example=other))
+    again = dataclasses.replace(report, documents=[moved if d is change else d for d in report.documents])
+    assert again.widening_sha256 == digest and again.text() != report.text()
+
+
+def test_an_added_entry_with_the_digest_accepts_exactly_that_widening():
+    report = scenario("new action")
+    entry = diff.Acceptance(report.widening_sha256, "secondary admins publish the mirror, reviewed by platform")
+    accepted = dataclasses.replace(report, acceptances=[entry])
+    assert accepted.accepted_by == entry and accepted.exit_status == diff.EXIT_CLEAN
+    assert "accepted by policies/accepted-widening.prod.json (secondary admins publish" in accepted.verdict
+    assert accepted.as_json()["accepted_by"] == entry.as_json() and accepted.unused_acceptances == []
+    # The same entry does not accept another widening, and says it matches nothing.
+    other = dataclasses.replace(scenario("wider resource"), acceptances=[entry])
+    assert other.accepted_by is None and other.exit_status == diff.EXIT_FAILED
+    assert other.unused_acceptances == [entry] and f"Unused acceptance (matches no widening of this diff): " \
+        f"{entry.sha256}" in other.text()
+    # Nor does it accept a disagreement of the engines.
+    stranger = scenario("principal added by hand")
+    assert dataclasses.replace(stranger, acceptances=[entry]).exit_status == diff.EXIT_FAILED
+
+
+def test_the_report_says_how_to_accept_the_widening():
+    report = scenario("new principal")
+    assert f'add {{"sha256": "{report.widening_sha256}", "reason": "why this is wanted"}} to ' \
+           "policies/accepted-widening.prod.json" in report.text()
+    assert report.widening_sha256 in report.markdown() and report.as_json()["widening_sha256"] == report.widening_sha256
+
+
+@pytest.mark.parametrize("text", [
+    "not json", "[]", '{"accepted": {}}', '{"accepted": [], "extra": 1}',
+    '{"accepted": [{"sha256": "ABC", "reason": "x"}]}',
+    '{"accepted": [{"sha256": "' + "a" * 64 + '", "reason": "  "}]}',
+    '{"accepted": [{"sha256": "' + "a" * 64 + '", "reason": "x", "stack": "prod"}]}',
+])
+def test_a_malformed_acceptance_file_stops_the_diff(tmp_path, text):
+    path = tmp_path / "accepted-widening.prod.json"
+    path.write_text(text)
+    with pytest.raises(diff.DiffError):
+        diff.read_acceptances(path)
+
+
+def test_only_entries_the_change_adds_can_accept(tmp_path):
+    base, changed_file = tmp_path / "base.json", tmp_path / "changed.json"
+    old = {"sha256": "a" * 64, "reason": "accepted last month"}
+    again = {"sha256": "a" * 64, "reason": "re-added after the revert, reviewed again"}
+    base.write_text(json.dumps({"accepted": [old]}))
+    changed_file.write_text(json.dumps({"accepted": [old, again]}))
+    assert diff.new_acceptances(base, changed_file) == [diff.Acceptance(**again)]
+    assert diff.new_acceptances(tmp_path / "absent.json", changed_file) == [diff.Acceptance(**old),
+                                                                             diff.Acceptance(**again)]
+    assert diff.new_acceptances(base, tmp_path / "absent.json") == []
+
+
+def allow_in_pack_config(tree: Path, account: str) -> None:
+    path = tree / "policies" / "policy-config.prod.json"
+    config = json.loads(path.read_text())
+    for properties in config.values():
+        if isinstance(properties, dict) and "allowedAccountIds" in properties:
+            properties["allowedAccountIds"].append(account)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def write_acceptances(tree: Path, *entries: dict) -> None:
+    (tree / diff.acceptance_path("prod")).write_text(json.dumps({"accepted": list(entries)}, indent=2) + "\n")
+
+
+@pytest.fixture
+def widening_pull_request(repository, tmp_path) -> Path:
+    """A pull request's checkout that adds a secondary account (widening), in the stack file and in
+    the pack config's allowed accounts, and nothing else."""
+    tree = tmp_path / "widening-pull-request"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    stack_file = tree / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace('    - "777788889999"   # ml training\n',
+                                                         f'    - "777788889999"   # ml training\n'
+                                                         f'    - "{NEW_ACCOUNT}"\n'))
+    allow_in_pack_config(tree, NEW_ACCOUNT)
+    yield tree
+    git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def judged(repository: Path, pull: Path) -> tuple[int, dict]:
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(pull), "--json")
+    assert result.returncode in (diff.EXIT_CLEAN, diff.EXIT_FAILED), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_the_judge_accepts_a_widening_the_pull_request_lists_and_nothing_more(repository, widening_pull_request):
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    digest = report["widening_sha256"]
+    entry = {"sha256": digest, "reason": "the ML account reads the registry (ticket OPS-42)"}
+    write_acceptances(widening_pull_request, entry)
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_CLEAN and report["accepted_by"] == entry and report["failed_checks"] == []
+    assert report["widening_sha256"] == digest  # the same widening, the same digest, run after run
+    # Any further change to the widening needs a new entry: one more account fails again.
+    stack_file = widening_pull_request / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace(f'    - "{NEW_ACCOUNT}"\n',
+                                                         f'    - "{NEW_ACCOUNT}"\n    - "{STRANGER}"\n'))
+    allow_in_pack_config(widening_pull_request, STRANGER)
+    status, report = judged(repository, widening_pull_request)
+    assert status == diff.EXIT_FAILED and report["accepted_by"] is None and report["failed_checks"] == []
+    assert report["unused_acceptances"] == [entry]
+
+
+def test_an_entry_already_on_the_base_branch_accepts_nothing(repository, widening_pull_request):
+    _, report = judged(repository, widening_pull_request)
+    entry = {"sha256": report["widening_sha256"], "reason": "accepted once, long ago"}
+    write_acceptances(repository, entry)
+    git(repository, "commit", "--quiet", "--all", "--message", "an old acceptance")
+    try:
+        write_acceptances(widening_pull_request, entry)
+        status, report = judged(repository, widening_pull_request)
+        assert status == diff.EXIT_FAILED and report["accepted_by"] is None
+    finally:
+        git(repository, "reset", "--quiet", "--hard", "HEAD~1")
+
+
+def test_a_malformed_acceptance_file_in_the_pull_request_exits_2(repository, widening_pull_request):
+    (widening_pull_request / diff.acceptance_path("prod")).write_text('{"accepted": ["yes"]}')
+    result = audit(repository, "--diff-against", "HEAD", "--program-from", str(widening_pull_request))
+    assert result.returncode == diff.EXIT_INVALID and "entry 0 is not" in result.stderr
+
+
+# --- every counterexample the diff prints is a request AWS could make --------------------------------
+
+
+@pytest.mark.parametrize("kind", [*WIDENING_KINDS, "principal added by hand", "package added to a publisher"])
+def test_every_counterexample_is_a_possible_request(kind):
+    report = scenario(kind)
+    examples = [d for d in report.documents if d.comparison.example is not None]
+    assert examples
+    resourceless = smt.resourceless_actions(diff.hints_for(diff.Side.from_audit(base()), diff.Side.from_audit(base())))
+    for change in examples:
+        example = change.comparison.example
+        assert change.comparison.example_problems == (), change.text()
+        assert iam_actions.access_level(example.action) is not None, change.text()
+        assert (example.resource == "*" and example.action.lower() in resourceless) or \
+            smt.well_formed_arn(example.resource), change.text()
+        if example.principal_type == "AWS" and change.policy.kind != "managed":
+            assert smt.request_problems(example, resourceless) == [], change.text()
+        assert "not a request AWS could make" not in change.text()
+
+
+def test_a_counterexample_aws_could_not_receive_is_shown_with_why():
+    change = next(d for d in scenario("new action").documents if d.widening)
+    odd = dataclasses.replace(change, comparison=dataclasses.replace(
+        change.comparison, example_problems=("codeartifact:LaunchRockets is no action the action table lists",)))
+    assert odd.text().endswith("(not a request AWS could make: codeartifact:LaunchRockets is no action the "
+                               "action table lists)")
+    assert odd.widening and odd.text(example=False) == change.text(example=False)
+
+
+# --- the base's own checks over the pull request's program ----------------------------------------------
+
+
+def test_the_judge_fails_when_the_bases_checks_refuse_the_pull_request(repository, tmp_path):
+    # A pull request that turns the pack off in its own pack config: no access changes, but the
+    # base's audit (which applies the pack config as the CLI does) refuses it, and no acceptance helps.
+    tree = tmp_path / "pack-off"
+    git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    try:
+        config_path = tree / "policies" / "policy-config.prod.json"
+        config_path.write_text(json.dumps({"all": "disabled", **json.loads(config_path.read_text())}))
+        status, report = judged(repository, tree)
+        assert status == diff.EXIT_FAILED and report["widening"] == []
+        assert report["failed_checks"] and any(f.startswith("Guardrails") for f in report["failed_checks"])
+        result = audit(repository, "--diff-against", "HEAD", "--program-from", str(tree))
+        assert "THE BASE'S CHECKS FAIL on the program of" in result.stdout
+    finally:
+        git(repository, "worktree", "remove", "--force", str(tree))
+
+
+def test_failed_checks_come_from_the_audits_failed_sections_and_mandatory_violations():
+    audit_json = {"failed": ["Guardrails (x): 1 mandatory"], "violations": [
+        {"policy": "github-oidc-trust-pinned", "enforcement": "mandatory", "message": "has a wildcard"},
+        {"policy": "domain-key-customer-managed-with-rotation", "enforcement": "advisory", "message": "rotate"}]}
+    assert diff.failed_checks(audit_json) == ["Guardrails (x): 1 mandatory", "github-oidc-trust-pinned: has a wildcard"]
+    report = dataclasses.replace(scenario("reformatted JSON"), failed_checks=["Guardrails (x): 1 mandatory"])
+    assert report.exit_status == diff.EXIT_FAILED and report.verdict.startswith("THE BASE'S CHECKS FAIL")
+    assert dataclasses.replace(report, accepted=True).exit_status == diff.EXIT_FAILED

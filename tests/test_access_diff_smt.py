@@ -247,3 +247,62 @@ def test_an_undecided_question_counts_as_wider():
     result = smt.compare(smt.Bound(old), smt.Bound(new), timeout_ms=1)
     assert result.wider
     assert result.undecided or result.example is not None
+
+
+# --- counterexamples are requests AWS could make ----------------------------------------------------
+
+
+def test_a_counterexample_for_an_action_of_another_service_names_a_real_action_and_arn():
+    old = policy(allow("codeartifact:Get*", DOMAIN))
+    result = compare(old, policy({"Effect": "Allow", "NotAction": "codeartifact:*", "Resource": "*"}))
+    example = result.example
+    assert result.wider and not result.read_only
+    assert iam_actions.access_level(example.action) not in (None, "Read", "List")
+    assert not example.action.lower().startswith("codeartifact:") and example.action != smt.OTHER_ACTION
+    assert smt.well_formed_arn(example.resource) and example.resource.split(":")[2] == example.action.split(":")[0]
+    assert result.example_problems == ()
+
+
+def test_a_counterexample_on_an_any_resource_pattern_is_a_well_formed_arn():
+    result = compare(policy(allow("s3:GetObject", "arn:aws:s3:::acme-artifacts/public/*")),
+                     policy(allow("s3:GetObject", "arn:aws:s3:::acme-artifacts/*")))
+    assert result.wider and result.example.action == "s3:GetObject"
+    assert result.example.resource.startswith("arn:aws:s3:::acme-artifacts/")
+    assert not result.example.resource.startswith("arn:aws:s3:::acme-artifacts/public/")
+    assert smt.well_formed_arn(result.example.resource) and result.example_problems == ()
+
+
+def test_what_no_possible_request_shows_is_still_wider_and_says_so():
+    # An action the table does not list (stale table, or a typo): counted, and named as no real action.
+    made_up = compare(policy(allow("codeartifact:ReadFromRepository", INTERNAL)),
+                      policy(allow(["codeartifact:ReadFromRepository", "codeartifact:LaunchRockets"], INTERNAL)))
+    assert made_up.wider and made_up.example.action == "codeartifact:LaunchRockets"
+    assert made_up.example_problems == ("codeartifact:LaunchRockets is no action the action table lists",)
+    # A resource that is no ARN.
+    no_arn = compare(None, policy(allow("codeartifact:PublishPackageVersion", "internal")))
+    assert no_arn.wider and no_arn.example.resource == "internal"
+    assert no_arn.example_problems == ('resource "internal" is not a well-formed ARN',)
+
+
+ROLE = f"arn:aws:iam::{SECONDARY}:role/ci"
+
+
+@pytest.mark.parametrize(("request_", "problems"), [
+    (smt.Request("AWS", ROLE, "codeartifact:ReadFromRepository", INTERNAL, account=SECONDARY), []),
+    (smt.Request("AWS", f"arn:aws:iam::{SECONDARY}:root", "sts:GetServiceBearerToken", "*", account=SECONDARY), []),
+    (smt.Request("Federated", PROVIDER, "sts:AssumeRoleWithWebIdentity", READER), []),
+    (smt.Request("AWS", ROLE, "codeartifact:ReadFromRepositry", INTERNAL, account=SECONDARY),
+     ["codeartifact:ReadFromRepositry is no action the action table lists"]),
+    (smt.Request("AWS", ROLE, "codeartifact:ReadFromRepository", "arn:aws:codeartifact:::", account=SECONDARY),
+     ['resource "arn:aws:codeartifact:::" is not a well-formed ARN']),
+    (smt.Request("AWS", ROLE, "s3:GetObject", "arn:aws:s3:::bucket/", account=SECONDARY),
+     ['resource "arn:aws:s3:::bucket/" is not a well-formed ARN']),
+    (smt.Request("AWS", ROLE, "codeartifact:PublishPackageVersion", "*", account=SECONDARY),
+     ["resource * for codeartifact:PublishPackageVersion, an action decided on resources"]),
+    (smt.Request("AWS", ROLE, "codeartifact:ReadFromRepository", INTERNAL, account=OWNER),
+     [f"principal {ROLE} is not of account {OWNER}"]),
+    (smt.Request("AWS", "bob", "codeartifact:ReadFromRepository", INTERNAL, account=SECONDARY),
+     ['principal "bob" is not a well-formed principal ARN']),
+])
+def test_request_problems_names_what_aws_could_not_receive(request_, problems):
+    assert smt.request_problems(request_, resourceless={"sts:getservicebearertoken"}) == problems

@@ -274,8 +274,8 @@ def test_jobs_without_a_role_get_exactly_contents_read(name):
     for job_name, job in load(name)["jobs"].items():
         assumes_role = any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
                            for step in job.get("steps", []))
-        if (name, job_name) == ("pull-request.yml", "access-diff-comment"):
-            # Only posts the access diff comment: no checkout, no code, no contents.
+        if (name, job_name) in (("pull-request.yml", "access-diff-comment"), ("pull-request.yml", "preview-comment")):
+            # Only posts a comment: no checkout, no code, no contents.
             assert job["permissions"] == {"pull-requests": "write"}
             assert not any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"])
         elif not assumes_role:

@@ -154,10 +154,84 @@ def test_the_distributions_travel_as_a_short_lived_artifact_checked_against_the_
     assert verify["env"]["BUILT_DIGESTS"] == "${{ needs.build.outputs.digests }}"
 
 
-def test_preview_job_may_comment_but_not_write_code():
-    job = load("pull-request.yml")["jobs"]["preview"]
-    assert job["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
-    assert load("pull-request.yml")["jobs"]["test"]["permissions"] == {"contents": "read"}
+PULL_REQUEST_CODE_PERMISSIONS = {"contents": "read", "id-token": "write"}
+BASE_SHA = "${{ github.event.pull_request.base.sha }}"
+
+
+def runs_pull_request_code(job: dict) -> bool:
+    """A job that calls a workflow of this repository (it checks out the pull request) or checks
+    out anything but the base commit: assume it runs code of the pull request."""
+    if job.get("uses", "").startswith("$/"):
+        return True
+    return any(step.get("uses", "").startswith("actions/checkout@") and step.get("with", {}).get("ref") != BASE_SHA
+               for step in all_steps(job))
+
+
+def pull_request_code_problems(job: dict) -> list[str]:
+    """What lets a job that runs code of the pull request write: any scope but those above."""
+    if not runs_pull_request_code(job):
+        return []
+    return [f"{scope}: {level}" for scope, level in job.get("permissions", {}).items()
+            if PULL_REQUEST_CODE_PERMISSIONS.get(scope) != level]
+
+
+def writer_problems(job: dict) -> list[str]:
+    """What a job whose token can write (beyond an OIDC token) runs besides receiving an artifact."""
+    if not {scope for scope, level in job.get("permissions", {}).items() if level == "write"} - {"id-token"}:
+        return []
+    found = ["calls a workflow"] if "uses" in job else []
+    found += [step["uses"] for step in all_steps(job)
+              if "uses" in step and not step["uses"].startswith("actions/download-artifact@")]
+    found += [word for step in all_steps(job) for word in ("python", ".venv", "pip", "make", "./", "pulumi", "git ")
+              if word in step.get("run", "")]
+    return found
+
+
+def test_no_job_that_runs_pull_request_code_holds_a_token_that_can_write():
+    jobs = load("pull-request.yml")["jobs"]
+    assert {name for name, job in jobs.items() if runs_pull_request_code(job)} == {"test", "preview", "access-diff"}
+    for name, job in jobs.items():
+        assert pull_request_code_problems(job) == [], name
+    # The OIDC token only for the job that assumes the read-only preview role.
+    assert jobs["preview"]["permissions"] == PULL_REQUEST_CODE_PERMISSIONS
+    assert jobs["test"]["permissions"] == jobs["access-diff"]["permissions"] == {"contents": "read"}
+
+
+def test_a_job_whose_token_can_write_runs_no_code_at_all():
+    for name in NAMES:
+        for job_name, job in load(name)["jobs"].items():
+            assert writer_problems(job) == [], f"{name}:{job_name}"
+
+
+def test_the_permission_checks_catch_a_preview_that_comments_and_a_commenter_that_checks_out():
+    jobs = load("pull-request.yml")["jobs"]
+    commenting_preview = {**jobs["preview"], "permissions": {**jobs["preview"]["permissions"],
+                                                             "pull-requests": "write"}}
+    assert pull_request_code_problems(commenting_preview) == ["pull-requests: write"]
+    called = {**jobs["test"], "permissions": {"contents": "write"}}
+    assert pull_request_code_problems(called) == ["contents: write"]
+    checkout = {"uses": "actions/checkout@" + "0" * 40, "with": {"persist-credentials": False}}
+    commenter = {**jobs["access-diff-comment"], "steps": [checkout, *jobs["access-diff-comment"]["steps"]]}
+    assert pull_request_code_problems(commenter) == ["pull-requests: write"]
+    assert writer_problems(commenter) == [checkout["uses"]]
+    running = {**jobs["access-diff-comment"], "steps": [{"run": ".venv/bin/python -m audit"}]}
+    assert writer_problems(running) == ["python", ".venv"]
+
+
+def test_the_checks_preview_and_diff_jobs_write_nothing_back_to_github():
+    # What they report travels as an artifact to a job that only comments.
+    workflow = load("pull-request.yml")
+    pulumi = step_using("pull-request.yml", "preview", "pulumi/actions")
+    assert pulumi["with"]["comment-on-pr"] is False and "github-token" not in pulumi["with"]
+    for job, artifact, comment_job in (("preview", "preview", "preview-comment"),
+                                       ("access-diff", "access-diff", "access-diff-comment")):
+        upload = step_using("pull-request.yml", job, "actions/upload-artifact")
+        download = step_using("pull-request.yml", comment_job, "actions/download-artifact")
+        assert upload["with"]["name"] == download["with"]["name"] == artifact
+        assert upload["with"]["retention-days"] == 1 and upload["with"]["if-no-files-found"] == "error"
+        assert workflow["jobs"][comment_job]["needs"] == job
+        assert workflow["jobs"][comment_job]["permissions"] == {"pull-requests": "write"}
+        assert "secrets." not in json.dumps(workflow["jobs"][comment_job])
 
 
 def test_checkouts_never_persist_the_github_token():
@@ -212,11 +286,65 @@ def test_preview_assumes_the_preview_role_and_previews_prod_with_the_policy_pack
     pulumi = step_using("pull-request.yml", "preview", "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["stack-name"] == "prod"
-    assert pulumi["with"]["policyPacks"] == "policies"
-    assert pulumi["with"]["policyPackConfigs"] == "policies/policy-config.prod.json"
-    assert pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert pulumi["env"] == {"PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
+
+
+def checkouts(name: str, job: str) -> dict[str, dict]:
+    """The job's checkouts by the folder each fills."""
+    found = [step["with"] for step in steps(name, job) if step.get("uses", "").startswith("actions/checkout@")]
+    by_path = {options.get("path", "."): options for options in found}
+    assert len(by_path) == len(found), f"{name}:{job}: two checkouts into one folder"
+    return by_path
+
+
+def test_the_preview_runs_the_pull_requests_program_under_the_base_commits_policy_pack():
+    trees = checkouts("pull-request.yml", "preview")
+    assert set(trees) == {"pull-request", "base"}
+    assert trees["base"]["ref"] == BASE_SHA and "ref" not in trees["pull-request"]
+    pulumi = step_using("pull-request.yml", "preview", "pulumi/actions")["with"]
+    assert pulumi["work-dir"] == "pull-request"
+    # The pack the CLI runs is the base's; only its config file is the pull request's.
+    assert pulumi["policyPacks"] == "${{ github.workspace }}/base/policies"
+    assert pulumi["policyPackConfigs"] == "${{ github.workspace }}/pull-request/policies/policy-config.prod.json"
+    # The pack's virtualenv (PulumiPolicy.yaml) is built in the base's folder from the base's lock.
+    installs = {step.get("working-directory"): step["run"] for step in steps("pull-request.yml", "preview")
+                if "pip install" in step.get("run", "")}
+    assert set(installs) == {"pull-request", "base"}
+    assert "-r policies/requirements.txt" in installs["base"]
+    assert "policies/requirements" not in installs["pull-request"]
+
+
+def test_the_preview_comment_is_written_even_when_the_preview_fails():
+    job_steps = steps("pull-request.yml", "preview")
+    names = [step.get("id") or step["name"] for step in job_steps]
+    (write,) = [step for step in job_steps if step["name"] == "Write the comment"]
+    upload = step_using("pull-request.yml", "preview", "actions/upload-artifact")
+    assert names.index("preview") < names.index("Write the comment") < names.index(upload["name"])
+    assert write["if"] == upload["if"] == "${{ !cancelled() }}"
+    assert write["env"] == {"OUTCOME": "${{ steps.preview.outcome }}", "OUTPUT": "${{ steps.preview.outputs.output }}"}
+    comment_job = load("pull-request.yml")["jobs"]["preview-comment"]
+    assert "needs.preview.result == 'failure'" in comment_job["if"] and "!cancelled()" in comment_job["if"]
+
+
+def write_preview_comment(tmp_path: Path, outcome: str, output: str) -> str:
+    (write,) = [step for step in steps("pull-request.yml", "preview") if step.get("name") == "Write the comment"]
+    script = tmp_path / "write.sh"
+    script.write_text(write["run"])
+    environment = {"PATH": "/usr/bin:/bin", "OUTCOME": outcome, "OUTPUT": output}
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path, env=environment,
+                   check=True, timeout=30)
+    return (tmp_path / "preview.md").read_text()
+
+
+def test_the_preview_comment_says_whether_the_preview_passed_and_carries_its_output(tmp_path):
+    passed = write_preview_comment(tmp_path, "success", "\x1b[1mPreviewing update (prod)\x1b[0m\n+ 3 to create")
+    assert passed.startswith("### Pulumi preview") and "passed the policy pack" in passed
+    assert "Previewing update (prod)\n+ 3 to create" in passed and "\x1b" not in passed
+    failed = write_preview_comment(tmp_path, "failure", "")
+    assert "did not finish (failure)" in failed and "<details>" not in failed
+    long = write_preview_comment(tmp_path, "success", "x" * 80000)
+    assert len(long) < 56000
 
 
 def test_deploy_runs_on_main_behind_the_protected_environment_and_is_never_cancelled():
@@ -648,19 +776,26 @@ def test_drift_runs_daily_with_the_read_only_preview_role_and_fails_on_any_chang
 # --- the access diff on pull requests ----------------------------------------------------------------
 
 
-def test_the_access_diff_job_reads_only_and_has_the_base_commit():
+def test_the_access_diff_is_judged_by_the_base_commits_audit():
     job = load("pull-request.yml")["jobs"]["access-diff"]
     assert job["permissions"] == {"contents": "read"}
     assert "environment" not in job and "needs" not in job
     text = json.dumps(job)
     assert "secrets." not in text and "aws-actions/" not in text and "id-token" not in text
-    checkout = step_using("pull-request.yml", "access-diff", "actions/checkout")
-    assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
-    scripts = "\n".join(step.get("run", "") for step in job["steps"])
-    assert "pip install --disable-pip-version-check --require-hashes -r requirements-dev.txt" in scripts
+    trees = checkouts("pull-request.yml", "access-diff")
+    assert set(trees) == {"base", "pull-request"}
+    assert trees["base"]["ref"] == BASE_SHA and "ref" not in trees["pull-request"]
+    assert all(tree["persist-credentials"] is False for tree in trees.values())
+    # Installed from the base's lock, run from the base's folder: the pull request brings its program only.
+    (install,) = [step for step in job["steps"] if "pip install" in step.get("run", "")]
+    assert install["working-directory"] == "base"
+    assert "pip install --disable-pip-version-check --require-hashes -r requirements-dev.txt" in install["run"]
     (run,) = [step for step in job["steps"] if "--diff-against" in step.get("run", "")]
-    assert '-m audit --stack prod --diff-against "$BASE_SHA" --markdown access-diff.md' in run["run"]
-    assert run["env"] == {"BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
+    assert run["working-directory"] == "base"
+    command = " ".join(run["run"].replace("\\\n", " ").split())
+    assert ('.venv/bin/python -m audit --stack prod --diff-against "$BASE_SHA" --program-from ../pull-request '
+            "--markdown ../access-diff.md") in command
+    assert run["env"] == {"BASE_SHA": BASE_SHA}
     upload = step_using("pull-request.yml", "access-diff", "actions/upload-artifact")
     assert upload["with"] == {"name": "access-diff", "path": "access-diff.md", "retention-days": 1,
                               "if-no-files-found": "error"}
@@ -671,23 +806,29 @@ def test_the_access_diff_job_reads_only_and_has_the_base_commit():
     assert fail["env"] == {"STATUS": "${{ steps.diff.outputs.status }}"} and run["id"] == "diff"
 
 
-def test_the_comment_job_runs_no_code_of_the_pull_request_and_may_only_comment():
-    job = load("pull-request.yml")["jobs"]["access-diff-comment"]
+COMMENT_JOBS = {"access-diff-comment": ("<!-- pypi-registry access diff -->", "access-diff.md"),
+                "preview-comment": ("<!-- pypi-registry preview -->", "preview.md")}
+
+
+@pytest.mark.parametrize("job_name", sorted(COMMENT_JOBS))
+def test_the_comment_jobs_run_no_code_of_the_pull_request_and_may_only_comment(job_name):
+    job = load("pull-request.yml")["jobs"][job_name]
     assert job["permissions"] == {"pull-requests": "write"}
-    assert job["needs"] == "access-diff"
     assert "!cancelled()" in job["if"]
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
     uses = [step["uses"].split("@")[0] for step in job["steps"] if "uses" in step]
     assert uses == ["actions/download-artifact"]  # no checkout, no setup-python, no repository code
-    download = step_using("pull-request.yml", "access-diff-comment", "actions/download-artifact")
-    assert download["with"] == {"name": "access-diff"}
     (post,) = [step for step in job["steps"] if "run" in step]
     assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert (post["env"]["MARKER"], post["env"]["COMMENT_FILE"]) == COMMENT_JOBS[job_name]
     assert "python" not in post["run"] and ".venv" not in post["run"] and "pip" not in post["run"]
+    assert post["run"] == comment_script()
+    jobs = load("pull-request.yml")["jobs"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in (
+        job["if"] if job_name == "access-diff-comment" else jobs["preview"]["if"])
 
 
-def comment_script() -> str:
-    (post,) = [step for step in steps("pull-request.yml", "access-diff-comment") if "run" in step]
+def comment_script(job: str = "access-diff-comment") -> str:
+    (post,) = [step for step in steps("pull-request.yml", job) if "run" in step]
     return post["run"]
 
 
@@ -728,6 +869,7 @@ def post_comment(tmp_path: Path, comments: list[dict], markdown: str) -> list[di
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path),
         "GH_TOKEN": "ghs_example", "REPOSITORY": "acme/pypi-registry", "PR_NUMBER": "42",
         "FAKE_GH_LOG": str(log), "FAKE_COMMENTS": str(tmp_path / "comments.json"),
+        "MARKER": MARKER, "COMMENT_FILE": "access-diff.md",
     }
     result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=work,
                             env=environment, capture_output=True, text=True, check=False, timeout=60)
@@ -765,3 +907,39 @@ def test_of_two_marked_comments_the_first_is_updated(tmp_path):
     calls = post_comment(tmp_path, comments, "### Access diff\n")
     assert [call["argv"][2] for call in calls[1:]] == ["PATCH"]
     assert calls[-1]["argv"][3] == "repos/acme/pypi-registry/issues/comments/3"
+
+
+# --- CODEOWNERS: who reviews what judges a pull request --------------------------------------------------
+
+CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
+
+
+def code_owners(path: str) -> list[str]:
+    """The owners CODEOWNERS names for a repository path: the last matching line wins. Only the forms
+    the file uses are read (an anchored `/dir/` or `/file`); any other pattern fails the test."""
+    owners: list[str] = []
+    for line in CODEOWNERS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, *names = line.split()
+        assert pattern.startswith("/") and "*" not in pattern and names, f"unread CODEOWNERS line: {line}"
+        if (pattern.endswith("/") and path.startswith(pattern[1:])) or path == pattern[1:]:
+            owners = names
+    return owners
+
+
+@pytest.mark.parametrize("path", [
+    "policies/guardrails.py", "policies/policy-config.prod.json", "policies/accepted-widening.prod.json",
+    "policies/iam_action_levels.json", "policies/aws_managed_policies.json", "policies/requirements.txt",
+    "audit/diff.py", "audit/origin.py", ".github/workflows/pull-request.yml", ".github/CODEOWNERS",
+    "requirements-dev.txt",
+])
+def test_what_judges_a_pull_request_has_a_code_owner(path):
+    assert code_owners(path) == ["@your-org/registry-owners"]
+
+
+def test_codeowners_is_an_example_whose_placeholder_says_to_replace_it():
+    text = CODEOWNERS.read_text(encoding="utf-8")
+    assert "replace @your-org/registry-owners" in text and "Require review from Code Owners" in text
+    # The program itself is reviewed as usual: the matcher finds no owner there.
+    assert code_owners("components/registry.py") == [] and code_owners("Pulumi.prod.yaml") == []
