@@ -11,7 +11,7 @@ whose ID stands for every real member (only the organization knows them; each ge
 template), and the template's roles and policies are placed there.
 
 Fail closed: a policy whose document cannot be resolved (a managed policy ARN this stack does not
-declare, an AWS-managed ARN unknown to moto's copy) or parsed is taken to allow everything, and
+declare, an AWS-managed ARN not in policies/aws_managed_policies.json) or parsed is taken to allow everything, and
 is listed as unreadable. A grant whose role cannot be told at all is listed as unplaced: the proof
 cannot bound it, so the audit fails. So does a resource of a type the proof does not evaluate
 (policies/inventory.py, the list the pack's model's-edges rule holds too): it is listed as not
@@ -115,7 +115,7 @@ class ManagedPolicies:
         if is_aws_managed(policy_arn):
             document = aws_managed_document(policy_arn)
             if document is None:
-                raise UnreadableError("it is not in the copy of AWS-managed policies that moto ships")
+                raise UnreadableError("it is not in policies/aws_managed_policies.json, the copy of AWS-managed policies")
             return _checked(document)
         if policy_arn not in self.declared:
             raise UnreadableError("this stack does not declare that policy")

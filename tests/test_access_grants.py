@@ -254,7 +254,7 @@ def test_what_the_proof_gathers_is_what_iam_holds_once_deployed(prod):
 
 
 @pytest.mark.parametrize(("policy_arn", "reason"), [
-    ("arn:aws:iam::aws:policy/NoSuchPolicy", "not in the copy of AWS-managed policies that moto ships"),
+    ("arn:aws:iam::aws:policy/NoSuchPolicy", "not in policies/aws_managed_policies.json"),
     (f"arn:aws:iam::{OWNER}:policy/created-by-hand", "this stack does not declare that policy"),
     (f"arn:aws:iam::{SECONDARY}:policy/codeartifact-pypi-reader-acme", f"the policy is in account {SECONDARY}"),
 ], ids=["unknown-aws-managed", "undeclared", "other-account"])

@@ -68,6 +68,30 @@ def test_the_policy_pack_imports_nothing_from_the_program():
         assert _imported_top_level(path) & PROGRAM_PACKAGES == set(), path.name
 
 
+def test_the_pack_is_served_at_its_own_levels_with_no_initial_config():
+    """What the CLI runs is the policies at the levels they declare: `PolicyPack` gets the name, the
+    policies and the pack's mandatory default, nothing that could lower a level behind the audit's back."""
+    from pulumi_policy import EnforcementLevel
+
+    from policies.guardrails import PACK_ENFORCEMENT_LEVEL
+
+    calls = [node for node in ast.walk(ast.parse((PROJECT_DIR / "policies" / "__main__.py").read_text()))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PolicyPack"]
+    assert len(calls) == 1 and not calls[0].args
+    keywords = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
+    assert keywords == {"name": "guardrails.PACK_NAME", "policies": "[*guardrails.POLICIES]",
+                        "enforcement_level": "guardrails.PACK_ENFORCEMENT_LEVEL"}
+    assert PACK_ENFORCEMENT_LEVEL == EnforcementLevel.MANDATORY
+
+
+def test_the_pack_project_file_runs_the_pack_folder_with_its_lock():
+    """PulumiPolicy.yaml decides what the CLI runs: only these keys, the Python runtime and its venv."""
+    pack = yaml.safe_load((PROJECT_DIR / "policies" / "PulumiPolicy.yaml").read_text())
+    assert set(pack) == {"description", "runtime", "version"}
+    assert pack["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    assert not (PROJECT_DIR / "policies" / "PulumiPolicy.json").exists()
+
+
 def test_the_packs_own_facts_equal_the_programs():
     shared = ["GITHUB_OIDC_HOST", "GITHUB_OIDC_AUDIENCE", "CODEARTIFACT_SERVICE", "RESOURCE_POLICY_LIMIT",
               "TRUST_POLICY_LIMIT", "MANAGED_POLICY_LIMIT", "INLINE_ROLE_POLICY_LIMIT", "IRREVERSIBLE_ACTIONS",
