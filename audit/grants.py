@@ -115,7 +115,7 @@ class ManagedPolicies:
         if is_aws_managed(policy_arn):
             document = aws_managed_document(policy_arn)
             if document is None:
-                raise UnreadableError("it is not in policies/aws_managed_policies.json, the copy of AWS-managed policies")
+                raise UnreadableError("it is not in policies/aws_managed_policies.json (AWS-managed documents)")
             return _checked(document)
         if policy_arn not in self.declared:
             raise UnreadableError("this stack does not declare that policy")
