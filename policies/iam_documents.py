@@ -218,15 +218,21 @@ EXEMPTING_OPERATORS = ("arnnotequals", "arnnotlike", "stringnotequals", "stringn
 def denies_everyone(statement: Mapping[str, object], action: str, exempt: Collection[str] = ()) -> bool:
     """Is `action` denied to every principal on every resource, except at most the `exempt` role ARNs?
 
-    Any other condition could leave a principal out of the Deny, so it does not count.
+    Any other condition could leave a principal out of the Deny, so it does not count. A Deny with
+    NotAction denies every action it does not list; one with NotResource only the resources outside
+    those it lists, so it never covers every resource (unlike an Allow, where reading it as `*` is
+    the worst case).
     """
-    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement or "NotAction" in statement:
+    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement:
         return False
     if not any(kind == "AWS" and value == WILDCARD for kind, value in principals(statement)):
         return False
-    if not any(matches(pattern, action) for pattern in actions(statement)):
+    if "NotAction" in statement:
+        if any(matches(pattern, action) for pattern in as_list(statement.get("NotAction"))):
+            return False
+    elif not any(matches(pattern, action) for pattern in actions(statement)):
         return False
-    if not any(pattern == WILDCARD for pattern in resources(statement)):
+    if "NotResource" in statement or WILDCARD not in as_list(statement.get("Resource")):
         return False
     found = list(conditions(statement))
     if not found:

@@ -1,0 +1,183 @@
+"""The IAM semantics the pack and the access proof rest on, each pinned with its worst case and a good
+case, the pack and the audit side by side: a one-line regression in how either reads a document
+(NotAction, NotResource, a condition's values, an unknown account, a pull_request subject, an
+inheriting package group, an unknown action, a document's size, a package group ARN, the CI roles'
+exact ARNs) fails here."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from audit.access import access_report, access_section, github_claims, web_identity_may_assume
+from audit.grants import Role, trusted_by
+from audit.render import Rendering
+from components import policy_documents as docs
+from tests.expected import (
+    DOMAIN_ARN,
+    GITHUB_OIDC_PROVIDER,
+    INTERNAL_PACKAGES,
+    OWNER,
+    OWNER_ADMIN,
+    PACKAGE_ARN,
+    ROLE_POLICY,
+)
+from tests.test_guardrails_grants import domain_with_policy, program_policy
+from tests.test_guardrails_rules import (
+    KMS_KEY,
+    SETTINGS,
+    stack_violations,
+    violations,
+)
+
+DENY_RULE = "domain-denies-loss-and-reopening"
+KMS_RULE = "kms-key-policy-owner-only"
+PUBLISHER_ROLE_NAME = "gh-publish-acme-acme-core"
+PUBLISHER_ROW = "publisher acme/acme-core"
+OWN_PACKAGE = f"{INTERNAL_PACKAGES}/pypi//acme-core"
+
+
+# --- helpers: a prod rendering with one recorded document changed ---------------------------------
+
+
+def with_document(rendering: Rendering, name: str, key: str, change: Callable[[dict[str, Any]], None]) -> Rendering:
+    """The rendering with the JSON document `key` of resource `name` changed in place by `change`."""
+
+    def changed(resource: Any) -> Any:
+        document = json.loads(resource.inputs[key])
+        change(document)
+        text = json.dumps(document)
+        return replace(resource, inputs={**resource.inputs, key: text}, outputs={**resource.outputs, key: text})
+
+    assert any(r.name == name for r in rendering.resources), name
+    return replace(rendering, resources=[changed(r) if r.name == name else r for r in rendering.resources])
+
+
+def statement_of(document: dict[str, Any], sid: str) -> dict[str, Any]:
+    return next(s for s in document["Statement"] if s.get("Sid") == sid)
+
+
+def rewrite(sid: str, **changes: Any) -> Callable[[dict[str, Any]], None]:
+    """A change to one statement: each key set, or removed when None; `NotAction=SAME` moves Action there."""
+
+    def change(document: dict[str, Any]) -> None:
+        statement = statement_of(document, sid)
+        for key, value in changes.items():
+            if value is SAME:
+                value = statement.pop(key.removeprefix("Not"))
+            if value is None:
+                statement.pop(key, None)
+            else:
+                statement[key] = value
+
+    return change
+
+
+SAME = object()  # rewrite(..., NotAction=SAME): the statement's Action, now as NotAction
+
+
+def violation_lines(section: Any, who: str) -> list[str]:
+    return [line for line in section.text.splitlines() if line.startswith(f"VIOLATION: {who} ")]
+
+
+# --- (1) NotAction and NotResource --------------------------------------------------------------
+
+READ_PATTERNS = ["codeartifact:Get*", "codeartifact:List*", "codeartifact:Describe*", "codeartifact:ReadFromRepository"]
+
+
+def changed_domain_policy(**changes: Any) -> dict[str, Any]:
+    policy = copy.deepcopy(program_policy())
+    rewrite("DenyIrreversibleDeletes", **changes)(policy)
+    return policy
+
+
+@pytest.mark.parametrize("changes", [
+    {"Resource": None, "NotResource": DOMAIN_ARN},
+    {"Resource": None, "NotResource": "arn:aws:codeartifact:*:*:domain/elsewhere"},
+    {"Resource": None},
+    {"NotAction": SAME},
+], ids=["not-resource-domain", "not-resource-elsewhere", "no-resource", "not-action-the-deletes"])
+def test_pack_a_deny_with_not_resource_or_the_deletes_in_not_action_is_no_deny_of_them(changes):
+    found = stack_violations(DENY_RULE, domain_with_policy(changed_domain_policy(**changes)))
+    assert any("could be deleted" in message for message, _ in found), found
+
+
+def test_pack_a_deny_with_not_action_denies_every_action_it_does_not_list():
+    assert stack_violations(DENY_RULE, domain_with_policy(program_policy())) == []
+    excepting_reads = changed_domain_policy(Action=None, NotAction=READ_PATTERNS)
+    assert stack_violations(DENY_RULE, domain_with_policy(excepting_reads)) == []
+
+
+def test_pack_a_key_policy_deny_with_not_resource_leaves_the_key_loss_allowed():
+    policy = json.loads(docs.to_json(docs.key_policy(SETTINGS)))
+    assert violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)}) == []
+    rewrite("DenyKeyLoss", Resource=None, NotResource="arn:aws:kms:*:*:key/other")(policy)
+    found = violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)})
+    assert any("allows kms:ScheduleKeyDeletion" in m for m in found), found
+
+
+@pytest.mark.parametrize(("changes", "action", "resource"), [
+    ({"Resource": None, "NotResource": DOMAIN_ARN}, "codeartifact:DeleteDomain", DOMAIN_ARN),
+    ({"Resource": None, "NotResource": f"{PACKAGE_ARN}/*"}, "codeartifact:DeletePackageVersions", OWN_PACKAGE),
+    ({"NotAction": SAME}, "codeartifact:DeleteRepository", f"{DOMAIN_ARN.replace(':domain/', ':repository/')}/"),
+], ids=["not-resource-domain", "not-resource-packages", "not-action-the-deletes"])
+def test_audit_a_deny_with_not_resource_or_not_action_denies_only_what_it_covers(prod, changes, action, resource):
+    tampered = with_document(prod, "registry-domain-policy", "policyDocument",
+                             rewrite("DenyIrreversibleDeletes", **changes))
+    found = violation_lines(access_section(tampered), OWNER_ADMIN)
+    assert any(f" may {action} on {resource}" in line for line in found), found
+
+
+@pytest.mark.parametrize("changes", [
+    {"Resource": None, "NotResource": "arn:aws:codeartifact:*:*:domain/elsewhere"},
+    {"Action": None, "NotAction": READ_PATTERNS},
+], ids=["not-resource-elsewhere", "not-action-reads"])
+def test_audit_a_deny_whose_exclusions_miss_the_registry_still_denies_the_deletes(prod, changes):
+    tampered = with_document(prod, "registry-domain-policy", "policyDocument",
+                             rewrite("DenyIrreversibleDeletes", **changes))
+    report = access_report(tampered)
+    row = next(cells for subject, cells in report.rows if subject.label == OWNER_ADMIN)
+    assert not dict(zip(report.plan.columns, row, strict=True))["irreversible delete"]
+    assert not violation_lines(access_section(tampered), OWNER_ADMIN)
+
+
+@pytest.mark.parametrize("changes", [
+    {"Resource": None, "NotResource": OWN_PACKAGE},
+    {"Action": None, "NotAction": ["codeartifact:Get*"], "Resource": "*"},
+], ids=["not-resource", "not-action"])
+def test_audit_an_allow_with_not_resource_or_not_action_grants_everything_else(prod, changes):
+    tampered = with_document(prod, "publishers-acme-acme-core-publish", "policy",
+                             rewrite("PublishOwnPackages", **changes))
+    found = violation_lines(access_section(tampered), PUBLISHER_ROW)
+    assert any(f"PublishPackageVersion on {INTERNAL_PACKAGES}/pypi//acme-data" in line for line in found), found
+    assert not violation_lines(access_section(prod), PUBLISHER_ROW)
+
+
+def test_pack_an_allow_with_not_resource_writes_on_every_resource():
+    statement = {"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion", "Resource": OWN_PACKAGE}
+    exact = {"policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+    assert violations("no-codeartifact-write-on-any-resource", ROLE_POLICY, exact) == []
+    statement = {**statement, "NotResource": statement.pop("Resource")}
+    everywhere = {"policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+    found = violations("no-codeartifact-write-on-any-resource", ROLE_POLICY, everywhere)
+    assert found and "PublishPackageVersion on *" in found[0], found
+
+
+def test_audit_a_trust_statement_with_not_action_lets_in_everything_it_does_not_list():
+    subject = "repo:acme/acme-core:environment:pypi"
+    statement = {"Effect": "Allow", "Principal": {"Federated": GITHUB_OIDC_PROVIDER}, "NotAction": "sts:AssumeRole",
+                 "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                                "token.actions.githubusercontent.com:sub": subject}}}
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
+    arn = f"arn:aws:iam::{OWNER}:role/r"
+    (entry,) = trusted_by(Role(arn, OWNER, "r", "test", trust))
+    assert "sts:AssumeRoleWithWebIdentity" in entry.actions and "sts:AssumeRole" not in entry.actions
+    assert web_identity_may_assume(trust, GITHUB_OIDC_PROVIDER, github_claims(subject), arn)
+    listed = {**statement, "NotAction": "sts:AssumeRole*"}
+    assert trusted_by(Role(arn, OWNER, "r", "test", {"Statement": [listed]})) == []
+    assert not web_identity_may_assume({"Statement": [listed]}, GITHUB_OIDC_PROVIDER, github_claims(subject), arn)
