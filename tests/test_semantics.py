@@ -30,6 +30,11 @@ from tests.expected import (
 from tests.test_guardrails_grants import domain_with_policy, program_policy
 from tests.test_guardrails_rules import (
     KMS_KEY,
+    MANAGED_POLICY,
+    ORG_SETTINGS,
+    ORGANIZATION,
+    REPOSITORY_POLICY,
+    SECONDARY,
     SETTINGS,
     stack_violations,
     violations,
@@ -181,3 +186,55 @@ def test_audit_a_trust_statement_with_not_action_lets_in_everything_it_does_not_
     listed = {**statement, "NotAction": "sts:AssumeRole*"}
     assert trusted_by(Role(arn, OWNER, "r", "test", {"Statement": [listed]})) == []
     assert not web_identity_may_assume({"Statement": [listed]}, GITHUB_OIDC_PROVIDER, github_claims(subject), arn)
+
+
+# --- (2) a condition that lists several values allows each of them ---------------------------------
+
+STRANGER_ACCOUNT = "999988887777"
+
+
+def key_policy_with(condition: dict[str, Any]) -> dict[str, str]:
+    policy = docs.key_policy(SETTINGS)
+    rewrite("CodeArtifactUsesKeyForOwnerAccount", Condition=condition)(policy)
+    return {"policy": json.dumps(policy)}
+
+
+@pytest.mark.parametrize("key", ["kms:CallerAccount", "aws:PrincipalAccount"])
+def test_pack_a_star_key_grant_narrowed_to_the_owner_and_another_account_is_refused(key):
+    assert violations(KMS_RULE, KMS_KEY, key_policy_with({"StringEquals": {key: OWNER}})) == []
+    assert violations(KMS_RULE, KMS_KEY, key_policy_with({"StringEquals": {key: [OWNER]}})) == []
+    found = violations(KMS_RULE, KMS_KEY, key_policy_with({"StringEquals": {key: [OWNER, STRANGER_ACCOUNT]}}))
+    assert found and 'grants to "*" without StringEquals kms:CallerAccount' in found[0], found
+
+
+def reader_policy_with(condition: dict[str, Any]) -> dict[str, str]:
+    policy = docs.reader_identity_policy(SETTINGS)
+    bearer = next(s for s in policy["Statement"] if s["Action"] == "sts:GetServiceBearerToken")
+    bearer["Condition"] = condition
+    return {"policy": json.dumps(policy)}
+
+
+@pytest.mark.parametrize("condition", [
+    {"StringEquals": {"sts:AWSServiceName": ["codeartifact.amazonaws.com", "s3.amazonaws.com"]}},
+    {"StringEquals": {"sts:AWSServiceName": ["s3.amazonaws.com", "codeartifact.amazonaws.com"]}},
+    {"StringLike": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+    {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"},
+     "StringLike": {"sts:AWSServiceName": "*"}},
+], ids=["codeartifact-and-s3", "s3-first", "string-like", "and-another-operator"])
+def test_pack_a_bearer_token_for_codeartifact_and_other_services_is_refused(condition):
+    good = {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}
+    assert violations("bearer-token-codeartifact-only", MANAGED_POLICY, reader_policy_with(good)) == []
+    found = violations("bearer-token-codeartifact-only", MANAGED_POLICY, reader_policy_with(condition))
+    assert found and "without the condition StringEquals sts:AWSServiceName" in found[0], found
+
+
+def test_pack_a_principal_condition_naming_an_allowed_and_another_account_or_organization_is_refused():
+    rule = "codeartifact-grants-only-to-allowed-accounts"
+    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
+    for key, values in [("aws:PrincipalOrgID", [ORGANIZATION, "o-zzzzzzzzzz"]),
+                        ("aws:PrincipalAccount", [SECONDARY, STRANGER_ACCOUNT])]:
+        widened = copy.deepcopy(document)
+        widened["Statement"][0]["Condition"] = {"StringEquals": {key: values}}
+        found = violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(widened)})
+        assert found and values[1] in found[0], (key, found)
