@@ -67,6 +67,9 @@ BEARER_TOKEN_ACTION = "sts:GetServiceBearerToken"  # noqa: S105 (an action name,
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
 SERVICE_NAME_KEY = "sts:AWSServiceName"
 ORGANIZATION_KEY = "aws:PrincipalOrgID"
+# Keys AWS sets from the resource requested, for the identity and the resource policy alike.
+RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
+RESOURCE_ORGANIZATION_KEY = "aws:ResourceOrgID"
 AUDIENCE_CLAIM = f"{GITHUB_OIDC_HOST}:aud"
 SUBJECT_CLAIM = f"{GITHUB_OIDC_HOST}:sub"
 
@@ -209,6 +212,8 @@ class Registry:
     key_arn: str | None = None  # the domain's KMS key
     key_policy: Document | None = None
     package_group_arns: tuple[str, ...] = ()
+    # The owner's organization (aws:ResourceOrgID), in organization mode; None when not known.
+    organization_id: str | None = None
 
     @property
     def owner_account_id(self) -> str:
@@ -296,6 +301,7 @@ class Registry:
             key_policy=key_policy,
             package_group_arns=tuple(g.outputs["arn"] for g in rendering.of_type(PACKAGE_GROUP)
                                      if g.inputs.get("domainName") == name and g.account == domain.account),
+            organization_id=rendering.settings.organization_id,
         )
 
 
@@ -319,7 +325,7 @@ _REGISTRIES_KEPT = 32
 def _shared_memory(registry: Registry) -> _RegistryMemory:
     key = json.dumps([registry.domain_arn, registry.repository_arns, registry.domain_policy,
                       registry.repository_policies, registry.key_arn, registry.key_policy,
-                      registry.package_group_arns], sort_keys=True)
+                      registry.package_group_arns, registry.organization_id], sort_keys=True)
     if key not in _MEMORY_BY_REGISTRY and len(_MEMORY_BY_REGISTRY) >= _REGISTRIES_KEPT:
         del _MEMORY_BY_REGISTRY[next(iter(_MEMORY_BY_REGISTRY))]
     return _MEMORY_BY_REGISTRY.setdefault(key, _RegistryMemory())
@@ -603,6 +609,9 @@ class AccessEvaluator:
             # Always a resource policy (empty when there is none) and its owner, so that a
             # call from another account needs an Allow on both sides.
             owner = _owner(check.resource)
+            context.setdefault(RESOURCE_ACCOUNT_KEY, owner)
+            if self.registry.organization_id and owner == self.registry.owner_account_id:
+                context.setdefault(RESOURCE_ORGANIZATION_KEY, self.registry.organization_id)
             policy = self._resource_policy(check.resource)
             if not literal:
                 policy = self._for_action(check.resource, check.action, policy)

@@ -16,7 +16,7 @@ import pytest
 
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
 from audit.grants import Role, trusted_by
-from audit.render import Rendering
+from audit.render import Rendering, render
 from components import policy_documents as docs
 from tests.expected import (
     DOMAIN_ARN,
@@ -34,6 +34,7 @@ from tests.test_guardrails_rules import (
     ORG_SETTINGS,
     ORGANIZATION,
     REPOSITORY_POLICY,
+    ROLE,
     SECONDARY,
     SETTINGS,
     stack_violations,
@@ -238,3 +239,65 @@ def test_pack_a_principal_condition_naming_an_allowed_and_another_account_or_org
         widened["Statement"][0]["Condition"] = {"StringEquals": {key: values}}
         found = violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(widened)})
         assert found and values[1] in found[0], (key, found)
+
+
+# --- (3) resource and source keys narrow nothing to principals -----------------------------------
+
+RESOURCE_SIDE_CONDITIONS = [
+    {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION}},
+    {"StringEquals": {"aws:ResourceAccount": OWNER}},
+    {"StringEquals": {"aws:SourceOrgID": ORGANIZATION}},
+    {"StringEquals": {"aws:SourceAccount": OWNER}},
+]
+RESOURCE_SIDE_IDS = ["resource-org", "resource-account", "source-org", "source-account"]
+
+
+@pytest.mark.parametrize("condition", RESOURCE_SIDE_CONDITIONS, ids=RESOURCE_SIDE_IDS)
+def test_pack_a_star_registry_grant_narrowed_by_a_resource_or_source_key_is_public(condition):
+    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    rule = "codeartifact-no-unconditioned-public-grant"
+    assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
+    document["Statement"][0]["Condition"] = condition
+    found = violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)})
+    assert found and 'grants to "*" without a StringEquals aws:PrincipalOrgID' in found[0], found
+
+
+@pytest.mark.parametrize("condition", RESOURCE_SIDE_CONDITIONS, ids=RESOURCE_SIDE_IDS)
+def test_pack_a_star_key_or_trust_grant_narrowed_by_a_resource_or_source_key_is_public(condition):
+    found = violations(KMS_RULE, KMS_KEY, key_policy_with(condition))
+    assert found and 'grants to "*"' in found[0], found
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": condition}]}
+    found = violations("role-trust-known-principals", ROLE, {"assumeRolePolicy": json.dumps(trust), "name": "r"})
+    assert found and 'trusts "*"' in found[0], found
+
+
+def with_public_publish(rendering: Rendering, condition: dict[str, Any]) -> Rendering:
+    """prod with a `*` grant of PublishPackageVersion on internal's packages under `condition`."""
+
+    def change(document: dict[str, Any]) -> None:
+        document["Statement"].append({"Sid": "Public", "Effect": "Allow", "Principal": "*",
+                                      "Action": "codeartifact:PublishPackageVersion",
+                                      "Resource": f"{INTERNAL_PACKAGES}/*", "Condition": condition})
+
+    return with_document(rendering, "registry-internal-policy", "policyDocument", change)
+
+
+@pytest.fixture(scope="module")
+def organization_prod() -> Rendering:
+    return render("prod", overrides={"pypi-registry:organizationId": ORGANIZATION})
+
+
+@pytest.mark.parametrize(("key", "value", "public"), [
+    ("aws:ResourceAccount", OWNER, True),
+    ("aws:ResourceOrgID", ORGANIZATION, True),
+    ("aws:PrincipalAccount", OWNER, False),
+    ("aws:PrincipalOrgID", ORGANIZATION, False),
+], ids=["resource-account", "resource-org", "principal-account", "principal-org"])
+def test_audit_a_star_grant_narrowed_by_the_registry_account_or_organization_reaches_every_principal(
+        organization_prod, key, value, public):
+    section = access_section(with_public_publish(organization_prod, {"StringEquals": {key: value}}))
+    outsiders = [line for line in section.text.splitlines()
+                 if line.startswith("VIOLATION: outsider") and "PublishPackageVersion" in line]
+    # Every request to the registry carries the registry's account and organization, whoever asks.
+    assert bool(outsiders) is public, section.text
