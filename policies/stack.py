@@ -191,10 +191,15 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
     """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it;
     None when one of them is unknown during preview (reported)."""
     name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
+    account = cfg.provider_account(domain.provider)
     found = []
     for resource in props_.of_type(args, DOMAIN_POLICY_TYPES):
         depends = any(dep.urn == domain.urn for dep in resource.property_dependencies.get("domain", []))
-        if resource.urn == domain.urn or depends or (name and props_.known(resource.props, "domain") == name):
+        # A policy found by name counts only in the domain's own account: a domain of the same name
+        # elsewhere, or in an account that cannot be told, has a policy of its own.
+        policy_account = props_.known_str(resource.props, "domainOwner") or cfg.provider_account(resource.provider)
+        named = bool(name) and props_.known(resource.props, "domain") == name
+        if resource.urn == domain.urn or depends or (named and account is not None and policy_account == account):
             documents = cfg.when_known(partial(props_.resource_policies, resource.resource_type, resource.props),
                                        report, resource, "permissions policy")
             if documents is None:
@@ -246,8 +251,9 @@ def _target(resource: PolicyResource, key: str, targets: list[PolicyResource], *
         target_names = (props_.known_str(target.props, "domain") or props_.known_str(target.props, "domainName"),
                         *([props_.known_str(target.props, "repository")] if len(names) > 1 else []))
         target_account = cfg.provider_account(target.provider) or ""
-        # An account that cannot be told (an unpinned provider) matches a target of the same name anywhere.
-        if target_names == known and (target_account == account or not account):
+        # An account that cannot be told (an unpinned provider), on either side, may be the other one:
+        # the worst case here is two policies for one target.
+        if target_names == known and (target_account == account or not account or not target_account):
             return (target.urn,)
     return (account, *(name or "" for name in known))
 

@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from pulumi_policy import PolicyProviderResource, PolicyResource, ResourceValidationArgs
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
 from audit.grants import Role, trusted_by
@@ -29,6 +31,8 @@ from tests.expected import (
 )
 from tests.test_guardrails_grants import domain_with_policy, program_policy
 from tests.test_guardrails_rules import (
+    DOMAIN,
+    DOMAIN_POLICY,
     KMS_KEY,
     MANAGED_POLICY,
     ORG_SETTINGS,
@@ -37,6 +41,8 @@ from tests.test_guardrails_rules import (
     ROLE,
     SECONDARY,
     SETTINGS,
+    options,
+    policy_named,
     stack_violations,
     violations,
 )
@@ -301,3 +307,108 @@ def test_audit_a_star_grant_narrowed_by_the_registry_account_or_organization_rea
                  if line.startswith("VIOLATION: outsider") and "PublishPackageVersion" in line]
     # Every request to the registry carries the registry's account and organization, whoever asks.
     assert bool(outsiders) is public, section.text
+
+
+# --- (4) an account that cannot be told is no other account ---------------------------------------
+
+UNPINNED = {"no-provider": None, "two-accounts": [OWNER, SECONDARY]}
+
+
+def provider_for(accounts: list[str] | None) -> PolicyProviderResource | None:
+    """A provider pinned to `accounts` (one account pins it; None: the default provider)."""
+    if accounts is None:
+        return None
+    props = {"allowedAccountIds": json.dumps(accounts), "region": "eu-west-1"}
+    return PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy(props),
+                                  f"urn:pulumi:test::p::pulumi:providers:aws::{'-'.join(accounts)}", "p")
+
+
+def resource_in(accounts: list[str] | None, resource_type: str, name: str, props: dict[str, Any],
+                dependencies: dict[str, Any] | None = None) -> PolicyResource:
+    return PolicyResource(resource_type, unknown_checking_proxy(props), f"urn:pulumi:test::p::{resource_type}::{name}",
+                          name, options(True), provider_for(accounts), None, [], dependencies or {})
+
+
+def cross_account_violations(accounts: list[str] | None, config: dict[str, Any]) -> list[str]:
+    publish = {"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion", "Resource": OWN_PACKAGE}
+    props = {"policy": json.dumps({"Version": "2012-10-17", "Statement": [publish]})}
+    args = ResourceValidationArgs(ROLE_POLICY, unknown_checking_proxy(props), "urn:x", "x", options(),
+                                  provider_for(accounts), config)
+    found: list[str] = []
+    policy_named("cross-account-codeartifact-read-only").validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+@pytest.mark.parametrize("accounts", UNPINNED.values(), ids=UNPINNED.keys())
+def test_pack_an_identity_policy_in_an_unknown_account_is_held_read_only_without_an_owner_either(accounts):
+    assert cross_account_violations([OWNER], {"ownerAccountId": OWNER}) == []
+    for config in ({"ownerAccountId": OWNER}, {}):
+        found = cross_account_violations(accounts, config)
+        assert found and "provider not pinned to one account" in found[0], (config, found)
+
+
+def test_pack_an_identity_policy_is_the_owners_only_when_the_owner_is_configured():
+    # Without ownerAccountId, the account a provider is pinned to says nothing about the owner.
+    found = cross_account_violations([SECONDARY], {})
+    assert found and "(not the owner (unknown: set ownerAccountId))" in found[0], found
+    assert cross_account_violations([SECONDARY], {"ownerAccountId": SECONDARY}) == []
+
+
+def test_pack_a_trust_of_an_unreadable_principal_in_an_unknown_account_is_refused():
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "AROAEXAMPLEROLEID12345"}, "Action": "sts:AssumeRole"}]}
+    args = ResourceValidationArgs(ROLE, unknown_checking_proxy({"assumeRolePolicy": json.dumps(trust)}), "urn:r",
+                                  "r", options(), None, {})
+    found: list[str] = []
+    policy_named("role-trust-known-principals").validate(args, lambda message, urn=None: found.append(message))
+    assert found and "trusts AROAEXAMPLEROLEID12345" in found[0], found
+
+
+DENYING = {"domain": "acme", "policyDocument": json.dumps(program_policy())}
+NOT_DENYING = {"domain": "acme", "policyDocument": json.dumps({"Version": "2012-10-17", "Statement": []})}
+
+
+def test_pack_a_deny_in_a_policy_named_alike_in_the_domains_account_is_the_domains():
+    domain = resource_in([OWNER], DOMAIN, "domain", {"domain": "acme"})
+    assert stack_violations(DENY_RULE, [domain, resource_in([OWNER], DOMAIN_POLICY, "named", DENYING)]) == []
+
+
+@pytest.mark.parametrize(("domain_accounts", "policy_accounts"), [
+    ([OWNER], [SECONDARY]),
+    (None, None),
+    ([OWNER, SECONDARY], [OWNER, SECONDARY]),
+    ([OWNER], None),
+], ids=["other-account", "both-default-provider", "both-unpinned", "policy-unpinned"])
+def test_pack_a_deny_in_a_policy_named_alike_elsewhere_is_not_the_domains(domain_accounts, policy_accounts):
+    domain = resource_in(domain_accounts, DOMAIN, "domain", {"domain": "acme"})
+    own = resource_in(domain_accounts, DOMAIN_POLICY, "own", NOT_DENYING, {"domain": [domain]})
+    elsewhere = resource_in(policy_accounts, DOMAIN_POLICY, "elsewhere", DENYING)
+    found = stack_violations(DENY_RULE, [domain, own, elsewhere])
+    assert any("could be deleted" in message for message, _ in found), found
+
+
+@pytest.mark.parametrize(("domain_accounts", "policy_accounts"), [
+    ([OWNER], [OWNER]), (None, [OWNER]), ([OWNER], None), (None, None),
+], ids=["same-account", "domain-unpinned", "policy-unpinned", "both-unpinned"])
+def test_pack_two_policies_for_a_domain_whose_accounts_may_be_one_are_refused(domain_accounts, policy_accounts):
+    domain = resource_in(domain_accounts, DOMAIN, "domain", {"domain": "acme"})
+    wired = resource_in(domain_accounts, DOMAIN_POLICY, "wired", NOT_DENYING, {"domain": [domain]})
+    named = resource_in(policy_accounts, DOMAIN_POLICY, "named", NOT_DENYING)
+    found = stack_violations("one-permissions-policy-per-domain-and-repository", [domain, wired, named])
+    assert len(found) == 1 and "wired, named are 2 permissions policies" in found[0][0], found
+    elsewhere = resource_in([SECONDARY], DOMAIN_POLICY, "named", NOT_DENYING)
+    if domain_accounts is not None:
+        assert stack_violations("one-permissions-policy-per-domain-and-repository", [domain, wired, elsewhere]) == []
+
+
+def test_audit_a_resource_in_no_known_account_fails_the_audit(prod, monkeypatch, capsys):
+    import audit.__main__ as audit_cli
+
+    # The domain and its policy, both in whatever account the ambient credentials point at.
+    moved = replace(prod, resources=[
+        replace(r, account="") if r.name in ("registry-domain", "registry-domain-policy") else r
+        for r in prod.resources])
+    monkeypatch.setattr(audit_cli, "render", lambda *args, **kwargs: moved)
+    assert audit_cli.main(["--stack", "prod"]) == 1
+    out = capsys.readouterr().out
+    assert "resources without an account-pinned provider: registry-domain, registry-domain-policy" in out
