@@ -45,6 +45,7 @@ from audit.render import Rendering
 from audit.sections import Section
 from components.settings import Settings
 from policies import iam_actions
+from policies import iam_documents as iam
 from policies.aws_facts import (
     CODEARTIFACT_SERVICE,
     GITHUB_OIDC_HOST,
@@ -56,6 +57,7 @@ from policies.aws_facts import (
 )
 from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.iam_actions import READ_ONLY_LEVELS
+from policies.trust import GITHUB_SUBJECT
 
 Document = dict[str, Any]
 
@@ -663,6 +665,23 @@ def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: M
     return bool(policy_has_matching_statement(relevant, "Allow", WEB_IDENTITY_ACTION, role_arn, context))
 
 
+def pull_requests_may_assume(role: Role | None, provider_arn: str) -> bool:
+    """Whether a GitHub pull request job may assume the role, by principalmapper on its trust policy: a job
+    of a repository a `sub` value names (a wildcard standing for any name), or of any other. A trust policy
+    that is unreadable, or that the stack does not declare, is taken to let them in."""
+    if role is None or role.trust_policy is None:
+        return True
+    trust = role.trust_policy
+    named = [GITHUB_SUBJECT.match(value) for statement in statements(trust)
+             for _, key, values in iam.conditions(statement) if key == SUBJECT_CLAIM.lower() for value in values]
+    repositories = [f"{m['owner']}/{m['repo']}".replace("*", "x").replace("?", "x") for m in named if m]
+    providers = {provider_arn, *(value for statement in statements(trust) for kind, value in iam.principals(statement)
+                                 if kind == "Federated" and GITHUB_OIDC_HOST in value)}
+    return any(web_identity_may_assume(trust, provider, github_claims(f"repo:{repository}:pull_request"), role.arn)
+               for provider in sorted(providers)
+               for repository in dict.fromkeys([*repositories, "any-owner/any-repository"]))
+
+
 def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com") -> dict[str, str]:
     """The claims of a GitHub Actions OIDC token that trust policies test (None leaves a claim out).
 
@@ -880,7 +899,10 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         subjects.append(Subject(f"{org} member {member}", ORGANIZATION_MEMBER, administrator(member, org)))
     outsider = _unused_account(settings, 999999999999, members)
     subjects.append(Subject(f"outsider {outsider}", OUTSIDER, administrator(outsider)))
-    subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=publisher.packages)
+    # A publisher a pull request job can assume (any branch can open one) is held to Read and List.
+    subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=() if (
+                     pull_requests_may_assume(grants.roles.get(arn), settings.github_oidc_provider_arn))
+                     else publisher.packages)
                  for arn, publisher in publishers.items()]
     subjects.append(Subject(f"admin in {owner} (owner)", OWNER_ADMIN, administrator(owner, org), may_write=True))
 

@@ -43,6 +43,7 @@ from tests.test_guardrails_rules import (
     SETTINGS,
     options,
     policy_named,
+    stack_resource,
     stack_violations,
     violations,
 )
@@ -412,3 +413,110 @@ def test_audit_a_resource_in_no_known_account_fails_the_audit(prod, monkeypatch,
     assert audit_cli.main(["--stack", "prod"]) == 1
     out = capsys.readouterr().out
     assert "resources without an account-pinned provider: registry-domain, registry-domain-policy" in out
+
+
+# --- (5) a role any pull request can assume may only read ---------------------------------------------
+
+SCOPE_RULE = "github-roles-publish-only-own-packages"
+PULL_REQUEST = "repo:acme/acme-core:pull_request"
+AUDIENCE = {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+
+
+def github_statement(condition: dict[str, Any]) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": {"Federated": GITHUB_OIDC_PROVIDER},
+            "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}
+
+
+def sub(operator: str, *values: str) -> dict[str, Any]:
+    return {operator: {"token.actions.githubusercontent.com:sub": list(values)}}
+
+
+PUBLISHER_TRUST = docs.publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
+PULL_REQUEST_TRUSTS = {
+    # A second statement for pull requests beside the publishing one.
+    "second-statement": [*PUBLISHER_TRUST["Statement"],
+                         github_statement({"StringEquals": {**AUDIENCE, "token.actions.githubusercontent.com:sub":
+                                                            PULL_REQUEST}})],
+    "listed-beside": [github_statement({"StringEquals": {**AUDIENCE, "token.actions.githubusercontent.com:sub": [
+        "repo:acme/acme-core:environment:pypi", PULL_REQUEST]}})],
+    "like-any-context": [github_statement({**sub("StringLike", "repo:acme/acme-core:*"),
+                                           "StringEquals": AUDIENCE})],
+    "like-any-repository": [github_statement({**sub("StringLike", "repo:acme/*"), "StringEquals": AUDIENCE})],
+    "not-equals": [github_statement({**sub("StringNotEquals", "repo:acme/acme-core:environment:pypi"),
+                                     "StringEquals": AUDIENCE})],
+    "no-subject": [github_statement({"StringEquals": AUDIENCE})],
+}
+
+
+def publisher_role_resources(trust_statements: list[dict[str, Any]]) -> list[PolicyResource]:
+    publisher = SETTINGS.publishers[0]
+    role = stack_resource(ROLE, "gh", {"name": "gh", "assumeRolePolicy": json.dumps(
+        {"Version": "2012-10-17", "Statement": trust_statements})})
+    policy = stack_resource(ROLE_POLICY, "gh-publish", {"role": "gh", "policy": json.dumps(
+        docs.publisher_permissions_policy(SETTINGS, publisher))})
+    return [role, policy]
+
+
+@pytest.mark.parametrize("trust", PULL_REQUEST_TRUSTS.values(), ids=PULL_REQUEST_TRUSTS.keys())
+def test_pack_a_publisher_any_trust_statement_opens_to_pull_requests_may_only_read(trust):
+    assert stack_violations(SCOPE_RULE, publisher_role_resources(PUBLISHER_TRUST["Statement"])) == []
+    found = stack_violations(SCOPE_RULE, publisher_role_resources(trust))
+    assert found and "trusts pull_request subjects" in found[0][0], found
+
+
+@pytest.mark.parametrize("condition", [
+    sub("StringEquals", "repo:acme/acme-core:environment:pypi", "repo:acme/acme-core:ref:refs/tags/v1"),
+    sub("StringLike", "repo:acme/acme-core:environment:pypi"),
+    # A branch may be named after pull requests; only the `pull_request` context is a pull request job.
+    sub("StringEquals", "repo:acme/acme-core:ref:refs/heads/pull_request"),
+], ids=["exact", "like-without-wildcard", "branch-named-pull_request"])
+def test_pack_a_publisher_whose_trust_keeps_pull_requests_out_may_publish(condition):
+    statement = github_statement(condition)
+    statement["Condition"].setdefault("StringEquals", {}).update(AUDIENCE)
+    assert stack_violations(SCOPE_RULE, publisher_role_resources([statement])) == []
+
+
+def test_pack_a_wildcard_subject_that_cannot_end_in_pull_request_keeps_pull_requests_out():
+    # Refused for naming no one repository (so no package is its own), but not as a pull request role.
+    statement = github_statement({**sub("StringLike", "repo:acme/*:environment:pypi"), "StringEquals": AUDIENCE})
+    found = stack_violations(SCOPE_RULE, publisher_role_resources([statement]))
+    assert found and not any("pull_request" in message for message, _ in found), found
+
+
+def with_trust_statement(rendering: Rendering, statement: dict[str, Any]) -> Rendering:
+    return with_document(rendering, "publishers-acme-acme-core", "assumeRolePolicy",
+                         lambda document: document["Statement"].append(statement))
+
+
+@pytest.mark.parametrize("condition", [
+    {"StringEquals": {**AUDIENCE, "token.actions.githubusercontent.com:sub": PULL_REQUEST}},
+    {"StringEquals": {**AUDIENCE, "token.actions.githubusercontent.com:sub": "repo:acme/other:pull_request"}},
+    {**sub("StringLike", "repo:acme/*"), "StringEquals": AUDIENCE},
+    {"StringEquals": AUDIENCE},
+], ids=["own-pull-requests", "another-repositorys", "like-any-repository", "no-subject"])
+def test_audit_a_publisher_a_pull_request_can_assume_is_held_to_read_and_list(prod, condition):
+    tampered = with_trust_statement(prod, github_statement(condition))
+    found = violation_lines(access_section(tampered), PUBLISHER_ROW)
+    assert any(f"may codeartifact:PublishPackageVersion on {OWN_PACKAGE}" in line for line in found), found
+
+
+def test_audit_a_publisher_trusted_by_its_environment_and_a_tag_publishes_its_own_packages(prod):
+    tag = sub("StringEquals", "repo:acme/acme-core:ref:refs/tags/v1")
+    tag["StringEquals"].update(AUDIENCE)
+    tampered = with_trust_statement(prod, github_statement(tag))
+    assert not violation_lines(access_section(tampered), PUBLISHER_ROW)
+    report = access_report(tampered)
+    row = next(cells for subject, cells in report.rows if subject.label == PUBLISHER_ROW)
+    assert dict(zip(report.plan.columns, row, strict=True))["publish acme-core"]
+
+
+@pytest.mark.parametrize("trust", [
+    json.dumps({"Version": "2012-10-17", "Statement": [github_statement({"StringEquals": AUDIENCE})]}),
+    "{not json",
+], ids=["no-subject-anywhere", "unreadable"])
+def test_audit_a_publisher_whose_trust_names_no_subject_or_cannot_be_read_is_held_to_read_and_list(prod, trust):
+    tampered = replace(prod, resources=[
+        replace(r, inputs={**r.inputs, "assumeRolePolicy": trust}) if r.name == "publishers-acme-acme-core" else r
+        for r in prod.resources])
+    found = violation_lines(access_section(tampered), PUBLISHER_ROW)
+    assert any(f"may codeartifact:PublishPackageVersion on {OWN_PACKAGE}" in line for line in found), found
