@@ -41,6 +41,7 @@ from tests.test_guardrails_rules import (
     ROLE,
     SECONDARY,
     SETTINGS,
+    group,
     options,
     policy_named,
     stack_resource,
@@ -520,3 +521,37 @@ def test_audit_a_publisher_whose_trust_names_no_subject_or_cannot_be_read_is_hel
         for r in prod.resources])
     found = violation_lines(access_section(tampered), PUBLISHER_ROW)
     assert any(f"may codeartifact:PublishPackageVersion on {OWN_PACKAGE}" in line for line in found), found
+
+
+# --- (6) a package group in INHERIT mode is its parent's ------------------------------------------------
+
+PREFIX_RULE = "internal-prefixes-block-external-upstream"
+ACMECORP = group("/pypi//acmecorp-~")
+
+
+@pytest.mark.parametrize(("groups", "expected"), [
+    ([group("/pypi//acme-~", "ALLOW"), group("/pypi//acme-x~", "INHERIT")],
+     ["/pypi//acme-~ for internal prefix 'acme-' has external upstream ALLOW",
+      "/pypi//acme-x~ under internal prefix 'acme-' has external upstream INHERIT (ALLOW from /pypi//acme-~)"]),
+    ([group("/pypi//acme-~"), group("/pypi//acme-data~", "ALLOW"), group("/pypi//acme-data-tools~", "INHERIT")],
+     ["/pypi//acme-data~ under internal prefix 'acme-' has external upstream ALLOW",
+      "/pypi//acme-data-tools~ under internal prefix 'acme-' has external upstream INHERIT (ALLOW from "
+      "/pypi//acme-data~)"]),
+    ([group("/pypi//acme-~", "INHERIT")],
+     ["/pypi//acme-~ for internal prefix 'acme-' has external upstream INHERIT (ALLOW from /* (the root group))"]),
+    ([group("/pypi//*", "ALLOW"), group("/pypi//acme-~", "INHERIT")],
+     ["/pypi//acme-~ for internal prefix 'acme-' has external upstream INHERIT (ALLOW from /pypi//*)"]),
+], ids=["under-an-allowing-prefix-group", "under-an-allowing-narrower-group", "under-the-root", "under-every-pypi"])
+def test_pack_an_inheriting_group_under_an_allowing_one_is_refused(groups, expected):
+    found = [message for message, _ in stack_violations(PREFIX_RULE, [*groups, ACMECORP])]
+    assert [m.split("package group ", 1)[1].split(", not BLOCK")[0] for m in found] == expected, found
+
+
+@pytest.mark.parametrize("groups", [
+    [group("/pypi//acme-~"), group("/pypi//acme-x~", "INHERIT"), group("/pypi//acme-x-y~", "INHERIT")],
+    [group("/pypi//acm~"), group("/pypi//acme-~", "INHERIT")],
+    [group("/*"), group("/pypi//acme-~", "INHERIT")],
+    [group("/pypi//*", "ALLOW"), group("/pypi//acme-~"), group("/pypi//acme-x$", "INHERIT")],
+], ids=["chain-under-block", "covering-inherits-block", "under-a-blocking-root", "exact-name-under-block"])
+def test_pack_an_inheriting_group_under_a_blocking_one_blocks(groups):
+    assert stack_violations(PREFIX_RULE, [*groups, ACMECORP]) == []
