@@ -1033,6 +1033,9 @@ def access_report(rendering: Rendering) -> AccessReport:
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
     violations += Registry.problems(rendering)
+    violations += [f"the registry's resource policies allow {pattern}, which names no action the Service "
+                   "Authorization Reference documents: the proof cannot decide what it grants"
+                   for pattern in iam_actions.undocumented_actions(registry.all_statements())]
     return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
 

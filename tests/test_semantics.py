@@ -555,3 +555,86 @@ def test_pack_an_inheriting_group_under_an_allowing_one_is_refused(groups, expec
 ], ids=["chain-under-block", "covering-inherits-block", "under-a-blocking-root", "exact-name-under-block"])
 def test_pack_an_inheriting_group_under_a_blocking_one_blocks(groups):
     assert stack_violations(PREFIX_RULE, [*groups, ACMECORP]) == []
+
+
+# --- (7) an unreadable AWS-managed policy or an undocumented action fails closed ----------------------
+
+UNDOCUMENTED = "codeartifact:PublishPackageVersions"  # one letter off PublishPackageVersion
+NO_SUCH_POLICY = "arn:aws:iam::aws:policy/NoSuchPolicy"
+
+
+def identity_policy(*actions: str, resource: str = "*") -> dict[str, str]:
+    statement = {"Effect": "Allow", "Action": list(actions), "Resource": resource}
+    return {"policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+
+
+def test_pack_an_undocumented_codeartifact_action_counts_as_a_write():
+    rule = "no-codeartifact-write-on-any-resource"
+    assert violations(rule, ROLE_POLICY, identity_policy("codeartifact:ReadFromRepository")) == []
+    found = violations(rule, ROLE_POLICY, identity_policy(UNDOCUMENTED))
+    assert found and f"allows {UNDOCUMENTED} on *" in found[0], found
+    rule = "cross-account-codeartifact-read-only"
+    read = identity_policy("codeartifact:ReadFromRepository")
+    assert violations(rule, MANAGED_POLICY, read, account=SECONDARY) == []
+    found = violations(rule, MANAGED_POLICY, identity_policy(UNDOCUMENTED), account=SECONDARY)
+    assert found and f"{UNDOCUMENTED} (not a known codeartifact action)" in found[0], found
+
+
+def test_pack_a_github_role_allowed_an_undocumented_action_may_not_keep_it():
+    resources = publisher_role_resources(PUBLISHER_TRUST["Statement"])
+    extra = stack_resource(ROLE_POLICY, "gh-extra",
+                           {"role": "gh", **identity_policy(UNDOCUMENTED, resource=OWN_PACKAGE)})
+    found = stack_violations(SCOPE_RULE, [*resources, extra])
+    assert found and f"allows {UNDOCUMENTED}" in found[0][0], found
+    read = stack_resource(ROLE_POLICY, "gh-extra", {"role": "gh", **identity_policy("codeartifact:DescribePackage",
+                                                                                     resource=OWN_PACKAGE)})
+    assert stack_violations(SCOPE_RULE, [*resources, read]) == []
+
+
+@pytest.mark.parametrize(("policy_arn", "problem"), [
+    (NO_SUCH_POLICY, "whose document cannot be read here: it is treated as allowing everything"),
+    ("arn:aws:iam::aws:policy/ReadOnlyAccess", "which grants write or admin access"),
+    ("arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess", None),
+], ids=["unknown", "names-undocumented-actions", "read-only"])
+def test_pack_an_aws_managed_policy_is_attached_only_when_its_document_proves_it_read_only(policy_arn, problem):
+    attachment = stack_resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                                {"role": "r", "policyArn": policy_arn})
+    found = [message for message, _ in stack_violations("managed-policy-attachments-checked", [attachment])]
+    assert (found == []) if problem is None else (found and problem in found[0]), found
+
+
+def with_publisher_statement(rendering: Rendering, *actions: str) -> Rendering:
+    statement = {"Sid": "Extra", "Effect": "Allow", "Action": list(actions), "Resource": OWN_PACKAGE}
+    return with_document(rendering, "publishers-acme-acme-core-publish", "policy",
+                         lambda document: document["Statement"].append(statement))
+
+
+def test_audit_an_identity_policy_allowing_an_undocumented_action_counts_as_allowing_everything(prod):
+    section = access_section(with_publisher_statement(prod, UNDOCUMENTED))
+    assert ("UNREADABLE (taken to allow everything): aws:iam/rolePolicy:RolePolicy "
+            "publishers-acme-acme-core-publish: ") in section.text
+    assert f"it allows {UNDOCUMENTED}, which names no action" in section.text
+    assert any("may codeartifact:PutDomainPermissionsPolicy" in line
+               for line in violation_lines(section, PUBLISHER_ROW)), section.text
+    documented = access_section(with_publisher_statement(prod, "codeartifact:DescribePackage"))
+    assert "UNREADABLE" not in documented.text and not documented.failed
+
+
+def test_audit_a_registry_policy_allowing_an_undocumented_action_fails(prod):
+    def change(document: dict[str, Any]) -> None:
+        document["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": [UNDOCUMENTED], "Resource": "*",
+                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"}})
+
+    section = access_section(with_document(prod, "registry-domain-policy", "policyDocument", change))
+    assert section.failed
+    assert f"VIOLATION: the registry's resource policies allow {UNDOCUMENTED}, which names no action" in section.text
+    assert not access_section(prod).failed
+
+
+def test_audit_an_unknown_aws_managed_policy_counts_as_allowing_everything(prod):
+    attachment = replace(next(r for r in prod.resources if r.name == "reader-444455556666-read-policy-attachment"),
+                         name="mystery", account=OWNER,
+                         inputs={"role": PUBLISHER_ROLE_NAME, "policyArn": NO_SUCH_POLICY})
+    section = access_section(replace(prod, resources=[*prod.resources, attachment]))
+    assert f"mystery: {NO_SUCH_POLICY} on arn:aws:iam::{OWNER}:role/{PUBLISHER_ROLE_NAME}" in section.text
+    assert violation_lines(section, PUBLISHER_ROW)
