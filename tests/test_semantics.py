@@ -690,3 +690,19 @@ def test_pack_measures_the_programs_documents_exactly_as_the_program_sends_them(
     trust = docs.to_json(docs.publisher_trust_policy(SETTINGS, replace(SETTINGS.publishers[1], subjects=subjects)))
     found = size_violations(ROLE, "assumeRolePolicy", trust)
     assert len(found) == 1 and found[0].endswith(f" is {len(trust)} characters, over the AWS limit of 2048"), found
+
+
+# --- (9) the access plan covers package groups --------------------------------------------------------
+
+PACKAGE_GROUP_ARN = DOMAIN_ARN.replace(":domain/acme", ":package-group/acme/pypi//acme-~")
+
+
+def test_audit_a_grant_on_a_package_group_arn_only_is_decided(prod):
+    assert PACKAGE_GROUP_ARN in access_report(prod).plan.registry.package_group_arns
+    statement = {"Sid": "TagGroup", "Effect": "Allow", "Action": "codeartifact:TagResource",
+                 "Resource": PACKAGE_GROUP_ARN}
+    tampered = with_document(prod, "publishers-acme-acme-core-publish", "policy",
+                             lambda document: document["Statement"].append(statement))
+    found = violation_lines(access_section(tampered), PUBLISHER_ROW)
+    assert [line.split(" may ", 1)[1] for line in found] == [f"codeartifact:TagResource on {PACKAGE_GROUP_ARN}"]
+    assert not violation_lines(access_section(prod), PUBLISHER_ROW)
