@@ -16,10 +16,13 @@ import pytest
 from pulumi_policy import PolicyProviderResource, PolicyResource, ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from audit.access import access_report, access_section, github_claims, web_identity_may_assume
+from audit.access import Principal, access_report, access_section, github_claims, web_identity_may_assume
 from audit.grants import Role, trusted_by
+from audit.pmapper_compat import local_check_authorization_full
 from audit.render import Rendering, render
+from components import bootstrap
 from components import policy_documents as docs
+from policies import iam_documents as iam
 from tests.expected import (
     DOMAIN_ARN,
     GITHUB_OIDC_PROVIDER,
@@ -706,3 +709,28 @@ def test_audit_a_grant_on_a_package_group_arn_only_is_decided(prod):
     found = violation_lines(access_section(tampered), PUBLISHER_ROW)
     assert [line.split(" may ", 1)[1] for line in found] == [f"codeartifact:TagResource on {PACKAGE_GROUP_ARN}"]
     assert not violation_lines(access_section(prod), PUBLISHER_ROW)
+
+
+# --- (10) the secondary deploy role names the reader policy's exact ARN -----------------------------------
+
+
+def test_bootstrap_the_secondary_deploy_role_manages_exactly_the_reader_policy_the_program_declares(prod):
+    settings = prod.settings
+    ci_deploy = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+    documents = bootstrap.documents(settings, "acme/pypi-registry", f"arn:aws:iam::{OWNER}:role/ci-preview", ci_deploy)
+    for account in settings.secondary_account_ids:
+        reader_policy = prod.one("aws:iam/policy:Policy", f"reader-{account}-read-policy").outputs["arn"]
+        policy = documents[account][settings.deploy_role_name]["policy"]
+        named = [str(value) for statement in policy["Statement"]
+                 for value in [*iam.as_list(statement.get("Resource")),
+                               *(v for _, _, values in iam.conditions(statement) for v in values)]]
+        assert not [value for value in named if "*" in value or "?" in value], named
+        assert {value for value in named if ":policy/" in value} == {reader_policy}
+        deployer = Principal.role(settings.deploy_role_arn(account), {"inline:deploy": policy})
+        node = deployer.node()
+        for target, allowed in [(reader_policy, True), (f"{reader_policy}-other", False),
+                                (f"arn:aws:iam::{account}:policy/other", False)]:
+            assert bool(local_check_authorization_full(node, "iam:CreatePolicyVersion", target, {})) is allowed
+            attach = {"iam:PolicyARN": target}
+            assert bool(local_check_authorization_full(node, "iam:AttachRolePolicy",
+                                                       settings.reader_role_arn(account), attach)) is allowed
