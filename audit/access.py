@@ -45,6 +45,7 @@ from audit.render import Rendering
 from audit.sections import Section
 from components.settings import Settings
 from policies import iam_actions
+from policies import iam_documents as iam
 from policies.aws_facts import (
     CODEARTIFACT_SERVICE,
     GITHUB_OIDC_HOST,
@@ -56,6 +57,7 @@ from policies.aws_facts import (
 )
 from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.iam_actions import READ_ONLY_LEVELS
+from policies.trust import GITHUB_SUBJECT
 
 Document = dict[str, Any]
 
@@ -67,6 +69,9 @@ BEARER_TOKEN_ACTION = "sts:GetServiceBearerToken"  # noqa: S105 (an action name,
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
 SERVICE_NAME_KEY = "sts:AWSServiceName"
 ORGANIZATION_KEY = "aws:PrincipalOrgID"
+# Keys AWS sets from the resource requested, for the identity and the resource policy alike.
+RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
+RESOURCE_ORGANIZATION_KEY = "aws:ResourceOrgID"
 AUDIENCE_CLAIM = f"{GITHUB_OIDC_HOST}:aud"
 SUBJECT_CLAIM = f"{GITHUB_OIDC_HOST}:sub"
 
@@ -209,6 +214,8 @@ class Registry:
     key_arn: str | None = None  # the domain's KMS key
     key_policy: Document | None = None
     package_group_arns: tuple[str, ...] = ()
+    # The owner's organization (aws:ResourceOrgID), in organization mode; None when not known.
+    organization_id: str | None = None
 
     @property
     def owner_account_id(self) -> str:
@@ -296,6 +303,7 @@ class Registry:
             key_policy=key_policy,
             package_group_arns=tuple(g.outputs["arn"] for g in rendering.of_type(PACKAGE_GROUP)
                                      if g.inputs.get("domainName") == name and g.account == domain.account),
+            organization_id=rendering.settings.organization_id,
         )
 
 
@@ -319,7 +327,7 @@ _REGISTRIES_KEPT = 32
 def _shared_memory(registry: Registry) -> _RegistryMemory:
     key = json.dumps([registry.domain_arn, registry.repository_arns, registry.domain_policy,
                       registry.repository_policies, registry.key_arn, registry.key_policy,
-                      registry.package_group_arns], sort_keys=True)
+                      registry.package_group_arns, registry.organization_id], sort_keys=True)
     if key not in _MEMORY_BY_REGISTRY and len(_MEMORY_BY_REGISTRY) >= _REGISTRIES_KEPT:
         del _MEMORY_BY_REGISTRY[next(iter(_MEMORY_BY_REGISTRY))]
     return _MEMORY_BY_REGISTRY.setdefault(key, _RegistryMemory())
@@ -603,6 +611,9 @@ class AccessEvaluator:
             # Always a resource policy (empty when there is none) and its owner, so that a
             # call from another account needs an Allow on both sides.
             owner = _owner(check.resource)
+            context.setdefault(RESOURCE_ACCOUNT_KEY, owner)
+            if self.registry.organization_id and owner == self.registry.owner_account_id:
+                context.setdefault(RESOURCE_ORGANIZATION_KEY, self.registry.organization_id)
             policy = self._resource_policy(check.resource)
             if not literal:
                 policy = self._for_action(check.resource, check.action, policy)
@@ -652,6 +663,23 @@ def web_identity_may_assume(trust_policy: Document, provider_arn: str, claims: M
         return False
     # principalmapper is untyped (its annotations are not exported): say what it returns.
     return bool(policy_has_matching_statement(relevant, "Allow", WEB_IDENTITY_ACTION, role_arn, context))
+
+
+def pull_requests_may_assume(role: Role | None, provider_arn: str) -> bool:
+    """Whether a GitHub pull request job may assume the role, by principalmapper on its trust policy: a job
+    of a repository a `sub` value names (a wildcard standing for any name), or of any other. A trust policy
+    that is unreadable, or that the stack does not declare, is taken to let them in."""
+    if role is None or role.trust_policy is None:
+        return True
+    trust = role.trust_policy
+    named = [GITHUB_SUBJECT.match(value) for statement in statements(trust)
+             for _, key, values in iam.conditions(statement) if key == SUBJECT_CLAIM.lower() for value in values]
+    repositories = [f"{m['owner']}/{m['repo']}".replace("*", "x").replace("?", "x") for m in named if m]
+    providers = {provider_arn, *(value for statement in statements(trust) for kind, value in iam.principals(statement)
+                                 if kind == "Federated" and GITHUB_OIDC_HOST in value)}
+    return any(web_identity_may_assume(trust, provider, github_claims(f"repo:{repository}:pull_request"), role.arn)
+               for provider in sorted(providers)
+               for repository in dict.fromkeys([*repositories, "any-owner/any-repository"]))
 
 
 def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com") -> dict[str, str]:
@@ -903,7 +931,10 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         subjects.append(Subject(f"{org} member {member}", ORGANIZATION_MEMBER, administrator(member, org)))
     outsider = _unused_account(settings, 999999999999, members)
     subjects.append(Subject(f"outsider {outsider}", OUTSIDER, administrator(outsider)))
-    subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=publisher.packages)
+    # A publisher a pull request job can assume (any branch can open one) is held to Read and List.
+    subjects += [role_subject(arn, f"publisher {publisher.repository}", PUBLISHER, own_packages=() if (
+                     pull_requests_may_assume(grants.roles.get(arn), settings.github_oidc_provider_arn))
+                     else publisher.packages)
                  for arn, publisher in publishers.items()]
     subjects.append(Subject(f"admin in {owner} (owner)", OWNER_ADMIN, administrator(owner, org), may_write=True))
 
@@ -1035,6 +1066,9 @@ def access_report(rendering: Rendering) -> AccessReport:
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
     violations += Registry.problems(rendering)
+    violations += [f"the registry's resource policies allow {pattern}, which names no action the Service "
+                   "Authorization Reference documents: the proof cannot decide what it grants"
+                   for pattern in iam_actions.undocumented_actions(registry.all_statements())]
     return AccessReport(plan, rows, decisions, violations, evaluator.shapes_evaluated, grants, members)
 
 

@@ -28,6 +28,7 @@ from audit.render import RecordedResource, Rendering
 from policies import iam_documents as iam
 from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.aws_managed import aws_managed_document, is_aws_managed
+from policies.iam_actions import undocumented_actions
 from policies.inventory import outside_the_model
 from policies.templates import MANAGED_POLICY as TEMPLATE_MANAGED_POLICY
 from policies.templates import STACK_SET_PROPS, Template, read_template
@@ -84,6 +85,11 @@ def _checked(document: Any) -> Document:
         patterns = iam.as_list(statement.get("Action", statement.get("NotAction")))
         if not patterns or not all(isinstance(p, str) for p in patterns):
             raise UnreadableError("a statement's actions are not strings")
+    unknown = undocumented_actions(found)
+    if unknown:
+        # The proof decides documented actions only: what an unknown one grants cannot be bounded.
+        raise UnreadableError(f"it allows {unknown[0]}, which names no action the Service Authorization "
+                              "Reference documents (policies/iam_action_levels.json)")
     return parsed
 
 

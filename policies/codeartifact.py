@@ -113,8 +113,11 @@ def validate_cross_account_read_only(args: ResourceValidationArgs, report: cfg.R
     if args.resource_type in STACK_SET_TYPES:
         validate_template_read_only(args, report)
         return
+    # Only a configured owner counts here: the provider's own account would make every pinned
+    # provider the owner's, and an unknown account equals no other.
+    configured_owner = cfg.config_str(args, "ownerAccountId") or None
     deployed_in = cfg.provider_account(args.provider)
-    if owner is not None and deployed_in == owner:
+    if configured_owner is not None and deployed_in == configured_owner:
         return
     for what, document in props_.identity_policies(args.resource_type, args.props):
         for index, statement in enumerate(iam.allow_statements(document)):
@@ -123,8 +126,8 @@ def validate_cross_account_read_only(args: ResourceValidationArgs, report: cfg.R
                 where = deployed_in or "(provider not pinned to one account)"
                 report(
                     f"{what} {iam.label(statement, index)} in account {where} "
-                    f"(not the owner {owner or '(unknown: set ownerAccountId)'}) allows {'; '.join(problems)}: "
-                    "roles in other accounts get Read and List actions only"
+                    f"(not the owner {configured_owner or '(unknown: set ownerAccountId)'}) allows "
+                    f"{'; '.join(problems)}: roles in other accounts get Read and List actions only"
                 )
 
 # --- one allowed external connection, nothing else in that repository ---------------------

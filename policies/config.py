@@ -51,7 +51,8 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
     "ownerAccountId": {
         **ACCOUNT_ID_SCHEMA,
         "description": "Account that owns the CodeArtifact domain; any other account is cross-account. "
-        "Unset: the account each resource's provider is pinned to.",
+        "Unset: the account each resource or key policy's provider is pinned to, and identity policies are "
+        "held to Read and List everywhere.",
     },
     "allowedAccountIds": {
         "type": "array",

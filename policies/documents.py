@@ -14,12 +14,12 @@ from .stacksets import validate_template_readable
 
 
 def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[str, object, int | None, bool]]:
-    """(what, raw document, size limit, measured as sent) for every document of a resource."""
+    """(what, raw document, size limit, whether whitespace counts) for every document of a resource. Each is
+    measured on the text the provider sends: CodeArtifact and KMS count all of it, IAM its non-whitespace
+    characters."""
     checks: list[tuple[str, object, int | None, bool]] = [
-        # The CodeArtifact limit is on the document as sent.
         (what, raw, RESOURCE_POLICY_LIMIT, True) for what, raw in props_.raw_resource_policy(resource_type, props)
     ]
-    # IAM does not count whitespace, so an IAM document is measured compact.
     checks += [(what, raw, limit, False) for what, raw, limit in props_.raw_identity_policies(resource_type, props)]
     checks += [(what, raw, TRUST_POLICY_LIMIT, False) for what, raw in props_.raw_trust_policy(resource_type, props)]
     checks += [(what, raw, KEY_POLICY_LIMIT, True) for what, raw in props_.raw_key_policy(resource_type, props)]
@@ -28,7 +28,7 @@ def _size_checks(resource_type: str, props: Mapping[str, object]) -> list[tuple[
 
 def validate_documents(args: ResourceValidationArgs, report: cfg.Report) -> None:
     validate_template_readable(args, report)
-    for what, raw, limit, as_sent in _size_checks(args.resource_type, args.props):
+    for what, raw, limit, with_whitespace in _size_checks(args.resource_type, args.props):
         try:
             document = iam.parse_document(raw)
         except iam.InvalidDocumentError as error:
@@ -36,7 +36,7 @@ def validate_documents(args: ResourceValidationArgs, report: cfg.Report) -> None
             continue
         if document is None or limit is None:
             continue
-        size = len(iam.document_text(raw)) if as_sent else iam.compact_length(raw)
+        size = len(iam.document_text(raw)) if with_whitespace else iam.non_whitespace_length(raw)
         if size > limit:
             report(f"{what} is {size} characters, over the AWS limit of {limit}")
 

@@ -58,8 +58,11 @@ def writes_granted(statement: Mapping[str, object]) -> list[str]:
     writes: list[str] = []
     for pattern in iam.actions(statement):
         grant = codeartifact_grant(pattern)
-        if grant:
-            writes += [w for w in grant[1] if w not in writes]
+        if grant is None:
+            continue
+        matched, found = grant
+        # A pattern that matches no documented action may name one the table does not know yet: a write.
+        writes += [w for w in (found if matched else (pattern,)) if w not in writes]
     return writes
 
 

@@ -103,12 +103,8 @@ def is_read_only(action_pattern: str) -> bool:
 
 
 @cache
-def beyond_read_only(pattern: str) -> tuple[str, ...]:
-    """Every action of any service, not Read or List, that an action pattern matches.
-
-    A pattern that names no documented action at all is returned as itself: what it
-    grants cannot be proven read-only (fail closed).
-    """
+def matched_actions(pattern: str) -> tuple[tuple[str, str], ...]:
+    """(action, access level) of every documented action of any service an action pattern matches."""
     lowered = pattern.lower()
     service_part = lowered.split(":", 1)[0] if ":" in lowered else lowered
     matched: list[tuple[str, str]] = []
@@ -116,9 +112,34 @@ def beyond_read_only(pattern: str) -> tuple[str, ...]:
         if fnmatch.fnmatchcase(service, service_part):
             matched += [(a, level) for a, level in actions_by_level(service).items()
                         if fnmatch.fnmatchcase(a.lower(), lowered)]
+    return tuple(matched)
+
+
+@cache
+def beyond_read_only(pattern: str) -> tuple[str, ...]:
+    """Every action of any service, not Read or List, that an action pattern matches.
+
+    A pattern that names no documented action at all is returned as itself: what it
+    grants cannot be proven read-only (fail closed).
+    """
+    matched = matched_actions(pattern)
     if not matched:
         return (pattern,)
     return tuple(a for a, level in matched if level not in READ_ONLY_LEVELS)
+
+
+def undocumented_actions(statements: Iterable[object]) -> list[str]:
+    """The Action patterns of Allow statements that match no action the table documents: a typo, or an
+    action newer than the table, which nothing built on the table can decide (fail closed on them)."""
+    found: list[str] = []
+    for statement in statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        patterns = statement.get("Action", [])
+        for pattern in [patterns] if isinstance(patterns, str) else _strings(patterns):
+            if not matched_actions(pattern) and pattern not in found:
+                found.append(pattern)
+    return found
 
 
 def document_beyond_read_only(document: Mapping[str, object]) -> list[str]:

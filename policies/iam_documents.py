@@ -88,16 +88,15 @@ def document_text(value: object) -> str:
     return value if isinstance(value, str) else to_json(plain(value))
 
 
-def compact_length(value: object) -> int:
-    """Characters of a document without insignificant whitespace (what IAM counts)."""
-    if isinstance(value, str):
-        return _compact_length(value)
-    return len(to_json(plain(value)))
+JSON_WHITESPACE = " \t\n\r"
 
 
-@lru_cache(maxsize=8192)
-def _compact_length(text: str) -> int:
-    return len(to_json(_parse(text)))
+def non_whitespace_length(value: object) -> int:
+    """What IAM counts of a document against its size quotas: the non-whitespace characters of the text
+    it receives (GetAccountSummary's quotas say so). Counted on that very text, not on a re-serialisation,
+    which could spell an escape or a number shorter than the provider sent it."""
+    text = document_text(value)
+    return len(text) - sum(text.count(char) for char in JSON_WHITESPACE)
 
 
 def statements(document: Mapping[str, object] | None) -> list[Mapping[str, object]]:
@@ -218,15 +217,21 @@ EXEMPTING_OPERATORS = ("arnnotequals", "arnnotlike", "stringnotequals", "stringn
 def denies_everyone(statement: Mapping[str, object], action: str, exempt: Collection[str] = ()) -> bool:
     """Is `action` denied to every principal on every resource, except at most the `exempt` role ARNs?
 
-    Any other condition could leave a principal out of the Deny, so it does not count.
+    Any other condition could leave a principal out of the Deny, so it does not count. A Deny with
+    NotAction denies every action it does not list; one with NotResource only the resources outside
+    those it lists, so it never covers every resource (unlike an Allow, where reading it as `*` is
+    the worst case).
     """
-    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement or "NotAction" in statement:
+    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement:
         return False
     if not any(kind == "AWS" and value == WILDCARD for kind, value in principals(statement)):
         return False
-    if not any(matches(pattern, action) for pattern in actions(statement)):
+    if "NotAction" in statement:
+        if any(matches(pattern, action) for pattern in as_list(statement.get("NotAction"))):
+            return False
+    elif not any(matches(pattern, action) for pattern in actions(statement)):
         return False
-    if not any(pattern == WILDCARD for pattern in resources(statement)):
+    if "NotResource" in statement or WILDCARD not in as_list(statement.get("Resource")):
         return False
     found = list(conditions(statement))
     if not found:

@@ -148,6 +148,40 @@ def _external_upstream_mode(group: PolicyResource) -> str | None:
                             "restrictionMode")
 
 
+def _covers_group(parent: str, child: str) -> bool:
+    """Does package group pattern `parent` cover every name of pattern `child` (another pattern)?"""
+    if parent == child:
+        return False
+    if parent in EVERY_PYPI_PACKAGE:
+        return parent == "/*" or child.startswith(parent[:-1])
+    outer, inner = PYPI_GROUP_PATTERN.match(parent), PYPI_GROUP_PATTERN.match(child)
+    return bool(outer and inner and outer["kind"] == "~" and inner["name"].startswith(outer["name"]))
+
+
+def _inherited_mode(pattern: str, groups: list[tuple[str, PolicyResource]]) -> tuple[str | None, str]:
+    """(external upstream mode in force, the pattern it comes from) for the group of `pattern`: INHERIT
+    takes its parent's, the most specific other group covering it; the domain's root group `/*`, when the
+    stack declares none, allows external upstreams."""
+    seen = {pattern}
+    while True:
+        mode = next((_external_upstream_mode(g) for p, g in groups if p == pattern), None)
+        if mode != "INHERIT":
+            return mode, pattern
+        parents = sorted((p for p, _ in groups if _covers_group(p, pattern) and p not in seen), key=len)
+        if not parents:
+            return "ALLOW", "/* (the root group)"
+        pattern = parents[-1]
+        seen.add(pattern)
+
+
+def _mode_text(pattern: str, groups: list[tuple[str, PolicyResource]]) -> str | None:
+    """Why the group of `pattern` does not block external upstreams, or None when it does."""
+    mode, source = _inherited_mode(pattern, groups)
+    if mode == "BLOCK":
+        return None
+    return str(mode) if source == pattern else f"INHERIT ({mode} from {source})"
+
+
 def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Report) -> None:
     groups = []
     for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
@@ -173,13 +207,13 @@ def validate_prefixes_block_external(args: StackValidationArgs, report: cfg.Repo
             continue
         # CodeArtifact applies the most specific matching group.
         _, pattern, group = max(covering, key=lambda found: found[0])
-        mode = _external_upstream_mode(group)
-        if mode != "BLOCK":
+        mode = _mode_text(pattern, groups)
+        if mode is not None:
             report(f"package group {pattern} for internal prefix {prefix!r} has external upstream {mode}, "
                    "not BLOCK", group.urn)
         for pattern, group in narrower:
-            mode = _external_upstream_mode(group)
-            if mode not in ("BLOCK", "INHERIT"):
+            mode = _mode_text(pattern, groups)
+            if mode is not None:
                 report(f"package group {pattern} under internal prefix {prefix!r} has external upstream "
                        f"{mode}, not BLOCK", group.urn)
 
@@ -242,10 +276,15 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
     """The permissions policies in force for a domain: its own (aws-native) or a DomainPermissions on it;
     None when one of them is unknown during preview (reported)."""
     name = props_.known(domain.props, "domain") or props_.known(domain.props, "domainName")
+    account = cfg.provider_account(domain.provider)
     found = []
     for resource in props_.of_type(args, DOMAIN_POLICY_TYPES):
         depends = any(dep.urn == domain.urn for dep in resource.property_dependencies.get("domain", []))
-        if resource.urn == domain.urn or depends or (name and props_.known(resource.props, "domain") == name):
+        # A policy found by name counts only in the domain's own account: a domain of the same name
+        # elsewhere, or in an account that cannot be told, has a policy of its own.
+        policy_account = props_.known_str(resource.props, "domainOwner") or cfg.provider_account(resource.provider)
+        named = bool(name) and props_.known(resource.props, "domain") == name
+        if resource.urn == domain.urn or depends or (named and account is not None and policy_account == account):
             documents = cfg.when_known(partial(props_.resource_policies, resource.resource_type, resource.props),
                                        report, resource, "permissions policy")
             if documents is None:
@@ -297,8 +336,9 @@ def _target(resource: PolicyResource, key: str, targets: list[PolicyResource], *
         target_names = (props_.known_str(target.props, "domain") or props_.known_str(target.props, "domainName"),
                         *([props_.known_str(target.props, "repository")] if len(names) > 1 else []))
         target_account = cfg.provider_account(target.provider) or ""
-        # An account that cannot be told (an unpinned provider) matches a target of the same name anywhere.
-        if target_names == known and (target_account == account or not account):
+        # An account that cannot be told (an unpinned provider), on either side, may be the other one:
+        # the worst case here is two policies for one target.
+        if target_names == known and (target_account == account or not account or not target_account):
             return (target.urn,)
     return (account, *(name or "" for name in known))
 

@@ -12,6 +12,7 @@ from . import config as cfg
 from . import iam_documents as iam
 from . import props as props_
 from .aws_facts import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from .stack import can_start_with
 from .templates import STACK_SET_TYPES
 
 GITHUB_AUD_KEY = f"{GITHUB_OIDC_HOST}:aud"
@@ -27,12 +28,25 @@ GITHUB_CONTEXT = re.compile(r"^(environment:[^:]+|ref:refs/(heads|tags)/[^:]+)$"
 PULL_REQUEST_CONTEXT = "pull_request"
 
 
+def _pull_request_subject(value: str, like: bool) -> bool:
+    """Could a pull request job's subject (`repo:OWNER/REPO:pull_request`) equal `value`, or match it as
+    a StringLike pattern? Some string ending in `:pull_request` matches the pattern exactly when its
+    reverse can start with the reverse of that suffix."""
+    if like and any(c in value for c in "*?"):
+        return can_start_with(value[::-1], f":{PULL_REQUEST_CONTEXT}"[::-1])
+    match = GITHUB_SUBJECT.match(value)
+    return match is not None and match["context"] == PULL_REQUEST_CONTEXT
+
+
 def trusts_pull_requests(statement: Mapping[str, object]) -> bool:
-    """Does a GitHub trust statement let pull request jobs in (a `...:pull_request` subject)?"""
-    return any(
-        (match := GITHUB_SUBJECT.match(value)) is not None and match["context"] == PULL_REQUEST_CONTEXT
-        for _, values in iam.condition_entries(statement, GITHUB_SUB_KEY) for value in values
-    )
+    """Could a GitHub trust statement let pull request jobs in? Only a StringEquals or StringLike on `sub`
+    whose every value excludes a `...:pull_request` subject keeps them out (conditions are ANDed); a
+    statement without one, or testing `sub` with any other operator, is taken to let them in."""
+    for operator, values in iam.condition_entries(statement, GITHUB_SUB_KEY):
+        if operator in ("StringEquals", "StringLike") and not any(
+                _pull_request_subject(value, operator == "StringLike") for value in values):
+            return False
+    return True
 
 
 def trusts_github(statement: Mapping[str, object]) -> bool:
