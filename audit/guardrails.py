@@ -36,6 +36,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 from audit.render import RecordedResource, Rendering
 from audit.sections import Section
 from components.settings import Settings
+from policies import iam_documents as iam
 from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, Guardrail, policy_config
 
 # Public PyPI is the only upstream the registry is meant to have.
@@ -253,8 +254,7 @@ def read_pack_config(path: Path) -> object:
         return {}
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        twice = sorted({key for key in keys if keys.count(key) > 1})
+        twice = iam.duplicated_keys(pairs)
         if twice:
             raise PackConfigError(f"{', '.join(twice)}: given twice")
         return dict(pairs)

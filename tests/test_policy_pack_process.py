@@ -18,15 +18,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from audit.stack_config import PROJECT_DIR
 from components.reader import ReaderArgs
 from policies.guardrails import PACK_NAME, POLICIES
 from tests.test_guardrails_rules import SETTINGS
+from tests.test_guardrails_stack import analyzer, struct
 
 PACK = PROJECT_DIR / "policies"
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
@@ -60,21 +60,7 @@ def start(folder: Path, python_path: Path) -> subprocess.Popen[str]:
 
 @pytest.fixture(scope="module")
 def served(renamed_pack, unavailable) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    process = start(renamed_pack, unavailable)
-    try:
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), process.stderr.read() if process.poll() is not None else port
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def struct(value: dict) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
+    yield from analyzer(start(renamed_pack, unavailable))
 
 
 def stack_set_with_role_attaching(policy_arn: str) -> analyzer_pb2.AnalyzeRequest:
