@@ -32,6 +32,7 @@ STRANGER = "999988887777"
 PUBLISHER = f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core"
 ADMIN_444 = "arn:aws:iam::444455556666:role/administrator"
 SUB = "token.actions.githubusercontent.com:sub"
+AUD = "token.actions.githubusercontent.com:aud"
 
 
 def changed(rendering: Rendering, name: str, key: str, change: Callable[[dict], object],
@@ -89,6 +90,38 @@ def drop_organization(document: dict) -> None:
         s.pop("Condition", None) if s["Effect"] == "Allow" else None
 
 
+READER_444 = "reader-444455556666-reader-role"
+GITHUB = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
+WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref"
+ORGANIZATION = "o-abcdef1234"
+
+
+def subject_like(document: dict) -> None:
+    for s in document["Statement"]:
+        s["Condition"]["StringLike"] = {SUB: "repo:acme/acme-core:*"}
+        s["Condition"]["StringEquals"].pop(SUB)
+
+
+def trust_organization(document: dict) -> None:
+    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}}
+
+
+def pin_workflow(document: dict) -> None:
+    document["Statement"][0]["Condition"]["StringEquals"][WORKFLOW_REF] = \
+        "acme/workflows/.github/workflows/publish.yml@refs/heads/main"
+
+
+def any_workflow_ref(document: dict) -> None:
+    conditions = document["Statement"][0]["Condition"]
+    conditions["StringLike"] = {WORKFLOW_REF: "acme/workflows/.github/workflows/publish.yml@*"}
+    conditions["StringEquals"].pop(WORKFLOW_REF)
+
+
+def drop_immutable_subject(document: dict) -> None:
+    conditions = document["Statement"][0]["Condition"]["StringEquals"]
+    conditions[SUB] = [s for s in conditions[SUB] if "@" not in s]
+
+
 @cache
 def base(mode: str = "explicit") -> dict:
     overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
@@ -97,9 +130,10 @@ def base(mode: str = "explicit") -> dict:
 
 @cache
 def scenario(name: str) -> diff.DiffReport:
-    """The diff from the prod stack to the stack changed as `name` says."""
+    """The diff from the prod stack (or the stack `name` starts from) to the stack changed as `name` says."""
     prod = render("prod")
     mode = "explicit"
+    old: Rendering | None = None  # the prod stack unless the scenario starts elsewhere
     if name == "new action":
         new = changed(prod, "registry-internal-policy", "policyDocument", add_publish_to_secondaries)
     elif name == "wider resource":
@@ -131,9 +165,22 @@ def scenario(name: str) -> diff.DiffReport:
                        "subjects": ["repo:acme/data-tools:environment:pypi",
                                     "repo:acme@1342004/data-tools@86712231:environment:pypi"]}]
         new = render("prod", overrides={"pypi-registry:publishers": publishers})
+    elif name == "subject loosened to a pattern":
+        new = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", subject_like)
+    elif name == "organization dropped from a trust":
+        old = changed(prod, READER_444, "assumeRolePolicy", trust_organization)
+        new = prod
+    elif name == "organization added to a trust":
+        new = changed(prod, READER_444, "assumeRolePolicy", trust_organization)
+    elif name == "third claim loosened":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", pin_workflow)
+        new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", any_workflow_ref)
+    elif name == "subject removed":
+        new = changed(prod, "publishers-acme-data-tools", "assumeRolePolicy", drop_immutable_subject)
     else:
         raise AssertionError(name)
-    return diff.compare_renderings(base(mode), diff.rendering_json(new), base_ref="base", base_commit="0" * 40)
+    before = base(mode) if old is None else diff.rendering_json(old)
+    return diff.compare_renderings(before, diff.rendering_json(new), base_ref="base", base_commit="0" * 40)
 
 
 def document(report: diff.DiffReport, name: str) -> diff.DocumentChange:
@@ -242,6 +289,75 @@ def test_adding_a_secondary_account_shows_exactly_that_accounts_read_grants():
         if change.policy.kind == "resource":
             assert change.comparison.read_only and example.account == NEW_ACCOUNT, change.text()
     assert {d.status for d in report.documents if d.policy.kind in ("trust", "identity", "managed")} == {"added"}
+
+
+def flagged_by_both(report: diff.DiffReport) -> None:
+    """Both engines see access gained, agree, and the diff fails on widening of its own."""
+    assert report.access.grants_more and report.access.widening, report.text()
+    assert any(d.widening for d in report.documents), report.text()
+    assert report.agree and report.exit_status == diff.EXIT_FAILED, report.text()
+
+
+def quiet(report: diff.DiffReport) -> None:
+    """Neither engine sees anything gained, so the diff passes."""
+    assert not report.access.grants_more and not report.z3_grants_more, report.text()
+    assert report.agree and not report.widening and report.exit_status == diff.EXIT_CLEAN, report.text()
+
+
+# --- trust: a principal already trusted, on looser terms ------------------------------------------
+
+
+def test_a_subject_loosened_to_a_pattern_lets_another_workflow_of_the_repository_in():
+    report = scenario("subject loosened to a pattern")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and "sub=repo:acme/acme-core:" in trust.example
+    assert "sub=repo:acme/acme-core:environment:pypi," not in trust.example  # that one was allowed before
+    example = document(report, "publishers-acme-acme-core").comparison.example
+    assert example.context[SUB][0].startswith("repo:acme/acme-core:")
+    assert example.context[SUB] != ("repo:acme/acme-core:environment:pypi",)
+
+
+def test_a_dropped_organization_condition_lets_the_whole_account_assume_the_reader():
+    report = scenario("organization dropped from a trust")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.label == "reader 444455556666" and trust.wider
+    assert trust.example == ("AWS arn:aws:iam::444455556666:root (before: AWS arn:aws:iam::444455556666:root if "
+                             f"StringEquals aws:PrincipalOrgID={ORGANIZATION})")
+    example = document(report, READER_444).comparison.example
+    assert example.account == "444455556666" and example.context.get("aws:principalorgid") != (ORGANIZATION,)
+
+
+def test_a_condition_on_a_claim_the_probes_did_not_carry_is_probed_too():
+    report = scenario("third claim loosened")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert "job_workflow_ref=" in trust.example and "@refs/heads/main" not in trust.example, trust.example
+
+
+@pytest.mark.parametrize("kind", ["organization added to a trust", "subject removed"])
+def test_a_trust_that_only_narrows_is_not_widening(kind):
+    report = scenario(kind)
+    quiet(report)
+    (trust,) = report.access.trust  # listed, as a change
+    assert not trust.wider and trust.example == ""
+
+
+def test_more_combinations_of_claims_than_are_probed_count_as_a_token_let_in(monkeypatch):
+    def trust(*subjects: str) -> dict:
+        return {"Statement": [{"Effect": "Allow", "Principal": {"Federated": GITHUB},
+                               "Action": "sts:AssumeRoleWithWebIdentity",
+                               "Condition": {"StringEquals": {SUB: list(subjects), AUD: "sts.amazonaws.com"}}}]}
+
+    old = trust("repo:acme/a:environment:pypi", "repo:acme/b:environment:pypi")
+    new = trust("repo:acme/a:environment:pypi")
+    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) is None  # 4 subjects x 3 audiences, one removed
+    assert diff._newly_assumable(new, old, GITHUB, PUBLISHER) == \
+        "sub=repo:acme/b:environment:pypi, aud=sts.amazonaws.com"
+    monkeypatch.setattr(diff, "MAX_PROBES", 11)
+    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) == (
+        "any of 12 combinations of claims (more than the 11 probed one by one)")
 
 
 # --- both quiet ----------------------------------------------------------------------------------
