@@ -476,7 +476,7 @@ def _lets_in_at_least(wide: Mapping[str, Any], narrow: Mapping[str, Any]) -> boo
 def _trust_change(old: Side, new: Side, arn: str) -> TrustChange | None:
     """How a role's trust changed; wider when an Allow lets in someone or something no Allow of the old
     version did (a new principal, or one already trusted with a condition dropped or changed, or with a
-    new action), or a Deny was dropped."""
+    new action), or a Deny of the old version no longer stops all it stopped."""
     before = old.principals[arn].get("trusted_by") or []
     after = new.principals[arn].get("trusted_by") or []
     texts_before = {json.dumps(e, sort_keys=True) for e in before}
@@ -502,8 +502,12 @@ def _trust_change(old: Side, new: Side, arn: str) -> TrustChange | None:
             wider = True
             was = "; ".join(_trust_text(e) for e in same_principal)
             example = _trust_text(entry) + (f" (before: {was})" if was else "")
-    if any(e.get("effect") == "Deny" for e in removed):
-        wider, example = True, example or "a Deny of assuming the role was dropped"
+    denies_after = [e for e in after if e.get("effect") == "Deny"]
+    dropped = [e for e in removed
+               if e.get("effect") == "Deny" and not any(_lets_in_at_least(d, e) for d in denies_after)]
+    if dropped:
+        wider = True
+        example = example or f"a Deny of assuming the role was dropped or narrowed ({_trust_text(dropped[0])})"
     return TrustChange(arn, new.label(arn), [_trust_text(e) for e in added], [_trust_text(e) for e in removed],
                        wider, example)
 

@@ -122,6 +122,16 @@ def drop_immutable_subject(document: dict) -> None:
     conditions[SUB] = [s for s in conditions[SUB] if "@" not in s]
 
 
+def deny_pull_requests(document: dict) -> None:
+    document["Statement"].append({"Sid": "NoPullRequests", "Effect": "Deny", "Principal": {"Federated": GITHUB},
+                                  "Action": "sts:AssumeRoleWithWebIdentity",
+                                  "Condition": {"StringLike": {SUB: "repo:*:pull_request"}}})
+
+
+def deny_every_token(document: dict) -> None:
+    statement(document, "NoPullRequests").pop("Condition")
+
+
 @cache
 def base(mode: str = "explicit") -> dict:
     overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
@@ -177,6 +187,12 @@ def scenario(name: str) -> diff.DiffReport:
         new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", any_workflow_ref)
     elif name == "subject removed":
         new = changed(prod, "publishers-acme-data-tools", "assumeRolePolicy", drop_immutable_subject)
+    elif name == "trust deny dropped":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", deny_pull_requests)
+        new = prod
+    elif name == "trust deny widened":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", deny_pull_requests)
+        new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", deny_every_token)
     else:
         raise AssertionError(name)
     before = base(mode) if old is None else diff.rendering_json(old)
@@ -336,7 +352,7 @@ def test_a_condition_on_a_claim_the_probes_did_not_carry_is_probed_too():
     assert "job_workflow_ref=" in trust.example and "@refs/heads/main" not in trust.example, trust.example
 
 
-@pytest.mark.parametrize("kind", ["organization added to a trust", "subject removed"])
+@pytest.mark.parametrize("kind", ["organization added to a trust", "subject removed", "trust deny widened"])
 def test_a_trust_that_only_narrows_is_not_widening(kind):
     report = scenario(kind)
     quiet(report)
@@ -358,6 +374,17 @@ def test_more_combinations_of_claims_than_are_probed_count_as_a_token_let_in(mon
     monkeypatch.setattr(diff, "MAX_PROBES", 11)
     assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) == (
         "any of 12 combinations of claims (more than the 11 probed one by one)")
+
+
+def test_a_dropped_trust_deny_lets_the_tokens_it_stopped_in():
+    report = scenario("trust deny dropped")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and trust.added == [] and trust.removed == [
+        f"denied: Federated {GITHUB} if StringLike {SUB}=repo:*:pull_request"]
+    assert trust.example.startswith("a Deny of assuming the role was dropped")
+    comparison = document(report, "publishers-acme-acme-core").comparison
+    assert comparison.how == "no longer denies" and comparison.example.context[SUB][0].endswith(":pull_request")
 
 
 # --- both quiet ----------------------------------------------------------------------------------
