@@ -132,6 +132,31 @@ def deny_every_token(document: dict) -> None:
     statement(document, "NoPullRequests").pop("Condition")
 
 
+def with_repository(rendering: Rendering, name: str) -> Rendering:
+    """The rendering with one more repository, a copy of `internal` without upstreams whose policy
+    also lets the secondary accounts publish: every check on it is one the base never made."""
+    added = []
+    for resource in rendering.resources:
+        if resource.name not in ("registry-internal", "registry-internal-policy"):
+            continue
+        inputs = {k: v for k, v in resource.inputs.items() if k != "upstreams"}
+        outputs = {k: v for k, v in resource.outputs.items() if k != "upstreams"}
+        inputs["repository"] = outputs["repository"] = name
+        if "arn" in outputs:
+            outputs["arn"] = outputs["arn"].replace("/internal", f"/{name}")
+        if "policyDocument" in inputs:
+            policy = json.loads(inputs["policyDocument"])
+            read = statement(policy, "SecondaryAccountsRead")
+            read["Resource"] = [r.replace("/internal", f"/{name}") for r in read["Resource"]]
+            read["Action"].append("codeartifact:PublishPackageVersion")
+            inputs["policyDocument"] = outputs["policyDocument"] = json.dumps(policy)
+        renamed = resource.name.replace("internal", name)
+        added.append(dataclasses.replace(resource, urn=resource.urn.replace(resource.name, renamed), name=renamed,
+                                         inputs=inputs, outputs=outputs))
+    assert len(added) == 2
+    return dataclasses.replace(rendering, resources=[*rendering.resources, *added])
+
+
 @cache
 def base(mode: str = "explicit") -> dict:
     overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
@@ -193,6 +218,8 @@ def scenario(name: str) -> diff.DiffReport:
     elif name == "trust deny widened":
         old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", deny_pull_requests)
         new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", deny_every_token)
+    elif name == "new repository":
+        new = with_repository(prod, "staging")
     else:
         raise AssertionError(name)
     before = base(mode) if old is None else diff.rendering_json(old)
@@ -385,6 +412,19 @@ def test_a_dropped_trust_deny_lets_the_tokens_it_stopped_in():
     assert trust.example.startswith("a Deny of assuming the role was dropped")
     comparison = document(report, "publishers-acme-acme-core").comparison
     assert comparison.how == "no longer denies" and comparison.example.context[SUB][0].endswith(":pull_request")
+
+
+# --- a resource the base never checked ------------------------------------------------------------
+
+
+def test_an_allow_on_a_resource_the_base_never_checked_is_widening():
+    report = scenario("new repository")
+    flagged_by_both(report)
+    assert not report.origin  # no upstream: only access widens
+    for account in ("012345678901", "444455556666", "777788889999"):
+        assert any(w.kind == "allowed" and w.text.startswith(f"admin in {account}: +PublishPackageVersion")
+                   and "staging" in w.text for w in report.widening), report.text()
+    assert document(report, "registry-staging-policy").status == "added"
 
 
 # --- both quiet ----------------------------------------------------------------------------------
