@@ -132,6 +132,21 @@ def deny_every_token(document: dict) -> None:
     statement(document, "NoPullRequests").pop("Condition")
 
 
+def deny_deletes_to_all_but_the_owner(document: dict) -> None:
+    deny = statement(document, "DenyIrreversibleDeletes")
+    del deny["Principal"]
+    deny["NotPrincipal"] = {"AWS": f"arn:aws:iam::{OWNER}:root"}
+
+
+def trust_all_but_the_account(document: dict) -> None:
+    document["Statement"][0]["NotPrincipal"] = document["Statement"][0].pop("Principal")
+
+
+def deny_every(document: dict, pattern: str) -> None:
+    document["Statement"].append({"Sid": "DenyEveryDelete", "Effect": "Deny", "Principal": "*", "Action": pattern,
+                                  "Resource": "*"})
+
+
 def with_repository(rendering: Rendering, name: str) -> Rendering:
     """The rendering with one more repository, a copy of `internal` without upstreams whose policy
     also lets the secondary accounts publish: every check on it is one the base never made."""
@@ -220,6 +235,14 @@ def scenario(name: str) -> diff.DiffReport:
         new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", deny_every_token)
     elif name == "new repository":
         new = with_repository(prod, "staging")
+    elif name == "NotPrincipal (resource)":
+        new = changed(prod, "registry-domain-policy", "policyDocument", deny_deletes_to_all_but_the_owner)
+    elif name == "NotPrincipal (trust)":
+        new = changed(prod, READER_444, "assumeRolePolicy", trust_all_but_the_account)
+    elif name.startswith("Deny of ") and name.endswith(" dropped"):
+        pattern = name.removeprefix("Deny of ").removesuffix(" dropped")
+        old = changed(prod, "registry-domain-policy", "policyDocument", lambda d: deny_every(d, pattern))
+        new = prod
     else:
         raise AssertionError(name)
     before = base(mode) if old is None else diff.rendering_json(old)
@@ -425,6 +448,37 @@ def test_an_allow_on_a_resource_the_base_never_checked_is_widening():
         assert any(w.kind == "allowed" and w.text.startswith(f"admin in {account}: +PublishPackageVersion")
                    and "staging" in w.text for w in report.widening), report.text()
     assert document(report, "registry-staging-policy").status == "added"
+
+
+# --- the second engine reads what the first reads -------------------------------------------------
+
+
+def test_not_principal_in_a_resource_policy():
+    report = scenario("NotPrincipal (resource)")
+    flagged_by_both(report)
+    assert any("DeleteDomain" in line for line in gained(report, f"admin in {OWNER} (owner)"))
+    assert not [c for c in report.access.principals if c.label.startswith("admin in") and OWNER not in c.label]
+    comparison = document(report, "registry-domain-policy").comparison
+    assert comparison.how == "no longer denies" and comparison.example.account == OWNER
+
+
+def test_not_principal_in_a_trust_policy():
+    report = scenario("NotPrincipal (trust)")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and trust.example == "NotPrincipal AWS arn:aws:iam::444455556666:root"
+    example = document(report, READER_444).comparison.example
+    assert example.principal_type == "AWS" and example.account not in ("", "444455556666")
+
+
+@pytest.mark.parametrize("pattern", ["code*:Delete*", "*:Delete*", "CodeArtifact:delete*"])
+def test_a_wildcard_in_the_service_part_of_an_action_matches_codeartifact(pattern):
+    report = scenario(f"Deny of {pattern} dropped")
+    flagged_by_both(report)
+    lines = gained(report, "role pypi-registry-ci-deploy in 111122223333")
+    assert any("DeletePackageGroup" in line for line in lines), lines
+    comparison = document(report, "registry-domain-policy").comparison
+    assert comparison.how == "no longer denies" and comparison.example.action.startswith("codeartifact:Delete")
 
 
 # --- both quiet ----------------------------------------------------------------------------------
