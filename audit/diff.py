@@ -600,6 +600,8 @@ def group_lines(pairs: Iterable[tuple[str, str]], sign: str) -> list[str]:
 # --- comparing: the policy documents (Z3) ---------------------------------------------------------
 
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy", "aws-native:kms:Key")
+# Comparison.how of a new version that cannot be read (Comparison.undecided then says why).
+UNREADABLE = "cannot be read"
 
 
 @dataclass(frozen=True)
@@ -646,6 +648,21 @@ def _managed_documents(resources: Sequence[Json]) -> dict[str, Any]:
     return found
 
 
+def _unresolved(policy_arn: str, roles: Sequence[str], managed: Mapping[str, Any]) -> str:
+    """Why an attached policy ARN names no document this diff can read, "" when it names one: an
+    AWS-managed policy the table lacks, a policy the stack does not declare, or one of another account
+    than its roles (IAM attaches a customer managed policy to its own account's roles only)."""
+    if not policy_arn:
+        return "is empty"
+    if is_aws_managed(policy_arn):
+        return "" if aws_managed_document(policy_arn) is not None else "is not in the table of AWS-managed policies"
+    if policy_arn not in managed:
+        return "is not declared by this stack"
+    account = policy_arn.split(":")[4]
+    others = sorted({r.split(":")[4] for r in roles if len(r.split(":")) > 4} - {account})
+    return f"is in account {account}, its role in {', '.join(others)}" if others else ""
+
+
 def policy_inputs(resources: Sequence[Json]) -> dict[tuple[str, str], PolicyInput]:
     """Every policy document of a rendering, by (URN, input): identity policies bound to their
     roles, attachments resolved to the document they attach, trust, resource and key policies."""
@@ -653,18 +670,23 @@ def policy_inputs(resources: Sequence[Json]) -> dict[tuple[str, str], PolicyInpu
     found: dict[tuple[str, str], PolicyInput] = {}
 
     def add(resource: Json, key: str, kind: str, raw: Any, roles: tuple[str, ...] = (), signature: Any = None,
-            role: str = "") -> None:
-        bound = _bound(raw, roles)
+            role: str = "", bound: smt.Bound | None = None) -> None:
+        bound = bound or _bound(raw, roles)
         text = smt.canonical([signature if signature is not None else bound.document, bound.unreadable, roles])
         found[(resource["urn"], key)] = PolicyInput(resource["urn"], resource["type"], resource["name"], key, kind,
                                                     bound, text, role)
 
     def attach(resource: Json, key: str, policy_arn: Any, roles: tuple[str, ...]) -> None:
+        # The attached document as the access proof resolves it (audit.grants.ManagedPolicies), and
+        # like it, a policy it cannot resolve allows everything.
         arn = str(policy_arn or "")
-        raw = aws_managed_document(arn) if is_aws_managed(arn) else managed.get(arn)
-        if raw is None:
-            raw = "unresolved policy ARN " + json.dumps(arn)  # unreadable: allows everything
-        add(resource, key, "identity", raw, roles, signature=arn)
+        unresolved = _unresolved(arn, roles, managed)
+        if unresolved:
+            add(resource, key, "identity", None, roles, signature=arn,
+                bound=smt.Bound(smt.NOTHING, roles, unreadable=f"the attached policy {arn or '(no ARN)'} {unresolved}"))
+        else:
+            add(resource, key, "identity", aws_managed_document(arn) if is_aws_managed(arn) else managed[arn], roles,
+                signature=arn)
 
     for resource in resources:
         kind, inputs, account = resource.get("type", ""), resource.get("inputs", {}), resource.get("account", "")
@@ -746,6 +768,8 @@ class DocumentChange:
         """What changed, with Z3's counterexample or reason unless `example` is False."""
         where = f"{self.policy.kind} policy {self.policy.name} ({self.policy.type}, {self.policy.input}), {self.status}"
         c = self.comparison
+        if c.how == UNREADABLE:
+            return f"{where}: the new version cannot be read ({c.undecided}), taken to allow everything"
         if c.undecided:
             return f"{where}: Z3 could not decide" + (f" ({c.undecided})" if example else "") + ", counted as wider"
         if not c.wider:
@@ -800,7 +824,7 @@ def _compare(was: PolicyInput | None, now: PolicyInput | None, hints: smt.Hints)
     assert policy is not None  # noqa: S101 (the key came from one of the two sides)
     if now is not None and now.bound.unreadable:
         # Fail closed: a changed document that cannot be read may allow anything.
-        return smt.Comparison(True, "undecided", None, f"the new version cannot be read: {now.bound.unreadable}")
+        return smt.Comparison(True, UNREADABLE, None, now.bound.unreadable)
     comparison = smt.compare(was.bound if was else None, now.bound if now else None,
                              _hints_for_document(policy, hints))
     if policy.kind == "managed" and comparison.example is not None:

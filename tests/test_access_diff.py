@@ -172,6 +172,24 @@ def with_repository(rendering: Rendering, name: str) -> Rendering:
     return dataclasses.replace(rendering, resources=[*rendering.resources, *added])
 
 
+READ_ONLY_MANAGED = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
+UNRESOLVED_POLICIES = {
+    "undeclared policy": f"arn:aws:iam::{OWNER}:policy/undeclared",
+    "unknown AWS-managed policy": "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccessV2",
+    "policy of another account": "arn:aws:iam::012345678901:policy/codeartifact-pypi-reader-acme",
+}
+
+
+def attached(rendering: Rendering, policy_arn: str) -> Rendering:
+    """The rendering with `policy_arn` attached to the acme-core publisher (an attachment like a reader's)."""
+    (template,) = [r for r in rendering.resources if r.name == "reader-444455556666-read-policy-attachment"]
+    name = "publishers-acme-acme-core-extra"
+    arguments = {"policyArn": policy_arn, "role": PUBLISHER.rsplit("/", 1)[1]}
+    extra = dataclasses.replace(template, urn=template.urn.replace(template.name, name), name=name, account=OWNER,
+                                inputs=arguments, outputs=dict(arguments))
+    return dataclasses.replace(rendering, resources=[*rendering.resources, extra])
+
+
 @cache
 def base(mode: str = "explicit") -> dict:
     overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
@@ -243,6 +261,9 @@ def scenario(name: str) -> diff.DiffReport:
         pattern = name.removeprefix("Deny of ").removesuffix(" dropped")
         old = changed(prod, "registry-domain-policy", "policyDocument", lambda d: deny_every(d, pattern))
         new = prod
+    elif name.startswith("attached "):
+        old = attached(prod, READ_ONLY_MANAGED)
+        new = attached(prod, UNRESOLVED_POLICIES[name.removeprefix("attached ")])
     else:
         raise AssertionError(name)
     before = base(mode) if old is None else diff.rendering_json(old)
@@ -479,6 +500,25 @@ def test_a_wildcard_in_the_service_part_of_an_action_matches_codeartifact(patter
     assert any("DeletePackageGroup" in line for line in lines), lines
     comparison = document(report, "registry-domain-policy").comparison
     assert comparison.how == "no longer denies" and comparison.example.action.startswith("codeartifact:Delete")
+
+
+@pytest.mark.parametrize("unresolved", sorted(UNRESOLVED_POLICIES))
+def test_an_attached_policy_that_cannot_be_resolved_allows_everything(unresolved):
+    report = scenario(f"attached {unresolved}")
+    flagged_by_both(report)
+    assert any(line.startswith("+") and "PublishPackageVersion" in line
+               for line in gained(report, "publisher acme/acme-core"))
+    change = document(report, "publishers-acme-acme-core-extra")
+    assert change.widening and change.comparison.how == diff.UNREADABLE
+    text = change.text()
+    assert f"{UNRESOLVED_POLICIES[unresolved]} " in text and text.endswith("taken to allow everything")
+
+
+def test_an_attached_policy_of_the_table_or_declared_in_the_roles_own_account_is_read():
+    resources = diff.rendering_json(attached(render("prod"), READ_ONLY_MANAGED))["resources"]
+    attachments = [p for p in diff.policy_inputs(resources).values() if p.type.endswith("RolePolicyAttachment")]
+    assert len(attachments) == 4  # three readers' own policies, and the AWS-managed one
+    assert all(p.bound.unreadable is None and p.bound.document["Statement"] for p in attachments)
 
 
 # --- both quiet ----------------------------------------------------------------------------------
