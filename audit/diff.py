@@ -29,7 +29,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -43,7 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from audit import smt
-from audit.access import access_section, expand_decisions, web_identity_may_assume
+from audit.access import (
+    AUDIENCE_CLAIM,
+    SUBJECT_CLAIM,
+    access_section,
+    expand_decisions,
+    web_identity_may_assume,
+)
 from audit.grants import (
     EXCLUSIVE_ATTACHMENTS,
     INLINE_POLICY,
@@ -72,6 +80,7 @@ EXIT_INVALID = 2  # invalid configuration; for the diff also: the base cannot be
 BASE_TIMEOUT_SECONDS = 600
 PROBE_SUBJECT = "repo:access-diff-probe/any-repository:pull_request"
 PROBE_AUDIENCE = "access-diff-probe"
+PROBE_VALUE = "access-diff-probe"  # for any other condition key of a trust policy
 
 
 class DiffError(Exception):
@@ -404,35 +413,70 @@ def _trust_text(entry: Mapping[str, Any]) -> str:
     return text if entry.get("effect") == "Allow" else f"denied: {text}"
 
 
-def _claim_values(document: Mapping[str, Any] | None, suffix: str) -> set[str]:
-    found: set[str] = set()
-    for statement in iam.statements(document):
-        for _, key, values in iam.conditions(statement):
-            if key.endswith(suffix):
-                found.update(values)
+# More combinations of claims than this are not probed one by one: the change counts as wider.
+MAX_PROBES = 4096
+
+
+def _claim_candidates(*documents: Json | None) -> list[tuple[str, list[str | None]]]:
+    """(condition key, values to probe it with) for GitHub's subject and audience and every other key
+    either version's conditions name: each pattern filled in, each value a condition names (a pattern
+    taken literally matches itself), a probe value no condition names, and the claim left out."""
+    named: dict[str, set[str]] = {SUBJECT_CLAIM.lower(): set(), AUDIENCE_CLAIM.lower(): {"sts.amazonaws.com"}}
+    for document in documents:
+        for statement in iam.statements(document):
+            for _, key, condition_values in iam.conditions(statement):
+                named.setdefault(key, set()).update(condition_values)
+    probes = {SUBJECT_CLAIM.lower(): PROBE_SUBJECT, AUDIENCE_CLAIM.lower(): PROBE_AUDIENCE}
+    found: list[tuple[str, list[str | None]]] = []
+    for key, values in named.items():
+        # A pattern filled in first, so that an example reads as a token GitHub could issue.
+        filled = {v.replace("*", PROBE_VALUE).replace("?", "x") for v in values if "*" in v or "?" in v}
+        found.append((key, [*sorted(filled - values), *sorted(values), probes.get(key, PROBE_VALUE), None]))
     return found
 
 
 def _newly_assumable(old: Json | None, new: Json | None, provider: str, role: str) -> str | None:
-    """A GitHub-style token the new trust policy accepts and the old one did not, decided by
-    principalmapper (audit.access.web_identity_may_assume) over the subjects and audiences
-    either version names, a probe of each and none."""
-    named_subjects = _claim_values(old, ":sub") | _claim_values(new, ":sub")
-    named_audiences = _claim_values(old, ":aud") | _claim_values(new, ":aud") | {"sts.amazonaws.com"}
-    subjects: list[str | None] = [*sorted(named_subjects), PROBE_SUBJECT, None]
-    audiences: list[str | None] = [*sorted(named_audiences), PROBE_AUDIENCE, None]
-    for subject in subjects:
-        for audience in audiences:
-            claims = {k: v for k, v in (("token.actions.githubusercontent.com:sub", subject),
-                                        ("token.actions.githubusercontent.com:aud", audience)) if v is not None}
-            now = new is not None and web_identity_may_assume(new, provider, claims, role)
-            before = old is not None and web_identity_may_assume(old, provider, claims, role)
-            if now and not before:
-                return f"sub={subject or '(absent)'}, aud={audience or '(absent)'}"
+    """A token the new trust policy accepts from `provider` and the old one did not, decided by
+    principalmapper (audit.access.web_identity_may_assume) over every combination of the claims
+    _claim_candidates gives; more combinations than MAX_PROBES count as such a token."""
+    candidates = _claim_candidates(old, new)
+    combinations = math.prod(len(values) for _, values in candidates)
+    if combinations > MAX_PROBES:
+        return f"any of {combinations} combinations of claims (more than the {MAX_PROBES} probed one by one)"
+    for values in itertools.product(*(values for _, values in candidates)):
+        claims = {key: value for (key, _), value in zip(candidates, values, strict=True) if value is not None}
+        now = new is not None and web_identity_may_assume(new, provider, claims, role)
+        before = old is not None and web_identity_may_assume(old, provider, claims, role)
+        if now and not before:
+            return ", ".join(f"{key.rpartition(':')[2]}={value or '(absent)'}"
+                             for (key, _), value in zip(candidates, values, strict=True)
+                             if value is not None or key in (SUBJECT_CLAIM.lower(), AUDIENCE_CLAIM.lower()))
     return None
 
 
+def _excluded(entry: Mapping[str, Any]) -> set[str]:
+    """The principals a NotPrincipal entry leaves out (`AWS arn, Service name`)."""
+    return set(str(entry.get("principal", "")).split(", "))
+
+
+def _lets_in_at_least(wide: Mapping[str, Any], narrow: Mapping[str, Any]) -> bool:
+    """Whether trust entry `wide` matches every request `narrow` matches: the same principal (for
+    NotPrincipal, leaving out no more than `narrow` does), at least its actions, and only conditions
+    `narrow` has too (each condition can only narrow a statement)."""
+    if wide.get("type") != narrow.get("type"):
+        return False
+    if wide.get("type") == "NotPrincipal":
+        same = _excluded(wide) <= _excluded(narrow)
+    else:
+        same = wide.get("principal") == narrow.get("principal")
+    return (same and set(narrow.get("actions") or []) <= set(wide.get("actions") or [])
+            and set(wide.get("conditions") or []) <= set(narrow.get("conditions") or []))
+
+
 def _trust_change(old: Side, new: Side, arn: str) -> TrustChange | None:
+    """How a role's trust changed; wider when an Allow lets in someone or something no Allow of the old
+    version did (a new principal, or one already trusted with a condition dropped or changed, or with a
+    new action), or a Deny of the old version no longer stops all it stopped."""
     before = old.principals[arn].get("trusted_by") or []
     after = new.principals[arn].get("trusted_by") or []
     texts_before = {json.dumps(e, sort_keys=True) for e in before}
@@ -442,19 +486,28 @@ def _trust_change(old: Side, new: Side, arn: str) -> TrustChange | None:
     added = [e for e in after if json.dumps(e, sort_keys=True) not in texts_before]
     removed = [e for e in before if json.dumps(e, sort_keys=True) not in texts_after]
     wider, example = False, ""
-    allowed_before = {(e["type"], e["principal"]) for e in before if e.get("effect") == "Allow"}
+    allows_before = [e for e in before if e.get("effect") == "Allow"]
     for entry in added:
-        if entry.get("effect") != "Allow":
+        if entry.get("effect") != "Allow" or any(_lets_in_at_least(e, entry) for e in allows_before):
             continue
-        if entry["type"] == "Federated":
+        same_principal = [e for e in allows_before
+                          if (e["type"], e["principal"]) == (entry["type"], entry["principal"])]
+        new_actions = set(entry.get("actions") or []) - {a for e in same_principal for a in e.get("actions") or []}
+        if entry["type"] == "Federated" and not new_actions:
+            # Only the conditions changed: principalmapper says whether some token gets in now.
             found = _newly_assumable(old.trust_document(arn), new.trust_document(arn), entry["principal"], arn)
             if found:
                 wider, example = True, f"a token of {entry['principal']} with {found}"
-        elif (entry["type"], entry["principal"]) not in allowed_before or entry.get("conditions"):
-            # A new principal, or conditions that changed: counted as wider (only GitHub tokens are probed).
-            wider, example = True, _trust_text(entry)
-    if any(e.get("effect") == "Deny" for e in removed):
-        wider, example = True, example or "a Deny of assuming the role was dropped"
+        else:
+            wider = True
+            was = "; ".join(_trust_text(e) for e in same_principal)
+            example = _trust_text(entry) + (f" (before: {was})" if was else "")
+    denies_after = [e for e in after if e.get("effect") == "Deny"]
+    dropped = [e for e in removed
+               if e.get("effect") == "Deny" and not any(_lets_in_at_least(d, e) for d in denies_after)]
+    if dropped:
+        wider = True
+        example = example or f"a Deny of assuming the role was dropped or narrowed ({_trust_text(dropped[0])})"
     return TrustChange(arn, new.label(arn), [_trust_text(e) for e in added], [_trust_text(e) for e in removed],
                        wider, example)
 
@@ -547,6 +600,8 @@ def group_lines(pairs: Iterable[tuple[str, str]], sign: str) -> list[str]:
 # --- comparing: the policy documents (Z3) ---------------------------------------------------------
 
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy", "aws-native:kms:Key")
+# Comparison.how of a new version that cannot be read (Comparison.undecided then says why).
+UNREADABLE = "cannot be read"
 
 
 @dataclass(frozen=True)
@@ -593,6 +648,21 @@ def _managed_documents(resources: Sequence[Json]) -> dict[str, Any]:
     return found
 
 
+def _unresolved(policy_arn: str, roles: Sequence[str], managed: Mapping[str, Any]) -> str:
+    """Why an attached policy ARN names no document this diff can read, "" when it names one: an
+    AWS-managed policy the table lacks, a policy the stack does not declare, or one of another account
+    than its roles (IAM attaches a customer managed policy to its own account's roles only)."""
+    if not policy_arn:
+        return "is empty"
+    if is_aws_managed(policy_arn):
+        return "" if aws_managed_document(policy_arn) is not None else "is not in the table of AWS-managed policies"
+    if policy_arn not in managed:
+        return "is not declared by this stack"
+    account = policy_arn.split(":")[4]
+    others = sorted({r.split(":")[4] for r in roles if len(r.split(":")) > 4} - {account})
+    return f"is in account {account}, its role in {', '.join(others)}" if others else ""
+
+
 def policy_inputs(resources: Sequence[Json]) -> dict[tuple[str, str], PolicyInput]:
     """Every policy document of a rendering, by (URN, input): identity policies bound to their
     roles, attachments resolved to the document they attach, trust, resource and key policies."""
@@ -600,18 +670,23 @@ def policy_inputs(resources: Sequence[Json]) -> dict[tuple[str, str], PolicyInpu
     found: dict[tuple[str, str], PolicyInput] = {}
 
     def add(resource: Json, key: str, kind: str, raw: Any, roles: tuple[str, ...] = (), signature: Any = None,
-            role: str = "") -> None:
-        bound = _bound(raw, roles)
+            role: str = "", bound: smt.Bound | None = None) -> None:
+        bound = bound or _bound(raw, roles)
         text = smt.canonical([signature if signature is not None else bound.document, bound.unreadable, roles])
         found[(resource["urn"], key)] = PolicyInput(resource["urn"], resource["type"], resource["name"], key, kind,
                                                     bound, text, role)
 
     def attach(resource: Json, key: str, policy_arn: Any, roles: tuple[str, ...]) -> None:
+        # The attached document as the access proof resolves it (audit.grants.ManagedPolicies), and
+        # like it, a policy it cannot resolve allows everything.
         arn = str(policy_arn or "")
-        raw = aws_managed_document(arn) if is_aws_managed(arn) else managed.get(arn)
-        if raw is None:
-            raw = "unresolved policy ARN " + json.dumps(arn)  # unreadable: allows everything
-        add(resource, key, "identity", raw, roles, signature=arn)
+        unresolved = _unresolved(arn, roles, managed)
+        if unresolved:
+            add(resource, key, "identity", None, roles, signature=arn,
+                bound=smt.Bound(smt.NOTHING, roles, unreadable=f"the attached policy {arn or '(no ARN)'} {unresolved}"))
+        else:
+            add(resource, key, "identity", aws_managed_document(arn) if is_aws_managed(arn) else managed[arn], roles,
+                signature=arn)
 
     for resource in resources:
         kind, inputs, account = resource.get("type", ""), resource.get("inputs", {}), resource.get("account", "")
@@ -693,6 +768,8 @@ class DocumentChange:
         """What changed, with Z3's counterexample or reason unless `example` is False."""
         where = f"{self.policy.kind} policy {self.policy.name} ({self.policy.type}, {self.policy.input}), {self.status}"
         c = self.comparison
+        if c.how == UNREADABLE:
+            return f"{where}: the new version cannot be read ({c.undecided}), taken to allow everything"
         if c.undecided:
             return f"{where}: Z3 could not decide" + (f" ({c.undecided})" if example else "") + ", counted as wider"
         if not c.wider:
@@ -747,7 +824,7 @@ def _compare(was: PolicyInput | None, now: PolicyInput | None, hints: smt.Hints)
     assert policy is not None  # noqa: S101 (the key came from one of the two sides)
     if now is not None and now.bound.unreadable:
         # Fail closed: a changed document that cannot be read may allow anything.
-        return smt.Comparison(True, "undecided", None, f"the new version cannot be read: {now.bound.unreadable}")
+        return smt.Comparison(True, UNREADABLE, None, now.bound.unreadable)
     comparison = smt.compare(was.bound if was else None, now.bound if now else None,
                              _hints_for_document(policy, hints))
     if policy.kind == "managed" and comparison.example is not None:

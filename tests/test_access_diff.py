@@ -32,6 +32,7 @@ STRANGER = "999988887777"
 PUBLISHER = f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core"
 ADMIN_444 = "arn:aws:iam::444455556666:role/administrator"
 SUB = "token.actions.githubusercontent.com:sub"
+AUD = "token.actions.githubusercontent.com:aud"
 
 
 def changed(rendering: Rendering, name: str, key: str, change: Callable[[dict], object],
@@ -89,6 +90,106 @@ def drop_organization(document: dict) -> None:
         s.pop("Condition", None) if s["Effect"] == "Allow" else None
 
 
+READER_444 = "reader-444455556666-reader-role"
+GITHUB = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
+WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref"
+ORGANIZATION = "o-abcdef1234"
+
+
+def subject_like(document: dict) -> None:
+    for s in document["Statement"]:
+        s["Condition"]["StringLike"] = {SUB: "repo:acme/acme-core:*"}
+        s["Condition"]["StringEquals"].pop(SUB)
+
+
+def trust_organization(document: dict) -> None:
+    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}}
+
+
+def pin_workflow(document: dict) -> None:
+    document["Statement"][0]["Condition"]["StringEquals"][WORKFLOW_REF] = \
+        "acme/workflows/.github/workflows/publish.yml@refs/heads/main"
+
+
+def any_workflow_ref(document: dict) -> None:
+    conditions = document["Statement"][0]["Condition"]
+    conditions["StringLike"] = {WORKFLOW_REF: "acme/workflows/.github/workflows/publish.yml@*"}
+    conditions["StringEquals"].pop(WORKFLOW_REF)
+
+
+def drop_immutable_subject(document: dict) -> None:
+    conditions = document["Statement"][0]["Condition"]["StringEquals"]
+    conditions[SUB] = [s for s in conditions[SUB] if "@" not in s]
+
+
+def deny_pull_requests(document: dict) -> None:
+    document["Statement"].append({"Sid": "NoPullRequests", "Effect": "Deny", "Principal": {"Federated": GITHUB},
+                                  "Action": "sts:AssumeRoleWithWebIdentity",
+                                  "Condition": {"StringLike": {SUB: "repo:*:pull_request"}}})
+
+
+def deny_every_token(document: dict) -> None:
+    statement(document, "NoPullRequests").pop("Condition")
+
+
+def deny_deletes_to_all_but_the_owner(document: dict) -> None:
+    deny = statement(document, "DenyIrreversibleDeletes")
+    del deny["Principal"]
+    deny["NotPrincipal"] = {"AWS": f"arn:aws:iam::{OWNER}:root"}
+
+
+def trust_all_but_the_account(document: dict) -> None:
+    document["Statement"][0]["NotPrincipal"] = document["Statement"][0].pop("Principal")
+
+
+def deny_every(document: dict, pattern: str) -> None:
+    document["Statement"].append({"Sid": "DenyEveryDelete", "Effect": "Deny", "Principal": "*", "Action": pattern,
+                                  "Resource": "*"})
+
+
+def with_repository(rendering: Rendering, name: str) -> Rendering:
+    """The rendering with one more repository, a copy of `internal` without upstreams whose policy
+    also lets the secondary accounts publish: every check on it is one the base never made."""
+    added = []
+    for resource in rendering.resources:
+        if resource.name not in ("registry-internal", "registry-internal-policy"):
+            continue
+        inputs = {k: v for k, v in resource.inputs.items() if k != "upstreams"}
+        outputs = {k: v for k, v in resource.outputs.items() if k != "upstreams"}
+        inputs["repository"] = outputs["repository"] = name
+        if "arn" in outputs:
+            outputs["arn"] = outputs["arn"].replace("/internal", f"/{name}")
+        if "policyDocument" in inputs:
+            policy = json.loads(inputs["policyDocument"])
+            read = statement(policy, "SecondaryAccountsRead")
+            read["Resource"] = [r.replace("/internal", f"/{name}") for r in read["Resource"]]
+            read["Action"].append("codeartifact:PublishPackageVersion")
+            inputs["policyDocument"] = outputs["policyDocument"] = json.dumps(policy)
+        renamed = resource.name.replace("internal", name)
+        added.append(dataclasses.replace(resource, urn=resource.urn.replace(resource.name, renamed), name=renamed,
+                                         inputs=inputs, outputs=outputs))
+    assert len(added) == 2
+    return dataclasses.replace(rendering, resources=[*rendering.resources, *added])
+
+
+READ_ONLY_MANAGED = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
+UNRESOLVED_POLICIES = {
+    "undeclared policy": f"arn:aws:iam::{OWNER}:policy/undeclared",
+    "unknown AWS-managed policy": "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccessV2",
+    "policy of another account": "arn:aws:iam::012345678901:policy/codeartifact-pypi-reader-acme",
+}
+
+
+def attached(rendering: Rendering, policy_arn: str) -> Rendering:
+    """The rendering with `policy_arn` attached to the acme-core publisher (an attachment like a reader's)."""
+    (template,) = [r for r in rendering.resources if r.name == "reader-444455556666-read-policy-attachment"]
+    name = "publishers-acme-acme-core-extra"
+    arguments = {"policyArn": policy_arn, "role": PUBLISHER.rsplit("/", 1)[1]}
+    extra = dataclasses.replace(template, urn=template.urn.replace(template.name, name), name=name, account=OWNER,
+                                inputs=arguments, outputs=dict(arguments))
+    return dataclasses.replace(rendering, resources=[*rendering.resources, extra])
+
+
 @cache
 def base(mode: str = "explicit") -> dict:
     overrides = {"pypi-registry:organizationId": "o-abcdef1234"} if mode == "organization" else None
@@ -97,9 +198,10 @@ def base(mode: str = "explicit") -> dict:
 
 @cache
 def scenario(name: str) -> diff.DiffReport:
-    """The diff from the prod stack to the stack changed as `name` says."""
+    """The diff from the prod stack (or the stack `name` starts from) to the stack changed as `name` says."""
     prod = render("prod")
     mode = "explicit"
+    old: Rendering | None = None  # the prod stack unless the scenario starts elsewhere
     if name == "new action":
         new = changed(prod, "registry-internal-policy", "policyDocument", add_publish_to_secondaries)
     elif name == "wider resource":
@@ -131,9 +233,41 @@ def scenario(name: str) -> diff.DiffReport:
                        "subjects": ["repo:acme/data-tools:environment:pypi",
                                     "repo:acme@1342004/data-tools@86712231:environment:pypi"]}]
         new = render("prod", overrides={"pypi-registry:publishers": publishers})
+    elif name == "subject loosened to a pattern":
+        new = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", subject_like)
+    elif name == "organization dropped from a trust":
+        old = changed(prod, READER_444, "assumeRolePolicy", trust_organization)
+        new = prod
+    elif name == "organization added to a trust":
+        new = changed(prod, READER_444, "assumeRolePolicy", trust_organization)
+    elif name == "third claim loosened":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", pin_workflow)
+        new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", any_workflow_ref)
+    elif name == "subject removed":
+        new = changed(prod, "publishers-acme-data-tools", "assumeRolePolicy", drop_immutable_subject)
+    elif name == "trust deny dropped":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", deny_pull_requests)
+        new = prod
+    elif name == "trust deny widened":
+        old = changed(prod, "publishers-acme-acme-core", "assumeRolePolicy", deny_pull_requests)
+        new = changed(old, "publishers-acme-acme-core", "assumeRolePolicy", deny_every_token)
+    elif name == "new repository":
+        new = with_repository(prod, "staging")
+    elif name == "NotPrincipal (resource)":
+        new = changed(prod, "registry-domain-policy", "policyDocument", deny_deletes_to_all_but_the_owner)
+    elif name == "NotPrincipal (trust)":
+        new = changed(prod, READER_444, "assumeRolePolicy", trust_all_but_the_account)
+    elif name.startswith("Deny of ") and name.endswith(" dropped"):
+        pattern = name.removeprefix("Deny of ").removesuffix(" dropped")
+        old = changed(prod, "registry-domain-policy", "policyDocument", lambda d: deny_every(d, pattern))
+        new = prod
+    elif name.startswith("attached "):
+        old = attached(prod, READ_ONLY_MANAGED)
+        new = attached(prod, UNRESOLVED_POLICIES[name.removeprefix("attached ")])
     else:
         raise AssertionError(name)
-    return diff.compare_renderings(base(mode), diff.rendering_json(new), base_ref="base", base_commit="0" * 40)
+    before = base(mode) if old is None else diff.rendering_json(old)
+    return diff.compare_renderings(before, diff.rendering_json(new), base_ref="base", base_commit="0" * 40)
 
 
 def document(report: diff.DiffReport, name: str) -> diff.DocumentChange:
@@ -242,6 +376,149 @@ def test_adding_a_secondary_account_shows_exactly_that_accounts_read_grants():
         if change.policy.kind == "resource":
             assert change.comparison.read_only and example.account == NEW_ACCOUNT, change.text()
     assert {d.status for d in report.documents if d.policy.kind in ("trust", "identity", "managed")} == {"added"}
+
+
+def flagged_by_both(report: diff.DiffReport) -> None:
+    """Both engines see access gained, agree, and the diff fails on widening of its own."""
+    assert report.access.grants_more and report.access.widening, report.text()
+    assert any(d.widening for d in report.documents), report.text()
+    assert report.agree and report.exit_status == diff.EXIT_FAILED, report.text()
+
+
+def quiet(report: diff.DiffReport) -> None:
+    """Neither engine sees anything gained, so the diff passes."""
+    assert not report.access.grants_more and not report.z3_grants_more, report.text()
+    assert report.agree and not report.widening and report.exit_status == diff.EXIT_CLEAN, report.text()
+
+
+# --- trust: a principal already trusted, on looser terms ------------------------------------------
+
+
+def test_a_subject_loosened_to_a_pattern_lets_another_workflow_of_the_repository_in():
+    report = scenario("subject loosened to a pattern")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and "sub=repo:acme/acme-core:" in trust.example
+    assert "sub=repo:acme/acme-core:environment:pypi," not in trust.example  # that one was allowed before
+    example = document(report, "publishers-acme-acme-core").comparison.example
+    assert example.context[SUB][0].startswith("repo:acme/acme-core:")
+    assert example.context[SUB] != ("repo:acme/acme-core:environment:pypi",)
+
+
+def test_a_dropped_organization_condition_lets_the_whole_account_assume_the_reader():
+    report = scenario("organization dropped from a trust")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.label == "reader 444455556666" and trust.wider
+    assert trust.example == ("AWS arn:aws:iam::444455556666:root (before: AWS arn:aws:iam::444455556666:root if "
+                             f"StringEquals aws:PrincipalOrgID={ORGANIZATION})")
+    example = document(report, READER_444).comparison.example
+    assert example.account == "444455556666" and example.context.get("aws:principalorgid") != (ORGANIZATION,)
+
+
+def test_a_condition_on_a_claim_the_probes_did_not_carry_is_probed_too():
+    report = scenario("third claim loosened")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert "job_workflow_ref=" in trust.example and "@refs/heads/main" not in trust.example, trust.example
+
+
+@pytest.mark.parametrize("kind", ["organization added to a trust", "subject removed", "trust deny widened"])
+def test_a_trust_that_only_narrows_is_not_widening(kind):
+    report = scenario(kind)
+    quiet(report)
+    (trust,) = report.access.trust  # listed, as a change
+    assert not trust.wider and trust.example == ""
+
+
+def test_more_combinations_of_claims_than_are_probed_count_as_a_token_let_in(monkeypatch):
+    def trust(*subjects: str) -> dict:
+        return {"Statement": [{"Effect": "Allow", "Principal": {"Federated": GITHUB},
+                               "Action": "sts:AssumeRoleWithWebIdentity",
+                               "Condition": {"StringEquals": {SUB: list(subjects), AUD: "sts.amazonaws.com"}}}]}
+
+    old = trust("repo:acme/a:environment:pypi", "repo:acme/b:environment:pypi")
+    new = trust("repo:acme/a:environment:pypi")
+    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) is None  # 4 subjects x 3 audiences, one removed
+    assert diff._newly_assumable(new, old, GITHUB, PUBLISHER) == \
+        "sub=repo:acme/b:environment:pypi, aud=sts.amazonaws.com"
+    monkeypatch.setattr(diff, "MAX_PROBES", 11)
+    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) == (
+        "any of 12 combinations of claims (more than the 11 probed one by one)")
+
+
+def test_a_dropped_trust_deny_lets_the_tokens_it_stopped_in():
+    report = scenario("trust deny dropped")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and trust.added == [] and trust.removed == [
+        f"denied: Federated {GITHUB} if StringLike {SUB}=repo:*:pull_request"]
+    assert trust.example.startswith("a Deny of assuming the role was dropped")
+    comparison = document(report, "publishers-acme-acme-core").comparison
+    assert comparison.how == "no longer denies" and comparison.example.context[SUB][0].endswith(":pull_request")
+
+
+# --- a resource the base never checked ------------------------------------------------------------
+
+
+def test_an_allow_on_a_resource_the_base_never_checked_is_widening():
+    report = scenario("new repository")
+    flagged_by_both(report)
+    assert not report.origin  # no upstream: only access widens
+    for account in ("012345678901", "444455556666", "777788889999"):
+        assert any(w.kind == "allowed" and w.text.startswith(f"admin in {account}: +PublishPackageVersion")
+                   and "staging" in w.text for w in report.widening), report.text()
+    assert document(report, "registry-staging-policy").status == "added"
+
+
+# --- the second engine reads what the first reads -------------------------------------------------
+
+
+def test_not_principal_in_a_resource_policy():
+    report = scenario("NotPrincipal (resource)")
+    flagged_by_both(report)
+    assert any("DeleteDomain" in line for line in gained(report, f"admin in {OWNER} (owner)"))
+    assert not [c for c in report.access.principals if c.label.startswith("admin in") and OWNER not in c.label]
+    comparison = document(report, "registry-domain-policy").comparison
+    assert comparison.how == "no longer denies" and comparison.example.account == OWNER
+
+
+def test_not_principal_in_a_trust_policy():
+    report = scenario("NotPrincipal (trust)")
+    flagged_by_both(report)
+    (trust,) = report.access.trust
+    assert trust.wider and trust.example == "NotPrincipal AWS arn:aws:iam::444455556666:root"
+    example = document(report, READER_444).comparison.example
+    assert example.principal_type == "AWS" and example.account not in ("", "444455556666")
+
+
+@pytest.mark.parametrize("pattern", ["code*:Delete*", "*:Delete*", "CodeArtifact:delete*"])
+def test_a_wildcard_in_the_service_part_of_an_action_matches_codeartifact(pattern):
+    report = scenario(f"Deny of {pattern} dropped")
+    flagged_by_both(report)
+    lines = gained(report, "role pypi-registry-ci-deploy in 111122223333")
+    assert any("DeletePackageGroup" in line for line in lines), lines
+    comparison = document(report, "registry-domain-policy").comparison
+    assert comparison.how == "no longer denies" and comparison.example.action.startswith("codeartifact:Delete")
+
+
+@pytest.mark.parametrize("unresolved", sorted(UNRESOLVED_POLICIES))
+def test_an_attached_policy_that_cannot_be_resolved_allows_everything(unresolved):
+    report = scenario(f"attached {unresolved}")
+    flagged_by_both(report)
+    assert any(line.startswith("+") and "PublishPackageVersion" in line
+               for line in gained(report, "publisher acme/acme-core"))
+    change = document(report, "publishers-acme-acme-core-extra")
+    assert change.widening and change.comparison.how == diff.UNREADABLE
+    text = change.text()
+    assert f"{UNRESOLVED_POLICIES[unresolved]} " in text and text.endswith("taken to allow everything")
+
+
+def test_an_attached_policy_of_the_table_or_declared_in_the_roles_own_account_is_read():
+    resources = diff.rendering_json(attached(render("prod"), READ_ONLY_MANAGED))["resources"]
+    attachments = [p for p in diff.policy_inputs(resources).values() if p.type.endswith("RolePolicyAttachment")]
+    assert len(attachments) == 4  # three readers' own policies, and the AWS-managed one
+    assert all(p.bound.unreadable is None and p.bound.document["Statement"] for p in attachments)
 
 
 # --- both quiet ----------------------------------------------------------------------------------

@@ -79,6 +79,24 @@ def test_not_action_allows_everything_but_the_listed_actions():
     assert result.wider and not result.example.action.lower().startswith("codeartifact:delete")
 
 
+@pytest.mark.parametrize("pattern", ["code*:Delete*", "*:Delete*", "CODE?RTIFACT:delete*"])
+def test_a_wildcard_in_the_service_part_matches_the_actions_of_every_service_it_names(pattern):
+    # As principalmapper matches an action: one wildcard pattern over the whole name, without case.
+    added = compare(None, policy(allow(pattern, DOMAIN)))
+    assert added.wider and not added.read_only
+    assert added.example.action.lower().partition(":")[2].startswith("delete")
+    reads = policy(allow("codeartifact:Get*", DOMAIN))
+    hints = smt.Hints(actions=("codeartifact:GetAuthorizationToken", "codeartifact:DeleteRepository"))
+    more = compare(reads, policy(allow(["codeartifact:Get*", pattern], DOMAIN)), hints=hints)
+    assert more.wider and more.example.action == "codeartifact:DeleteRepository"
+    grant = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"}, "Action": "codeartifact:*",
+             "Resource": "*"}
+    deny = {"Effect": "Deny", "Principal": "*", "Action": pattern, "Resource": "*"}
+    assert not compare(policy(grant, deny), policy(grant, deny)).wider
+    dropped = compare(policy(grant, deny), policy(grant))
+    assert dropped.wider and dropped.example.action.startswith("codeartifact:Delete")
+
+
 # --- resources --------------------------------------------------------------------------------
 
 
@@ -200,6 +218,27 @@ def test_not_principal_and_an_identity_policy_moved_to_another_role():
     other = f"arn:aws:iam::{SECONDARY}:role/other"
     result = smt.compare(smt.Bound(document, (READER,)), smt.Bound(document, (other,)))
     assert result.wider and result.example.principal == other
+
+
+def test_not_principal_leaves_out_every_principal_of_a_named_account_or_exactly_a_named_role():
+    # As principalmapper reads NotPrincipal: an account (ID or root ARN) leaves out all its principals.
+    everyone = {"Effect": "Deny", "Principal": "*", "Action": "codeartifact:DeleteDomain", "Resource": DOMAIN}
+    for owner in (OWNER, f"arn:aws:iam::{OWNER}:root"):
+        but_owner = {**{k: v for k, v in everyone.items() if k != "Principal"}, "NotPrincipal": {"AWS": owner}}
+        result = compare(policy(everyone), policy(but_owner))
+        assert result.wider and result.how == "no longer denies" and result.example.account == OWNER
+        assert not compare(policy(but_owner), policy(everyone)).wider
+    but_reader = {**{k: v for k, v in everyone.items() if k != "Principal"}, "NotPrincipal": {"AWS": READER}}
+    result = compare(policy(everyone), policy(but_reader))
+    assert result.wider and result.example.principal == READER
+    # An Allow with NotPrincipal lets in everyone else, of any account.
+    allow_all_but = {"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{SECONDARY}:root"},
+                     "Action": "codeartifact:GetAuthorizationToken", "Resource": DOMAIN}
+    outsider = "arn:aws:iam::999988887777:role/administrator"
+    result = compare(resource_policy(SECONDARY), policy(allow_all_but), hints=smt.Hints(principals=(outsider,)))
+    assert result.wider and result.example.principal == outsider and result.example.account == "999988887777"
+    excluded = compare(resource_policy(SECONDARY), policy(allow_all_but), hints=smt.Hints(principals=(READER,)))
+    assert excluded.example.principal != READER
 
 
 # --- denies, added and removed documents, unreadable ones ------------------------------------
