@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
+.PHONY: preview audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -19,9 +19,16 @@ preview: $(STAMP)
 audit-json: $(STAMP)
 	$(BIN)/python -m audit --stack prod --json
 
-## test: lint, type check, then the whole test suite
+## test: lint, type check, then every test but the slow groups (about two minutes on two cores)
+SLOW_GROUPS := clients or judge or docker
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not ($(SLOW_GROUPS))"
+
+## test-slow: the slow groups `make test` leaves out: real pip, uv, poetry and twine against the local
+## stand-in (clients), and the access diff over git repositories, the judge (judge). The real Docker
+## build is `make docker-proof`, the second evaluator `make crosscheck`; `.ci/run` runs them all.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m "clients or judge"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

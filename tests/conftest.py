@@ -11,6 +11,19 @@ import pytest
 from audit.render import Rendering, render
 
 
+# Slow groups by what a test needs: a git repository to diff against is the judge's (base against pull
+# request, rendered in subprocesses), a Docker proof is a real image build. `make test` leaves them out;
+# `make test-slow` and `make docker-proof` run them, and `.ci/run` runs every group.
+SLOW_FIXTURES = {"repository": "judge", "proof": "docker"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in SLOW_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def prod() -> Iterator[Rendering]:
     """The prod stack, rendered once and shared by every test that asks for it.
