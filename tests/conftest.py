@@ -10,7 +10,6 @@ import pytest
 
 from audit.render import Rendering, render
 
-
 # Slow groups by what a test needs: a git repository to diff against is the judge's (base against pull
 # request, rendered in subprocesses), a Docker proof is a real image build. `make test` leaves them out;
 # `make test-slow` and `make docker-proof` run them, and `.ci/run` runs every group.
