@@ -228,6 +228,11 @@ def _publish_mode(group: PolicyResource) -> tuple[str | None, list[str]]:
     return mode, [str(r) for r in iam.as_list(repositories)]
 
 
+def _named_domain(group: PolicyResource) -> tuple[object]:
+    # A 1-tuple, so that a group naming no domain is told apart from one whose domain is unknown.
+    return (group.props.get("domainName"),)
+
+
 def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.Report) -> None:
     owner = cfg.config_str(args, "ownerAccountId")
     domains = {name for d in props_.of_type(args, DOMAIN_TYPES)
@@ -243,11 +248,15 @@ def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.R
             internal.setdefault(domain, set()).add(name)
     for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
         pattern = props_.known_str(group.props, "pattern") or "(unknown pattern)"
-        domain = cfg.when_known(partial(group.props.get, "domainName"), report, group, "domain")
-        if domain is None:
+        named = cfg.when_known(partial(_named_domain, group), report, group, "domain")
+        if named is None:
             continue
-        if str(domain) not in domains:
-            report(f"package group {pattern} is declared in domain {domain}, not in a domain this stack declares "
+        group_domain = str(named[0] or "")
+        if not group_domain:
+            report(f"package group {pattern} names no domain: which domain it guards cannot be told", group.urn)
+            continue
+        if group_domain not in domains:
+            report(f"package group {pattern} is declared in domain {group_domain}, not in a domain this stack declares "
                    f"({', '.join(sorted(domains)) or 'none'}): it guards nothing here", group.urn)
         domain_owner = props_.known_str(group.props, "domainOwner")
         if owner and domain_owner and domain_owner != owner:
@@ -256,7 +265,7 @@ def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.R
         mode, repositories = _publish_mode(group)
         if mode == "BLOCK":
             continue
-        allowed = internal.get(str(domain), set())
+        allowed = internal.get(group_domain, set())
         if mode != "ALLOW_SPECIFIC_REPOSITORIES" or not repositories:
             report(f"package group {pattern} sets publishing to {mode or 'nothing (the parent group decides)'}: "
                    "set ALLOW_SPECIFIC_REPOSITORIES with the repositories that have no external connection, or "
@@ -264,7 +273,7 @@ def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.R
         elif set(repositories) - allowed:
             report(f"package group {pattern} allows publishing into {sorted(set(repositories) - allowed)}, which "
                    f"{'is not a repository' if len(set(repositories) - allowed) == 1 else 'are not repositories'} "
-                   f"of domain {domain} without an external connection ({', '.join(sorted(allowed)) or 'none'})",
+                   f"of domain {group_domain} without an external connection ({', '.join(sorted(allowed)) or 'none'})",
                    group.urn)
 
 

@@ -240,8 +240,9 @@ def test_the_programs_package_groups_pass():
     ({"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["elsewhere"]}, "['elsewhere']"),
     ({"restrictionMode": "BLOCK", "domain": "other"}, "declared in domain other, not in a domain this stack"),
     ({"restrictionMode": "BLOCK", "owner": "999988887777"}, "names domain owner 999988887777"),
+    ({"restrictionMode": "BLOCK", "domain": None}, "names no domain"),
 ], ids=["allow", "inherit", "unset", "no-repositories", "into-the-store", "unknown-repository", "other-domain",
-        "other-owner"])
+        "other-owner", "no-domain"])
 def test_a_package_group_outside_the_registry_or_open_to_publishing_is_refused(publish, expected):
     found = stack_violations(GROUP_RULE, registry_with_group(**publish))
     assert len(found) == 1 and expected in found[0][0], found
