@@ -368,6 +368,30 @@ def _role_arn(value: Any, key: str, problems: _Problems, owner: str | None) -> s
     return value
 
 
+# Roles AWS or the organization owns in member accounts (exact names, then name prefixes), ignoring case: the
+# organization's administrator role, Control Tower's, self-managed StackSets', service-linked roles and
+# Identity Center's.
+RESERVED_ROLE_NAMES = {
+    "organizationaccountaccessrole": "the AWS Organizations administrator role of member accounts",
+    "awscontroltowerexecution": "AWS Control Tower's administrator role of member accounts",
+    "awscloudformationstacksetexecutionrole": "the execution role of self-managed CloudFormation StackSets",
+    "awscloudformationstacksetadministrationrole": "the administration role of self-managed CloudFormation StackSets",
+}
+RESERVED_ROLE_PREFIXES = {
+    "awsservicerolefor": "a service-linked role name (AWSServiceRoleFor...), reserved to AWS services",
+    "awsreservedsso_": "an IAM Identity Center role name (AWSReservedSSO_...), managed by Identity Center",
+    "stacksets-exec-": "a service-managed StackSet execution role name (stacksets-exec-...)",
+}
+
+
+def _reserved_role(name: str) -> str | None:
+    """What a role name belongs to when AWS or the organization reserves it, else None."""
+    lowered = name.lower()
+    if lowered in RESERVED_ROLE_NAMES:
+        return RESERVED_ROLE_NAMES[lowered]
+    return next((what for prefix, what in RESERVED_ROLE_PREFIXES.items() if lowered.startswith(prefix)), None)
+
+
 def _role_name_of(arn: str) -> str:
     return arn.rsplit("/", 1)[1]
 
@@ -695,6 +719,9 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         name = _string(raw, key, problems, default=DEFAULTS[key])
         if name is not None and not IAM_ROLE_NAME.fullmatch(name):
             problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
+        elif name is not None and (reserved := _reserved_role(name)):
+            problems.add(key, f"{name!r} is {reserved}: this stack would trust, rewrite or delete a role it does not "
+                              "own; choose a name of its own")
         role_names[key] = name
     deploy_name, preview_name, reader_name = (
         role_names["deployRoleName"], role_names["previewRoleName"], role_names["readerRoleName"])

@@ -1,4 +1,4 @@
-"""The CI roles (components/bootstrap.py) under principalmapper: a preview — which runs a pull
+"""The CI roles (bootstrap/documents.py) under principalmapper: a preview — which runs a pull
 request's own code — reaches the secondary accounts only through read-only roles, can assume no
 deploy role and can write nowhere; the deploy role in a secondary account writes only the reader
 role and policy, and can attach no other policy to it. And the program really uses the preview
@@ -13,7 +13,7 @@ import pytest
 from audit.access import Principal, github_claims, web_identity_may_assume
 from audit.pmapper_compat import local_check_authorization_full
 from audit.render import render
-from components import bootstrap
+from bootstrap import documents as bootstrap
 from components.settings import parse_settings
 from policies.iam_actions import document_beyond_read_only
 
@@ -22,8 +22,9 @@ SECONDARY = "444455556666"
 REPOSITORY = "acme/pypi-registry"
 CI_PREVIEW = f"arn:aws:iam::{OWNER}:role/ci-preview"
 CI_DEPLOY = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+OPERATOR = f"arn:aws:iam::{OWNER}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef"
 SETTINGS = parse_settings({"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"],
-                           "secondaryAccountIds": [SECONDARY]}, "eu-west-1")
+                           "secondaryAccountIds": [SECONDARY], "deployPrincipalArns": [OPERATOR]}, "eu-west-1")
 DOCS = bootstrap.documents(SETTINGS, REPOSITORY, CI_PREVIEW, CI_DEPLOY)
 READER_ROLE = SETTINGS.reader_role_arn(SECONDARY)
 READER_POLICY = f"arn:aws:iam::{SECONDARY}:policy/codeartifact-pypi-reader-acme"
@@ -64,10 +65,40 @@ def test_the_preview_ci_role_may_assume_the_preview_role_and_never_the_deploy_ro
     deploy_trust = DOCS[SECONDARY][SETTINGS.deploy_role_name]["trust"]
     assert may(CI_PREVIEW_PRINCIPAL, "sts:AssumeRole", PREVIEW_ROLE, preview_trust)
     assert not may(CI_PREVIEW_PRINCIPAL, "sts:AssumeRole", DEPLOY_ROLE, deploy_trust)
-    ci_deploy = Principal.role(CI_DEPLOY, {"inline:admin": {"Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}})
-    assert may(ci_deploy, "sts:AssumeRole", DEPLOY_ROLE, deploy_trust)
-    assert not may(ci_deploy, "sts:AssumeRole", PREVIEW_ROLE, preview_trust)
+
+
+
+def admin(arn: str) -> Principal:
+    return Principal.role(arn, {"inline:admin": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}})
+
+
+@pytest.mark.parametrize("runner", [CI_DEPLOY, OPERATOR], ids=["ci-deploy", "operator"])
+def test_whoever_runs_pulumi_up_may_preview_and_update_in_every_secondary_account(runner):
+    """`pulumi up` previews first (the dry run assumes the preview roles), then updates (the deploy roles):
+    the deploy CI role and an operator listed in deployPrincipalArns, from a laptop, may assume both."""
+    for role, trust in [(PREVIEW_ROLE, DOCS[SECONDARY][SETTINGS.preview_role_name]["trust"]),
+                        (DEPLOY_ROLE, DOCS[SECONDARY][SETTINGS.deploy_role_name]["trust"])]:
+        assert may(admin(runner), "sts:AssumeRole", role, trust), (runner, role)
+
+
+@pytest.mark.parametrize("stranger", [
+    f"arn:aws:iam::{OWNER}:role/AdministratorAccess",  # an administrator of the owner account, not listed
+    f"arn:aws:iam::{SECONDARY}:role/admin",  # an administrator of the secondary account itself
+    "arn:aws:iam::999988887777:role/ci-deploy",  # the deploy CI role's name in another account
+])
+def test_a_role_that_is_neither_an_operator_nor_a_ci_role_may_assume_neither(stranger):
+    for role, trust in [(PREVIEW_ROLE, DOCS[SECONDARY][SETTINGS.preview_role_name]["trust"]),
+                        (DEPLOY_ROLE, DOCS[SECONDARY][SETTINGS.deploy_role_name]["trust"])]:
+        assert not may(admin(stranger), "sts:AssumeRole", role, trust), (stranger, role)
+
+
+def test_an_operator_listed_twice_or_as_the_ci_role_is_trusted_once():
+    twice = bootstrap.documents(parse_settings({
+        "ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"],
+        "secondaryAccountIds": [SECONDARY], "deployPrincipalArns": [CI_DEPLOY]}, "eu-west-1"),
+        REPOSITORY, CI_PREVIEW, CI_DEPLOY)
+    (statement,) = twice[SECONDARY][SETTINGS.deploy_role_name]["trust"]["Statement"]
+    assert statement["Principal"] == {"AWS": CI_DEPLOY}
 
 
 @pytest.mark.parametrize("action", bootstrap.READER_WRITE_ACTIONS + bootstrap.ATTACH_ACTIONS)

@@ -20,7 +20,7 @@ from audit.access import Principal, access_report, access_section, github_claims
 from audit.grants import Role, trusted_by
 from audit.pmapper_compat import local_check_authorization_full
 from audit.render import Rendering, render
-from components import bootstrap
+from bootstrap import documents as bootstrap
 from components import policy_documents as docs
 from policies import iam_documents as iam
 from tests.expected import (

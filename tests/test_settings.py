@@ -166,6 +166,16 @@ TAG_CASES = [
 ]
 
 REGION_AND_NAME_CASES = [
+    ("preview-is-the-organizations-admin", {"previewRoleName": "OrganizationAccountAccessRole"}, "previewRoleName",
+     "the AWS Organizations administrator role of member accounts"),
+    ("deploy-is-control-towers", {"deployRoleName": "awscontroltowerexecution"}, "deployRoleName",
+     "AWS Control Tower's administrator role"),
+    ("reader-is-service-linked", {"readerRoleName": "AWSServiceRoleForSupport"}, "readerRoleName",
+     "a service-linked role name"),
+    ("deploy-is-identity-centers", {"deployRoleName": "AWSReservedSSO_Admin_0123"}, "deployRoleName",
+     "an IAM Identity Center role name"),
+    ("preview-is-a-stackset-execution-role", {"previewRoleName": "stacksets-exec-0123456789abcdef"},
+     "previewRoleName", "a service-managed StackSet execution role name"),
     ("repositories-same-ignoring-case", {"storeRepositoryName": "PyPI-Store", "internalRepositoryName": "pypi-store"},
      "internalRepositoryName", "must differ from storeRepositoryName, ignoring case"),
     ("reader-is-deploy-role", {"readerRoleName": "PyPI-Registry-Deploy"}, "readerRoleName",

@@ -21,7 +21,7 @@ from audit.access import READER, SECONDARY_ADMIN, access_report, access_section
 from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
 from audit.stack_config import read_yaml
-from components import bootstrap
+from bootstrap import documents as bootstrap
 from components import policy_documents as docs
 from components.settings import ConfigError, parse_settings
 from policies.iam_actions import access_level

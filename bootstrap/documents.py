@@ -1,20 +1,20 @@
 """The roles CI uses, which the stack must not manage (a stack must not manage the roles that
-deploy it): their documents as pure functions, printed by `python -m components.bootstrap`.
+deploy it): their documents as pure functions, printed by `python -m bootstrap`.
 
 In the owner account, two roles trusted by GitHub OIDC: a preview role (environment
 `preview`, read-only) and a deploy role (environment `production`). In each secondary account,
-a preview role trusted only by the preview CI role (it may read the reader role and policy) and
-a deploy role trusted only by the deploy CI role (it may write those two and nothing else).
+a preview role (it may read the reader role and policy) trusted by the preview CI role and by
+whoever runs `pulumi up`, and a deploy role (it may write those two and nothing else) trusted
+only by whoever runs `pulumi up`: the deploy CI role and the operators in `deployPrincipalArns`
+(an update previews first, so both need both).
 tests/test_ci_roles.py proves with principalmapper that the preview side reaches nothing that writes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
-from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, VERSION, to_json
+from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, VERSION
 
 if TYPE_CHECKING:
     from components.settings import Settings
@@ -53,9 +53,12 @@ def _reader_arns(settings: Settings, account_id: str) -> list[str]:
     return [settings.reader_role_arn(account_id), policy]
 
 
-def _trusted_by(role_arn: str) -> PolicyDocument:
+def _trusted_by(role_arns: list[str]) -> PolicyDocument:
+    """Trust exactly these roles (by ARN, so nobody else in their account is let in)."""
+    unique = list(dict.fromkeys(role_arns))
     return {"Version": VERSION, "Statement": [
-        {"Sid": "OnlyThisCiRole", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "sts:AssumeRole"},
+        {"Sid": "OnlyTheseRoles", "Effect": "Allow", "Principal": {"AWS": unique[0] if len(unique) == 1 else unique},
+         "Action": "sts:AssumeRole"},
     ]}
 
 
@@ -115,34 +118,14 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
             "ci-deploy": {"trust": github_ci_trust(settings, repository, "production")},
         }
     }
+    # Whoever runs `pulumi up` (the deploy CI role, and the operators in deployPrincipalArns) previews first
+    # (a dry run assumes the preview roles) and then updates (the deploy roles); the preview CI role only previews.
+    operators = [ci_deploy_role, *settings.deploy_principal_arns]
     for account in settings.secondary_account_ids:
         found[account] = {
-            settings.preview_role_name: {"trust": _trusted_by(ci_preview_role),
+            settings.preview_role_name: {"trust": _trusted_by([ci_preview_role, *operators]),
                                          "policy": secondary_preview_policy(settings, account)},
-            settings.deploy_role_name: {"trust": _trusted_by(ci_deploy_role),
+            settings.deploy_role_name: {"trust": _trusted_by(operators),
                                         "policy": secondary_deploy_policy(settings, account)},
         }
     return found
-
-
-def main(argv: list[str] | None = None) -> int:
-    from audit.stack_config import load_stack_config
-    from components.settings import PROJECT, parse_settings
-
-    parser = argparse.ArgumentParser(prog="python -m components.bootstrap", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="prod")
-    parser.add_argument("--repository", required=True, help="OWNER/NAME of this repository on GitHub")
-    parser.add_argument("--ci-preview-role", required=True, help="ARN of the owner account's preview CI role")
-    parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
-    args = parser.parse_args(argv)
-    values = load_stack_config(args.stack)
-    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
-    settings = parse_settings(raw, values.get("aws:region"))
-    docs = documents(settings, args.repository, args.ci_preview_role, args.ci_deploy_role)
-    print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
-                                for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""`python -m bootstrap`: the documents for the stack's accounts, or, for bad input, every problem at once
+with exit status 2 and nothing printed on standard output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from audit.stack_config import PROJECT_DIR
+from bootstrap.__main__ import EXIT_INVALID, main
+
+OWNER = "111122223333"
+PREVIEW = f"arn:aws:iam::{OWNER}:role/ci-preview"
+DEPLOY = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def good(**changes: str) -> list[str]:
+    values = {"--repository": "acme/pypi-registry", "--ci-preview-role": PREVIEW, "--ci-deploy-role": DEPLOY,
+              **changes}
+    return [part for key, value in values.items() for part in (key, value)]
+
+
+def test_the_prod_documents_name_every_account_and_role(capsys):
+    status, out, err = run(capsys, *good())
+    assert status == 0 and err == ""
+    documents = json.loads(out)
+    assert set(documents) == {OWNER, "012345678901", "444455556666", "777788889999"}
+    assert set(documents[OWNER]) == {"ci-preview", "ci-deploy"}
+    assert set(documents["444455556666"]) == {"pypi-registry-preview", "pypi-registry-deploy"}
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"--ci-deploy-role": PREVIEW}, "--ci-deploy-role: names the same role as --ci-preview-role"),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/CI-Preview"}, "names the same role as --ci-preview-role"),
+    ({"--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}, "--ci-preview-role: 'arn:aws:iam::111122223333:root' is "
+     "not an IAM role ARN"),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:user/deployer"}, "--ci-deploy-role: "),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-*"}, "is not an IAM role ARN"),
+    ({"--ci-preview-role": "arn:aws:iam::999988887777:role/ci-preview"},
+     "is a role of account 999988887777, not of the owner account 111122223333"),
+    ({"--repository": "acme"}, "--repository: 'acme' is not OWNER/NAME"),
+    ({"--repository": "acme/pypi-registry/extra"}, "is not OWNER/NAME"),
+], ids=["same-role", "same-role-other-case-and-path", "root", "user", "wildcard", "other-account",
+        "no-name", "three-parts"])
+def test_bad_input_exits_2_naming_the_rule_and_prints_nothing(capsys, changes, expected):
+    status, out, err = run(capsys, *good(**changes))
+    assert status == EXIT_INVALID and out == ""
+    assert expected in err, err
+
+
+def test_every_problem_is_reported_at_once(capsys):
+    status, _, err = run(capsys, *good(**{"--repository": "acme", "--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}))
+    assert status == EXIT_INVALID and "--repository" in err and "--ci-preview-role" in err
+
+
+def test_an_unknown_stack_exits_2_without_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "bootstrap", "--stack", "nosuch", *good()], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == EXIT_INVALID and result.stdout == ""
+    assert "no Pulumi.nosuch.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_help_ends_its_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "(trust policy, permission policy)." in " ".join(out.split())
