@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
+.PHONY: preview pack-config audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -15,6 +15,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## preview: render the prod stack offline under Pulumi's mock engine, with its reports
 preview: $(STAMP)
 	$(BIN)/python -m audit --stack prod
+
+## pack-config: write policies/policy-config.prod.json, the pack config the prod stack's settings derive;
+## the audit fails while the checked-in file says anything else
+pack-config: $(STAMP)
+	$(BIN)/python -m audit --stack prod --write-pack-config
 
 audit-json: $(STAMP)
 	$(BIN)/python -m audit --stack prod --json

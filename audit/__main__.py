@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.access import access_section, expand_decisions
-from audit.guardrails import guardrails_section
+from audit.guardrails import guardrails_section, pack_config, pack_config_path, render_pack_config
 from audit.render import Rendering, render
 from audit.sections import Section
 from audit.stack_config import PROJECT_DIR
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --diff-against: compare with REF carrying DIR's program and configuration "
                              "(__main__.py, components/, Pulumi.yaml, Pulumi.<stack>.yaml, the pack config), "
                              "both rendered by REF's audit: how CI judges a pull request")
+    parser.add_argument("--write-pack-config", action="store_true",
+                        help="write policies/policy-config.<stack>.json, the pack config the stack's settings "
+                             "derive (the file `pulumi preview --policy-pack-config` reads), and exit")
     args = parser.parse_args(argv)
     if args.diff_against is None and (args.accept_widening or args.markdown or args.program_from):
         parser.error("--accept-widening, --markdown and --program-from go with --diff-against")
@@ -66,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2
+
+    if args.write_pack_config:
+        path = pack_config_path(rendering)
+        path.write_text(render_pack_config(pack_config(rendering.settings)), encoding="utf-8")
+        print(f"wrote {path.relative_to(rendering.project_dir)}")
+        return 0
 
     sections = [build(rendering) for build in SECTIONS]
     failed = [s.title for s in sections if s.failed]

@@ -339,11 +339,31 @@ class StackPackConfig:
     problems: list[PackConfigProblem]
 
 
+def pack_config_path(rendering: Rendering) -> Path:
+    return rendering.project_dir / "policies" / f"policy-config.{rendering.stack}.json"
+
+
+def render_pack_config(config: Mapping[str, Any]) -> str:
+    """The checked-in file's text: `python -m audit --write-pack-config` (`make pack-config`) writes it."""
+    return json.dumps(config, indent=2) + "\n"
+
+
+def _differences_from_derived(document: Mapping[str, Any], derived: Mapping[str, Any]) -> list[str]:
+    """The properties the stack's settings derive that a checked-in pack config gives another value or leaves
+    out, as policy.property. Levels, and names the pack does not declare, are pack_config_problems' to report."""
+    found = []
+    for policy, properties in derived.items():
+        given = document.get(policy)
+        given = given if isinstance(given, Mapping) else {}
+        found += [f"{policy}.{key}" for key, value in properties.items() if given.get(key) != value]
+    return found
+
+
 def stack_pack_config(rendering: Rendering) -> StackPackConfig:
     """The checked-in `policies/policy-config.<stack>.json` when there is one (an account added
-    to the stack config but not to the pack config is then reported, and so is a lowered level),
-    else the derived config."""
-    path = rendering.project_dir / "policies" / f"policy-config.{rendering.stack}.json"
+    to the stack config but not to the pack config is then reported, and so is a lowered level,
+    and any difference from what the settings derive), else the derived config."""
+    path = pack_config_path(rendering)
     if not path.exists():
         return StackPackConfig(pack_config(rendering.settings), "derived from the stack settings", [])
     source = f"policies/{path.name}"
@@ -358,6 +378,11 @@ def stack_pack_config(rendering: Rendering) -> StackPackConfig:
         apply_pack_config(document)
     except PackConfigError:  # a level or entry the CLI refuses: pack_config_problems reported it
         return StackPackConfig(None, source, problems)
+    differences = _differences_from_derived(document, pack_config(rendering.settings))
+    if differences:
+        problems.append(PackConfigProblem("", f"says other than the stack's settings derive "
+                                              f"({', '.join(differences)}): run `make pack-config` (one source: "
+                                              "the stack file)"))
     return StackPackConfig(document, source, problems)
 
 

@@ -145,11 +145,36 @@ def with_pack_config(prod: Rendering, tmp_path: Path, text: str) -> Rendering:
     return replace(prod, project_dir=tmp_path)
 
 
-def problems(prod: Rendering, tmp_path: Path, document: object) -> list[str]:
+DERIVED = "says other than the stack's settings derive"
+
+
+def problems(prod: Rendering, tmp_path: Path, document: object, *, derived: bool = False) -> list[str]:
+    """The pack config problems of prod with this config; those of its difference from what the settings
+    derive only when `derived` (most cases here are about levels and names)."""
     section = guardrails_section(with_pack_config(prod, tmp_path, json.dumps(document)))
     found = [v["message"] for v in section.json_value if v["urn"] == "" and v["message"].startswith(SOURCE)]
     assert section.failed == (bool(found) or any(v["enforcement"] == "mandatory" for v in section.json_value))
-    return [message.removeprefix(f"{SOURCE}: ") for message in found]
+    return [message.removeprefix(f"{SOURCE}: ") for message in found if derived or DERIVED not in message]
+
+
+def test_a_config_that_says_other_than_the_settings_derive_fails_naming_each_property(prod, tmp_path):
+    document = checked_in()
+    document["github-oidc-trust-pinned"]["allowedGithubOwners"].append("someone-else")
+    del document["kms-key-policy-owner-only"]["breakGlassRoleArn"]
+    assert problems(prod, tmp_path, document, derived=True) == [
+        f"{DERIVED} (github-oidc-trust-pinned.allowedGithubOwners, kms-key-policy-owner-only.breakGlassRoleArn): "
+        "run `make pack-config` (one source: the stack file)"]
+    assert problems(prod, tmp_path, checked_in(), derived=True) == []
+
+
+def test_write_pack_config_writes_what_the_settings_derive(tmp_path):
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / "policies").mkdir()
+    result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--project-dir", str(tmp_path),
+                             "--write-pack-config"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "policies" / "policy-config.prod.json").read_text() == CHECKED_IN.read_text()
 
 
 def lowered(policy: str, level: str, own: str = "mandatory", via: str = "") -> str:
@@ -254,14 +279,17 @@ def test_an_empty_file_is_no_config_as_for_the_cli(prod, tmp_path):
     section = guardrails_section(with_pack_config(prod, tmp_path, "\n"))
     assert section.failed
     assert "codeartifact-grants-only-to-allowed-accounts" in {v["policy"] for v in section.json_value}
-    assert not any(v["message"].startswith(SOURCE) for v in section.json_value)  # violations, not config problems
+    # Violations, and one config problem: no config is not what the settings derive.
+    (problem,) = [v["message"] for v in section.json_value if v["message"].startswith(SOURCE)]
+    assert DERIVED in problem
 
 
 def test_the_audit_exits_1_naming_the_file_and_the_lowered_policy(tmp_path):
     for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     (tmp_path / "policies").mkdir()
-    lowering = checked_in() | {TRUST_POLICY: "advisory"}
+    lowering = checked_in()
+    lowering[TRUST_POLICY] = {**lowering[TRUST_POLICY], "enforcementLevel": "advisory"}  # its properties kept
     (tmp_path / "policies" / "policy-config.prod.json").write_text(json.dumps(lowering))
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--project-dir", str(tmp_path)],
                             cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
