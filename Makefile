@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview pack-config audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
+.PHONY: preview deploy-permissions pack-config audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -15,6 +15,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## preview: render the prod stack offline under Pulumi's mock engine, with its reports
 preview: $(STAMP)
 	$(BIN)/python -m audit --stack prod
+
+## deploy-permissions: regenerate bootstrap/handler_permissions.json, the CloudFormation registry schemas'
+## handler permissions (from the installed cfn-lint) the CI roles' policies are derived from; run it after
+## `make lock` moves cfn-lint: tests/test_deploy_permissions.py fails until the table matches.
+deploy-permissions: $(STAMP)
+	$(BIN)/python -m bootstrap.permissions --write
 
 ## pack-config: write policies/policy-config.prod.json, the pack config the prod stack's settings derive;
 ## the audit fails while the checked-in file says anything else

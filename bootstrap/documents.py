@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions
 from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, VERSION
 
 if TYPE_CHECKING:
@@ -33,19 +34,21 @@ READER_WRITE_ACTIONS = (
     "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
 )
 ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
-# What a preview reads in the owner account (the registry, its key, the publisher roles).
-OWNER_READ_ACTIONS = (
-    "codeartifact:Describe*", "codeartifact:List*", "codeartifact:GetDomainPermissionsPolicy",
-    "codeartifact:GetRepositoryPermissionsPolicy", "codeartifact:GetRepositoryEndpoint",
-    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
-    "iam:GetRole", "iam:ListRoleTags", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-    "iam:GetOpenIDConnectProvider",
+# The resource types the program declares in the owner account (tests/test_deploy_permissions.py renders both
+# reader modes and checks that these cover them); StackSet mode adds the reader StackSet and its instances.
+OWNER_TYPES = (
+    "aws:codeartifact/domain:Domain", "aws:codeartifact/domainPermissions:DomainPermissions",
+    "aws:codeartifact/repository:Repository",
+    "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy",
+    "aws-native:codeartifact:PackageGroup", "aws:kms/key:Key", "aws:kms/alias:Alias",
+    "aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
 )
-# What a preview reads of the reader StackSet and its instances (StackSet mode), in the owner account.
-STACK_SET_READ_ACTIONS = (
-    "cloudformation:DescribeStackSet", "cloudformation:DescribeStackInstance", "cloudformation:ListStackInstances",
-    "cloudformation:DescribeStackSetOperation", "cloudformation:ListStackSetOperations",
-)
+STACK_SET_TYPES = ("aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance")
+
+
+def owner_types(settings: Settings) -> tuple[str, ...]:
+    return OWNER_TYPES + (STACK_SET_TYPES if settings.stack_set_mode else ())
 
 
 def _reader_arns(settings: Settings, account_id: str) -> list[str]:
@@ -76,17 +79,33 @@ def github_ci_trust(settings: Settings, repository: str, environment: str) -> Po
 
 
 def ci_preview_policy(settings: Settings) -> PolicyDocument:
-    """The owner account's preview CI role: read the registry, assume only the secondary preview roles."""
+    """The owner account's preview CI role, also the drift job's: what reading and refreshing every resource
+    of the stack needs (the read and list handlers of each type), and assuming only the secondary preview
+    roles."""
     preview_roles = [settings.preview_role_arn(account) for account in settings.secondary_account_ids]
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadTheRegistry", "Effect": "Allow", "Action": list(OWNER_READ_ACTIONS), "Resource": "*"},
+        {"Sid": "ReadTheRegistry", "Effect": "Allow", "Action": permissions(owner_types(settings), READ_HANDLERS),
+         "Resource": "*"},
     ]
-    if settings.stack_set_mode:
-        statements.append({"Sid": "ReadTheReaderStackSet", "Effect": "Allow", "Action": list(STACK_SET_READ_ACTIONS),
-                           "Resource": "*"})
     if preview_roles:
         statements.append({"Sid": "AssumeSecondaryPreviewRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
                            "Resource": preview_roles})
+    return {"Version": VERSION, "Statement": statements}
+
+
+def ci_deploy_policy(settings: Settings) -> PolicyDocument:
+    """The owner account's deploy CI role: what creating, reading, updating and deleting every resource of the
+    stack needs (each type's handlers; the domain and key policies still deny every loss), and assuming the
+    secondary preview roles (`pulumi up` previews first) and deploy roles."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ManageTheRegistry", "Effect": "Allow", "Action": permissions(owner_types(settings), HANDLERS),
+         "Resource": "*"},
+    ]
+    roles = [arn for account in settings.secondary_account_ids
+             for arn in (settings.preview_role_arn(account), settings.deploy_role_arn(account))]
+    if roles:
+        statements.append({"Sid": "AssumeSecondaryPreviewAndDeployRoles", "Effect": "Allow",
+                           "Action": "sts:AssumeRole", "Resource": roles})
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -115,7 +134,8 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
         settings.owner_account_id: {
             "ci-preview": {"trust": github_ci_trust(settings, repository, "preview"),
                            "policy": ci_preview_policy(settings)},
-            "ci-deploy": {"trust": github_ci_trust(settings, repository, "production")},
+            "ci-deploy": {"trust": github_ci_trust(settings, repository, "production"),
+                          "policy": ci_deploy_policy(settings)},
         }
     }
     # Whoever runs `pulumi up` (the deploy CI role, and the operators in deployPrincipalArns) previews first
