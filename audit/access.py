@@ -860,6 +860,29 @@ def _beyond_read_only_outside_codeartifact(text: str) -> tuple[list[str], list[s
     return beyond, iam_actions.data_reads_anywhere(document)
 
 
+def classic_only_github_trusts(grants: RoleGrants) -> list[tuple[str, list[str]]]:
+    """(role name, its repositories) for every declared role whose GitHub trust names some repository only in the
+    classic `repo:OWNER/REPO:` form, never in the immutable `repo:OWNER@ID/REPO@ID:` one. Shown, not failed: an
+    older repository may well still send the classic form."""
+    found = []
+    for role in grants.roles.values():
+        subjects = [value for statement in statements(role.trust_policy) if statement.get("Effect") == "Allow"
+                    for block in _listify(statement.get("Condition")) if isinstance(block, Mapping)
+                    for values in block.values() if isinstance(values, Mapping)
+                    for key, given in values.items() if key.lower() == SUBJECT_CLAIM
+                    for value in _listify(given) if isinstance(value, str) and value.startswith("repo:")]
+        repositories: dict[str, bool] = {}  # owner/name -> named in the immutable form too
+        for subject in subjects:
+            owner, _, rest = subject[len("repo:"):].partition("/")
+            name = rest.partition(":")[0]
+            key = f"{owner.split('@')[0]}/{name.split('@')[0]}".lower()
+            repositories[key] = repositories.get(key, False) or "@" in owner
+        classic = sorted(key for key, immutable in repositories.items() if not immutable)
+        if classic:
+            found.append((role.name, classic))
+    return found
+
+
 def named_packages(grants: RoleGrants, registry: Registry) -> set[str]:
     """Every package name a Resource of the stack's identity or registry policies spells out exactly."""
     documents = [d for policies in grants.policies.values() for d in policies.values()]
@@ -1140,6 +1163,13 @@ def access_section(rendering: Rendering) -> Section:
     if grants.unreadable:
         lines.append("")
         lines += [f"UNREADABLE (taken to allow everything): {u}" for u in grants.unreadable]
+    classic = classic_only_github_trusts(grants)
+    if classic:
+        lines.append("")
+        lines += [f"WARNING: role {name} trusts GitHub only in the classic form ({', '.join(subjects)}): a repository "
+                  "created, renamed or transferred after 2026-06-18 sends repo:OWNER@OWNER_ID/REPO@REPO_ID:... and "
+                  "is refused; give ownerId and repositoryId (gh api repos/OWNER/REPO --jq '.owner.id, .id')"
+                  for name, subjects in classic]
     resources = {c.resource for c in plan.checks()} - {"*"}
     lines += [
         "",

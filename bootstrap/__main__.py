@@ -17,7 +17,15 @@ import sys
 from audit.stack_config import PROJECT_DIR, load_stack_config
 from bootstrap.documents import documents
 from components.policy_documents import to_json
-from components.settings import GITHUB_OWNER, GITHUB_REPO, PROJECT, ROLE_ARN, ConfigError, parse_settings
+from components.settings import (
+    GITHUB_ID,
+    GITHUB_OWNER,
+    GITHUB_REPO,
+    PROJECT,
+    ROLE_ARN,
+    ConfigError,
+    parse_settings,
+)
 
 EXIT_INVALID = 2
 
@@ -37,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default="prod", help="the stack whose settings name the accounts (default prod)")
     parser.add_argument("--repository", required=True, help="OWNER/NAME of this repository on GitHub")
+    parser.add_argument("--owner-id", help="the GitHub ID of the repository's owner; with --repository-id, the CI "
+                                           "roles trust the immutable subject repo:OWNER@ID/NAME@ID:... only")
+    parser.add_argument("--repository-id", help="the repository's GitHub ID (gh api repos/OWNER/NAME --jq .id)")
     parser.add_argument("--ci-preview-role", required=True, help="ARN of the owner account's preview CI role")
     parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
     args = parser.parse_args(argv)
@@ -51,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     owner, _, name = args.repository.partition("/")
     if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
         problems.append(f"--repository: {args.repository!r} is not OWNER/NAME")
+    ids = (args.owner_id, args.repository_id)
+    if any(ids) and not all(value and GITHUB_ID.fullmatch(value) for value in ids):
+        problems.append("--owner-id, --repository-id: give both GitHub IDs as whole numbers, or neither "
+                        "(gh api repos/OWNER/NAME --jq '.owner.id, .id')")
     problems += role_problems("--ci-preview-role", args.ci_preview_role, settings.owner_account_id)
     problems += role_problems("--ci-deploy-role", args.ci_deploy_role, settings.owner_account_id)
     preview, deploy = ROLE_ARN.fullmatch(args.ci_preview_role), ROLE_ARN.fullmatch(args.ci_deploy_role)
@@ -61,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("error: " + "\n       ".join(problems), file=sys.stderr)
         return EXIT_INVALID
-    docs = documents(settings, args.repository, args.ci_preview_role, args.ci_deploy_role)
+    repository = f"{owner}@{args.owner_id}/{name}@{args.repository_id}" if all(ids) else args.repository
+    docs = documents(settings, repository, args.ci_preview_role, args.ci_deploy_role)
     print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
                                 for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
     return 0

@@ -66,7 +66,9 @@ def _trusted_by(role_arns: list[str]) -> PolicyDocument:
 
 
 def github_ci_trust(settings: Settings, repository: str, environment: str) -> PolicyDocument:
-    """The owner account's CI role: only jobs of this repository in one protected environment."""
+    """The owner account's CI role: only jobs of this repository in one protected environment. `repository` is
+    OWNER/NAME, or OWNER@OWNER_ID/NAME@REPO_ID for the immutable subject a repository created, renamed or
+    transferred after 2026-06-18 sends."""
     return {"Version": VERSION, "Statement": [{
         "Sid": "GitHubActionsEnvironment", "Effect": "Allow",
         "Principal": {"Federated": settings.github_oidc_provider_arn},

@@ -453,7 +453,8 @@ def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_R
     return f"subject {subject!r} {problem}" if problem else None
 
 
-def _subject_problem(subject: Any, repository: str, *, read_only: bool = False) -> str | None:
+def _subject_problem(subject: Any, repository: str, *, read_only: bool = False,
+                     ids: tuple[str, str] | None = None) -> str | None:
     """Why a GitHub OIDC `sub` may not be trusted, or None when it is fine.
 
     A read-only role may also trust the `pull_request` subject: CI of a pull request installs
@@ -479,7 +480,40 @@ def _subject_problem(subject: Any, repository: str, *, read_only: bool = False) 
     owner, repo = repository.split("/", 1)
     if match["owner"].lower() != owner.lower() or match["repo"].lower() != repo.lower():
         return f"subject {subject!r} belongs to another repository than {repository!r}"
+    if ids is not None and (match["owner_id"], match["repo_id"]) != ids:
+        return (f"subject {subject!r} is not the immutable form with ownerId {ids[0]} and repositoryId {ids[1]}: "
+                "with the IDs given, trust goes to repo:OWNER@OWNER_ID/REPO@REPO_ID:... only")
     return None
+
+
+# A GitHub user, organization or repository ID: a positive whole number.
+GITHUB_ID = re.compile(r"[1-9][0-9]{0,19}")
+
+
+def _github_ids(value: Mapping[str, Any], key: str, problems: _Problems) -> tuple[str, str] | None:
+    """(ownerId, repositoryId) of an entry that gives both, as digits; None when it gives neither (or after
+    reporting why they cannot be used)."""
+    given = {name: value.get(name) for name in ("ownerId", "repositoryId") if value.get(name) is not None}
+    if not given:
+        return None
+    ids = []
+    for name in ("ownerId", "repositoryId"):
+        raw = given.get(name)
+        text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+        if not isinstance(text, str) or not GITHUB_ID.fullmatch(text):
+            problems.add(f"{key}.{name}", "both ownerId and repositoryId, or neither: the GitHub IDs as whole numbers "
+                                           "(gh api repos/OWNER/REPO --jq '.owner.id, .id')")
+            return None
+        ids.append(text)
+    return ids[0], ids[1]
+
+
+def _subject_prefix(repository: str, ids: tuple[str, str] | None) -> str:
+    """repo:OWNER/REPO, or repo:OWNER@OWNER_ID/REPO@REPO_ID when the IDs are given."""
+    if ids is None:
+        return f"repo:{repository}"
+    owner, name = repository.split("/", 1)
+    return f"repo:{owner}@{ids[0]}/{name}@{ids[1]}"
 
 
 def _github_entry(value: Any, key: str, fields: tuple[str, ...], shape: str, problems: _Problems) -> str | None:
@@ -501,18 +535,20 @@ def _github_entry(value: Any, key: str, fields: tuple[str, ...], shape: str, pro
     return repository
 
 
-def _subjects(value: Mapping[str, Any], key: str, repository: str, defaults: list[str], problems: _Problems,
+def _subjects(value: Mapping[str, Any], key: str, repository: str, contexts: tuple[str, ...], problems: _Problems,
               *, read_only: bool = False) -> tuple[list[Any], bool] | None:
-    """(the entry's subjects or the defaults, whether each is fine); None when there is no list at all."""
+    """(the entry's subjects, or the default contexts in the form its IDs call for, whether each is fine); None
+    when there is no list at all."""
+    ids = _github_ids(value, key, problems)
     subjects = value.get("subjects")
     if subjects is None:
-        subjects = defaults
+        subjects = [f"{_subject_prefix(repository, ids)}:{context}" for context in contexts]
     if not isinstance(subjects, list) or not subjects:
         problems.add(f"{key}.subjects", "must be a non-empty list of exact OIDC subjects")
         return None
     ok = True
     for i, subject in enumerate(subjects):
-        problem = _subject_problem(subject, repository, read_only=read_only)
+        problem = _subject_problem(subject, repository, read_only=read_only, ids=ids)
         if problem:
             problems.add(f"{key}.subjects[{i}]", problem)
             ok = False
@@ -521,8 +557,8 @@ def _subjects(value: Mapping[str, Any], key: str, repository: str, defaults: lis
 
 def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     key = f"publishers[{index}]"
-    repository = _github_entry(value, key, ("repository", "packages", "subjects"),
-                               "repository, packages and optional subjects", problems)
+    repository = _github_entry(value, key, ("repository", "ownerId", "repositoryId", "packages", "subjects"),
+                               "repository, packages and optional ownerId, repositoryId and subjects", problems)
     if repository is None:
         return None
     ok = True
@@ -545,7 +581,7 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
         problems.add(f"{key}.packages", "lists a package twice")
         ok = False
 
-    found = _subjects(value, key, repository, [f"repo:{repository}:{DEFAULT_SUBJECT_CONTEXT}"], problems)
+    found = _subjects(value, key, repository, (DEFAULT_SUBJECT_CONTEXT,), problems)
     if found is None:
         return None
     subjects, subjects_ok = found
@@ -556,11 +592,11 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
 
 def _github_reader(index: int, value: Any, problems: _Problems) -> GithubReader | None:
     key = f"githubReaders[{index}]"
-    repository = _github_entry(value, key, ("repository", "subjects"), "repository and optional subjects", problems)
+    repository = _github_entry(value, key, ("repository", "ownerId", "repositoryId", "subjects"),
+                               "repository and optional ownerId, repositoryId and subjects", problems)
     if repository is None:
         return None
-    defaults = [f"repo:{repository}:{context}" for context in GITHUB_READER_CONTEXTS]
-    found = _subjects(value, key, repository, defaults, problems, read_only=True)
+    found = _subjects(value, key, repository, GITHUB_READER_CONTEXTS, problems, read_only=True)
     if found is None:
         return None
     subjects, ok = found

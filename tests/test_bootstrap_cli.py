@@ -74,3 +74,13 @@ def test_the_help_ends_its_sentences(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "(trust policy, permission policy)." in " ".join(out.split())
+
+
+def test_with_the_github_ids_the_ci_roles_trust_the_immutable_subject_only(capsys):
+    status, out, _ = run(capsys, *good(), "--owner-id", "1342004", "--repository-id", "86712231")
+    assert status == 0
+    trust = json.loads(out)[OWNER]["ci-deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"]
+    assert trust["token.actions.githubusercontent.com:sub"] == \
+        "repo:acme@1342004/pypi-registry@86712231:environment:production"
+    status, out, err = run(capsys, *good(), "--owner-id", "1342004")
+    assert status == EXIT_INVALID and out == "" and "give both GitHub IDs" in err

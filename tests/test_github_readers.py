@@ -120,3 +120,14 @@ def test_a_reader_role_trusting_pull_requests_that_may_publish_fails_the_pack_an
     assert any("trusts pull_request subjects" in v.message and "PublishPackageVersion" in v.message for v in found)
     section = access_section(tampered)
     assert section.failed and "VIOLATION: GitHub CI reader" in section.text
+
+
+def test_the_audit_warns_for_a_github_trust_in_the_classic_form_only():
+    prod = render("prod")
+    warnings = [line for line in access_section(prod).text.splitlines() if line.startswith("WARNING: ")]
+    # acme/data-tools lists its immutable subject too; acme/acme-core only the classic one.
+    assert [w.split(" trusts ")[0] for w in warnings] == ["WARNING: role gh-publish-acme-acme-core"]
+    assert not access_section(prod).failed  # shown, not failed
+    with_ids = render("prod", overrides={"pypi-registry:publishers": [
+        {"repository": "acme/acme-core", "packages": ["acme-core"], "ownerId": "1342004", "repositoryId": "1"}]})
+    assert not [line for line in access_section(with_ids).text.splitlines() if line.startswith("WARNING: ")]

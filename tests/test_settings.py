@@ -449,3 +449,32 @@ def test_audit_exits_2_with_the_message_and_no_traceback(tmp_path):
     assert "pypi-registry:secondaryAccountIds[0]: 111122223333 is the owner account" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# --- immutable GitHub subjects --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ids", [{"ownerId": "1342004", "repositoryId": "86712231"},
+                                 {"ownerId": 1342004, "repositoryId": 86712231}], ids=["strings", "numbers"])
+def test_with_the_ids_given_the_default_subjects_are_the_immutable_form(ids):
+    settings = settings_with(publishers=[publisher(**ids)], githubReaders=[{"repository": "acme/app", **ids}])
+    assert settings.publishers[0].subjects == ("repo:acme@1342004/lib-a@86712231:environment:pypi",)
+    assert settings.github_readers[0].subjects == (
+        "repo:acme@1342004/app@86712231:pull_request", "repo:acme@1342004/app@86712231:ref:refs/heads/main")
+
+
+@pytest.mark.parametrize(("ids", "subjects", "where", "expected"), [
+    ({"ownerId": "1342004"}, None, "publishers[0].repositoryId", "both ownerId and repositoryId, or neither"),
+    ({"ownerId": "0", "repositoryId": "1"}, None, "publishers[0].ownerId", "whole numbers"),
+    ({"ownerId": True, "repositoryId": "1"}, None, "publishers[0].ownerId", "whole numbers"),
+    ({"ownerId": "1", "repositoryId": "2"}, ["repo:acme/lib-a:environment:pypi"], "publishers[0].subjects[0]",
+     "is not the immutable form with ownerId 1 and repositoryId 2"),
+    ({"ownerId": "1", "repositoryId": "2"}, ["repo:acme@1/lib-a@3:environment:pypi"], "publishers[0].subjects[0]",
+     "is not the immutable form"),
+], ids=["one-id", "zero", "boolean", "classic-subject", "other-repository-id"])
+def test_ids_that_cannot_be_used_are_refused(ids, subjects, where, expected):
+    entry = publisher(**ids) if subjects is None else publisher(subjects=subjects, **ids)
+    with pytest.raises(ConfigError) as raised:
+        settings_with(publishers=[entry])
+    assert any(p.startswith(f"pypi-registry:{where}: ") and expected in p for p in raised.value.problems), \
+        raised.value.problems
