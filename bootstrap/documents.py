@@ -29,9 +29,16 @@ READER_READ_ACTIONS = (
 )
 # What `pulumi up` changes there: the reader role and policy only.
 READER_WRITE_ACTIONS = (
-    "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole",
+    "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole",
     "iam:UntagRole", "iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion",
     "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+)
+# Creating the reader role, or setting its boundary, only with the bootstrap's boundary: whatever the deploy
+# role then writes into the reader's policy or trust, the reader holds no more than the boundary allows.
+BOUNDED_ACTIONS = ("iam:CreateRole", "iam:PutRolePermissionsBoundary")
+# The reader's boundary: what a reader may ever do, all of it Read (CodeArtifact's reads and the bearer token).
+BOUNDARY_ACTIONS = (
+    "codeartifact:Describe*", "codeartifact:Get*", "codeartifact:List*", "codeartifact:ReadFromRepository",
 )
 ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 # The resource types the program declares in the owner account (tests/test_deploy_permissions.py renders both
@@ -119,12 +126,26 @@ def secondary_preview_policy(settings: Settings, account_id: str) -> PolicyDocum
     ]}
 
 
+def reader_boundary_policy() -> PolicyDocument:
+    """The reader role's permissions boundary in a secondary account: CodeArtifact reads and the bearer token for
+    CodeArtifact, nothing else, whatever the reader's own policy says."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "CodeArtifactReadsOnly", "Effect": "Allow", "Action": list(BOUNDARY_ACTIONS), "Resource": "*"},
+        {"Sid": "BearerTokenForCodeArtifactOnly", "Effect": "Allow", "Action": "sts:GetServiceBearerToken",
+         "Resource": "*", "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+    ]}
+
+
 def secondary_deploy_policy(settings: Settings, account_id: str) -> PolicyDocument:
-    """A secondary account's deploy role: manage the reader role and policy, attach only that policy."""
+    """A secondary account's deploy role: manage the reader role and policy, the role only inside the reader's
+    boundary (it may neither create the role without it, nor take it off, nor touch the boundary policy), and
+    attach only that policy."""
     role, policy = _reader_arns(settings, account_id)
     return {"Version": VERSION, "Statement": [
         {"Sid": "ManageTheReader", "Effect": "Allow", "Action": list(READER_READ_ACTIONS + READER_WRITE_ACTIONS),
          "Resource": [role, policy]},
+        {"Sid": "OnlyInsideTheReadersBoundary", "Effect": "Allow", "Action": list(BOUNDED_ACTIONS), "Resource": role,
+         "Condition": {"ArnEquals": {"iam:PermissionsBoundary": settings.reader_boundary_arn(account_id)}}},
         {"Sid": "AttachOnlyTheReadPolicy", "Effect": "Allow", "Action": list(ATTACH_ACTIONS), "Resource": role,
          "Condition": {"ArnEquals": {"iam:PolicyARN": policy}}},
     ]}
@@ -149,5 +170,7 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
                                          "policy": secondary_preview_policy(settings, account)},
             settings.deploy_role_name: {"trust": _trusted_by(operators),
                                         "policy": secondary_deploy_policy(settings, account)},
+            # A managed policy, not a role: the reader role's boundary, which the stack names and never manages.
+            settings.reader_boundary_arn(account).rsplit("/", 1)[1]: {"boundary": reader_boundary_policy()},
         }
     return found

@@ -5,6 +5,7 @@ service-managed CloudFormation StackSet (`StackSetReaders`). Both are built from
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +37,14 @@ class ReaderArgs:
     read_policy: str  # JSON, as sent to IAM
     trust_policy: str  # JSON, as sent to IAM
     max_session_duration: int = READER_MAX_SESSION_SECONDS
+    # The permissions boundary the bootstrap puts in each secondary account; None in a StackSet template, whose
+    # roles CloudFormation creates (no deploy role of the account can rewrite them).
+    permissions_boundary: str | None = None
 
     @classmethod
     def for_account(cls, settings: Settings, account_id: str) -> ReaderArgs:
         return cls(
+            permissions_boundary=settings.reader_boundary_arn(account_id),
             role_name=settings.reader_role_name,
             policy_name=f"{settings.reader_role_name}-{settings.domain_name}",
             policy_description=f"Read-only access to CodeArtifact domain {settings.domain_name} "
@@ -52,7 +57,7 @@ class ReaderArgs:
     @classmethod
     def for_member_accounts(cls, settings: Settings) -> ReaderArgs:
         """The reader of every StackSet member account: its trust names `docs.MEMBER_ACCOUNT`."""
-        return cls.for_account(settings, docs.MEMBER_ACCOUNT)
+        return dataclasses.replace(cls.for_account(settings, docs.MEMBER_ACCOUNT), permissions_boundary=None)
 
     def cloudformation_template(self) -> dict[str, Any]:
         """The same policy and role as `SecondaryAccountReader` declares, as a CloudFormation template."""
@@ -105,6 +110,7 @@ class SecondaryAccountReader(pulumi.ComponentResource):
             description=args.role_description,
             assume_role_policy=args.trust_policy,
             max_session_duration=args.max_session_duration,
+            permissions_boundary=args.permissions_boundary,
             opts=child,
         )
         aws.iam.RolePolicyAttachment(

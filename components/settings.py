@@ -208,6 +208,11 @@ class Settings:
     def preview_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.preview_role_name}"
 
+    def reader_boundary_arn(self, account_id: str) -> str:
+        """The permissions boundary of the reader role in a secondary account: created by `python -m bootstrap`,
+        not by the stack, so that the deploy role there can never make the reader more than a reader."""
+        return f"arn:aws:iam::{account_id}:policy/{self.reader_role_name}-permissions-boundary"
+
     @property
     def github_reader_role_arn(self) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{GITHUB_READER_ROLE_NAME}"

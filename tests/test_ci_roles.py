@@ -11,7 +11,7 @@ import json
 import pytest
 
 from audit.access import Principal, github_claims, web_identity_may_assume
-from audit.pmapper_compat import local_check_authorization_full
+from audit.pmapper_compat import Policy, local_check_authorization_full
 from audit.render import render
 from bootstrap import documents as bootstrap
 from components.settings import parse_settings
@@ -147,3 +147,45 @@ def test_the_program_assumes_the_preview_role_when_previewing_and_the_deploy_rol
     # The resources themselves are declared the same way in both modes.
     reader = rendering.one("aws:iam/role:Role", f"reader-{rendering.settings.secondary_account_ids[0]}-reader-role")
     assert reader.inputs["name"] == "codeartifact-pypi-reader"
+
+
+BOUNDARY = SETTINGS.reader_boundary_arn(SECONDARY)
+
+
+def test_the_secondary_deploy_role_may_create_the_reader_only_inside_its_boundary():
+    assert may(SECONDARY_DEPLOY, "iam:CreateRole", READER_ROLE, context={"iam:PermissionsBoundary": BOUNDARY})
+    assert not may(SECONDARY_DEPLOY, "iam:CreateRole", READER_ROLE)
+    assert not may(SECONDARY_DEPLOY, "iam:CreateRole", READER_ROLE,
+                   context={"iam:PermissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    assert may(SECONDARY_DEPLOY, "iam:PutRolePermissionsBoundary", READER_ROLE,
+               context={"iam:PermissionsBoundary": BOUNDARY})
+    # It can neither take the boundary off nor rewrite it.
+    assert not may(SECONDARY_DEPLOY, "iam:DeleteRolePermissionsBoundary", READER_ROLE)
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert not may(SECONDARY_DEPLOY, action, BOUNDARY), action
+
+
+def test_the_boundary_holds_the_reader_to_codeartifact_reads_whatever_its_policy_says():
+    boundary = DOCS[SECONDARY]["codeartifact-pypi-reader-permissions-boundary"]["boundary"]
+    assert document_beyond_read_only(boundary) == []
+    # A reader whose own policy the deploy role rewrote to allow everything, inside the boundary.
+    everything = Principal.role(READER_ROLE, {"inline:everything": {"Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}}).node()
+    everything.permissions_boundary = Policy(BOUNDARY, "boundary", boundary)
+
+    def reader_may(action: str, resource: str) -> bool:
+        return bool(local_check_authorization_full(everything, action, resource, {}))
+
+    assert not reader_may("iam:CreateUser", f"arn:aws:iam::{SECONDARY}:user/x")
+    assert not reader_may("iam:AttachRolePolicy", READER_ROLE)
+    assert reader_may("codeartifact:DescribeDomain", f"arn:aws:codeartifact:eu-west-1:{OWNER}:domain/acme")
+    # Without the boundary the same reader could do anything in its account.
+    everything.permissions_boundary = None
+    assert reader_may("iam:CreateUser", f"arn:aws:iam::{SECONDARY}:user/x")
+
+
+def test_the_program_puts_the_boundary_on_every_secondary_reader_role():
+    rendering = render("prod")
+    for account in rendering.settings.secondary_account_ids:
+        role = rendering.one("aws:iam/role:Role", f"reader-{account}-reader-role")
+        assert role.inputs["permissionsBoundary"] == rendering.settings.reader_boundary_arn(account)

@@ -725,11 +725,13 @@ def test_bootstrap_the_secondary_deploy_role_manages_exactly_the_reader_policy_t
                  for value in [*iam.as_list(statement.get("Resource")),
                                *(v for _, _, values in iam.conditions(statement) for v in values)]]
         assert not [value for value in named if "*" in value or "?" in value], named
-        assert {value for value in named if ":policy/" in value} == {reader_policy}
+        boundary = settings.reader_boundary_arn(account)
+        # The reader policy, and the boundary only in the condition that the reader role must carry it.
+        assert {value for value in named if ":policy/" in value} == {reader_policy, boundary}
         deployer = Principal.role(settings.deploy_role_arn(account), {"inline:deploy": policy})
         node = deployer.node()
         for target, allowed in [(reader_policy, True), (f"{reader_policy}-other", False),
-                                (f"arn:aws:iam::{account}:policy/other", False)]:
+                                (f"arn:aws:iam::{account}:policy/other", False), (boundary, False)]:
             assert bool(local_check_authorization_full(node, "iam:CreatePolicyVersion", target, {})) is allowed
             attach = {"iam:PolicyARN": target}
             assert bool(local_check_authorization_full(node, "iam:AttachRolePolicy",
