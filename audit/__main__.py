@@ -23,7 +23,7 @@ from audit.access import access_section, expand_decisions
 from audit.guardrails import guardrails_section, pack_config, pack_config_path, render_pack_config
 from audit.render import Rendering, render
 from audit.sections import Section
-from audit.stack_config import PROJECT_DIR
+from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from audit.summary import resources_section
 from components.settings import ConfigError
 
@@ -64,16 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff_against is not None:
         return _diff(args)
 
+    project_dir = args.project_dir.resolve()
     try:
-        rendering = render(args.stack, project_dir=args.project_dir.resolve())
+        if args.write_pack_config:
+            # The settings are all it takes: nothing is rendered.
+            settings = stack_settings(load_stack_config(args.stack, project_dir))
+        else:
+            rendering = render(args.stack, project_dir=project_dir)
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2
 
     if args.write_pack_config:
-        path = pack_config_path(rendering)
-        path.write_text(render_pack_config(pack_config(rendering.settings)), encoding="utf-8")
-        print(f"wrote {path.relative_to(rendering.project_dir)}")
+        path = pack_config_path(project_dir, args.stack)
+        path.write_text(render_pack_config(pack_config(settings)), encoding="utf-8")
+        print(f"wrote {path.relative_to(project_dir)}")
         return 0
 
     sections = [build(rendering) for build in SECTIONS]

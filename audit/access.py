@@ -57,7 +57,7 @@ from policies.aws_facts import (
 )
 from policies.aws_facts import POLICY_VERSION as VERSION
 from policies.iam_actions import READ_ONLY_LEVELS
-from policies.trust import GITHUB_SUBJECT
+from policies.trust import GITHUB_SUBJECT, subject_repository
 
 Document = dict[str, Any]
 
@@ -866,17 +866,11 @@ def classic_only_github_trusts(grants: RoleGrants) -> list[tuple[str, list[str]]
     older repository may well still send the classic form."""
     found = []
     for role in grants.roles.values():
-        subjects = [value for statement in statements(role.trust_policy) if statement.get("Effect") == "Allow"
-                    for block in _listify(statement.get("Condition")) if isinstance(block, Mapping)
-                    for values in block.values() if isinstance(values, Mapping)
-                    for key, given in values.items() if key.lower() == SUBJECT_CLAIM
-                    for value in _listify(given) if isinstance(value, str) and value.startswith("repo:")]
         repositories: dict[str, bool] = {}  # owner/name -> named in the immutable form too
-        for subject in subjects:
-            owner, _, rest = subject[len("repo:"):].partition("/")
-            name = rest.partition(":")[0]
-            key = f"{owner.split('@')[0]}/{name.split('@')[0]}".lower()
-            repositories[key] = repositories.get(key, False) or "@" in owner
+        for statement in iam.allow_statements(role.trust_policy):
+            for _, values in iam.condition_entries(statement, SUBJECT_CLAIM):
+                for repository, immutable in filter(None, map(subject_repository, values)):
+                    repositories[repository] = repositories.get(repository, False) or immutable
         classic = sorted(key for key, immutable in repositories.items() if not immutable)
         if classic:
             found.append((role.name, classic))

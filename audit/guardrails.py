@@ -339,8 +339,8 @@ class StackPackConfig:
     problems: list[PackConfigProblem]
 
 
-def pack_config_path(rendering: Rendering) -> Path:
-    return rendering.project_dir / "policies" / f"policy-config.{rendering.stack}.json"
+def pack_config_path(project_dir: Path, stack: str) -> Path:
+    return project_dir / "policies" / f"policy-config.{stack}.json"
 
 
 def render_pack_config(config: Mapping[str, Any]) -> str:
@@ -363,7 +363,7 @@ def stack_pack_config(rendering: Rendering) -> StackPackConfig:
     """The checked-in `policies/policy-config.<stack>.json` when there is one (an account added
     to the stack config but not to the pack config is then reported, and so is a lowered level,
     and any difference from what the settings derive), else the derived config."""
-    path = pack_config_path(rendering)
+    path = pack_config_path(rendering.project_dir, rendering.stack)
     if not path.exists():
         return StackPackConfig(pack_config(rendering.settings), "derived from the stack settings", [])
     source = f"policies/{path.name}"

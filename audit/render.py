@@ -18,8 +18,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import alias_pb2, resource_pb2
 from pulumi.runtime.stack import Stack
 
-from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file
-from components.settings import PROJECT, Settings, parse_settings
+from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file, stack_settings
+from components.settings import PROJECT, Settings
 
 AWS_PROVIDER = "pulumi:providers:aws"
 AWS_NATIVE_PROVIDER = "pulumi:providers:aws-native"
@@ -251,8 +251,7 @@ def render(
     if config is not None and overrides:
         values.update(overrides)
     # Validate first, exactly as the program will: a bad config never starts the engine.
-    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
-    settings = parse_settings(raw, values.get("aws:region"))
+    settings = stack_settings(values)
     recorded, outputs = run_program(values, stack, project_dir, preview=preview)
     return Rendering(
         stack=stack,

@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from components.settings import ConfigError
+from components.settings import PROJECT, ConfigError, Settings, parse_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 YAML_VERSION = (1, 2)
@@ -359,3 +359,9 @@ def load_stack_config(
 def as_engine_config(values: Mapping[str, Any]) -> dict[str, str]:
     """Serialise as the engine hands config to a program: strings as-is, the rest as JSON."""
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def stack_settings(values: Mapping[str, Any]) -> Settings:
+    """The settings of a stack's config ({"project:key": value}), validated as the program validates them."""
+    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
+    return parse_settings(raw, values.get("aws:region"))

@@ -14,31 +14,19 @@ import argparse
 import json
 import sys
 
-from audit.stack_config import PROJECT_DIR, load_stack_config
+from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from bootstrap.documents import documents
 from components.policy_documents import to_json
 from components.settings import (
     GITHUB_ID,
     GITHUB_OWNER,
     GITHUB_REPO,
-    PROJECT,
     ROLE_ARN,
     ConfigError,
-    parse_settings,
+    role_arn_problem,
 )
 
 EXIT_INVALID = 2
-
-
-def role_problems(key: str, arn: str, owner: str) -> list[str]:
-    """Why an argument is not a role of the owner account."""
-    match = ROLE_ARN.fullmatch(arn)
-    if match is None:
-        return [f"{key}: {arn!r} is not an IAM role ARN arn:aws:iam::<12 digits>:role/[PATH/]NAME (an account "
-                "root, a user or a wildcard is refused: the secondary roles would trust more than one role)"]
-    if match["account"] != owner:
-        return [f"{key}: {arn} is a role of account {match['account']}, not of the owner account {owner}"]
-    return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
     args = parser.parse_args(argv)
     try:
-        values = load_stack_config(args.stack, PROJECT_DIR)
-        raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
-        settings = parse_settings(raw, values.get("aws:region"))
+        settings = stack_settings(load_stack_config(args.stack, PROJECT_DIR))
     except ConfigError as error:
         print(f"error: stack {args.stack}: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_INVALID
@@ -66,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(ids) and not all(value and GITHUB_ID.fullmatch(value) for value in ids):
         problems.append("--owner-id, --repository-id: give both GitHub IDs as whole numbers, or neither "
                         "(gh api repos/OWNER/NAME --jq '.owner.id, .id')")
-    problems += role_problems("--ci-preview-role", args.ci_preview_role, settings.owner_account_id)
-    problems += role_problems("--ci-deploy-role", args.ci_deploy_role, settings.owner_account_id)
+    for flag, arn in (("--ci-preview-role", args.ci_preview_role), ("--ci-deploy-role", args.ci_deploy_role)):
+        problem = role_arn_problem(arn, settings.owner_account_id, "the CI roles live in the owner account")
+        if problem:
+            problems.append(f"{flag}: {problem}")
     preview, deploy = ROLE_ARN.fullmatch(args.ci_preview_role), ROLE_ARN.fullmatch(args.ci_deploy_role)
     if preview and deploy and preview["name"].lower() == deploy["name"].lower():
         problems.append("--ci-deploy-role: names the same role as --ci-preview-role (IAM role names are unique "

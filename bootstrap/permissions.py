@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from policies.inventory import COMPONENT_TYPE_PREFIX
+
 TABLE_PATH = Path(__file__).with_name("handler_permissions.json")
 GENERATOR = "python -m bootstrap.permissions --write (make deploy-permissions)"
 # cfn-lint keeps one schema set per region; the registry's types are the same in every commercial region.
@@ -97,7 +99,7 @@ def permissions(resource_types: Iterable[str], handlers: tuple[str, ...]) -> lis
     schemas = table()["types"]
     found: set[str] = set()
     for resource_type in resource_types:
-        if resource_type.startswith("pypi-registry:index:"):
+        if resource_type.startswith(COMPONENT_TYPE_PREFIX):
             continue  # this program's components create nothing
         cloudformation = CLOUDFORMATION_TYPES[resource_type]
         if cloudformation is None:

@@ -350,27 +350,29 @@ def _account_id(value: Any, key: str, problems: _Problems) -> str | None:
     return value
 
 
-def _role_arn(value: Any, key: str, problems: _Problems, owner: str | None) -> str | None:
-    """A full IAM role ARN in the owner account, or None after reporting why not."""
+def role_arn_problem(value: object, owner: str | None, why_owner: str = "") -> str | None:
+    """Why a value is not a full IAM role ARN in the owner account (any account when `owner` is None);
+    `why_owner` says, for a role of another account, why it must be the owner's."""
     rule = "arn:aws:iam::ACCOUNT:role/[PATH/]NAME, no wildcards"
     if not isinstance(value, str):
-        problems.add(key, f"{value!r} must be an IAM role ARN as a string ({rule})")
-        return None
+        return f"{value!r} must be an IAM role ARN as a string ({rule})"
     match = ROLE_ARN.fullmatch(value)
     if not match:
-        problems.add(key, f"{value!r} must be an IAM role ARN in the aws partition ({rule})")
-        return None
+        return f"{value!r} must be an IAM role ARN in the aws partition ({rule})"
     if len(match["path"]) + 1 > ROLE_PATH_MAX:
-        problems.add(key, f"{value!r} has a role path longer than IAM's {ROLE_PATH_MAX} characters")
-        return None
+        return f"{value!r} has a role path longer than IAM's {ROLE_PATH_MAX} characters"
     if owner is not None and match["account"] != owner:
-        problems.add(
-            key,
-            f"{value!r} is a role in account {match['account']}, not in the owner account {owner}; "
-            "only owner-account roles may be exempted in the owner's domain policy",
-        )
-        return None
-    return value
+        return f"{value!r} is a role in account {match['account']}, not in the owner account {owner}; {why_owner}"
+    return None
+
+
+def _role_arn(value: Any, key: str, problems: _Problems, owner: str | None) -> str | None:
+    """A full IAM role ARN in the owner account, or None after reporting why not."""
+    problem = role_arn_problem(value, owner, "only owner-account roles may be exempted in the owner's domain policy")
+    if problem is None:
+        return str(value)
+    problems.add(key, problem)
+    return None
 
 
 # Roles AWS or the organization owns in member accounts (exact names, then name prefixes), ignoring case: the

@@ -18,7 +18,7 @@ from .aws_facts import BEARER_TOKEN_ACTION, CODEARTIFACT_SERVICE, PUBLISH_ACTION
 from .aws_managed import aws_managed_document, is_aws_managed
 from .iam_actions import beyond_read_only, data_reads_anywhere, document_beyond_read_only
 from .props import ATTACHMENT_PROPS, MANAGED_POLICY_ARN_PROPS, ROLE_TYPES
-from .trust import GITHUB_SUB_KEY, GITHUB_SUBJECT, trusts_github, trusts_pull_requests
+from .trust import GITHUB_SUB_KEY, subject_repository, trusts_github, trusts_pull_requests
 
 # One package, named exactly: arn:aws:codeartifact:REGION:ACCOUNT:package/DOMAIN/REPOSITORY/pypi//NAME
 EXACT_PACKAGE_ARN = re.compile(
@@ -235,10 +235,10 @@ def trusted_repositories(github: list[Mapping[str, object]]) -> set[str] | None:
     for statement in github:
         for _, values in iam.condition_entries(statement, GITHUB_SUB_KEY):
             for value in values:
-                match = GITHUB_SUBJECT.match(value)
-                if match is None or any(c in value for c in "*?"):
+                repository = subject_repository(value)
+                if repository is None or any(c in value for c in "*?"):
                     return None
-                found.add(f"{match['owner'].split('@', 1)[0]}/{match['repo'].split('@', 1)[0]}".lower())
+                found.add(repository[0])
     return found
 
 

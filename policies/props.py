@@ -96,6 +96,16 @@ def known_str(props: Mapping[str, object], *path: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def domain_name(props: Mapping[str, object]) -> str | None:
+    """The domain a CodeArtifact resource names: `domain` (classic) or `domainName` (aws-native); None if unknown."""
+    return known_str(props, "domain") or known_str(props, "domainName")
+
+
+def repository_name(props: Mapping[str, object]) -> str | None:
+    """The repository a CodeArtifact resource names: `repository` or `repositoryName`; None if unknown."""
+    return known_str(props, "repository") or known_str(props, "repositoryName")
+
+
 def of_type(args: StackValidationArgs, types: tuple[str, ...] | str) -> list[PolicyResource]:
     types = (types,) if isinstance(types, str) else types
     return [r for r in args.resources if r.resource_type in types]

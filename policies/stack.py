@@ -104,11 +104,21 @@ def _granted_repository(resource: PolicyResource) -> str | None:
     return None
 
 
-def validate_store_has_no_publishers(args: StackValidationArgs, report: cfg.Report) -> None:
-    stores = []
+def _known_connections(args: StackValidationArgs, report: cfg.Report) -> list[tuple[PolicyResource, list[str]]]:
+    """Every repository with its external connections; one whose connections are unknown during preview is
+    reported and left out."""
+    found = []
     for repository in props_.of_type(args, REPOSITORY_TYPES):
         connections = cfg.when_known(partial(external_connections, repository.resource_type, repository.props),
                                      report, repository, "external connection")
+        if connections is not None:
+            found.append((repository, connections))
+    return found
+
+
+def validate_store_has_no_publishers(args: StackValidationArgs, report: cfg.Report) -> None:
+    stores = []
+    for repository, connections in _known_connections(args, report):
         if connections:
             name = props_.known(repository.props, "repository") or props_.known(repository.props, "repositoryName")
             stores.append((name, connections, *_repository_packages(repository)))
@@ -235,16 +245,11 @@ def _named_domain(group: PolicyResource) -> tuple[object]:
 
 def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.Report) -> None:
     owner = cfg.config_str(args, "ownerAccountId")
-    domains = {name for d in props_.of_type(args, DOMAIN_TYPES)
-               if (name := props_.known_str(d.props, "domain") or props_.known_str(d.props, "domainName"))}
+    domains = {name for d in props_.of_type(args, DOMAIN_TYPES) if (name := props_.domain_name(d.props))}
     internal: dict[str, set[str]] = {}  # domain -> repositories without an external connection
-    for repository in props_.of_type(args, REPOSITORY_TYPES):
-        domain = props_.known_str(repository.props, "domain") or props_.known_str(repository.props, "domainName")
-        name = props_.known_str(repository.props, "repository") or props_.known_str(repository.props,
-                                                                                    "repositoryName")
-        connections = cfg.when_known(partial(external_connections, repository.resource_type, repository.props),
-                                     report, repository, "external connection")
-        if domain and name and connections == []:
+    for repository, connections in _known_connections(args, report):
+        domain, name = props_.domain_name(repository.props), props_.repository_name(repository.props)
+        if domain and name and not connections:
             internal.setdefault(domain, set()).add(name)
     for group in props_.of_type(args, PACKAGE_GROUP_TYPE):
         pattern = props_.known_str(group.props, "pattern") or "(unknown pattern)"
@@ -270,9 +275,9 @@ def validate_package_groups_in_registry(args: StackValidationArgs, report: cfg.R
             report(f"package group {pattern} sets publishing to {mode or 'nothing (the parent group decides)'}: "
                    "set ALLOW_SPECIFIC_REPOSITORIES with the repositories that have no external connection, or "
                    "BLOCK", group.urn)
-        elif set(repositories) - allowed:
-            report(f"package group {pattern} allows publishing into {sorted(set(repositories) - allowed)}, which "
-                   f"{'is not a repository' if len(set(repositories) - allowed) == 1 else 'are not repositories'} "
+        elif outside := sorted(set(repositories) - allowed):
+            report(f"package group {pattern} allows publishing into {outside}, which "
+                   f"{'is not a repository' if len(outside) == 1 else 'are not repositories'} "
                    f"of domain {group_domain} without an external connection ({', '.join(sorted(allowed)) or 'none'})",
                    group.urn)
 
@@ -342,7 +347,7 @@ def _target(resource: PolicyResource, key: str, targets: list[PolicyResource], *
         return None
     account = props_.known_str(resource.props, "domainOwner") or cfg.provider_account(resource.provider) or ""
     for target in targets:
-        target_names = (props_.known_str(target.props, "domain") or props_.known_str(target.props, "domainName"),
+        target_names = (props_.domain_name(target.props),
                         *([props_.known_str(target.props, "repository")] if len(names) > 1 else []))
         target_account = cfg.provider_account(target.provider) or ""
         # An account that cannot be told (an unpinned provider), on either side, may be the other one:

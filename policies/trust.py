@@ -28,6 +28,16 @@ GITHUB_CONTEXT = re.compile(r"^(environment:[^:]+|ref:refs/(heads|tags)/[^:]+)$"
 PULL_REQUEST_CONTEXT = "pull_request"
 
 
+def subject_repository(subject: str) -> tuple[str, bool] | None:
+    """(owner/name in lower case, IDs dropped; whether it is the immutable OWNER@ID/NAME@ID form) of a
+    GitHub `sub` value, or None when it is not repo:OWNER/REPO:CONTEXT."""
+    match = GITHUB_SUBJECT.match(subject)
+    if match is None:
+        return None
+    repository = f"{match['owner'].split('@', 1)[0]}/{match['repo'].split('@', 1)[0]}".lower()
+    return repository, "@" in match["owner"]
+
+
 def _pull_request_subject(value: str, like: bool) -> bool:
     """Could a pull request job's subject (`repo:OWNER/REPO:pull_request`) equal `value`, or match it as
     a StringLike pattern? Some string ending in `:pull_request` matches the pattern exactly when its

@@ -42,12 +42,13 @@ def test_the_prod_documents_name_every_account_and_role(capsys):
 @pytest.mark.parametrize(("changes", "expected"), [
     ({"--ci-deploy-role": PREVIEW}, "--ci-deploy-role: names the same role as --ci-preview-role"),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/CI-Preview"}, "names the same role as --ci-preview-role"),
-    ({"--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}, "--ci-preview-role: 'arn:aws:iam::111122223333:root' is "
-     "not an IAM role ARN"),
+    ({"--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}, "--ci-preview-role: 'arn:aws:iam::111122223333:root' "
+     "must be an IAM role ARN"),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:user/deployer"}, "--ci-deploy-role: "),
-    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-*"}, "is not an IAM role ARN"),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-*"}, "must be an IAM role ARN"),
     ({"--ci-preview-role": "arn:aws:iam::999988887777:role/ci-preview"},
-     "is a role of account 999988887777, not of the owner account 111122223333"),
+     "is a role in account 999988887777, not in the owner account 111122223333; the CI roles live in the owner "
+     "account"),
     ({"--repository": "acme"}, "--repository: 'acme' is not OWNER/NAME"),
     ({"--repository": "acme/pypi-registry/extra"}, "is not OWNER/NAME"),
 ], ids=["same-role", "same-role-other-case-and-path", "root", "user", "wildcard", "other-account",
