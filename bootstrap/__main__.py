@@ -1,21 +1,30 @@
-"""Print the documents of the roles that deploy the registry, which the stack must not manage: the owner
-account's two CI roles, and a preview and a deploy role in every secondary account, as JSON by account
-and role (trust policy, permission policy).
+"""Produce what the stack needs but must not manage: the owner account's two CI roles, a preview and a deploy
+role and the reader's permissions boundary in every secondary account, and the state bucket's policy.
 
-Bad input is refused before anything is printed, every problem at once, with exit status 2: a role ARN
-that is not a role of the owner account (an account root, a user, another account), the same role for
-preview and deploy (IAM role names are unique ignoring case and path), a repository that is not
-OWNER/NAME, a stack without a stack file or with invalid settings.
+Without --json, a summary of what to create where and the commands to do it; with --json, one document by
+account and role (trust policy, permission policy, boundary; the state bucket's policy under the owner
+account). --output-dir writes the files those commands read: the CI roles' documents, the state bucket's
+policy and one CloudFormation template for every secondary account.
+
+Bad input is refused before anything is printed or written, every problem at once, with exit status 2: a role
+ARN that is not a role of the owner account (an account root, a user, another account), the same role for
+preview and deploy (IAM role names are unique ignoring case and path), a repository that is not OWNER/NAME, a
+bucket name S3 refuses, an output path that is not a directory, a stack without a stack file or with invalid
+settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
+from typing import Any
 
 from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
-from bootstrap.documents import documents
+from bootstrap.documents import SECONDARY_STACK_NAME, documents, reader_boundary_name, secondary_roles_template
+from bootstrap.state_bucket import bucket_name_problems
 from components.policy_documents import to_json
 from components.settings import (
     GITHUB_ID,
@@ -23,6 +32,7 @@ from components.settings import (
     GITHUB_REPO,
     ROLE_ARN,
     ConfigError,
+    Settings,
     role_arn_problem,
 )
 
@@ -38,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repository-id", help="the repository's GitHub ID (gh api repos/OWNER/NAME --jq .id)")
     parser.add_argument("--ci-preview-role", required=True, help="ARN of the owner account's preview CI role")
     parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
+    parser.add_argument("--state-bucket", metavar="NAME", help="the S3 bucket of the Pulumi state (pulumi login "
+                                                               "s3://NAME), in the owner account: adds its policy")
+    parser.add_argument("--output-dir", metavar="DIR", type=Path, help="write the CI roles' documents, the state "
+                        "bucket's policy and the secondary accounts' CloudFormation template into DIR")
+    parser.add_argument("--json", action="store_true", help="print every document as one JSON document instead of "
+                                                            "the summary")
     args = parser.parse_args(argv)
     try:
         settings = stack_settings(load_stack_config(args.stack, PROJECT_DIR))
@@ -61,14 +77,99 @@ def main(argv: list[str] | None = None) -> int:
         problems.append("--ci-deploy-role: names the same role as --ci-preview-role (IAM role names are unique "
                         "ignoring case and path): a preview runs a pull request's code and must not hold the deploy "
                         "role's rights")
+    if args.state_bucket is not None:
+        problems += [f"--state-bucket: {args.state_bucket!r} {rule}"
+                     for rule in bucket_name_problems(args.state_bucket)]
+    if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
+        problems.append(f"--output-dir: {str(args.output_dir)!r} exists and is not a directory")
     if problems:
         print("error: " + "\n       ".join(problems), file=sys.stderr)
         return EXIT_INVALID
     repository = f"{owner}@{args.owner_id}/{name}@{args.repository_id}" if all(ids) else args.repository
-    docs = documents(settings, repository, args.ci_preview_role, args.ci_deploy_role)
-    print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
-                                for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
+    docs = documents(settings, repository, args.ci_preview_role, args.ci_deploy_role, args.state_bucket)
+    files = output_files(settings, docs, args.ci_preview_role, args.ci_deploy_role)
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        for file_name, content in files.items():
+            (args.output_dir / file_name).write_text(content, encoding="utf-8")
+    if args.json:
+        print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
+                                    for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
+    else:
+        print(summary(settings, args, args.output_dir or Path("DIR")))
     return 0
+
+
+SECONDARY_TEMPLATE = "secondary-roles.json"
+STATE_BUCKET_POLICY = "state-bucket-policy.json"
+
+
+def output_files(settings: Settings, docs: dict[str, Any], ci_preview_role: str, ci_deploy_role: str) -> dict[str, str]:
+    """What --output-dir writes, by file name: each CI role's trust and policy, the state bucket's policy, and the
+    one template of every secondary account."""
+    owner = docs[settings.owner_account_id]
+    files = {f"{role}-{part}.json": json.dumps(owner[role][part], indent=2) + "\n"
+             for role in ("ci-preview", "ci-deploy") for part in ("trust", "policy")}
+    if "state-bucket" in owner:
+        files[STATE_BUCKET_POLICY] = json.dumps(owner["state-bucket"]["bucketPolicy"], indent=2) + "\n"
+    if settings.secondary_account_ids:
+        template = secondary_roles_template(settings, ci_preview_role, ci_deploy_role)
+        files[SECONDARY_TEMPLATE] = json.dumps(template, indent=2) + "\n"
+    return files
+
+
+def summary(settings: Settings, args: argparse.Namespace, directory: Path) -> str:
+    """What to create where, in order, and the commands that do it (reading the files --output-dir writes)."""
+    owner = settings.owner_account_id
+    here = shlex.quote(str(directory))
+    lines = [f"Bootstrap of stack {args.stack} (owner account {owner}, {settings.region}); run in this order."]
+    if args.output_dir is None:
+        lines.append("The files below are written by the same command with --output-dir DIR; --json prints them "
+                     "all as one document.")
+    lines += ["", f"1. In the owner account {owner}, the two CI roles (trusted by GitHub OIDC; the stack's first "
+                  "`pulumi up` creates the provider):"]
+    for role, arn in (("ci-preview", args.ci_preview_role), ("ci-deploy", args.ci_deploy_role)):
+        role_path, role_name = _path_and_name(arn)
+        lines += [
+            f"   aws iam create-role --role-name {role_name} --path {role_path} "
+            f"--assume-role-policy-document file://{here}/{role}-trust.json",
+            f"   aws iam put-role-policy --role-name {role_name} --policy-name {role_name} "
+            f"--policy-document file://{here}/{role}-policy.json",
+        ]
+    step = 2
+    if args.state_bucket is not None:
+        bucket = args.state_bucket
+        lines += ["", f"{step}. In the owner account, the state bucket {bucket} of `pulumi login s3://{bucket}`: "
+                      "versioned, then its policy (it names the CI roles, so they must exist, and it denies changing "
+                      "versioning or lifecycle rules, so set those first):",
+                  f"   aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled",
+                  f"   aws s3api put-bucket-policy --bucket {bucket} --policy file://{here}/{STATE_BUCKET_POLICY}"]
+        step += 1
+    if settings.secondary_account_ids:
+        lines += ["", f"{step}. In each secondary account ({', '.join(settings.secondary_account_ids)}): roles "
+                      f"{settings.preview_role_name} and {settings.deploy_role_name} and the managed policy "
+                      f"{reader_boundary_name(settings)}, from one template (credentials of that account):",
+                  f"   aws cloudformation deploy --template-file {here}/{SECONDARY_TEMPLATE} --stack-name "
+                  f"{SECONDARY_STACK_NAME} --capabilities CAPABILITY_NAMED_IAM --region {settings.region}"]
+        step += 1
+    if settings.stack_set_mode:
+        lines += ["", f"{step}. StackSet mode, from the organization's management account: trusted access for "
+                      "StackSets, and the owner account as a delegated administrator unless it is the management "
+                      "account (stackSetCallAs: SELF). The members of organizationalUnitIds need no preview or "
+                      "deploy role: the stack reaches them only through its StackSet.",
+                  "   aws organizations enable-aws-service-access --service-principal "
+                  "member.org.stacksets.cloudformation.amazonaws.com"]
+        if settings.stack_set_call_as == "DELEGATED_ADMIN":
+            lines.append(f"   aws organizations register-delegated-administrator --account-id {owner} "
+                         "--service-principal member.org.stacksets.cloudformation.amazonaws.com")
+    return "\n".join(lines)
+
+
+def _path_and_name(role_arn: str) -> tuple[str, str]:
+    match = ROLE_ARN.fullmatch(role_arn)
+    if match is None:  # validated before anything is printed
+        raise ValueError(f"not a role ARN: {role_arn}")
+    return f"/{match['path']}", match["name"]
 
 
 if __name__ == "__main__":

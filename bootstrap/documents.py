@@ -1,5 +1,5 @@
 """The roles CI uses, which the stack must not manage (a stack must not manage the roles that
-deploy it): their documents as pure functions, printed by `python -m bootstrap`.
+deploy it), and the state bucket's policy: their documents as pure functions, printed by `python -m bootstrap`.
 
 In the owner account, two roles trusted by GitHub OIDC: a preview role (environment
 `preview`, read-only) and a deploy role (environment `production`). In each secondary account,
@@ -7,6 +7,8 @@ a preview role (it may read the reader role and policy) trusted by the preview C
 whoever runs `pulumi up`, and a deploy role (it may write those two and nothing else) trusted
 only by whoever runs `pulumi up`: the deploy CI role and the operators in `deployPrincipalArns`
 (an update previews first, so both need both).
+The secondary roles and the reader's boundary are also one CloudFormation template for every secondary account
+(`secondary_roles_template`), built from the same functions with `${AWS::AccountId}` for the account.
 tests/test_ci_roles.py proves with principalmapper that the preview side reaches nothing that writes.
 """
 
@@ -15,7 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions
-from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, VERSION
+from components.policy_documents import (
+    GITHUB_OIDC_AUDIENCE,
+    GITHUB_OIDC_HOST,
+    MEMBER_ACCOUNT,
+    VERSION,
+    cloudformation_sub,
+)
+from components.settings import PROJECT
 
 if TYPE_CHECKING:
     from components.settings import Settings
@@ -151,26 +160,136 @@ def secondary_deploy_policy(settings: Settings, account_id: str) -> PolicyDocume
     ]}
 
 
-def documents(settings: Settings, repository: str, ci_preview_role: str, ci_deploy_role: str) -> dict[str, Any]:
-    """Every bootstrap document, by account and role."""
-    found: dict[str, Any] = {
-        settings.owner_account_id: {
-            "ci-preview": {"trust": github_ci_trust(settings, repository, "preview"),
-                           "policy": ci_preview_policy(settings)},
-            "ci-deploy": {"trust": github_ci_trust(settings, repository, "production"),
-                          "policy": ci_deploy_policy(settings)},
-        }
-    }
-    # Whoever runs `pulumi up` (the deploy CI role, and the operators in deployPrincipalArns) previews first
-    # (a dry run assumes the preview roles) and then updates (the deploy roles); the preview CI role only previews.
+def reader_boundary_name(settings: Settings) -> str:
+    return settings.reader_boundary_arn(MEMBER_ACCOUNT).rsplit("/", 1)[1]
+
+
+def secondary_documents(settings: Settings, account_id: str, ci_preview_role: str,
+                        ci_deploy_role: str) -> dict[str, Any]:
+    """One secondary account's preview and deploy roles and the reader's boundary, by name. Whoever runs
+    `pulumi up` (the deploy CI role, and the operators in deployPrincipalArns) previews first (a dry run assumes
+    the preview roles) and then updates (the deploy roles); the preview CI role only previews."""
     operators = [ci_deploy_role, *settings.deploy_principal_arns]
+    return {
+        settings.preview_role_name: {"trust": _trusted_by([ci_preview_role, *operators]),
+                                     "policy": secondary_preview_policy(settings, account_id)},
+        settings.deploy_role_name: {"trust": _trusted_by(operators),
+                                    "policy": secondary_deploy_policy(settings, account_id)},
+        # A managed policy, not a role: the reader role's boundary, which the stack names and never manages.
+        reader_boundary_name(settings): {"boundary": reader_boundary_policy()},
+    }
+
+
+# --- the state bucket -------------------------------------------------------------------------------------
+
+# What `pulumi login s3://...`, `pulumi preview` and `pulumi refresh --preview-only` read: the backend's
+# `.pulumi/meta.yaml`, the stack's checkpoint and history, and listing the stacks and the locks.
+STATE_READ_OBJECT_ACTIONS = ("s3:GetObject",)
+STATE_READ_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
+# What `pulumi up` writes: the checkpoint, its backups and history under `.pulumi/`, and its lock under
+# `.pulumi/locks/`, which it deletes when it ends (a delete marker: the bucket is versioned).
+STATE_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl")
+# Every way to lose a version of the state for good: deleting it, a lifecycle rule that expires it, suspending
+# versioning (the next write then replaces the null version), deleting the bucket.
+STATE_LOSS_ACTIONS = ("s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
+                      "s3:DeleteBucket")
+# An object written with a customer-provided key (SSE-C) can be read only with that key: one writer's key would
+# lock every other reader out of the state.
+SSE_C_HEADER = "s3:x-amz-server-side-encryption-customer-algorithm"
+
+
+def _arns(values: list[str]) -> str | list[str]:
+    unique = list(dict.fromkeys(values))
+    return unique[0] if len(unique) == 1 else unique
+
+
+def state_bucket_policy(settings: Settings, bucket: str, ci_preview_role: str, ci_deploy_role: str) -> PolicyDocument:
+    """The policy of the S3 bucket holding the Pulumi state (`pulumi login s3://BUCKET`), in the owner account.
+
+    TLS only. Reads by the CI roles and the operators; object writes by whoever runs `pulumi up` (the deploy CI
+    role and the operators in deployPrincipalArns) and by nobody else, whatever their own policies allow. The
+    preview CI role writes nothing: neither `pulumi preview` (pulumi/pulumi#8642) nor `pulumi refresh
+    --preview-only`, which the drift job runs (pulumi/pulumi#22384, fixed by #22385 before the pinned CLI),
+    takes the DIY backend's lock. No version is deleted by anyone but the break-glass role, when there is one.
+    Encryption at rest is the bucket's default encryption (S3 encrypts every new object since 2023-01-05); the
+    policy does not demand an encryption header, which Pulumi's S3 backend does not send, so such a rule would
+    refuse every state write, but it refuses a customer-provided key (SSE-C)."""
+    bucket_arn, objects = f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"
+    deployers = list(dict.fromkeys([ci_deploy_role, *settings.deploy_principal_arns]))
+    readers = [ci_preview_role, *deployers]
+    break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
+    lose: dict[str, Any] = {"Sid": "DenyLosingVersionsButBreakGlass", "Effect": "Deny", "Principal": "*",
+                            "Action": list(STATE_LOSS_ACTIONS), "Resource": [bucket_arn, objects]}
+    if break_glass:
+        lose["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": _arns(break_glass)}}
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket_arn, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyWritesButDeployers", "Effect": "Deny", "Principal": "*", "Action": list(STATE_WRITE_ACTIONS),
+         "Resource": objects, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": _arns([*deployers, *break_glass])}}},
+        lose,
+        {"Sid": "DenyCustomerProvidedKeys", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects, "Condition": {"Null": {SSE_C_HEADER: "false"}}},
+        {"Sid": "ListTheState", "Effect": "Allow", "Principal": {"AWS": _arns(readers)},
+         "Action": list(STATE_READ_BUCKET_ACTIONS), "Resource": bucket_arn},
+        {"Sid": "ReadTheState", "Effect": "Allow", "Principal": {"AWS": _arns(readers)},
+         "Action": list(STATE_READ_OBJECT_ACTIONS), "Resource": objects},
+        {"Sid": "DeployersWriteTheState", "Effect": "Allow", "Principal": {"AWS": _arns(deployers)},
+         "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": objects},
+    ]}
+
+
+def documents(settings: Settings, repository: str, ci_preview_role: str, ci_deploy_role: str,
+              state_bucket: str | None = None) -> dict[str, Any]:
+    """Every bootstrap document, by account and role (and the state bucket's policy, given its name)."""
+    owner: dict[str, Any] = {
+        "ci-preview": {"trust": github_ci_trust(settings, repository, "preview"),
+                       "policy": ci_preview_policy(settings)},
+        "ci-deploy": {"trust": github_ci_trust(settings, repository, "production"),
+                      "policy": ci_deploy_policy(settings)},
+    }
+    if state_bucket is not None:
+        owner["state-bucket"] = {"bucketPolicy": state_bucket_policy(settings, state_bucket, ci_preview_role,
+                                                                     ci_deploy_role)}
+    found: dict[str, Any] = {settings.owner_account_id: owner}
     for account in settings.secondary_account_ids:
-        found[account] = {
-            settings.preview_role_name: {"trust": _trusted_by([ci_preview_role, *operators]),
-                                         "policy": secondary_preview_policy(settings, account)},
-            settings.deploy_role_name: {"trust": _trusted_by(operators),
-                                        "policy": secondary_deploy_policy(settings, account)},
-            # A managed policy, not a role: the reader role's boundary, which the stack names and never manages.
-            settings.reader_boundary_arn(account).rsplit("/", 1)[1]: {"boundary": reader_boundary_policy()},
-        }
+        found[account] = secondary_documents(settings, account, ci_preview_role, ci_deploy_role)
     return found
+
+
+# --- the secondary accounts' CloudFormation template -------------------------------------------------------
+
+SECONDARY_STACK_NAME = f"{PROJECT}-bootstrap"
+
+
+def _role_resource(name: str, description: str, parts: dict[str, Any]) -> dict[str, Any]:
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": name, "Description": description, "AssumeRolePolicyDocument": parts["trust"],
+        "Policies": [{"PolicyName": name, "PolicyDocument": parts["policy"]}]}}
+
+
+def secondary_roles_template(settings: Settings, ci_preview_role: str, ci_deploy_role: str) -> dict[str, Any]:
+    """One CloudFormation template for every secondary account: its preview and deploy roles (named, with their
+    policies inline) and the reader's permissions boundary. The documents are `secondary_documents` for
+    `MEMBER_ACCOUNT`, so CloudFormation puts in the account it deploys to; nothing else in it depends on the
+    account."""
+    parts = secondary_documents(settings, MEMBER_ACCOUNT, ci_preview_role, ci_deploy_role)
+    boundary = reader_boundary_name(settings)
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"{PROJECT}: the roles `pulumi preview` and `pulumi up` assume in a secondary account, and "
+                       "the reader role's permissions boundary (python -m bootstrap; the stack must not manage them)",
+        "Resources": {
+            "PreviewRole": _role_resource(
+                settings.preview_role_name, "Assumed by pulumi preview: reads the reader role and policy only",
+                parts[settings.preview_role_name]),
+            "DeployRole": _role_resource(
+                settings.deploy_role_name, "Assumed by pulumi up: writes the reader role (inside its boundary) "
+                "and policy only", parts[settings.deploy_role_name]),
+            "ReaderBoundary": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+                "ManagedPolicyName": boundary,
+                "Description": "The reader role's permissions boundary: CodeArtifact reads and its bearer token only",
+                "PolicyDocument": parts[boundary]["boundary"]}},
+        },
+    }
+    return dict(cloudformation_sub(template))

@@ -1,16 +1,22 @@
-"""`python -m bootstrap`: the documents for the stack's accounts, or, for bad input, every problem at once
-with exit status 2 and nothing printed on standard output."""
+"""`python -m bootstrap`: a summary of what to create where (or, with --json, the documents for the stack's
+accounts), the files --output-dir writes, or, for bad input, every problem at once with exit status 2, nothing
+printed on standard output and nothing written."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from argparse import Namespace
+from pathlib import Path
 
 import pytest
 
-from audit.stack_config import PROJECT_DIR
-from bootstrap.__main__ import EXIT_INVALID, main
+from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
+from bootstrap.__main__ import EXIT_INVALID, main, summary
+from bootstrap.documents import secondary_roles_template
+from components.settings import parse_settings
+from tests.test_stackset import raw_settings
 
 OWNER = "111122223333"
 PREVIEW = f"arn:aws:iam::{OWNER}:role/ci-preview"
@@ -30,7 +36,7 @@ def good(**changes: str) -> list[str]:
 
 
 def test_the_prod_documents_name_every_account_and_role(capsys):
-    status, out, err = run(capsys, *good())
+    status, out, err = run(capsys, *good(), "--json")
     assert status == 0 and err == ""
     documents = json.loads(out)
     assert set(documents) == {OWNER, "012345678901", "444455556666", "777788889999"}
@@ -75,14 +81,129 @@ def test_the_help_ends_its_sentences(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    assert "(trust policy, permission policy)." in " ".join(out.split())
+    assert "the reader's permissions boundary in every secondary account, and the state bucket's policy." in \
+        " ".join(out.split())
 
 
 def test_with_the_github_ids_the_ci_roles_trust_the_immutable_subject_only(capsys):
-    status, out, _ = run(capsys, *good(), "--owner-id", "1342004", "--repository-id", "86712231")
+    status, out, _ = run(capsys, *good(), "--owner-id", "1342004", "--repository-id", "86712231", "--json")
     assert status == 0
     trust = json.loads(out)[OWNER]["ci-deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"]
     assert trust["token.actions.githubusercontent.com:sub"] == \
         "repo:acme@1342004/pypi-registry@86712231:environment:production"
     status, out, err = run(capsys, *good(), "--owner-id", "1342004")
     assert status == EXIT_INVALID and out == "" and "give both GitHub IDs" in err
+
+
+# --- the state bucket ----------------------------------------------------------------------------------------
+
+
+def test_the_state_bucket_policy_is_under_the_owner_account_only_when_named(capsys):
+    _, out, _ = run(capsys, *good(), "--json")
+    assert "state-bucket" not in json.loads(out)[OWNER]
+    status, out, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state"}), "--json")
+    assert status == 0
+    documents = json.loads(out)
+    policy = documents[OWNER]["state-bucket"]["bucketPolicy"]
+    assert {s["Sid"] for s in policy["Statement"]} >= {"DenyInsecureTransport", "DenyWritesButDeployers"}
+    assert "arn:aws:s3:::acme-pulumi-state/*" in json.dumps(policy)
+    assert not any("state-bucket" in roles for account, roles in documents.items() if account != OWNER)
+
+
+@pytest.mark.parametrize(("bucket", "rule"), [
+    ("ab", "must be 3 to 63 characters long"),
+    ("a" * 64, "must be 3 to 63 characters long"),
+    ("Acme-State", "may hold only lowercase letters, digits, hyphens"),
+    ("acme_state", "may hold only lowercase letters, digits, hyphens"),
+    ("-acme-state", "must begin and end with a lowercase letter or a digit"),
+    ("acme-state-", "must begin and end with a lowercase letter or a digit"),
+    ("acme..state", "must not hold two adjacent periods"),
+    ("192.168.5.4", "must not be formatted as an IP address"),
+    ("xn--acme-state", "must not begin with 'xn--'"),
+    ("sthree-acme", "must not begin with 'sthree-'"),
+    ("amzn-s3-demo-state", "must not begin with 'amzn-s3-demo-'"),
+    ("acme-s3alias", "must not end with '-s3alias'"),
+    ("acme--ol-s3", "must not end with '--ol-s3'"),
+    ("acme--x-s3", "must not end with '--x-s3'"),
+    ("acme.state", "must not hold a period: the state bucket allows TLS only"),
+])
+def test_a_bad_bucket_name_exits_2_naming_the_rule(capsys, bucket, rule):
+    status, out, err = run(capsys, *good(), f"--state-bucket={bucket}")  # "=": a name may start with "-"
+    assert status == EXIT_INVALID and out == ""
+    assert f"--state-bucket: {bucket!r} {rule}" in err, err
+
+
+@pytest.mark.parametrize("bucket", ["abc", "acme-pulumi-state-111122223333", "0" * 63, "a1-b2"])
+def test_a_good_bucket_name_passes(capsys, bucket):
+    status, _, err = run(capsys, *good(**{"--state-bucket": bucket}))
+    assert status == 0 and err == ""
+
+
+# --- the summary and the files ----------------------------------------------------------------------------
+
+
+def test_without_json_a_summary_says_what_to_create_where_and_how(capsys):
+    status, out, err = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state"}))
+    assert status == 0 and err == ""
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    assert "aws iam create-role --role-name ci-preview --path / --assume-role-policy-document " \
+           "file://DIR/ci-preview-trust.json" in out
+    assert "aws s3api put-bucket-policy --bucket acme-pulumi-state --policy file://DIR/state-bucket-policy.json" in out
+    assert "In each secondary account (012345678901, 444455556666, 777788889999)" in out
+    assert "aws cloudformation deploy --template-file DIR/secondary-roles.json --stack-name pypi-registry-bootstrap " \
+           "--capabilities CAPABILITY_NAMED_IAM --region eu-west-1" in out
+    assert "StackSet" not in out
+
+
+def test_a_role_path_is_passed_to_create_role(capsys):
+    status, out, _ = run(capsys, *good(**{"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci/pypi/deployer"}))
+    assert status == 0
+    assert "aws iam create-role --role-name deployer --path /ci/pypi/ " in out
+
+
+def test_in_stack_set_mode_the_summary_gives_the_organization_commands_and_no_roles_in_the_units():
+    settings = parse_settings(raw_settings(), "eu-west-1")
+    args = Namespace(stack="orgscale", ci_preview_role=PREVIEW, ci_deploy_role=DEPLOY, state_bucket=None,
+                     output_dir=Path("out"))
+    text = summary(settings, args, Path("out"))
+    assert "aws organizations enable-aws-service-access --service-principal " \
+           "member.org.stacksets.cloudformation.amazonaws.com" in text
+    assert f"aws organizations register-delegated-administrator --account-id {OWNER} " in text
+    assert "In each secondary account (012345678901)" in text  # the management account, outside every StackSet
+    assert "need no preview or deploy role" in text
+    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF"), "eu-west-1"), args, Path("out"))
+    assert "register-delegated-administrator" not in as_self
+
+
+def test_output_dir_writes_the_files_the_summary_reads(capsys, tmp_path):
+    out_dir = tmp_path / "bootstrap"
+    status, out, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state", "--output-dir": str(out_dir)}))
+    assert status == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "ci-deploy-policy.json", "ci-deploy-trust.json", "ci-preview-policy.json", "ci-preview-trust.json",
+        "secondary-roles.json", "state-bucket-policy.json"]
+    for name in sorted(p.name for p in out_dir.iterdir()):
+        assert f"{out_dir}/{name}" in out, name
+    _, as_json, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state"}), "--json")
+    documents = json.loads(as_json)
+    assert json.loads((out_dir / "ci-deploy-trust.json").read_text()) == documents[OWNER]["ci-deploy"]["trust"]
+    assert json.loads((out_dir / "state-bucket-policy.json").read_text()) == \
+        documents[OWNER]["state-bucket"]["bucketPolicy"]
+    template = json.loads((out_dir / "secondary-roles.json").read_text())
+    settings = stack_settings(load_stack_config("prod", PROJECT_DIR))
+    assert template == secondary_roles_template(settings, PREVIEW, DEPLOY)
+
+
+def test_bad_input_writes_nothing(capsys, tmp_path):
+    out_dir = tmp_path / "bootstrap"
+    status, out, _ = run(capsys, *good(**{"--state-bucket": "Bad", "--output-dir": str(out_dir)}))
+    assert status == EXIT_INVALID and out == "" and not out_dir.exists()
+
+
+def test_an_output_path_that_is_a_file_exits_2(capsys, tmp_path):
+    existing = tmp_path / "file"
+    existing.write_text("keep")
+    status, out, err = run(capsys, *good(**{"--output-dir": str(existing)}))
+    assert status == EXIT_INVALID and out == "" and "exists and is not a directory" in err
+    assert existing.read_text() == "keep"
