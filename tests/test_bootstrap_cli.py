@@ -13,8 +13,9 @@ from audit.stack_config import PROJECT_DIR
 from bootstrap.__main__ import EXIT_INVALID, main
 
 OWNER = "111122223333"
-PREVIEW = f"arn:aws:iam::{OWNER}:role/ci-preview"
-DEPLOY = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+# As Pulumi.prod.yaml sets ciPreviewRoleArn and ciDeployRoleArn.
+PREVIEW = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-preview"
+DEPLOY = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -41,12 +42,13 @@ def test_the_prod_documents_name_every_account_and_role(capsys):
 
 @pytest.mark.parametrize(("changes", "expected"), [
     ({"--ci-deploy-role": PREVIEW}, "--ci-deploy-role: names the same role as --ci-preview-role"),
-    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/CI-Preview"}, "names the same role as --ci-preview-role"),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/PyPI-Registry-CI-Preview"},
+     "names the same role as --ci-preview-role"),
     ({"--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}, "--ci-preview-role: 'arn:aws:iam::111122223333:root' "
      "must be an IAM role ARN"),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:user/deployer"}, "--ci-deploy-role: "),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-*"}, "must be an IAM role ARN"),
-    ({"--ci-preview-role": "arn:aws:iam::999988887777:role/ci-preview"},
+    ({"--ci-preview-role": "arn:aws:iam::999988887777:role/pypi-registry-ci-preview"},
      "is a role in account 999988887777, not in the owner account 111122223333; the CI roles live in the owner "
      "account"),
     ({"--repository": "acme"}, "--repository: 'acme' is not OWNER/NAME"),
@@ -86,3 +88,26 @@ def test_with_the_github_ids_the_ci_roles_trust_the_immutable_subject_only(capsy
         "repo:acme@1342004/pypi-registry@86712231:environment:production"
     status, out, err = run(capsys, *good(), "--owner-id", "1342004")
     assert status == EXIT_INVALID and out == "" and "give both GitHub IDs" in err
+
+
+def test_the_ci_roles_default_to_the_stacks_settings_and_a_different_flag_is_refused(capsys):
+    status, out, _ = run(capsys, "--repository", "acme/pypi-registry")
+    assert status == 0
+    assert json.loads(out) == json.loads(run(capsys, *good())[1])
+    other = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+    status, out, err = run(capsys, *good(**{"--ci-deploy-role": other}))
+    assert status == EXIT_INVALID and out == ""
+    assert f"--ci-deploy-role: {other} differs from the stack's ciDeployRoleArn {DEPLOY}" in err
+
+
+def test_without_the_settings_the_ci_role_flags_are_required(capsys, monkeypatch, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    stack = (PROJECT_DIR / "Pulumi.prod.yaml").read_text().splitlines()
+    (tmp_path / "Pulumi.prod.yaml").write_text("\n".join(line for line in stack if ":ci" not in line) + "\n")
+    monkeypatch.setattr("bootstrap.__main__.PROJECT_DIR", tmp_path)
+    status, out, err = run(capsys, "--repository", "acme/pypi-registry")
+    assert status == EXIT_INVALID and out == ""
+    assert "--ci-preview-role: required while the stack sets no ciPreviewRoleArn" in err
+    assert "--ci-deploy-role: required while the stack sets no ciDeployRoleArn" in err
+    status, out, _ = run(capsys, *good(**{"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-deploy"}))
+    assert status == 0 and json.loads(out)[OWNER]["ci-deploy"]
