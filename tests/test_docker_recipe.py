@@ -234,6 +234,7 @@ def _problems(dockerfile: Dockerfile) -> list[str]:
             found.append(f"{where} adds a second index (--extra-index-url or the like): use one --index-url")
         if instruction.keyword == "RUN":
             found += _install_problems(where, instruction, env)
+            found += _secret_step_problems(where, instruction)
     return found
 
 
@@ -279,6 +280,136 @@ def _install_problems(where: str, instruction: Instruction, env: dict[str, str])
         if not ("--no-input" in segment or (prefixed and TRUE.fullmatch(prefixed[1]))
                 or TRUE.fullmatch(env.get("PIP_NO_INPUT", ""))):
             found.append(f"{where} runs pip without --no-input or PIP_NO_INPUT=1: it would wait for a password")
+    return found
+
+
+# --- what a step that mounts the secret may run ------------------------------------------
+#
+# A file a RUN step writes is kept in its layer, and nothing can tell afterwards whether it holds the
+# secret: so the step that mounts the secret runs only the installers and the shell words that hand
+# them the secret through the environment; anything else (pip config set, uv auth login, poetry
+# config or source add, echo ... > pip.conf, cp /run/secrets/..., tee, a script) belongs in another
+# RUN. The command is split into words and operators by the standard library's shell lexer (shlex);
+# what it cannot read for sure (a subshell, an exec-form command) is refused.
+
+CONTROL_OPERATORS = {"&&", "||", ";", "|", "&", "|&", ";;"}
+REDIRECTIONS = {">", ">>", ">|", "&>", "&>>", "<", "<<", "<<<", "<>", ">&", "<&"}
+HARMLESS_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+# The subcommands that install and do nothing else with the index's credentials.
+SECRET_STEP_INSTALLS = {"pip": {"install", "download", "wheel"}, "uv": {"sync"}, "uv pip": {"install", "sync"},
+                        "poetry": {"install", "sync"}}
+SECRET_STEP_SHELL = {"export", "test", "["}
+
+
+def shell_words(where: str, command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    try:
+        return list(lexer)
+    except ValueError as error:
+        raise DockerfileError(f"{where} cannot be read as a shell command: {error}") from None
+
+
+def simple_commands(where: str, command: str) -> Iterator[tuple[list[str], list[tuple[str, str]]]]:
+    """Each simple command of a shell line: its words, and its redirections (operator, target)."""
+    words: list[str] = []
+    redirections: list[tuple[str, str]] = []
+    tokens = iter(shell_words(where, command))
+    for token in tokens:
+        if token in CONTROL_OPERATORS:
+            yield words, redirections
+            words, redirections = [], []
+        elif token in REDIRECTIONS:
+            redirections.append((token, next(tokens, "")))
+        elif token.strip("();<>|&") == "":
+            raise DockerfileError(f"{where} holds {token!r} (a subshell or grouping) that this check does not read; "
+                                  "use plain commands joined with &&")
+        else:
+            words.append(token)
+    yield words, redirections
+
+
+def installer(words: list[str]) -> tuple[str, str] | None:
+    """(tool, subcommand) for pip, python -m pip, uv, uv pip, poetry and python -m poetry."""
+    program = PurePosixPath(words[0]).name if words else ""
+    rest = words[1:]
+    if re.fullmatch(r"python[0-9.]*", program) and len(rest) >= 2 and rest[0] == "-m":
+        program, rest = rest[1], rest[2:]
+    program = "pip" if re.fullmatch(r"pip[0-9.]*", program) else program
+    if program == "uv" and rest[:1] == ["pip"]:
+        program, rest = "uv pip", rest[1:]
+    if program in SECRET_STEP_INSTALLS and rest:
+        return program, rest[0]
+    return None
+
+
+def _secret_step_problems(where: str, instruction: Instruction) -> list[str]:
+    secret_mounts = [options for options in mounts(instruction) if options["type"] == "secret"]
+    if not secret_mounts:
+        return []
+    if instruction.arguments.startswith("["):
+        return [f"{where} mounts a secret for an exec-form command, which this check does not read: use the "
+                "shell form"]
+    targets = {options["target"] for options in secret_mounts}
+    tainted = {options["env"] for options in secret_mounts if "env" in options}
+    found: list[str] = []
+
+    def reads(value: str) -> bool:
+        return any(re.search(rf"\$\{{?{re.escape(name)}\b", value) for name in tainted) or \
+            any(f"$(cat {target})" in value for target in targets)
+
+    def substitutions(value: str, shown: str) -> None:
+        rest = value
+        for target in targets:
+            rest = rest.replace(f"$(cat {target})", "")
+        if "$(" in rest or "`" in rest:
+            found.append(f"{where} runs a command substitution in {shown!r} while the secret is mounted: only "
+                         "NAME=\"$(cat /run/secrets/ID)\" may read it")
+
+    for words, redirections in simple_commands(where, instruction.arguments):
+        assigned = 0
+        for word in words:
+            if not (assignment := ASSIGNMENT.fullmatch(word)):
+                break
+            assigned += 1
+            substitutions(assignment[2], word)
+            if reads(assignment[2]):
+                tainted.add(assignment[1])
+        command = words[assigned:]
+        if not command:
+            if redirections:
+                found.append(f"{where} redirects into {redirections[0][1]} while the secret is mounted: the file "
+                             "would be kept in the layer")
+            continue
+        shown = " ".join(command[:3])
+        tool = installer(command)
+        if command[0] not in SECRET_STEP_SHELL and (tool is None or tool[1] not in SECRET_STEP_INSTALLS[tool[0]]):
+            found.append(f"{where} runs `{shown}` while the secret is mounted: only pip, uv and poetry installs "
+                         "(and NAME=..., export and test handing them the secret) may run in that step; anything "
+                         "else could write the secret into a file of the layer (pip config, uv auth, poetry config, "
+                         "echo > pip.conf, cp): run it in another RUN")
+        for word in command[1:]:
+            assignment = ASSIGNMENT.fullmatch(word)
+            if command[0] == "export" and assignment:
+                substitutions(assignment[2], word)
+                if reads(assignment[2]):
+                    tainted.add(assignment[1])
+                continue
+            substitutions(word, word)
+            if any(target in word for target in targets):
+                found.append(f"{where} hands the secret file to `{shown}`: read it only as "
+                             "NAME=\"$(cat /run/secrets/ID)\"")
+            elif command[0] not in ("test", "[") and reads(word):
+                found.append(f"{where} puts the secret on the command line of `{shown}`: hand it to the installer "
+                             "through the environment")
+        for operator, target in redirections:
+            if target in targets:
+                found.append(f"{where} redirects the secret file: read it only as NAME=\"$(cat /run/secrets/ID)\"")
+            elif ">" in operator and target not in HARMLESS_TARGETS and not (
+                    operator in (">&", "<&") and (target.isdigit() or target == "-")):
+                found.append(f"{where} redirects into {target} while the secret is mounted: the file would be kept "
+                             "in the layer")
     return found
 
 
@@ -400,6 +531,70 @@ def test_an_install_without_a_secret_mount_is_refused():
 ])
 def test_a_second_index_is_refused(bad: str):
     assert any("adds a second index" in problem for problem in problems(bad)), problems(bad)
+
+
+SECRET_RUN = "RUN --mount=type=secret,id=pip-index-url,required=true "
+READ = 'PIP_INDEX_URL="$(cat /run/secrets/pip-index-url)" && export PIP_INDEX_URL && '
+TO_POETRY = ('url="$(cat /run/secrets/pip-index-url)" && token="${url#*://aws:}" && token="${token%%@*}" && ')
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    (READ + 'pip config set global.index-url "$PIP_INDEX_URL"', ["runs `pip config set`",
+                                                                 "puts the secret on the command line of `pip"]),
+    (READ + "python -m pip config --user edit", ["runs `python -m pip`"]),
+    (READ + 'uv auth login "$PIP_INDEX_URL"', ["runs `uv auth login`", "puts the secret on the command line"]),
+    (TO_POETRY + 'poetry config http-basic.internal aws "$token" && poetry install --no-root',
+     ["runs `poetry config http-basic.internal`", "puts the secret on the command line of `poetry config"]),
+    (TO_POETRY + "POETRY_HTTP_BASIC_INTERNAL_PASSWORD=$token poetry config http-basic.internal aws",
+     ["runs `poetry config http-basic.internal`"]),
+    (READ + 'poetry source add --priority=primary internal "$PIP_INDEX_URL"', ["runs `poetry source add`"]),
+    (READ + 'uv add --index "internal=$PIP_INDEX_URL" acme-core', ["runs `uv add --index`"]),
+    (READ + 'echo "$PIP_INDEX_URL" > /etc/pip.conf', ["runs `echo $PIP_INDEX_URL`", "redirects into /etc/pip.conf"]),
+    (READ + 'printf "[global]\\nindex-url = %s\\n" "$PIP_INDEX_URL" >> /etc/pip.conf',
+     ["redirects into /etc/pip.conf"]),
+    ("cp /run/secrets/pip-index-url /root/.netrc", ["runs `cp", "hands the secret file to `cp"]),
+    ("cat /run/secrets/pip-index-url >> /root/.config/pip/pip.conf",
+     ["hands the secret file to `cat", "redirects into /root/.config/pip/pip.conf"]),
+    ("read -r PIP_INDEX_URL < /run/secrets/pip-index-url", ["runs `read", "redirects the secret file"]),
+    (READ + "pip install --no-input -r requirements.txt > /tmp/install.log", ["redirects into /tmp/install.log"]),
+    (READ + "pip install --no-input -r requirements.txt 2>&1 | tee /tmp/install.log", ["runs `tee /tmp/install.log`"]),
+    (READ + "env >> /tmp/environment", ["runs `env`", "redirects into /tmp/environment"]),
+    (READ + 'sh -c "pip install --no-input -r requirements.txt"', ["runs `sh -c"]),
+    (READ + "./install.sh", ["runs `./install.sh`"]),
+    ('PIP_INDEX_URL="$(cp /run/secrets/pip-index-url /x; cat /x)" && pip install --no-input app==1.0',
+     ["runs a command substitution"]),
+    (READ + "pip install --no-input app==`cat /run/secrets/pip-index-url`", ["runs a command substitution"]),
+    ("PIP_INDEX_URL=$(cat /run/secrets/pip-index-url) pip install --no-input app==1.0",
+     ["a subshell or grouping) that this check does not read"]),
+    (READ + "(pip install --no-input app==1.0)", ["a subshell or grouping) that this check does not read"]),
+])
+def test_a_step_that_could_write_the_mounted_secret_into_the_layer_is_refused(step: str, expected: list[str]):
+    found = problems(with_lines(SECRET_RUN + step))
+    for message in expected:
+        assert any(message in problem for problem in found), (message, found)
+
+
+def test_a_secret_mounted_through_env_or_for_an_exec_form_command_is_held_to_the_same_rules():
+    with_env = "RUN --mount=type=secret,id=pip-index-url,env=PIP_INDEX_URL "
+    assert any("puts the secret on the command line of `echo" in problem
+               for problem in problems(with_lines(with_env + 'echo "$PIP_INDEX_URL" >> pip.conf')))
+    assert any("runs `env`" in problem for problem in problems(with_lines(with_env + "env > /tmp/environment")))
+    assert any("exec-form command" in problem for problem in problems(with_lines(
+        SECRET_RUN + '["cp", "/run/secrets/pip-index-url", "/leak"]')))
+
+
+def test_installs_that_take_the_secret_from_the_environment_pass():
+    for step in (
+        READ + "pip install --no-input -r requirements.txt 2>&1 >/dev/null",
+        READ + "python3 -m pip install --no-input --require-hashes -r requirements.txt",
+        'UV_DEFAULT_INDEX="$(cat /run/secrets/pip-index-url)" && test -n "$UV_DEFAULT_INDEX" && '
+        "export UV_DEFAULT_INDEX && uv sync --frozen --no-dev --no-install-project",
+        TO_POETRY + '[ -n "$token" ] && export POETRY_HTTP_BASIC_INTERNAL_USERNAME=aws '
+        'POETRY_HTTP_BASIC_INTERNAL_PASSWORD="$token" && python -m poetry install --only main --no-root',
+    ):
+        assert problems(with_lines(SECRET_RUN + step)) == [], step
+    # without a secret mount, a step may write files as it likes
+    assert problems(with_lines("RUN echo '[global]' > /etc/pip.conf && cp /etc/pip.conf /tmp/")) == []
 
 
 def test_pip_without_no_input_is_refused():
