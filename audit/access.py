@@ -43,6 +43,7 @@ from audit.pmapper_compat import (
 )
 from audit.render import Rendering
 from audit.sections import Section
+from bootstrap.documents import ci_deploy_policy
 from components.settings import Settings
 from policies import iam_actions
 from policies import iam_documents as iam
@@ -81,6 +82,8 @@ PERMISSIONS_LEVEL = "Permissions management"
 # The worst case inside an account is a principal with ADMINISTRATOR_POLICY (Allow * on *),
 # so only the registry's resource policies stand between it and the registry.
 ADMINISTRATOR_ROLE = "administrator"
+# How the report names the deploy CI role's permissions, which live outside the stack.
+CI_DEPLOY_POLICY = "inline:ci-deploy (python -m bootstrap)"
 IRREVERSIBLE = frozenset(IRREVERSIBLE_ACTIONS)
 OVERWRITE = frozenset(OVERWRITE_ACTIONS)
 REOPEN = frozenset(REOPEN_ACTIONS)
@@ -959,7 +962,11 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         label = f"role {arn.rsplit('/', 1)[-1]} in {arn.split(':')[4]}"
         role = grants.roles.get(arn)
         policies = dict(grants.policies.get(arn, {}))
-        if role is None or not role.declared:
+        if (role is None or not role.declared) and arn == settings.ci_deploy_role_arn:
+            # The deploy CI role holds what `python -m bootstrap` writes for it, derived from the resource
+            # types' handler permissions: the report proves that document, not a guess.
+            policies[CI_DEPLOY_POLICY] = ci_deploy_policy(settings)
+        elif role is None or not role.declared:
             # Its policies live outside the stack: assume the worst of them.
             policies["inline:everything"] = ADMINISTRATOR_POLICY
         return Subject(label, kind, Principal.role(arn, policies, org), role=role,
@@ -1186,8 +1193,9 @@ def access_section(rendering: Rendering) -> Section:
         "admin (Action *): a principal whose identity policy allows everything, so only the resource "
         "policies stop it. owner admin: the same in the owner account; it may write (it owns the registry) but "
         "must be denied deletes, overwrites, reopening names and key loss. deploy role (deployPrincipalArns, "
-        "taken to allow everything when the stack does not declare its policies): the owner admin's rights plus "
-        "reopening names, which pulumi up needs to manage package groups"
+        "taken to allow everything when the stack does not declare its policies, but ciDeployRoleArn held to the "
+        "permissions python -m bootstrap derives for it): at most the owner admin's rights plus reopening names, "
+        "which pulumi up needs to manage package groups"
         + ("; only the break-glass role may delete, overwrite or lose the key." if settings.break_glass_role_arn
            else "."),
         f"organization mode: {settings.organization_id} (aws:PrincipalOrgID)" if settings.organization_mode

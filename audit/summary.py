@@ -27,7 +27,9 @@ def resources_section(rendering: Rendering) -> Section:
         region = resources[0].region
         lines.append(f"{account_label(rendering, account)}  {region}  {len(resources)} resources")
         for resource in resources:
-            flags = " [protected, retained on delete]" if resource.protect else ""
+            kept = [flag for flag, on in (("protected", resource.protect),
+                                          ("retained on delete", resource.retain_on_delete)) if on]
+            flags = f" [{', '.join(kept)}]" if kept else ""
             lines.append(f"  {resource.type:<75} {resource.name}{flags}")
     lines.append("")
     lines.append("Outputs")

@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owner-id", help="the GitHub ID of the repository's owner; with --repository-id, the CI "
                                            "roles trust the immutable subject repo:OWNER@ID/NAME@ID:... only")
     parser.add_argument("--repository-id", help="the repository's GitHub ID (gh api repos/OWNER/NAME --jq .id)")
-    parser.add_argument("--ci-preview-role", required=True, help="ARN of the owner account's preview CI role")
-    parser.add_argument("--ci-deploy-role", required=True, help="ARN of the owner account's deploy CI role")
+    parser.add_argument("--ci-preview-role", help="ARN of the owner account's preview CI role (default: the stack's "
+                                                  "ciPreviewRoleArn)")
+    parser.add_argument("--ci-deploy-role", help="ARN of the owner account's deploy CI role (default: the stack's "
+                                                 "ciDeployRoleArn)")
     parser.add_argument("--state-bucket", metavar="NAME", help="the S3 bucket of the Pulumi state (pulumi login "
                                                                "s3://NAME), in the owner account: adds its policy")
     parser.add_argument("--output-dir", metavar="DIR", type=Path, help="write the CI roles' documents, the state "
@@ -61,6 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack {args.stack}: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_INVALID
     problems = []
+    ci_roles = {}
+    for flag, key, configured in (("--ci-preview-role", "ciPreviewRoleArn", settings.ci_preview_role_arn),
+                                  ("--ci-deploy-role", "ciDeployRoleArn", settings.ci_deploy_role_arn)):
+        given = getattr(args, flag[2:].replace("-", "_"))
+        if given and configured and given != configured:
+            problems.append(f"{flag}: {given} differs from the stack's {key} {configured}: the stack's access report "
+                            "and pack config are derived from the setting; change it there")
+        elif not (given or configured):
+            problems.append(f"{flag}: required while the stack sets no {key}")
+        ci_roles[flag] = given or configured or ""
     owner, _, name = args.repository.partition("/")
     if not GITHUB_OWNER.fullmatch(owner) or not GITHUB_REPO.fullmatch(name) or name in (".", ".."):
         problems.append(f"--repository: {args.repository!r} is not OWNER/NAME")
@@ -68,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     if any(ids) and not all(value and GITHUB_ID.fullmatch(value) for value in ids):
         problems.append("--owner-id, --repository-id: give both GitHub IDs as whole numbers, or neither "
                         "(gh api repos/OWNER/NAME --jq '.owner.id, .id')")
-    for flag, arn in (("--ci-preview-role", args.ci_preview_role), ("--ci-deploy-role", args.ci_deploy_role)):
+    for flag, arn in ci_roles.items():
+        if not arn:
+            continue
         problem = role_arn_problem(arn, settings.owner_account_id, "the CI roles live in the owner account")
         if problem:
             problems.append(f"{flag}: {problem}")
-    preview, deploy = ROLE_ARN.fullmatch(args.ci_preview_role), ROLE_ARN.fullmatch(args.ci_deploy_role)
+    preview, deploy = (ROLE_ARN.fullmatch(ci_roles[flag]) for flag in ("--ci-preview-role", "--ci-deploy-role"))
     if preview and deploy and preview["name"].lower() == deploy["name"].lower():
         problems.append("--ci-deploy-role: names the same role as --ci-preview-role (IAM role names are unique "
                         "ignoring case and path): a preview runs a pull request's code and must not hold the deploy "
@@ -86,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + "\n       ".join(problems), file=sys.stderr)
         return EXIT_INVALID
     repository = f"{owner}@{args.owner_id}/{name}@{args.repository_id}" if all(ids) else args.repository
-    docs = documents(settings, repository, args.ci_preview_role, args.ci_deploy_role, args.state_bucket)
-    files = output_files(settings, docs, args.ci_preview_role, args.ci_deploy_role)
+    ci_preview_role, ci_deploy_role = ci_roles["--ci-preview-role"], ci_roles["--ci-deploy-role"]
+    docs = documents(settings, repository, ci_preview_role, ci_deploy_role, args.state_bucket)
+    files = output_files(settings, docs, ci_preview_role, ci_deploy_role)
     if args.output_dir is not None:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         for file_name, content in files.items():
@@ -96,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({account: {role: {k: json.loads(to_json(v)) for k, v in parts.items()}
                                     for role, parts in roles.items()} for account, roles in docs.items()}, indent=2))
     else:
-        print(summary(settings, args, args.output_dir or Path("DIR")))
+        print(summary(settings, args.stack, (ci_preview_role, ci_deploy_role), args.state_bucket,
+                      args.output_dir))
     return 0
 
 
@@ -118,17 +134,18 @@ def output_files(settings: Settings, docs: dict[str, Any], ci_preview_role: str,
     return files
 
 
-def summary(settings: Settings, args: argparse.Namespace, directory: Path) -> str:
+def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_bucket: str | None,
+            output_dir: Path | None) -> str:
     """What to create where, in order, and the commands that do it (reading the files --output-dir writes)."""
     owner = settings.owner_account_id
-    here = shlex.quote(str(directory))
-    lines = [f"Bootstrap of stack {args.stack} (owner account {owner}, {settings.region}); run in this order."]
-    if args.output_dir is None:
+    here = shlex.quote(str(output_dir or "DIR"))
+    lines = [f"Bootstrap of stack {stack} (owner account {owner}, {settings.region}); run in this order."]
+    if output_dir is None:
         lines.append("The files below are written by the same command with --output-dir DIR; --json prints them "
                      "all as one document.")
     lines += ["", f"1. In the owner account {owner}, the two CI roles (trusted by GitHub OIDC; the stack's first "
                   "`pulumi up` creates the provider):"]
-    for role, arn in (("ci-preview", args.ci_preview_role), ("ci-deploy", args.ci_deploy_role)):
+    for role, arn in zip(("ci-preview", "ci-deploy"), ci_roles, strict=True):
         role_path, role_name = _path_and_name(arn)
         lines += [
             f"   aws iam create-role --role-name {role_name} --path {role_path} "
@@ -137,8 +154,8 @@ def summary(settings: Settings, args: argparse.Namespace, directory: Path) -> st
             f"--policy-document file://{here}/{role}-policy.json",
         ]
     step = 2
-    if args.state_bucket is not None:
-        bucket = args.state_bucket
+    if state_bucket is not None:
+        bucket = state_bucket
         lines += ["", f"{step}. In the owner account, the state bucket {bucket} of `pulumi login s3://{bucket}`: "
                       "versioned, then its policy (it names the CI roles, so they must exist, and it denies changing "
                       "versioning or lifecycle rules, so set those first):",

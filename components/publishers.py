@@ -84,7 +84,9 @@ class GithubPublishers(pulumi.ComponentResource):
                 url=f"https://{docs.GITHUB_OIDC_HOST}",
                 client_id_lists=[docs.GITHUB_OIDC_AUDIENCE],
                 tags=dict(args.tags),
-                opts=child,
+                # Other roles may trust it (the CI roles, roles outside the stack): removing the last publisher
+                # and reader must not take it away from them; only an explicit `pulumi state delete` forgets it.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             self.oidc_provider_arn = provider.arn
             depends = [provider]

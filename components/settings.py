@@ -84,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "createGithubOidcProvider": True,
     "breakGlassRoleArn": "",
     "deployPrincipalArns": [],
+    "ciDeployRoleArn": "",
+    "ciPreviewRoleArn": "",
     "tags": {},
     "readerDeployment": "accounts",
     "organizationalUnitIds": [],
@@ -162,6 +164,10 @@ class Settings:
     # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
     # role, that may change package groups, origin controls and upstreams.
     deploy_principal_arns: tuple[str, ...] = ()
+    # The owner account's CI roles that `python -m bootstrap` writes the documents of: the deploy one runs
+    # `pulumi up` (one of deploy_principal_arns), the preview one runs previews and the drift job.
+    ci_deploy_role_arn: str | None = None
+    ci_preview_role_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     # readerDeployment: "accounts" (a provider per secondary account) or "stackset".
     reader_deployment: str = DEFAULTS["readerDeployment"]
@@ -373,6 +379,36 @@ def _role_arn(value: Any, key: str, problems: _Problems, owner: str | None) -> s
         return str(value)
     problems.add(key, problem)
     return None
+
+
+def _ci_roles(raw: Mapping[str, Any], problems: _Problems, owner: str | None, deploy_principals: list[str],
+              break_glass: str | None) -> tuple[str | None, str | None]:
+    """The owner account's CI roles: the deploy one must be a deploy principal (it runs `pulumi up`, which the
+    domain policy lets change package groups only for those); the preview one runs a pull request's code, so it
+    must be none of them, nor the break-glass role, nor the deploy one."""
+    why = "the CI roles live in the owner account"
+    found: dict[str, str | None] = {}
+    for key in ("ciDeployRoleArn", "ciPreviewRoleArn"):
+        value = _string(raw, key, problems)
+        problem = role_arn_problem(value, owner, why) if value else None
+        if problem:
+            problems.add(key, problem)
+        found[key] = value if value and not problem else None
+    deploy, preview = found["ciDeployRoleArn"], found["ciPreviewRoleArn"]
+    deploy_names = {_role_name_of(arn).lower() for arn in deploy_principals}
+    if deploy and _role_name_of(deploy).lower() not in deploy_names:
+        problems.add("ciDeployRoleArn", f"{deploy} must also be listed in deployPrincipalArns: it runs `pulumi up`, "
+                                        "which the domain policy lets change package groups only for those roles")
+    if preview:
+        for other_key, other in (("ciDeployRoleArn", deploy), ("breakGlassRoleArn", break_glass)):
+            if other and _role_name_of(preview).lower() == _role_name_of(other).lower():
+                problems.add("ciPreviewRoleArn", f"{preview} names the same role as {other_key} (IAM role names are "
+                                                 "unique ignoring case and path): a preview runs a pull request's "
+                                                 "code and must not hold that role's rights")
+        if _role_name_of(preview).lower() in deploy_names:
+            problems.add("ciPreviewRoleArn", f"{preview} is listed in deployPrincipalArns: a preview runs a pull "
+                                             "request's code and must not be exempt from the domain policy's Denies")
+    return deploy, preview
 
 
 # Roles AWS or the organization owns in member accounts (exact names, then name prefixes), ignoring case: the
@@ -800,6 +836,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             continue
         deploy_principals.append(arn)
 
+    ci_deploy, ci_preview = _ci_roles(raw, problems, owner, deploy_principals, break_glass)
+
     create_oidc = _bool(raw, "createGithubOidcProvider", problems, DEFAULTS["createGithubOidcProvider"])
 
     publishers: list[Publisher] = []
@@ -850,6 +888,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
                 "unique ignoring case)",
             )
     for key, arns in (("breakGlassRoleArn", [break_glass] if break_glass else []),
+                      ("ciPreviewRoleArn", [ci_preview] if ci_preview else []),
                       *((f"deployPrincipalArns[{i}]", [arn]) for i, arn in enumerate(deploy_principals))):
         for arn in arns:
             repository = publisher_roles.get(_role_name_of(arn).lower())
@@ -898,6 +937,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         create_github_oidc_provider=create_oidc,
         break_glass_role_arn=break_glass,
         deploy_principal_arns=tuple(deploy_principals),
+        ci_deploy_role_arn=ci_deploy,
+        ci_preview_role_arn=ci_preview,
         tags=tags,
         reader_deployment=deployment,
         organizational_unit_ids=units,
@@ -920,6 +961,7 @@ STRUCTURED_KEYS = (
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
     "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",
+    "ciDeployRoleArn", "ciPreviewRoleArn",
     "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
     "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval",
 )

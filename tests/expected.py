@@ -32,6 +32,11 @@ LOSS_COLUMNS = (
 )
 # What a deploy role may do of them: pulumi up manages package groups and origin controls.
 DEPLOY_COLUMNS = ("reopen names", "archive or unlist versions")
+# Of the report's columns, what the deploy CI role may do when held to the permissions python -m bootstrap derives
+# for it (the create, read, update, delete and list handlers of the stack's resource types): manage resources and
+# their policies and reopen names (package groups), but neither read nor publish a package nor change a version's
+# status, which no handler needs.
+CI_DEPLOY_ALLOWED = ("any write", "any permissions change", "reopen names")
 
 # --- resource types, as Pulumi records them ---------------------------------------------------------
 

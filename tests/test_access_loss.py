@@ -12,7 +12,7 @@ import pytest
 
 from audit.access import access_report, access_section
 from audit.render import Rendering, render
-from tests.expected import BREAK_GLASS, DEPLOY_COLUMNS, DEPLOYER, LOSS_COLUMNS, OWNER, OWNER_ADMIN
+from tests.expected import BREAK_GLASS, CI_DEPLOY_ALLOWED, DEPLOY_COLUMNS, DEPLOYER, LOSS_COLUMNS, OWNER, OWNER_ADMIN
 
 
 def table(rendering: Rendering) -> dict[str, dict[str, bool]]:
@@ -35,10 +35,15 @@ def without_statement(rendering: Rendering, name: str, key: str, sid: str) -> Re
     return replace(rendering, resources=[changed(r) if r.name == name else r for r in rendering.resources])
 
 
+CI_DEPLOY_LOSSES = {column: column in CI_DEPLOY_ALLOWED for column in LOSS_COLUMNS}
+OPERATOR = f"arn:aws:iam::{OWNER}:role/platform-admin"
+
+
 def test_prod_owner_admin_loses_nothing_and_the_deploy_role_only_reopens(prod):
     rows = table(prod)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
-    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), **dict.fromkeys(DEPLOY_COLUMNS, True)}
+    # Held to its derived permissions, the deploy CI role reopens names (package groups) and does no other loss.
+    assert losses(rows[DEPLOYER]) == CI_DEPLOY_LOSSES == {**dict.fromkeys(LOSS_COLUMNS, False), "reopen names": True}
     # Nobody outside the owner account can lose or reopen anything either.
     for label, row in rows.items():
         if OWNER not in label:
@@ -50,7 +55,18 @@ def test_the_break_glass_role_may_do_every_loss_and_nobody_else_gains_it():
     rows = table(render("prod", overrides={"pypi-registry:breakGlassRoleArn": BREAK_GLASS}))
     assert losses(rows[f"role break-glass in {OWNER}"]) == dict.fromkeys(LOSS_COLUMNS, True)
     assert losses(rows[OWNER_ADMIN]) == dict.fromkeys(LOSS_COLUMNS, False)
-    assert losses(rows[DEPLOYER]) == {**dict.fromkeys(LOSS_COLUMNS, False), **dict.fromkeys(DEPLOY_COLUMNS, True)}
+    assert losses(rows[DEPLOYER]) == CI_DEPLOY_LOSSES
+
+
+def test_an_operator_is_taken_to_allow_everything_and_only_the_deploy_exemptions_let_it_through():
+    """A deploy principal whose policies live outside the stack and outside python -m bootstrap (an operator's SSO
+    role) is taken as Action "*": the domain and key policies alone must stop every loss it is not exempt from."""
+    principals = ["arn:aws:iam::111122223333:role/pypi-registry-ci-deploy", OPERATOR]
+    rows = table(render("prod", overrides={"pypi-registry:deployPrincipalArns": principals}))
+    operator = rows[f"role platform-admin in {OWNER}"]
+    assert losses(operator) == {**dict.fromkeys(LOSS_COLUMNS, False), **dict.fromkeys(DEPLOY_COLUMNS, True)}
+    assert operator["read internal"] and operator["publish acme-core"]
+    assert losses(rows[DEPLOYER]) == CI_DEPLOY_LOSSES
 
 
 @pytest.mark.parametrize(("name", "key", "sid", "column", "action"), [

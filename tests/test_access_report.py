@@ -15,7 +15,7 @@ from audit.access import access_report, access_section, codeartifact_actions, ex
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from tests.expected import (
-    DEPLOY_COLUMNS,
+    CI_DEPLOY_ALLOWED,
     DEPLOYER,
     DOMAIN_ARN,
     INTERNAL_PACKAGES,
@@ -74,9 +74,9 @@ def test_prod_secondaries_read_only_outsider_nothing_publishers_their_own_packag
     }
     assert rows["publisher acme/data-tools"] == {**NOTHING, "read internal": True, "publish acme-data-tools": True}
     # The owner's administrator may do anything but lose packages, reopen names or change version status;
-    # the deploy role may also do these two (pulumi up manages package groups).
+    # the deploy CI role holds only what its resources' handlers need.
     assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSS_COLUMNS, False)}
-    assert rows[DEPLOYER] == {**rows[OWNER_ADMIN], **dict.fromkeys(DEPLOY_COLUMNS, True)}
+    assert rows[DEPLOYER] == {**dict.fromkeys(rows[OWNER_ADMIN], False), **dict.fromkeys(CI_DEPLOY_ALLOWED, True)}
     assert len(rows) == 3 + 3 + 1 + 2 + 1 + 1
 
 

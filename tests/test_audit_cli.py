@@ -69,6 +69,8 @@ def test_text_summary_groups_resources_by_account():
     for account in SECONDARIES:
         assert f"{account} (secondary)  {REGION}  4 resources" in text
     assert "registry-domain [protected, retained on delete]" in text
+    # The GitHub OIDC provider outlives the last publisher: the CI roles trust it too.
+    assert "publishers-github-oidc [retained on delete]" in text
     assert text.rstrip().endswith("All checks passed.")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ from components.settings import parse_settings
 from tests.test_stackset import raw_settings
 
 OWNER = "111122223333"
-PREVIEW = f"arn:aws:iam::{OWNER}:role/ci-preview"
-DEPLOY = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+# As Pulumi.prod.yaml sets ciPreviewRoleArn and ciDeployRoleArn.
+PREVIEW = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-preview"
+DEPLOY = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -47,12 +47,13 @@ def test_the_prod_documents_name_every_account_and_role(capsys):
 
 @pytest.mark.parametrize(("changes", "expected"), [
     ({"--ci-deploy-role": PREVIEW}, "--ci-deploy-role: names the same role as --ci-preview-role"),
-    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/CI-Preview"}, "names the same role as --ci-preview-role"),
+    ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ops/PyPI-Registry-CI-Preview"},
+     "names the same role as --ci-preview-role"),
     ({"--ci-preview-role": f"arn:aws:iam::{OWNER}:root"}, "--ci-preview-role: 'arn:aws:iam::111122223333:root' "
      "must be an IAM role ARN"),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:user/deployer"}, "--ci-deploy-role: "),
     ({"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-*"}, "must be an IAM role ARN"),
-    ({"--ci-preview-role": "arn:aws:iam::999988887777:role/ci-preview"},
+    ({"--ci-preview-role": "arn:aws:iam::999988887777:role/pypi-registry-ci-preview"},
      "is a role in account 999988887777, not in the owner account 111122223333; the CI roles live in the owner "
      "account"),
     ({"--repository": "acme"}, "--repository: 'acme' is not OWNER/NAME"),
@@ -147,7 +148,7 @@ def test_without_json_a_summary_says_what_to_create_where_and_how(capsys):
     assert status == 0 and err == ""
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
-    assert "aws iam create-role --role-name ci-preview --path / --assume-role-policy-document " \
+    assert "aws iam create-role --role-name pypi-registry-ci-preview --path / --assume-role-policy-document " \
            "file://DIR/ci-preview-trust.json" in out
     assert "aws s3api put-bucket-policy --bucket acme-pulumi-state --policy file://DIR/state-bucket-policy.json" in out
     assert "In each secondary account (012345678901, 444455556666, 777788889999)" in out
@@ -156,23 +157,22 @@ def test_without_json_a_summary_says_what_to_create_where_and_how(capsys):
     assert "StackSet" not in out
 
 
-def test_a_role_path_is_passed_to_create_role(capsys):
-    status, out, _ = run(capsys, *good(**{"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci/pypi/deployer"}))
-    assert status == 0
-    assert "aws iam create-role --role-name deployer --path /ci/pypi/ " in out
+def test_a_role_path_is_passed_to_create_role():
+    settings = stack_settings(load_stack_config("prod", PROJECT_DIR))
+    text = summary(settings, "prod", (PREVIEW, f"arn:aws:iam::{OWNER}:role/ci/pypi/deployer"), None, None)
+    assert "aws iam create-role --role-name deployer --path /ci/pypi/ " in text
 
 
 def test_in_stack_set_mode_the_summary_gives_the_organization_commands_and_no_roles_in_the_units():
     settings = parse_settings(raw_settings(), "eu-west-1")
-    args = Namespace(stack="orgscale", ci_preview_role=PREVIEW, ci_deploy_role=DEPLOY, state_bucket=None,
-                     output_dir=Path("out"))
-    text = summary(settings, args, Path("out"))
+    text = summary(settings, "orgscale", (PREVIEW, DEPLOY), None, Path("out"))
     assert "aws organizations enable-aws-service-access --service-principal " \
            "member.org.stacksets.cloudformation.amazonaws.com" in text
     assert f"aws organizations register-delegated-administrator --account-id {OWNER} " in text
     assert "In each secondary account (012345678901)" in text  # the management account, outside every StackSet
     assert "need no preview or deploy role" in text
-    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF"), "eu-west-1"), args, Path("out"))
+    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF"), "eu-west-1"), "orgscale", (PREVIEW, DEPLOY),
+                      None, Path("out"))
     assert "register-delegated-administrator" not in as_self
 
 
@@ -207,3 +207,29 @@ def test_an_output_path_that_is_a_file_exits_2(capsys, tmp_path):
     status, out, err = run(capsys, *good(**{"--output-dir": str(existing)}))
     assert status == EXIT_INVALID and out == "" and "exists and is not a directory" in err
     assert existing.read_text() == "keep"
+
+
+# --- the CI roles from the stack's settings -------------------------------------------------------------------
+
+
+def test_the_ci_roles_default_to_the_stacks_settings_and_a_different_flag_is_refused(capsys):
+    status, out, _ = run(capsys, "--repository", "acme/pypi-registry", "--json")
+    assert status == 0
+    assert json.loads(out) == json.loads(run(capsys, *good(), "--json")[1])
+    other = f"arn:aws:iam::{OWNER}:role/ci-deploy"
+    status, out, err = run(capsys, *good(**{"--ci-deploy-role": other}))
+    assert status == EXIT_INVALID and out == ""
+    assert f"--ci-deploy-role: {other} differs from the stack's ciDeployRoleArn {DEPLOY}" in err
+
+
+def test_without_the_settings_the_ci_role_flags_are_required(capsys, monkeypatch, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    stack = (PROJECT_DIR / "Pulumi.prod.yaml").read_text().splitlines()
+    (tmp_path / "Pulumi.prod.yaml").write_text("\n".join(line for line in stack if ":ci" not in line) + "\n")
+    monkeypatch.setattr("bootstrap.__main__.PROJECT_DIR", tmp_path)
+    status, out, err = run(capsys, "--repository", "acme/pypi-registry")
+    assert status == EXIT_INVALID and out == ""
+    assert "--ci-preview-role: required while the stack sets no ciPreviewRoleArn" in err
+    assert "--ci-deploy-role: required while the stack sets no ciDeployRoleArn" in err
+    status, out, _ = run(capsys, *good(**{"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-deploy"}), "--json")
+    assert status == 0 and json.loads(out)[OWNER]["ci-deploy"]

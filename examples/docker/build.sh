@@ -8,6 +8,8 @@
 #   eval "$(python -m pypi_login --stack-outputs outputs.json)"
 #   ./build.sh -t myapp:dev .
 #   ./build.sh -f Dockerfile.uv -t myapp:dev .
+#   ./build.sh -f Dockerfile.uv-lock -t myapp:dev .   # uv.lock
+#   ./build.sh -f Dockerfile.poetry -t myapp:dev .    # poetry.lock
 #
 # In GitHub Actions, after the codeartifact-install action (it sets PIP_INDEX_URL for the job,
 # from the read-only CI reader role):
