@@ -30,6 +30,7 @@ from audit.grants import (
     StackSetMember,
     role_grants,
     stack_set_members,
+    stack_set_target_problems,
     trusted_by,
 )
 from audit.pmapper_compat import (
@@ -898,7 +899,8 @@ def _packages_of(repository_arn: str) -> str:
 
 
 def _unused_account(settings: Settings, start: int, members: Iterable[StackSetMember] = ()) -> str:
-    taken = {settings.owner_account_id, *settings.secondary_account_ids, *(m.account for m in members)}
+    taken = {settings.owner_account_id, *settings.secondary_account_ids, *(m.account for m in members),
+             *([settings.management_account_id] if settings.management_account_id else [])}
     candidate = start
     while f"{candidate:012d}" in taken:
         candidate -= 1
@@ -926,7 +928,7 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
     owner = settings.owner_account_id
     break_glass = settings.break_glass_role_arn
     readers = {settings.reader_role_arn(account): f"reader {account}" for account in settings.secondary_account_ids}
-    readers.update({settings.reader_role_arn(m.account): f"reader in {m.label}" for m in members})
+    readers.update({settings.stack_set_reader_role_arn(m.account): f"reader in {m.label}" for m in members})
     publishers = {settings.publisher_role_arn(publisher): publisher for publisher in settings.publishers}
     deployers = set(settings.deploy_principal_arns)
 
@@ -1090,6 +1092,7 @@ def access_report(rendering: Rendering) -> AccessReport:
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
     violations += Registry.problems(rendering)
+    violations += stack_set_target_problems(rendering)
     violations += [f"the registry's resource policies allow {pattern}, which names no action the Service "
                    "Authorization Reference documents: the proof cannot decide what it grants"
                    for pattern in iam_actions.undocumented_actions(registry.all_statements())]

@@ -93,6 +93,10 @@ DEFAULTS: dict[str, Any] = {
     "stackSetMaxConcurrentPercentage": 25,
     "stackSetFailureTolerancePercentage": 10,
     "retainStacksOnAccountRemoval": False,
+    # Never readerRoleName: both can live in one account (a switch between the modes), and a StackSet
+    # creating a role of an existing name fails with EntityAlreadyExists.
+    "stackSetReaderRoleName": "codeartifact-pypi-org-reader",
+    "managementAccountId": "",
 }
 
 
@@ -177,6 +181,11 @@ class Settings:
     stack_set_max_concurrent_percentage: int = DEFAULTS["stackSetMaxConcurrentPercentage"]
     stack_set_failure_tolerance_percentage: int = DEFAULTS["stackSetFailureTolerancePercentage"]
     retain_stacks_on_account_removal: bool = DEFAULTS["retainStacksOnAccountRemoval"]
+    # The reader role the StackSet puts into each member account: never reader_role_name.
+    stack_set_reader_role_name: str = DEFAULTS["stackSetReaderRoleName"]
+    # StackSet mode: the organization's management account, which no service-managed StackSet reaches
+    # (the owner account with stackSetCallAs SELF; None when not given).
+    management_account_id: str | None = None
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
@@ -207,6 +216,9 @@ class Settings:
 
     def reader_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.reader_role_name}"
+
+    def stack_set_reader_role_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{self.stack_set_reader_role_name}"
 
     def deploy_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.deploy_role_name}"
@@ -734,6 +746,77 @@ def _organizational_units(raw: Mapping[str, Any], problems: _Problems, deploymen
     return tuple(units)
 
 
+def _stack_set_reader_role(raw: Mapping[str, Any], problems: _Problems, deployment: str | None,
+                           role_names: Mapping[str, str | None], domain: str | None) -> str | None:
+    """The StackSet's reader role name: never the per-account reader's (nor the deploy or preview role's), so
+    that an account holding both (while it moves between the modes) never meets a name that already exists."""
+    key = "stackSetReaderRoleName"
+    name = _string(raw, key, problems, default=DEFAULTS[key])
+    if name is None:
+        return None
+    if not IAM_ROLE_NAME.fullmatch(name):
+        problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
+        return None
+    if reserved := _reserved_role(name):
+        problems.add(key, f"{name!r} is {reserved}: this stack would rewrite or delete a role it does not own; "
+                          "choose a name of its own")
+        return None
+    if deployment != "stackset":
+        return name
+    same = [other_key for other_key, other in role_names.items() if other is not None and name.lower() == other.lower()]
+    for other_key in same:
+        problems.add(key, f"must differ from {other_key}, ignoring case: an account can hold both roles (the "
+                     "per-account reader while it moves to or from the StackSet, the deploy and preview roles "
+                     "of a secondary account), and the StackSet would fail with EntityAlreadyExists")
+    reader = role_names.get("readerRoleName")
+    if domain is not None and reader is not None and not same:
+        # The template's managed policy is named like the per-account one: `<role>-<domain>`.
+        ours = f"{name}-{domain}".lower()
+        theirs = {f"{reader}-{domain}".lower(): "the per-account reader's policy",
+                  f"{reader}-permissions-boundary".lower(): "the per-account reader's permissions boundary"}
+        if ours in theirs:
+            problems.add(key, f"its policy {name}-{domain} would have the name of {theirs[ours]}, and IAM policy "
+                              "names are unique in an account ignoring case; choose another name")
+    return name
+
+
+def _management_account(raw: Mapping[str, Any], problems: _Problems, deployment: str | None, call_as: str | None,
+                        owner: str | None, accounts: list[str], units: tuple[str, ...]) -> str | None:
+    """The organization's management account, which AWS never deploys a service-managed StackSet into, even
+    when it sits in a targeted OU or under the targeted root: it reads only through secondaryAccountIds."""
+    key = "managementAccountId"
+    given = _string(raw, key, problems)
+    management = _account_id(given, key, problems) if given is not None else None
+    if deployment != "stackset":
+        if given is not None:
+            problems.add(key, "applies only with readerDeployment: stackset (no StackSet, no account it skips); "
+                              "set readerDeployment or remove the key")
+        return None
+    if call_as == "SELF":
+        if management is not None and owner is not None and management != owner:
+            problems.add(key, f"{management} is not ownerAccountId {owner}: with stackSetCallAs SELF the owner "
+                              "account creates the StackSet as the organization's management account")
+        # The owner reads as the owner: it needs no reader.
+        return owner
+    if management is not None and management == owner:
+        problems.add(key, f"{management} is ownerAccountId: the management account creates StackSets as SELF, "
+                          "never as a delegated administrator; set stackSetCallAs: SELF")
+    roots = [unit for unit in units if ROOT_ID.fullmatch(unit)]
+    if call_as == "DELEGATED_ADMIN" and roots:
+        # The root promises every account; the management account is the one AWS leaves out.
+        if given is None:
+            problems.add(key, f"is required when organizationalUnitIds targets the root {roots[0]} with "
+                              "stackSetCallAs DELEGATED_ADMIN: the root holds every account, but AWS never deploys "
+                              "the StackSet into the management account, so name it and list it in "
+                              "secondaryAccountIds (or target organizational units instead of the root)")
+        elif management is not None and management not in accounts:
+            problems.add(key, f"{management} is not in secondaryAccountIds: the root {roots[0]} holds every "
+                              "account, but AWS never deploys the StackSet into the management account, so it "
+                              "would be the one account without a reader; list it in secondaryAccountIds (or "
+                              "target organizational units instead of the root)")
+    return management
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Validate raw config values (keys without the project prefix) into Settings.
 
@@ -914,10 +997,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     max_concurrent = _percentage(raw, "stackSetMaxConcurrentPercentage", problems, low=1)
     failure_tolerance = _percentage(raw, "stackSetFailureTolerancePercentage", problems, low=0)
     retain_stacks = _bool(raw, "retainStacksOnAccountRemoval", problems, DEFAULTS["retainStacksOnAccountRemoval"])
+    stack_set_reader = _stack_set_reader_role(raw, problems, deployment, role_names, domain)
+    management = _management_account(raw, problems, deployment, call_as, owner, accounts, units)
 
     # A value is None only where a problem was added; the `is None` tests say so to the type checker.
     if (problems.items or owner is None or domain is None or deploy_name is None or preview_name is None
-            or reader_name is None or store is None or internal is None or deployment is None or call_as is None):
+            or reader_name is None or store is None or internal is None or deployment is None or call_as is None
+            or stack_set_reader is None):
         raise ConfigError(problems.items)
 
     settings = Settings(
@@ -946,6 +1032,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         stack_set_max_concurrent_percentage=max_concurrent,
         stack_set_failure_tolerance_percentage=failure_tolerance,
         retain_stacks_on_account_removal=retain_stacks,
+        stack_set_reader_role_name=stack_set_reader,
+        management_account_id=management,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     oversize = size_problems(settings)
@@ -963,7 +1051,8 @@ SCALAR_KEYS = (
     "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",
     "ciDeployRoleArn", "ciPreviewRoleArn",
     "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
-    "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval",
+    "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval", "stackSetReaderRoleName",
+    "managementAccountId",
 )
 
 
