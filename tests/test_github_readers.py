@@ -4,6 +4,7 @@ the program, held to read-only by the pack and by the access proof."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -155,7 +156,7 @@ def test_a_thousand_repositories_fill_reader_roles_each_trust_policy_within_the_
     roles = settings.github_reader_roles
     assert all(trust_size(settings, role) <= docs.TRUST_POLICY_LIMIT for role in roles)
     # Filled: no role could have taken the next repository in.
-    for role, following in zip(roles, roles[1:], strict=False):
+    for role, following in itertools.pairwise(roles):
         fuller = replace(role, readers=(*role.readers, following.readers[0]))
         assert trust_size(settings, fuller) > docs.TRUST_POLICY_LIMIT
     assert [role.name for role in roles[:3]] == ["gh-pypi-reader", "gh-pypi-reader-2", "gh-pypi-reader-3"]
