@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from audit.access import access_section, expand_decisions
+from audit.dependabot import dependabot_yml
 from audit.guardrails import guardrails_section, pack_config, pack_config_path, render_pack_config
 from audit.render import Rendering, render
 from audit.sections import Section
 from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from audit.summary import resources_section
-from components.bots import dependabot_yml
 from components.settings import ConfigError
 
 # Each check turns the rendering into one section of the report.

@@ -15,11 +15,11 @@ from ruamel.yaml import YAML
 
 from audit.__main__ import main
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
+from audit.dependabot import dependabot_registry, dependabot_yml
 from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from components import policy_documents as docs
-from components.bots import dependabot_registry, dependabot_yml
 from components.settings import ConfigError, parse_settings
 from tests.expected import GITHUB_OIDC_PROVIDER, INTERNAL_PACKAGES, OWNER, REGION
 

@@ -1,4 +1,5 @@
-"""What a repository puts in `.github/dependabot.yml` to let Dependabot read the registry through its reader role.
+"""What a repository puts in `.github/dependabot.yml` to let Dependabot read the registry through its reader role,
+derived from the stack's settings (`python -m audit --dependabot-yml OWNER/NAME` prints it).
 
 Dependabot's proxy (dependabot/proxy, internal/oidc) reads `aws-region`, `account-id`, `role-name`, `domain` and
 `domain-owner` from a registry entry, asks GitHub for an OIDC token with audience `sts.amazonaws.com`, assumes
