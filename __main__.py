@@ -65,4 +65,8 @@ if stack_set_readers is not None:
         "readerRoleName": settings.stack_set_reader_role_name,
     })
 if publishers.ci_reader_role_arn is not None:
+    # The first CI reader role, as before there were more; githubReaderRoleArns names each repository's.
     pulumi.export("githubReaderRoleArn", publishers.ci_reader_role_arn)
+    pulumi.export("githubReaderRoleArns", publishers.ci_reader_role_arns)
+if publishers.dependabot_role_arns:
+    pulumi.export("dependabotRoleArns", publishers.dependabot_role_arns)

@@ -703,6 +703,7 @@ def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com
 READER = "reader role"
 OTHER_ROLE = "other role"
 GITHUB_READER = "GitHub CI reader"
+DEPENDABOT_READER = "Dependabot reader"
 SECONDARY_ADMIN = "admin (Action *)"
 ORGANIZATION_MEMBER = "organization member, admin (Action *)"
 OUTSIDER = "outsider, admin (Action *)"
@@ -710,8 +711,8 @@ PUBLISHER = "publisher"
 OWNER_ADMIN = "owner admin (Action *)"
 DEPLOY_ROLE = "deploy role"
 BREAK_GLASS = "break-glass role"
-KIND_ORDER = (READER, GITHUB_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER, OWNER_ADMIN,
-              DEPLOY_ROLE, BREAK_GLASS)
+KIND_ORDER = (READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER,
+              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS)
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
 
@@ -833,7 +834,7 @@ class AccessPlan:
 
 
 # Held to Read and List in every service, as in CodeArtifact.
-READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, OTHER_ROLE, PUBLISHER})
+READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, PUBLISHER})
 
 
 def beyond_codeartifact(subject: Subject) -> list[str]:
@@ -937,11 +938,14 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         return Subject(label, kind, principal, role=grants.roles.get(arn), **rules)
 
     subjects = [role_subject(arn, label, READER) for arn, label in readers.items()]
-    if settings.github_readers:
-        subjects.append(role_subject(settings.github_reader_role_arn, "GitHub CI reader", GITHUB_READER))
+    # Every CI and Dependabot reader role, held to Read and List like the readers above.
+    github_readers = {settings.owner_role_arn(role.name): (f"{kind} {role.name}", kind)
+                      for kind, roles in ((GITHUB_READER, settings.github_reader_roles),
+                                          (DEPENDABOT_READER, settings.dependabot_roles)) for role in roles}
+    subjects += [role_subject(arn, label, kind) for arn, (label, kind) in github_readers.items()]
     for arn, role in grants.roles.items():
         if (arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers
-                and not (settings.github_readers and arn == settings.github_reader_role_arn)):
+                and arn not in github_readers):
             where = "" if role.declared else ", not declared here"
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))

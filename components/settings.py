@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.policy_documents import size_problems
+from components.policy_documents import TRUST_POLICY_LIMIT, github_trust_policy, size_problems, to_json
 
 PROJECT = "pypi-registry"
 
@@ -81,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "readerRoleName": "codeartifact-pypi-reader",
     "publishers": [],
     "githubReaders": [],
+    "dependabotReaders": [],
     "createGithubOidcProvider": True,
     "breakGlassRoleArn": "",
     "deployPrincipalArns": [],
@@ -141,9 +142,32 @@ class GithubReader:
     subjects: tuple[str, ...]
 
 
-# One role for every CI consumer: deterministic, and never one of the gh-publish-* names.
+@dataclass(frozen=True)
+class ReaderRole:
+    """One read-only GitHub OIDC role and the repositories whose subjects its trust policy lists."""
+
+    name: str
+    readers: tuple[GithubReader, ...]
+
+    @property
+    def subjects(self) -> list[str]:
+        return [subject for reader in self.readers for subject in reader.subjects]
+
+
+# The CI readers' roles: `gh-pypi-reader`, then `gh-pypi-reader-2`, `-3`, ... as the repositories fill each
+# trust policy (deterministic, and never one of the gh-publish-* names).
 GITHUB_READER_ROLE_NAME = "gh-pypi-reader"
 GITHUB_READER_CONTEXTS = ("pull_request", "ref:refs/heads/main")
+# Dependabot's update jobs run on the default branch; its proxy assumes arn:aws:iam::ACCOUNT:role/NAME (no path)
+# with the session name `dependabot-update` (dependabot/proxy, internal/oidc/actions_oidc.go).
+DEPENDABOT_ROLE_NAME = "dependabot-pypi-reader"
+DEPENDABOT_CONTEXTS = ("ref:refs/heads/main",)
+# Far above what a thousand repositories need (each role holds 15-22 of them), and well within IAM's default
+# quota of 1,000 roles per account: a list that needs more is more likely a mistake than an organization.
+READER_ROLES_MAX = 200
+# Any name one of those roles can take, ignoring case as IAM does.
+READER_ROLE_NAME = re.compile(
+    rf"(?:{GITHUB_READER_ROLE_NAME}|{DEPENDABOT_ROLE_NAME})(?:-[1-9][0-9]*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -163,6 +187,7 @@ class Settings:
     internal_repository: str = DEFAULTS["internalRepositoryName"]
     publishers: tuple[Publisher, ...] = ()
     github_readers: tuple[GithubReader, ...] = ()
+    dependabot_readers: tuple[GithubReader, ...] = ()
     create_github_oidc_provider: bool = DEFAULTS["createGithubOidcProvider"]
     break_glass_role_arn: str | None = None
     # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
@@ -231,9 +256,28 @@ class Settings:
         not by the stack, so that the deploy role there can never make the reader more than a reader."""
         return f"arn:aws:iam::{account_id}:policy/{self.reader_role_name}-permissions-boundary"
 
+    def owner_role_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{self.owner_account_id}:role/{name}"
+
     @property
     def github_reader_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.owner_account_id}:role/{GITHUB_READER_ROLE_NAME}"
+        """The first CI reader role, which every repository used before there were more."""
+        return self.owner_role_arn(GITHUB_READER_ROLE_NAME)
+
+    @functools.cached_property
+    def github_reader_roles(self) -> tuple[ReaderRole, ...]:
+        """The CI readers' roles, each trust policy within IAM's limit (`reader_roles`)."""
+        return reader_roles(self, self.github_readers, GITHUB_READER_ROLE_NAME)
+
+    @functools.cached_property
+    def dependabot_roles(self) -> tuple[ReaderRole, ...]:
+        return reader_roles(self, self.dependabot_readers, DEPENDABOT_ROLE_NAME)
+
+    @property
+    def reader_role_arns_by_repository(self) -> dict[str, dict[str, str]]:
+        """{"github": {owner/name: role ARN}, "dependabot": {...}}: the role each repository assumes."""
+        return {kind: {reader.repository: self.owner_role_arn(role.name) for role in roles for reader in role.readers}
+                for kind, roles in (("github", self.github_reader_roles), ("dependabot", self.dependabot_roles))}
 
     def publisher_role_arn(self, publisher: Publisher) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{publisher.role_name}"
@@ -253,6 +297,25 @@ class Settings:
 
     def package_group_pattern(self, prefix: str) -> str:
         return f"/pypi//{prefix}~"
+
+
+def reader_roles(settings: Settings, readers: tuple[GithubReader, ...], base_name: str) -> tuple[ReaderRole, ...]:
+    """The readers in listed order, each role filled until the next repository's subjects would take its trust
+    policy over IAM's default limit, then the next role (`base_name`, `base_name-2`, ...).
+
+    A repository's role depends only on the entries before it, so appending repositories never moves one
+    (removing or inserting one may move those after it: the stack outputs name each repository's role). A
+    repository whose subjects alone exceed the limit gets a role of its own, which `size_problems` refuses."""
+    groups: list[list[GithubReader]] = []
+    for reader in readers:
+        trial = [subject for member in (groups[-1] if groups else []) for subject in member.subjects]
+        trial += reader.subjects
+        if groups and len(to_json(github_trust_policy(settings, trial))) <= TRUST_POLICY_LIMIT:
+            groups[-1].append(reader)
+        else:
+            groups.append([reader])
+    return tuple(ReaderRole(base_name if index == 0 else f"{base_name}-{index + 1}", tuple(group))
+                 for index, group in enumerate(groups))
 
 
 # --- parsing -------------------------------------------------------------------
@@ -481,6 +544,7 @@ def _git_ref_problem(name: str) -> str | None:
 
 PULL_REQUEST_RULE = "pull requests must never publish"
 READER_PULL_REQUEST_RULE = "readers may use `pull_request` itself, nothing else that names it"
+DEPENDABOT_PULL_REQUEST_RULE = "Dependabot's update jobs run on a branch (ref:refs/heads/BRANCH), never as pull_request"
 
 
 def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_REQUEST_RULE) -> str | None:
@@ -509,12 +573,12 @@ def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_R
 
 
 def _subject_problem(subject: Any, repository: str, *, read_only: bool = False,
-                     ids: tuple[str, str] | None = None) -> str | None:
+                     ids: tuple[str, str] | None = None, pull_request_rule: str | None = None) -> str | None:
     """Why a GitHub OIDC `sub` may not be trusted, or None when it is fine.
 
     A read-only role may also trust the `pull_request` subject: CI of a pull request installs
     packages, and GitHub gives no OIDC token to pull requests from forks."""
-    pull_request_rule = READER_PULL_REQUEST_RULE if read_only else PULL_REQUEST_RULE
+    pull_request_rule = pull_request_rule or (READER_PULL_REQUEST_RULE if read_only else PULL_REQUEST_RULE)
     if not isinstance(subject, str):
         return f"subject {subject!r} must be a string"
     if "*" in subject or "?" in subject:
@@ -591,7 +655,7 @@ def _github_entry(value: Any, key: str, fields: tuple[str, ...], shape: str, pro
 
 
 def _subjects(value: Mapping[str, Any], key: str, repository: str, contexts: tuple[str, ...], problems: _Problems,
-              *, read_only: bool = False) -> tuple[list[Any], bool] | None:
+              *, read_only: bool = False, pull_request_rule: str | None = None) -> tuple[list[Any], bool] | None:
     """(the entry's subjects, or the default contexts in the form its IDs call for, whether each is fine); None
     when there is no list at all."""
     ids = _github_ids(value, key, problems)
@@ -603,7 +667,8 @@ def _subjects(value: Mapping[str, Any], key: str, repository: str, contexts: tup
         return None
     ok = True
     for i, subject in enumerate(subjects):
-        problem = _subject_problem(subject, repository, read_only=read_only, ids=ids)
+        problem = _subject_problem(subject, repository, read_only=read_only, ids=ids,
+                                   pull_request_rule=pull_request_rule)
         if problem:
             problems.add(f"{key}.subjects[{i}]", problem)
             ok = False
@@ -645,13 +710,20 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     return Publisher(repository=repository, packages=tuple(packages), subjects=tuple(subjects))
 
 
-def _github_reader(index: int, value: Any, problems: _Problems) -> GithubReader | None:
-    key = f"githubReaders[{index}]"
+def _github_reader(index: int, value: Any, problems: _Problems,
+                   config_key: str = "githubReaders") -> GithubReader | None:
+    """A githubReaders entry; a dependabotReaders one (`config_key`) defaults to the default branch, where
+    Dependabot's update jobs run, and may not name pull_request."""
+    key = f"{config_key}[{index}]"
     repository = _github_entry(value, key, ("repository", "ownerId", "repositoryId", "subjects"),
                                "repository and optional ownerId, repositoryId and subjects", problems)
     if repository is None:
         return None
-    found = _subjects(value, key, repository, GITHUB_READER_CONTEXTS, problems, read_only=True)
+    if config_key == "dependabotReaders":
+        found = _subjects(value, key, repository, DEPENDABOT_CONTEXTS, problems,
+                          pull_request_rule=DEPENDABOT_PULL_REQUEST_RULE)
+    else:
+        found = _subjects(value, key, repository, GITHUB_READER_CONTEXTS, problems, read_only=True)
     if found is None:
         return None
     subjects, ok = found
@@ -929,15 +1001,17 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         if publisher is not None:
             publishers.append(publisher)
 
-    github_readers: list[GithubReader] = []
-    for i, value in enumerate(_list(raw, "githubReaders", problems)):
-        reader = _github_reader(i, value, problems)
-        if reader is None:
-            continue
-        if any(r.repository.lower() == reader.repository.lower() for r in github_readers):
-            problems.add(f"githubReaders[{i}].repository", f"{reader.repository} is listed twice")
-            continue
-        github_readers.append(reader)
+    readers_by_key: dict[str, list[GithubReader]] = {"githubReaders": [], "dependabotReaders": []}
+    for config_key, readers in readers_by_key.items():
+        for i, value in enumerate(_list(raw, config_key, problems)):
+            reader = _github_reader(i, value, problems, config_key)
+            if reader is None:
+                continue
+            if any(r.repository.lower() == reader.repository.lower() for r in readers):
+                problems.add(f"{config_key}[{i}].repository", f"{reader.repository} is listed twice")
+                continue
+            readers.append(reader)
+    github_readers, dependabot_readers = readers_by_key["githubReaders"], readers_by_key["dependabotReaders"]
 
     # Packages are checked against the prefixes only once those are valid (else that is the problem).
     valid_prefixes = [p for p in prefixes if isinstance(p, str)] if prefixes_ok else None
@@ -977,9 +1051,11 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             repository = publisher_roles.get(_role_name_of(arn).lower())
             if repository:
                 problems.add(key, f"{arn} names the publisher role of {repository}, which GitHub can assume")
-            elif _role_name_of(arn).lower() == GITHUB_READER_ROLE_NAME.lower():
-                problems.add(key, f"{arn} names the GitHub CI reader role ({GITHUB_READER_ROLE_NAME}), which pull "
-                                  "request jobs of the githubReaders repositories can assume")
+            elif READER_ROLE_NAME.fullmatch(name := _role_name_of(arn)):
+                who = ("the GitHub CI reader role", "pull request jobs of the githubReaders repositories") if (
+                    name.lower().startswith(GITHUB_READER_ROLE_NAME)) else (
+                    "the Dependabot reader role", "Dependabot's update jobs of the dependabotReaders repositories")
+                problems.add(key, f"{arn} names {who[0]} ({name}), which {who[1]} can assume")
 
     tags = _tags(raw, problems)
 
@@ -1020,6 +1096,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         internal_repository=internal,
         publishers=tuple(publishers),
         github_readers=tuple(github_readers),
+        dependabot_readers=tuple(dependabot_readers),
         create_github_oidc_provider=create_oidc,
         break_glass_role_arn=break_glass,
         deploy_principal_arns=tuple(deploy_principals),
@@ -1043,8 +1120,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
 
 STRUCTURED_KEYS = (
-    "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders", "tags",
-    "organizationalUnitIds",
+    "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders",
+    "dependabotReaders", "tags", "organizationalUnitIds",
 )
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
