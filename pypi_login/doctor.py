@@ -1,4 +1,4 @@
-"""`python -m pypi_login --doctor`: what each tool would use, tried against the index, one line each.
+"""`pypi-login --doctor`: what each tool would use, tried against the index, one line each.
 
 For pip, uv and poetry it reads the configuration the tool itself reads (environment variables
 first, then the user files this helper writes, and for poetry the project's pyproject.toml), then:
@@ -32,11 +32,18 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pypi_login import clients
 from pypi_login.codeartifact import TOKEN_USERNAME, Login, LoginError, Target
+from pypi_login.config import DEFAULT_SOURCE_NAME
 
 # https://DOMAIN-OWNER.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/
 INDEX_URL = re.compile(
     r"https://(?P<domain>[a-z][a-z0-9-]{0,48}[a-z0-9])-(?P<domain_owner>[0-9]{12})\.d\.codeartifact\."
     r"(?P<region>[a-z0-9-]+)\.amazonaws\.com/pypi/(?P<repository>[A-Za-z0-9][A-Za-z0-9._-]{1,99})/simple/"
+)
+# The same index through a `repositories` VPC endpoint without private DNS (--endpoint-host).
+VPCE_INDEX_URL = re.compile(
+    r"https://(?P<endpoint_host>vpce-[0-9a-f]+-[a-z0-9]+\.d\.codeartifact\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com)"
+    r"/pypi/d/(?P<domain>[a-z][a-z0-9-]{0,48}[a-z0-9])-(?P<domain_owner>[0-9]{12})"
+    r"/(?P<repository>[A-Za-z0-9][A-Za-z0-9._-]{1,99})/simple/"
 )
 INDEX_SHAPE = "https://DOMAIN-OWNER.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/"
 # Sent to tell "this token is refused" from "this package is missing" when both answer 404.
@@ -88,9 +95,14 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _stamped_expiry(text: str) -> datetime | None:
+def _stamped_expiry(text: str, token: str | None) -> datetime | None:
+    """The expiry pypi-login recorded in the file, if it was recorded for this token."""
     found = clients.STAMP.search(text)
-    return clients.parse_iso(found["expires"]) if found else None
+    return clients.recorded_expiry(found["record"], token) if found else None
+
+
+def _recorded_expiry(environ: Mapping[str, str], tool: str, token: str | None) -> datetime | None:
+    return clients.recorded_expiry(environ.get(clients.expiry_variable(tool)), token)
 
 
 def _toml(text: str) -> dict[str, Any]:
@@ -123,14 +135,13 @@ def pip_setting(environ: Mapping[str, str], path: Path) -> Setting:
             options.update({key.replace("_", "-"): value for key, value in parser.items(section)})
     if "extra-index-url" in options:
         problems.append(f"{path} sets extra-index-url, a second index (dependency confusion): remove it")
-    expiry_variable = environ.get(clients.EXPIRY_VARIABLE, "")
     if environ.get("PIP_INDEX_URL"):
         url, username, token = split_credentials(environ["PIP_INDEX_URL"])
-        return Setting("pip", "$PIP_INDEX_URL", url, username, token, clients.parse_iso(expiry_variable),
+        return Setting("pip", "$PIP_INDEX_URL", url, username, token, _recorded_expiry(environ, "pip", token),
                        tuple(problems))
     if options.get("index-url"):
         url, username, token = split_credentials(options["index-url"])
-        return Setting("pip", str(path), url, username, token, _stamped_expiry(text), tuple(problems))
+        return Setting("pip", str(path), url, username, token, _stamped_expiry(text, token), tuple(problems))
     return Setting("pip", "", None, problems=tuple(problems),
                    missing=f"$PIP_INDEX_URL is not set and {path} has no index-url")
 
@@ -142,13 +153,12 @@ def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
             problems.append(f"${variable} adds a second index (dependency confusion): unset it")
     value, where = environ.get("UV_DEFAULT_INDEX") or environ.get("UV_INDEX_URL"), ""
     name = None
-    expires = None
+    text: str | None = None  # the file's text, when the setting comes from the file
     if value:
         where = "$UV_DEFAULT_INDEX" if environ.get("UV_DEFAULT_INDEX") else "$UV_INDEX_URL"
         named = re.fullmatch(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<url>https?://.*)", value)
         if named:
             name, value = named["name"], named["url"]
-        expires = clients.parse_iso(environ.get(clients.EXPIRY_VARIABLE, ""))
     else:
         text = _read(path)
         settings = _toml(text)
@@ -163,7 +173,6 @@ def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
                 problems.append(f"{path} declares a second index ({index.get('name', 'unnamed')}): remove it")
         if isinstance(settings.get("extra-index-url"), (str, list)):
             problems.append(f"{path} sets extra-index-url, a second index (dependency confusion): remove it")
-        expires = _stamped_expiry(text)
     if not value:
         return Setting("uv", "", None, problems=tuple(problems),
                        missing=f"$UV_DEFAULT_INDEX is not set and {path} declares no default index")
@@ -172,6 +181,7 @@ def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
         prefix = clients.uv_variable(name)
         username = environ.get(f"{prefix}_USERNAME", username)
         token = environ.get(f"{prefix}_PASSWORD") or None
+    expires = _recorded_expiry(environ, "uv", token) if text is None else _stamped_expiry(text, token)
     return Setting("uv", where, url, username, token, expires, tuple(problems))
 
 
@@ -233,19 +243,49 @@ def poetry_setting(environ: Mapping[str, str], path: Path, source_name: str, pro
     if environ.get(f"{variable}_PASSWORD"):
         where = f"${variable}_PASSWORD"
         username, token = environ.get(f"{variable}_USERNAME"), environ[f"{variable}_PASSWORD"]
-        expires = clients.parse_iso(environ.get(clients.EXPIRY_VARIABLE, ""))
+        expires = _recorded_expiry(environ, "poetry", token)
     else:
         entry = next((value for key, value in stored.items()
                       if clients.poetry_variable(str(key)) == variable and isinstance(value, dict)), None)
         if entry and entry.get("password"):
             where, username, token = str(path), entry.get("username"), str(entry["password"])
-            expires = _stamped_expiry(text)
+            expires = _stamped_expiry(text, token)
     others = [found for found in clients.poetry_password_variables(environ) if found != f"{variable}_PASSWORD"]
     missing = f"${variable}_PASSWORD is not set and {path} holds no credentials for source {name!r}"
     if others:
         missing += f" (a token is in ${others[0]}, for another source name: pass --source-name)"
     return Setting("poetry", where or str(project / "pyproject.toml"), url, username, token, expires,
                    tuple(problems), missing=missing)
+
+
+def tool_settings(tools: Sequence[str], environ: Mapping[str, str], paths: clients.ConfigPaths, source_name: str,
+                  project: Path) -> list[Setting]:
+    """What each tool would use now. `source_name` "" lets poetry's come from the project."""
+    settings = []
+    for tool in tools:
+        if tool == "pip":
+            settings.append(pip_setting(environ, paths.pip))
+        elif tool == "uv":
+            settings.append(uv_setting(environ, paths.uv))
+        else:
+            settings.append(poetry_setting(environ, paths.poetry, source_name, project, DEFAULT_SOURCE_NAME))
+    return settings
+
+
+def status(setting: Setting, now: datetime) -> tuple[bool, str]:
+    """`--status`: (usable, line). Only a token whose expiry pypi-login recorded with it, still ahead, is usable."""
+    tool, where = setting.tool, setting.where
+    again = f"run `pypi-login --write --tool {tool}` (or eval the printed exports)"
+    if setting.token is None:
+        unset = setting.missing or f"{where} names {setting.index_url} without a token"
+        return False, f"{tool}: token missing: {unset}; {again}"
+    if setting.expires is None:
+        return False, (f"{tool}: expiry unknown: no pypi-login record of when the token in {where} expires "
+                       f"(${clients.expiry_variable(tool)} beside a variable, a stamp in a file, each for this very "
+                       f"token); {again}")
+    if setting.expires <= now:
+        return False, f"{tool}: token in {where} expired {clients.describe_expiry(setting.expires, now)}; {again}"
+    return True, f"{tool}: token in {where} valid until {clients.describe_expiry(setting.expires, now)}"
 
 
 # --- asking the index ------------------------------------------------------------------
@@ -324,7 +364,7 @@ class Doctor:
 
     def check(self, setting: Setting) -> tuple[bool, str]:
         tool, where = setting.tool, setting.where
-        again = f"run `python -m pypi_login --write --tool {tool}` (or eval the printed exports)"
+        again = f"run `pypi-login --write --tool {tool}` (or eval the printed exports)"
         url = setting.index_url
         if url is None and setting.token is None:
             return False, f"{tool}: no token: {setting.missing}; {again}"
@@ -334,9 +374,14 @@ class Doctor:
                                "run --doctor in the project, or pass --stack-outputs to check the token alone")
             url = self.target_index(self.target)
             where = f"{where} (token only, against {url})"
-        match = INDEX_URL.fullmatch(url)
+        match = INDEX_URL.fullmatch(url) or VPCE_INDEX_URL.fullmatch(url)
         if match is None:
             return False, f"{tool}: wrong URL: {where} names {url}, not a CodeArtifact PyPI index ({INDEX_SHAPE})"
+        host = match.groupdict().get("endpoint_host")
+        if host and (self.target is None or self.target.endpoint_host != host):
+            # The token is sent only to a VPC endpoint the user configured (--endpoint-host).
+            return False, (f"{tool}: wrong URL: {where} names {url}, on the VPC endpoint {host} that is not "
+                           "configured: pass --endpoint-host (or PYPI_LOGIN_ENDPOINT_HOST) if it is yours")
         target = self.target or Target(**match.groupdict())
         login = self.login(target)
         if isinstance(login, LoginError) and login.kind == "not-found":
@@ -403,8 +448,7 @@ class Doctor:
         login = self.login(target)
         if isinstance(login, Login):
             return login.index_url
-        return f"https://{target.domain}-{target.domain_owner}.d.codeartifact.{target.region}.amazonaws.com/pypi/" \
-               f"{target.repository}/simple/"
+        return target.endpoint + "simple/"
 
 
 def diagnose(settings: Sequence[Setting], doctor: Doctor) -> list[tuple[bool, str]]:

@@ -212,7 +212,7 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
     exports = exported(helper.stdout)
     assert exports["PIP_NO_INPUT"] == "1"
     assert "PIP_EXTRA_INDEX_URL" not in exports and "UV_INDEX" not in exports
-    source_add = f"poetry source add --priority=primary acme {stub.registry.index_url()}"
+    source_add = f"poetry source add --priority=primary internal {stub.registry.index_url()}"
     assert source_add in helper.stderr  # the command the helper tells poetry users to run, run here
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
@@ -347,7 +347,7 @@ def test_an_expired_token_fails_with_the_words_the_readme_quotes(stub, tmp_path,
     machine = Machine(stub, tmp_path / "machine")
     helper = machine.helper()
     assert helper.returncode == 0, helper.stderr
-    stub.registry.expire(exported(helper.stdout)["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exported(helper.stdout)["UV_INDEX_INTERNAL_PASSWORD"])
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
     result = machine.shell(f'eval "$EXPORTS"\n{machine.install_command(client)}', env={"EXPORTS": helper.stdout},
@@ -381,7 +381,7 @@ def test_status_without_arguments_after_eval_of_the_exports_sees_every_token(stu
     result = machine.shell(script, env={"EXPORTS": helper.stdout, "PYTHONPATH": str(ROOT)})
     record("helper", "--status after eval (README usage)", "ok" if result.returncode == 0 else "fails")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "poetry: token in $POETRY_HTTP_BASIC_ACME_PASSWORD valid until" in result.stdout
+    assert "poetry: token in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD valid until" in result.stdout
     assert result.stdout.count("valid until") == 3
 
 
@@ -411,7 +411,7 @@ def test_doctor_after_the_printed_exports_says_ok_for_every_tool(stub, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0:2] for line in lines] == [["pip", " ok"], ["uv", " ok"], ["poetry", " ok"]]
-    token = exported(helper.stdout)["UV_INDEX_ACME_PASSWORD"]
+    token = exported(helper.stdout)["UV_INDEX_INTERNAL_PASSWORD"]
     assert token not in result.stdout + result.stderr
     record("helper", "--doctor after eval", "ok for pip, uv, poetry")
 
@@ -455,7 +455,7 @@ def test_doctor_names_each_problem_in_one_line(stub, tmp_path):
     exports = exported(ok.helper().stdout)
     cases["package missing"] = verdict(doctor(ok, "--tool", "pip", "--package", "acme-nothing", env=exports))
     # A token revoked before its recorded expiry: 401 says so directly.
-    stub.registry.expire(exports["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exports["UV_INDEX_INTERNAL_PASSWORD"])
     cases["token refused (401)"] = verdict(doctor(ok, "--tool", "uv", "--package", INTERNAL, env=exports))
 
     assert cases["no token"].startswith("pip: no token: $PIP_INDEX_URL is not set")
@@ -475,7 +475,7 @@ def test_doctor_tells_a_refused_token_from_a_missing_package_behind_404(stub, tm
     stub.registry.unauthorized_status = 404
     machine = Machine(stub, tmp_path / "machine")
     exports = exported(machine.helper().stdout)
-    stub.registry.expire(exports["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exports["UV_INDEX_INTERNAL_PASSWORD"])
     # With AWS credentials: a new token gets 200, so this one is refused.
     refused = doctor(machine, "--tool", "pip", "--package", INTERNAL, env=exports)
     assert refused.stdout.startswith("pip: token refused: "), refused.stdout + refused.stderr
