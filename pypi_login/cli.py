@@ -283,6 +283,7 @@ def main(
     stderr: TextIO | None = None,
     cwd: Path | None = None,
     fetch: doctor.Fetch | None = None,
+    pip_files: Callable[[Mapping[str, str]], list[Path] | str] | None = None,
 ) -> int:
     """Run the command; every keyword exists so tests can run it without a real home, AWS or index."""
     environ = os.environ if environ is None else environ
@@ -342,7 +343,8 @@ def main(
         return 2
 
     if args.write:
-        blocked = _preflight(tools, paths, environ, cwd, target, name, args.fix, say)
+        blocked = _preflight(tools, paths, environ, cwd, target, name, args.fix, say,
+                             pip_files or doctor.pip_config_files)
         if blocked:
             return 1
 
@@ -388,9 +390,60 @@ def main(
 
 
 def _preflight(tools: Sequence[str], paths: clients.ConfigPaths, environ: Mapping[str, str], cwd: Path,
-               target: Target, name: str, fix: bool, say: Callable[[str], None]) -> bool:
-    """Before --write: True (and why, and the fix) when a setting of higher precedence would send a tool elsewhere."""
-    return False
+               target: Target, name: str, fix: bool, say: Callable[[str], None],
+               pip_files: Callable[[Mapping[str, str]], list[Path] | str]) -> bool:
+    """Before --write: True, saying where and how to fix it, when a setting the tools read over the files
+    pypi-login writes (or beside them, as a second index) would send a tool elsewhere. With `fix`, the
+    lines of pip's and uv's configuration files are commented out first; what remains still refuses."""
+    index_url = target.endpoint + "simple/"
+    problems: list[str] = []
+    overrides: list[doctor.Override] = []
+    for tool in tools:
+        if tool == "pip":
+            files = pip_files(environ)
+            if isinstance(files, str):
+                problems.append(f"pip: {files}: pass --tool uv --tool poetry to leave pip alone")
+                continue
+            if environ.get("VIRTUAL_ENV"):  # the activated environment's own file, read over the user's
+                files = [*files, Path(environ["VIRTUAL_ENV"]) / "pip.conf"]
+            if os.path.realpath(paths.pip) not in {os.path.realpath(path) for path in files}:
+                problems.append(f"pip: pip does not read {paths.pip} (`pip config debug` lists "
+                                f"{', '.join(map(str, files))}): set PIP_CONFIG_FILE to the file it should read")
+                continue
+            overrides += doctor.pip_overrides(environ, paths.pip, files)
+        elif tool == "uv":
+            overrides += doctor.uv_overrides(environ, paths.uv, cwd, index_url)
+        else:
+            variable = clients.poetry_variable(name)
+            for suffix in ("_PASSWORD", "_USERNAME"):
+                if environ.get(variable + suffix):
+                    overrides.append(doctor.Override("poetry", f"${variable}{suffix}", f"is read over {paths.poetry}",
+                                                     f"unset {variable}{suffix}"))
+            url_variable = "POETRY_REPOSITORIES_" + variable[len("POETRY_HTTP_BASIC_"):] + "_URL"
+            if environ.get(url_variable) and doctor.split_credentials(environ[url_variable])[0] != index_url:
+                overrides.append(doctor.Override("poetry", f"${url_variable}", f"sends source {name!r} to another URL",
+                                                 f"unset {url_variable}"))
+            if doctor.poetry_project(cwd):
+                setting = doctor.poetry_setting(environ, paths.poetry, name, cwd, name)
+                problems += [f"poetry: {problem}" for problem in setting.problems]
+                if setting.index_url is not None and setting.index_url != index_url:
+                    problems.append(f"poetry: {cwd / 'pyproject.toml'} sends source {name!r} to {setting.index_url}, "
+                                    f"not {index_url}: `poetry source add --priority=primary {name} {index_url}`")
+    fixable = [override for override in overrides if fix and override.path is not None and override.lines]
+    if fixable:
+        for path in sorted({override.path for override in fixable if override.path is not None}):
+            lines = {line for override in fixable if override.path == path for line in override.lines}
+            doctor.comment_out(path, lines)
+            say(f"fixed: commented out line{'s' if len(lines) > 1 else ''} {', '.join(map(str, sorted(lines)))} "
+                f"of {path}")
+        return _preflight(tools, paths, environ, cwd, target, name, False, say, pip_files)
+    problems += [f"{override.tool}: {override.message}" for override in overrides]
+    for problem in problems:
+        say(f"error: {problem}")
+    if problems:
+        say("Nothing was written: these would send a tool to another index, or over the files --write writes. "
+            "Fix them (--fix comments out the lines of pip's and uv's files) and run again.")
+    return bool(problems)
 
 
 def usable_login(login: Login, now: datetime) -> Login:

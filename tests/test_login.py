@@ -71,7 +71,7 @@ class Home:
         self.uv = self.config / "uv" / "uv.toml"
         self.poetry = self.config / "pypoetry" / "auth.toml"
 
-    def run(self, argv, client=None, *, now=NOW, environ=None):
+    def run(self, argv, client=None, *, now=NOW, environ=None, cwd=None, pip_files=None):
         stdout, stderr = io.StringIO(), io.StringIO()
         code = main(
             argv,
@@ -82,6 +82,9 @@ class Home:
             now=lambda: now,
             stdout=stdout,
             stderr=stderr,
+            cwd=cwd or self.home,
+            # The files pip reads, as `pip config debug` lists them (tests/test_clients_real.py asks the real pip).
+            pip_files=pip_files or (lambda environ: [self.pip]),
         )
         return code, stdout.getvalue(), stderr.getvalue()
 
@@ -350,16 +353,24 @@ def test_write_creates_private_settings_for_every_tool(home, stubbed):
 def test_write_keeps_other_pip_settings_replaces_the_old_token_and_tightens_the_mode(home, stubbed):
     client, stubber = stubbed
     home.pip.parent.mkdir(parents=True)
-    home.pip.write_text(
-        "# my settings\n[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n"
-        "[install]\nextra-index-url = https://example.org/simple\n"
-    )
+    original = ("# my settings\n[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n"
+                "[install]\nextra-index-url = https://example.org/simple\n    https://example.net/simple\n")
+    home.pip.write_text(original)
     home.pip.chmod(0o644)
+    # A second index: refused before any AWS call, the file untouched, the line and the fix named.
+    code, out, err = home.run([*TARGET, "--write", "--tool", "pip"], client)
+    assert (code, out) == (1, "")
+    assert f"error: pip: {home.pip}:7 [install] extra-index-url adds a second index (dependency confusion): " \
+        "remove line 7" in err
+    assert "Nothing was written" in err and home.pip.read_text() == original
+    # --fix comments it out (its continuation line too), then writes.
     expect_login(stubber, token="first-token")
     expect_login(stubber, token="second-token")
-    assert home.run([*TARGET, "--write", "--tool", "pip"], client)[0] == 0
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip", "--fix"], client)
+    assert code == 0, err
+    assert f"fixed: commented out lines 7, 8 of {home.pip}" in err
     code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client)
-    assert code == 0
+    assert code == 0, err
 
     text = home.pip.read_text()
     assert text.startswith("# my settings\n[global]\n")
@@ -368,8 +379,8 @@ def test_write_keeps_other_pip_settings_replaces_the_old_token_and_tightens_the_
     parsed = configparser.ConfigParser()
     parsed.read_string(text)
     assert parsed["global"]["timeout"] == "60"
-    assert parsed["install"]["extra-index-url"] == "https://example.org/simple"  # left alone, but flagged
-    assert "warning: pip: [install] has extra-index-url" in err and "dependency confusion" in err
+    assert "extra-index-url" not in parsed["install"]
+    assert "# disabled by pypi-login --fix: extra-index-url = https://example.org/simple" in text
     assert mode(home.pip) == 0o600
     assert not (home.uv.exists() or home.poetry.exists())
 
@@ -393,10 +404,13 @@ def test_write_uv_refuses_a_second_default_index_and_writes_nothing(home, stubbe
     home.uv.parent.mkdir(parents=True)
     original = '[[index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\ndefault = true\n'
     home.uv.write_text(original)
-    expect_login(stubber)
-    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)  # refused before any AWS call
     assert code == 1
-    assert "already declares a default index (mirror)" in err
+    assert f"{home.uv}:1 [[index]] 'mirror' is read over the default index pypi-login writes: remove lines 1-4" in err
+    assert home.uv.read_text() == original
+    # The last guard, should the check before it miss one: the edit itself refuses and writes nothing.
+    with pytest.raises(LoginError, match=r"already declares a default index \(mirror\)"):
+        clients.write_settings("uv", home.uv, Login(TOKEN, EXPIRES, ENDPOINT), "internal")
     assert home.uv.read_text() == original
 
 
@@ -1095,3 +1109,127 @@ def test_posix_mode_reads_the_hostile_values_back(home, stubbed, token):
     loaded = subprocess.run(["bash", "--noprofile", "--norc", "-c", script], capture_output=True, text=True,
                             env={"EXPORTS": out, "PATH": "/usr/bin:/bin"}, check=True)
     assert loaded.stdout == token
+
+
+# --- --write never leaves a client elsewhere ------------------------------------------------------------
+
+
+def write_file(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("tool", "setup", "message"), [
+    ("pip", lambda home, project: {"PIP_INDEX_URL": "https://pypi.org/simple/"},
+     "pip: $PIP_INDEX_URL is read over {home.pip}: unset PIP_INDEX_URL"),
+    ("pip", lambda home, project: {"PIP_EXTRA_INDEX_URL": "https://pypi.org/simple/"},
+     "pip: $PIP_EXTRA_INDEX_URL adds a second index (dependency confusion): unset it"),
+    # A per-venv file is read over the user's; [install] in any file over every [global].
+    ("pip", lambda home, project: {"VIRTUAL_ENV": str(write_file(
+        project / ".venv" / "pip.conf", "[global]\nindex-url = https://mirror.example/simple/\n").parent)},
+     "pip: {project}/.venv/pip.conf:2 [global] index-url is read over {home.pip} (a file pip loads later): "
+     "remove line 2"),
+    ("uv", lambda home, project: {"UV_DEFAULT_INDEX": "https://pypi.org/simple/"},
+     "uv: $UV_DEFAULT_INDEX is read over {home.uv}: unset UV_DEFAULT_INDEX"),
+    ("uv", lambda home, project: {"UV_INDEX_URL": "https://pypi.org/simple/"}, "uv: $UV_INDEX_URL is read over"),
+    ("uv", lambda home, project: {"UV_NO_CONFIG": "1"}, "uv: $UV_NO_CONFIG makes uv ignore {home.uv}"),
+    ("uv", lambda home, project: write_file(project / "uv.toml", '[[index]]\nname = "corp"\nurl = '
+                                            '"https://mirror.example/simple/"\ndefault = true\n') and {},
+     "uv: {project}/uv.toml:1 [[index]] 'corp' is read over the default index pypi-login writes: remove lines 1-4"),
+    ("uv", lambda home, project: write_file(project / "pyproject.toml", '[project]\nname = "x"\n\n[tool.uv]\n'
+                                            'extra-index-url = ["https://pypi.org/simple/"]\n') and {},
+     "uv: {project}/pyproject.toml:5 tool.uv.extra-index-url adds a second index (dependency confusion): "
+     "remove line 5"),
+    ("uv", lambda home, project: write_file(home.uv, '[[index]]\nname = "mirror"\nurl = "https://m.example/simple/"\n')
+     and {}, "uv: {home.uv}:1 [[index]] 'mirror' is searched before the default index (dependency confusion)"),
+    ("poetry", lambda home, project: {"POETRY_HTTP_BASIC_INTERNAL_PASSWORD": "old"},
+     "poetry: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is read over {home.poetry}: unset"),
+    ("poetry", lambda home, project: {"POETRY_REPOSITORIES_INTERNAL_URL": "https://mirror.example/simple/"},
+     "poetry: $POETRY_REPOSITORIES_INTERNAL_URL sends source 'internal' to another URL"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", '[tool.poetry]\npackage-mode = false\n')
+     and {}, "poetry: {project}/pyproject.toml has no source named 'internal': run `poetry source add "
+     "--priority=primary internal <index URL>`"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", f'[tool.poetry]\npackage-mode = false\n\n'
+                                                f'[[tool.poetry.source]]\nname = "internal"\nurl = "{INDEX}"\n\n'
+                                                '[[tool.poetry.source]]\nname = "mirror"\nurl = "https://m.example/"\n'
+                                                'priority = "supplemental"\n') and {},
+     "poetry: {project}/pyproject.toml:8 also declares source 'mirror' (priority supplemental): a second index"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", f'[tool.poetry]\npackage-mode = false\n\n'
+                                                f'[[tool.poetry.source]]\nname = "internal"\nurl = "{INDEX}"\n'
+                                                'priority = "explicit"\n') and {},
+     "poetry: {project}/pyproject.toml:4 declares source 'internal' with priority explicit: poetry then installs "
+     "from PyPI"),
+])
+def test_write_refuses_a_setting_that_would_send_the_tool_elsewhere(home, stubbed, tmp_path, tool, setup, message):
+    client, _ = stubbed  # no response queued: refused before any AWS call
+    project = tmp_path / "project"
+    project.mkdir()
+    environ = {**home.environ, **setup(home, project)}
+    before = {path: path.read_text() for path in (home.pip, home.uv, home.poetry) if path.exists()}
+    code, out, err = home.run([*TARGET, "--write", "--tool", tool], client, environ=environ, cwd=project)
+    assert (code, out) == (1, "")
+    assert f"error: {message.format(home=home, project=project)}" in err
+    assert "Nothing was written" in err
+    assert {path: path.read_text() for path in (home.pip, home.uv, home.poetry) if path.exists()} == before
+
+
+@pytest.mark.parametrize("setup", [
+    lambda home, project: write_file(project / "uv.toml", f'[[index]]\nname = "internal"\nurl = "{INDEX}"\n'
+                                     'default = true\n'),  # the project names the registry's own index
+    lambda home, project: write_file(project / "uv.toml", '[[index]]\nname = "torch"\nurl = "https://t.example/"\n'
+                                     'explicit = true\n'),  # explicit: only for packages pinned to it
+    lambda home, project: write_file(Path(home.environ["XDG_CONFIG_HOME"]) / "uv" / "uv.toml",
+                                     'index-url = "https://pypi.org/simple/"\n'),  # in our file: replaced below
+])
+def test_write_accepts_settings_that_keep_uv_on_the_registry(home, stubbed, tmp_path, setup):
+    client, stubber = stubbed
+    project = tmp_path / "project"
+    project.mkdir()
+    setup(home, project)
+    expect_login(stubber)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv", "--fix"], client, cwd=project)
+    assert code == 0, err
+
+
+def test_write_fix_comments_out_a_second_uv_index_and_refuses_what_it_cannot_fix(home, stubbed, tmp_path):
+    client, stubber = stubbed
+    write_file(home.uv, 'native-tls = true\n\n[[index]]\nname = "mirror"\nurl = "https://m.example/simple/"\n\n'
+                        '[pip]\ncompile-bytecode = true\n')
+    environ = {**home.environ, "UV_INDEX": "https://x.example/simple/"}
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv", "--fix"], client, environ=environ)
+    assert code == 1
+    assert f"fixed: commented out lines 3, 4, 5, 6 of {home.uv}" in err
+    assert "error: uv: $UV_INDEX adds a second index (dependency confusion): unset UV_INDEX" in err
+    expect_login(stubber)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)
+    assert code == 0, err
+    settings = read_toml(home.uv)
+    assert [index["name"] for index in settings["index"]] == ["internal"]
+    assert settings["native-tls"] is True and settings["pip"] == {"compile-bytecode": True}
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ("no pip on PATH to ask which configuration files it reads (`pip config debug`)",
+     "pip: no pip on PATH to ask which configuration files it reads"),
+    ([Path("/etc/pip.conf")], "pip: pip does not read {home.pip}"),
+])
+def test_write_refuses_pip_when_pip_cannot_say_what_it_reads(home, stubbed, files, message):
+    client, _ = stubbed
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client, pip_files=lambda environ: files)
+    assert code == 1
+    assert message.format(home=home) in err and not home.pip.exists()
+
+
+def test_write_refuses_an_install_section_in_a_file_of_lower_precedence(home, stubbed, tmp_path):
+    client, _ = stubbed
+    system = write_file(tmp_path / "etc" / "pip.conf", "[install]\nindex-url = https://mirror.example/simple/\n")
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client,
+                            pip_files=lambda environ: [system, home.pip])
+    assert code == 1
+    assert f"error: pip: {system}:2 [install] index-url is read over [global] index-url in {home.pip}" in err
+
+
+def test_fix_goes_with_write(home):
+    code, _, err = home.run([*TARGET, "--fix"])
+    assert code == 2 and "--fix goes with --write" in err
