@@ -161,7 +161,7 @@ class Machine:
         return "poetry install --no-root"
 
     def add_poetry_source(self, url: str) -> None:
-        result = self.run(["poetry", "source", "add", "--priority=primary", "acme", url], cwd=self.project)
+        result = self.run(["poetry", "source", "add", "--priority=primary", "internal", url], cwd=self.project)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def installed(self, client: str) -> bool:
@@ -233,6 +233,11 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
 def test_write_mode_installs_from_the_users_configuration(stub, tmp_path, client, variant):
     stub.registry.unauthorized_status = variant
     machine = Machine(stub, tmp_path / "machine")
+    if client == "poetry":
+        # Without its source the project would install from PyPI: --write refuses until it is there.
+        refused = machine.helper("--write", "--tool", client)
+        assert refused.returncode == 1 and "has no source named 'internal'" in refused.stderr
+        machine.add_poetry_source(stub.registry.index_url())
     helper = machine.helper("--write", "--tool", client)
     assert helper.returncode == 0, helper.stderr
     assert helper.stdout == ""
@@ -240,13 +245,118 @@ def test_write_mode_installs_from_the_users_configuration(stub, tmp_path, client
                "uv": Path(machine.env["XDG_CONFIG_HOME"]) / "uv" / "uv.toml",
                "poetry": Path(machine.env["POETRY_CONFIG_DIR"]) / "auth.toml"}[client]
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
-    if client == "poetry":
-        machine.add_poetry_source(stub.registry.index_url())
     # A new shell: nothing in the environment, only the files the helper wrote.
     result = machine.shell(machine.install_command(client), label=f"{client} write {variant}")
     record(client, f"--write ({variant})", outcome(client, machine, result))
     assert result.returncode == 0, result.stdout + result.stderr
     assert machine.installed(client)
+    through_the_one_index(stub)
+
+
+# Settings of higher precedence that would send each client elsewhere, planted where the real client
+# reads them: --write refuses naming the file and line, --fix (or the user) removes them, and then the
+# client resolves from the registry only (the front records any other host it is asked for).
+ELSEWHERE = {
+    # pip applies [install] over [global], from whichever file: the legacy user file here.
+    "pip": ("home/.pip/pip.conf", "[install]\nindex-url = https://pypi.org/simple/\n", ":2 [install] index-url"),
+    # A project's uv.toml is read over the user's, and a non-default index is searched first.
+    "uv": ("project/uv.toml", '[[index]]\nname = "mirror"\nurl = "https://pypi.org/simple/"\n',
+           ":1 [[index]] 'mirror'"),
+    # A supplemental source is a second index; only the user can remove it from the project.
+    "poetry": ("project/pyproject.toml", None, ":16 also declares source 'mirror'"),
+}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_write_refuses_what_would_send_the_client_elsewhere_then_it_installs_from_the_registry_only(
+        stub, tmp_path, client):
+    machine = Machine(stub, tmp_path / "machine")
+    relative, text, where = ELSEWHERE[client]
+    planted = machine.root / relative
+    if client == "poetry":
+        machine.add_poetry_source(stub.registry.index_url())
+        added = machine.run(["poetry", "source", "add", "--priority=supplemental", "mirror",
+                             "https://pypi.org/simple/"], cwd=machine.project)
+        assert added.returncode == 0, added.stderr
+    else:
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.write_text(text)
+    before = planted.read_text()
+    refused = machine.helper("--write", "--tool", client)
+    assert refused.returncode == 1, refused.stderr
+    assert f"error: {client}: {planted}{where}" in refused.stderr
+    assert planted.read_text() == before and stub.registry.api_log == []  # nothing written, no token asked
+    if client == "poetry":
+        assert machine.run(["poetry", "source", "remove", "mirror"], cwd=machine.project).returncode == 0
+        fixed = machine.helper("--write", "--tool", client)
+    else:
+        fixed = machine.helper("--write", "--tool", client, "--fix")
+        assert "fixed: commented out line" in fixed.stderr
+    assert fixed.returncode == 0, fixed.stderr
+    result = machine.shell(machine.install_command(client), label=f"{client} write after a fix")
+    record(client, "--write, another index planted", "refused, then " + outcome(client, machine, result))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert machine.installed(client)
+    through_the_one_index(stub)
+    assert stub.registry.blocked == []  # pypi.org was never asked
+
+
+# --- a project configured with the helper, installed with the CI action's defaults --------------------
+
+ACTION = ROOT / ".github" / "actions" / "codeartifact-install" / "action.yml"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_project_configured_with_the_helper_installs_with_the_actions_defaults(stub, tmp_path, client):
+    from pypi_login import config
+
+    machine = Machine(stub, tmp_path / "machine")
+    # The developer's side: the helper's defaults and its printed poetry command name the project's source;
+    # a uv project names the same index, without credentials.
+    helper = machine.helper()
+    assert helper.returncode == 0, helper.stderr
+    if client == "poetry":
+        (line,) = [line for line in helper.stderr.splitlines() if "poetry source add" in line]
+        command = line.split(": ", 2)[-1]
+        added = machine.run(shlex.split(command), cwd=machine.project)
+        assert added.returncode == 0, added.stderr
+    if client == "uv":
+        with (machine.project / "pyproject.toml").open("a") as pyproject:
+            pyproject.write(f'\n[[tool.uv.index]]\nname = "{config.DEFAULT_SOURCE_NAME}"\n'
+                            f'url = "{stub.registry.index_url()}"\ndefault = true\n')
+    # CI's side: the action's configure step with every default, `aws` made of boto3 against the fake API.
+    document = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    defaults = {name: spec["default"] for name, spec in document["inputs"].items() if "default" in spec}
+    (step,) = [step for step in document["runs"]["steps"] if step.get("id") == "configure"]
+    runner = tmp_path / "runner"
+    (runner / "bin").mkdir(parents=True)
+    aws = runner / "bin" / "aws"
+    aws.write_text(f'#!/bin/sh\nexec {shlex.quote(PYTHON)} {shlex.quote(str(STUB_DIR / "aws_cli.py"))} "$@"\n')
+    aws.chmod(0o755)
+    (runner / "configure.sh").write_text(step["run"])
+    github_env = runner / "github_env"
+    github_env.write_text("")
+    env = {**stub.environment(runner / "home"), "PATH": f"{runner / 'bin'}{os.pathsep}{machine.env['PATH']}",
+           "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(runner / "github_output"),
+           "CODEARTIFACT_DOMAIN": "acme", "CODEARTIFACT_DOMAIN_OWNER": stub.registry.owner,
+           "CODEARTIFACT_REGION": stub.registry.region, "CODEARTIFACT_REPOSITORY": defaults["repository"],
+           "SOURCE_NAME": defaults["source-name"], "TOKEN_DURATION": defaults["token-duration-seconds"]}
+    configured = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(runner / "configure.sh")],
+                                env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    job = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    if client == "uv":  # uv sync, the project's own command: the index by its name, credentials by that name
+        command = f"uv sync --python {shlex.quote(PYTHON)} --no-install-project"
+        job.pop("UV_DEFAULT_INDEX")
+    else:
+        command = machine.install_command(client)
+    result = machine.shell(command, env=job, label=f"{client} action defaults")
+    record(client, "action defaults, project from the helper", outcome(client, machine, result))
+    assert result.returncode == 0, result.stdout + result.stderr
+    if client == "uv":
+        assert list((machine.project / ".venv").glob("lib/python*/site-packages/acme_core/__init__.py"))
+    else:
+        assert machine.installed(client)
     through_the_one_index(stub)
 
 

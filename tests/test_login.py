@@ -400,7 +400,7 @@ def test_write_uv_rewrites_its_own_block_and_keeps_the_users_settings(home, stub
 
 
 def test_write_uv_refuses_a_second_default_index_and_writes_nothing(home, stubbed):
-    client, stubber = stubbed
+    client, _ = stubbed
     home.uv.parent.mkdir(parents=True)
     original = '[[index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\ndefault = true\n'
     home.uv.write_text(original)
