@@ -1,4 +1,4 @@
-"""`pypi-login`: one command from AWS credentials to a working pip, uv and poetry."""
+"""`pypi-login` (`python -m pypi_login`): one command from AWS credentials to a working pip, uv and poetry."""
 
 from __future__ import annotations
 
