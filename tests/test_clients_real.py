@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pypi_login.clients import fingerprint
 from pypi_login.codeartifact import REFUSED_HINT
 from tests.codeartifact_stub import Stub
 from tests.codeartifact_stub.distributions import write_sdist, write_wheel
@@ -498,6 +499,7 @@ def test_status_without_arguments_after_eval_of_the_exports_sees_every_token(stu
 def test_a_token_that_has_already_expired_is_refused(stub, tmp_path):
     # The session behind the access key has ended: CodeArtifact's token is dead on arrival.
     machine = Machine(stub, tmp_path / "machine", access_key="AKIDENDED")
+    machine.add_poetry_source(stub.registry.index_url())  # else --write refuses before asking for a token
     for mode in ((), ("--write",)):
         result = machine.helper(*mode, "--duration-seconds", "0")
         assert result.returncode == 1
@@ -528,8 +530,8 @@ def test_doctor_after_the_printed_exports_says_ok_for_every_tool(stub, tmp_path)
 
 def test_doctor_after_write_reads_the_files(stub, tmp_path):
     machine = Machine(stub, tmp_path / "machine")
-    assert machine.helper("--write").returncode == 0
     machine.add_poetry_source(stub.registry.index_url())
+    assert machine.helper("--write").returncode == 0
     result = doctor(machine, "--package", PUBLIC)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pip: ok: token from " + machine.env["XDG_CONFIG_HOME"] in result.stdout
@@ -549,7 +551,7 @@ def test_doctor_names_each_problem_in_one_line(stub, tmp_path):
     # The recorded expiry has passed.
     cases["expired"] = verdict(doctor(machine, "--tool", "pip", env={
         "PIP_INDEX_URL": index.replace("https://", "https://aws:whatever@"),
-        "CODEARTIFACT_TOKEN_EXPIRES": "2020-01-01T00:00:00Z"}))
+        "CODEARTIFACT_TOKEN_EXPIRES_PIP": f"2020-01-01T00:00:00Z {fingerprint('whatever')}"}))
     # A repository that does not exist (a typo), and a URL that is not CodeArtifact's shape.
     typo = index.replace("/internal/", "/internl/").replace("https://", "https://aws:whatever@")
     cases["wrong URL (repository)"] = verdict(doctor(machine, "--tool", "pip", env={"PIP_INDEX_URL": typo}))
