@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: preview deploy-permissions pack-config audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies clean
+.PHONY: preview deploy-permissions pack-config audit-json test test-slow lint typecheck bench docker-proof crosscheck lock actions managed-policies login-wheel clean
 
 # Only what the hashed lock names, at its exact versions and digests (make lock writes it).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -120,6 +120,12 @@ actions: $(STAMP)
 ## after `make lock` moves moto: tests/test_aws_managed_table.py fails until the table matches.
 managed-policies: $(STAMP)
 	$(BIN)/python -m policies.aws_managed --write
+
+## login-wheel: build the login command's wheel into dist/ (login/pyproject.toml; the lock's setuptools, no
+## download); publish it into `internal` with the publish workflow or twine (README, "Installing packages")
+login-wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist ./login
+	rm -rf login/build *.egg-info
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

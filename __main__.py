@@ -26,8 +26,9 @@ readers = {
     for account in settings.secondary_account_ids
 }
 # StackSet mode: a reader in every account of the chosen OUs, deployed by CloudFormation from the
-# owner account (no provider per account). secondaryAccountIds still get theirs above: the
-# organization's management account is never a StackSet target, so it is listed there when it reads.
+# owner account (no provider per account). secondaryAccountIds still get theirs above, under another role
+# name: the organization's management account is never a StackSet target, so it is listed there when it
+# reads, and an account moving between the modes holds both readers for one step.
 stack_set_readers = (
     StackSetReaders("reader-stackset", StackSetReaderArgs.from_settings(settings), opts=owner.options)
     if settings.stack_set_mode else None
@@ -60,8 +61,12 @@ if stack_set_readers is not None:
     pulumi.export("readerStackSet", {
         "stackSetName": stack_set_readers.stack_set.name,
         "organizationalUnitIds": list(settings.organizational_unit_ids),
-        # The same name in every member account: arn:aws:iam::<member account ID>:role/<readerRoleName>.
-        "readerRoleName": settings.reader_role_name,
+        # The same name in every member account: arn:aws:iam::<member account ID>:role/<stackSetReaderRoleName>.
+        "readerRoleName": settings.stack_set_reader_role_name,
     })
 if publishers.ci_reader_role_arn is not None:
+    # The first CI reader role, as before there were more; githubReaderRoleArns names each repository's.
     pulumi.export("githubReaderRoleArn", publishers.ci_reader_role_arn)
+    pulumi.export("githubReaderRoleArns", publishers.ci_reader_role_arns)
+if publishers.dependabot_role_arns:
+    pulumi.export("dependabotRoleArns", publishers.dependabot_role_arns)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.access import access_section, expand_decisions
+from audit.dependabot import dependabot_yml
 from audit.guardrails import guardrails_section, pack_config, pack_config_path, render_pack_config
 from audit.render import Rendering, render
 from audit.sections import Section
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-pack-config", action="store_true",
                         help="write policies/policy-config.<stack>.json, the pack config the stack's settings "
                              "derive (the file `pulumi preview --policy-pack-config` reads), and exit")
+    parser.add_argument("--dependabot-yml", metavar="OWNER/NAME",
+                        help="print the .github/dependabot.yml that lets this dependabotReaders repository's "
+                             "Dependabot read the registry through its reader role, and exit")
     args = parser.parse_args(argv)
     if args.diff_against is None and (args.accept_widening or args.markdown or args.program_from):
         parser.error("--accept-widening, --markdown and --program-from go with --diff-against")
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     project_dir = args.project_dir.resolve()
     try:
-        if args.write_pack_config:
+        if args.write_pack_config or args.dependabot_yml:
             # The settings are all it takes: nothing is rendered.
             settings = stack_settings(load_stack_config(args.stack, project_dir))
         else:
@@ -75,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2
 
+    if args.dependabot_yml:
+        try:
+            print(dependabot_yml(settings, args.dependabot_yml), end="")
+        except ValueError as error:
+            print(f"error: stack {args.stack}: {error}", file=sys.stderr)
+            return 2
+        return 0
     if args.write_pack_config:
         path = pack_config_path(project_dir, args.stack)
         path.write_text(render_pack_config(pack_config(settings)), encoding="utf-8")

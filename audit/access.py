@@ -30,6 +30,7 @@ from audit.grants import (
     StackSetMember,
     role_grants,
     stack_set_members,
+    stack_set_target_problems,
     trusted_by,
 )
 from audit.pmapper_compat import (
@@ -702,6 +703,7 @@ def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com
 READER = "reader role"
 OTHER_ROLE = "other role"
 GITHUB_READER = "GitHub CI reader"
+DEPENDABOT_READER = "Dependabot reader"
 SECONDARY_ADMIN = "admin (Action *)"
 ORGANIZATION_MEMBER = "organization member, admin (Action *)"
 OUTSIDER = "outsider, admin (Action *)"
@@ -709,8 +711,8 @@ PUBLISHER = "publisher"
 OWNER_ADMIN = "owner admin (Action *)"
 DEPLOY_ROLE = "deploy role"
 BREAK_GLASS = "break-glass role"
-KIND_ORDER = (READER, GITHUB_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER, PUBLISHER, OWNER_ADMIN,
-              DEPLOY_ROLE, BREAK_GLASS)
+KIND_ORDER = (READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER,
+              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS)
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
 
@@ -832,7 +834,7 @@ class AccessPlan:
 
 
 # Held to Read and List in every service, as in CodeArtifact.
-READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, OTHER_ROLE, PUBLISHER})
+READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, PUBLISHER})
 
 
 def beyond_codeartifact(subject: Subject) -> list[str]:
@@ -898,7 +900,8 @@ def _packages_of(repository_arn: str) -> str:
 
 
 def _unused_account(settings: Settings, start: int, members: Iterable[StackSetMember] = ()) -> str:
-    taken = {settings.owner_account_id, *settings.secondary_account_ids, *(m.account for m in members)}
+    taken = {settings.owner_account_id, *settings.secondary_account_ids, *(m.account for m in members),
+             *([settings.management_account_id] if settings.management_account_id else [])}
     candidate = start
     while f"{candidate:012d}" in taken:
         candidate -= 1
@@ -926,7 +929,7 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
     owner = settings.owner_account_id
     break_glass = settings.break_glass_role_arn
     readers = {settings.reader_role_arn(account): f"reader {account}" for account in settings.secondary_account_ids}
-    readers.update({settings.reader_role_arn(m.account): f"reader in {m.label}" for m in members})
+    readers.update({settings.stack_set_reader_role_arn(m.account): f"reader in {m.label}" for m in members})
     publishers = {settings.publisher_role_arn(publisher): publisher for publisher in settings.publishers}
     deployers = set(settings.deploy_principal_arns)
 
@@ -935,11 +938,14 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
         return Subject(label, kind, principal, role=grants.roles.get(arn), **rules)
 
     subjects = [role_subject(arn, label, READER) for arn, label in readers.items()]
-    if settings.github_readers:
-        subjects.append(role_subject(settings.github_reader_role_arn, "GitHub CI reader", GITHUB_READER))
+    # Every CI and Dependabot reader role, held to Read and List like the readers above.
+    github_readers = {settings.owner_role_arn(role.name): (f"{kind} {role.name}", kind)
+                      for kind, roles in ((GITHUB_READER, settings.github_reader_roles),
+                                          (DEPENDABOT_READER, settings.dependabot_roles)) for role in roles}
+    subjects += [role_subject(arn, label, kind) for arn, (label, kind) in github_readers.items()]
     for arn, role in grants.roles.items():
         if (arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers
-                and not (settings.github_readers and arn == settings.github_reader_role_arn)):
+                and arn not in github_readers):
             where = "" if role.declared else ", not declared here"
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
@@ -1090,6 +1096,7 @@ def access_report(rendering: Rendering) -> AccessReport:
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
     violations += Registry.problems(rendering)
+    violations += stack_set_target_problems(rendering)
     violations += [f"the registry's resource policies allow {pattern}, which names no action the Service "
                    "Authorization Reference documents: the proof cannot decide what it grants"
                    for pattern in iam_actions.undocumented_actions(registry.all_statements())]

@@ -342,10 +342,22 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _service_managed(stack_set: RecordedResource) -> bool:
+    return stack_set.inputs.get("permissionModel") == "SERVICE_MANAGED"
+
+
+def _skips_management_account(rendering: Rendering, stack_set: RecordedResource, target: str) -> bool:
+    """AWS never deploys a service-managed StackSet into the organization's management account."""
+    return target == rendering.settings.management_account_id and _service_managed(stack_set)
+
+
 def stack_set_members(rendering: Rendering) -> list[StackSetMember]:
-    """Every account a StackSet of the stack deploys into: one synthetic account per OU or root target."""
+    """Every account a StackSet of the stack deploys into: one synthetic account per OU or root target, never
+    the organization's management account (a service-managed StackSet does not reach it; see
+    `stack_set_target_problems`), nor a synthetic ID that is an account the stack names."""
+    management = rendering.settings.management_account_id
     taken = {rendering.settings.owner_account_id, *rendering.settings.secondary_account_ids,
-             *(r.account for r in rendering.resources)}
+             *(r.account for r in rendering.resources), *([management] if management else [])}
     candidate = SYNTHETIC_MEMBER_BASE
     members = []
     for stack_set in rendering.resources:
@@ -353,13 +365,30 @@ def stack_set_members(rendering: Rendering) -> list[StackSetMember]:
             continue
         for target in _stack_set_targets(rendering, stack_set):
             if target.isdigit() and len(target) == 12:
-                members.append(StackSetMember(stack_set, target, target, synthetic=False))
+                if not _skips_management_account(rendering, stack_set, target):
+                    members.append(StackSetMember(stack_set, target, target, synthetic=False))
                 continue
             while f"{candidate:012d}" in taken:
                 candidate += 1
             members.append(StackSetMember(stack_set, target, f"{candidate:012d}", synthetic=True))
             taken.add(f"{candidate:012d}")
     return members
+
+
+def stack_set_target_problems(rendering: Rendering) -> list[str]:
+    """A service-managed StackSet that names the management account as a target: AWS deploys nothing there, so
+    whoever wrote it expects a reader that never comes (the management account reads only through
+    secondaryAccountIds)."""
+    found = []
+    for stack_set in rendering.resources:
+        if stack_set.type not in STACK_SET_PROPS:
+            continue
+        for target in _stack_set_targets(rendering, stack_set):
+            if _skips_management_account(rendering, stack_set, target):
+                found.append(f"{_described(stack_set)} targets {target}, the organization's management account: "
+                             "AWS never deploys a service-managed StackSet there, so it gets no reader from it; "
+                             "list it in secondaryAccountIds instead")
+    return found
 
 
 def _template_of(member: StackSetMember) -> Template:

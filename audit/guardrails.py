@@ -62,9 +62,10 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "allowedAccountIds": list(settings.secondary_account_ids),
         "allowedOrganizationId": settings.organization_id or "",
         "allowedExternalConnections": list(ALLOWED_EXTERNAL_CONNECTIONS),
-        # Publishers and CI readers alike: every repository a GitHub role of the stack trusts.
+        # Publishers, CI and Dependabot readers alike: every repository a GitHub role of the stack trusts.
         "allowedGithubOwners": sorted({repository.split("/", 1)[0] for repository in (
-            *(p.repository for p in settings.publishers), *(r.repository for r in settings.github_readers))}),
+            *(p.repository for p in settings.publishers),
+            *(r.repository for r in (*settings.github_readers, *settings.dependabot_readers)))}),
         "internalPrefixes": list(settings.internal_prefixes),
         "publisherPackages": {p.repository: list(p.packages) for p in settings.publishers},
         "breakGlassRoleArn": settings.break_glass_role_arn or "",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # Types only: the settings validate document sizes with this module, so it must not import them.
-    from components.settings import Publisher, Settings
+    from components.settings import Publisher, ReaderRole, Settings
 
 PolicyDocument = dict[str, Any]
 
@@ -100,7 +100,11 @@ PUBLISHER_REPOSITORY_ACTIONS = (
 # Characters AWS allows per document (PRODUCT.md, "Facts"; 5120 is the older,
 # stricter CodeArtifact resource policy limit).
 RESOURCE_POLICY_LIMIT = 5120
+# IAM's default role trust policy length (Service Quotas L-C07B4B0D, adjustable): the stack stays within the
+# default, so it deploys into any account without a quota request.
 TRUST_POLICY_LIMIT = 2048
+# Read-only GitHub OIDC roles of one kind (CI readers, Dependabot readers): each holds 15-22 repositories.
+READER_ROLES_MAX = 200
 MANAGED_POLICY_LIMIT = 6144
 INLINE_ROLE_POLICY_LIMIT = 10240
 
@@ -285,9 +289,9 @@ def publisher_trust_policy(settings: Settings, publisher: Publisher) -> PolicyDo
     return github_trust_policy(settings, list(publisher.subjects))
 
 
-def github_reader_trust_policy(settings: Settings) -> PolicyDocument:
-    """The CI reader role: the exact subjects of every consuming repository."""
-    return github_trust_policy(settings, [subject for reader in settings.github_readers for subject in reader.subjects])
+def github_reader_trust_policy(settings: Settings, role: ReaderRole) -> PolicyDocument:
+    """A CI or Dependabot reader role: the exact subjects of the repositories it holds."""
+    return github_trust_policy(settings, role.subjects)
 
 
 def github_trust_policy(settings: Settings, subjects: list[str]) -> PolicyDocument:
@@ -389,13 +393,20 @@ def size_problems(settings: Settings) -> list[str]:
     reader_size = len(to_json(reader_identity_policy(settings)))
     if reader_size > MANAGED_POLICY_LIMIT:
         problems.append(f"readerRoleName: the reader policy is {reader_size} characters, over {MANAGED_POLICY_LIMIT}")
-    if settings.github_readers:
-        trust = len(to_json(github_reader_trust_policy(settings)))
-        if trust > TRUST_POLICY_LIMIT:
-            problems.append(
-                f"githubReaders: the CI reader role's trust policy is {trust} characters, over the "
-                f"{TRUST_POLICY_LIMIT} limit; list fewer repositories or subjects"
-            )
+    for key, readers, roles in (("githubReaders", settings.github_readers, settings.github_reader_roles),
+                                ("dependabotReaders", settings.dependabot_readers, settings.dependabot_roles)):
+        if len(roles) > READER_ROLES_MAX:
+            problems.append(f"{key}: {len(readers)} repositories would need {len(roles)} reader roles, more than "
+                            f"{READER_ROLES_MAX}; list fewer repositories or subjects")
+        for role in roles:
+            trust = len(to_json(github_reader_trust_policy(settings, role)))
+            if trust > TRUST_POLICY_LIMIT:
+                # Roles are filled one repository at a time, so only a repository alone can overflow one.
+                (reader,) = role.readers
+                problems.append(
+                    f"{key}[{readers.index(reader)}].subjects: the subjects of {reader.repository} alone make a "
+                    f"trust policy of {trust} characters, over the {TRUST_POLICY_LIMIT} limit; list fewer subjects"
+                )
     for index, publisher in enumerate(settings.publishers):
         trust = len(to_json(publisher_trust_policy(settings, publisher)))
         if trust > TRUST_POLICY_LIMIT:

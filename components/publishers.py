@@ -1,5 +1,7 @@
-"""GitHub Actions OIDC roles: each publisher publishes only its own packages; one optional CI
-reader role lets consuming repositories install packages, read-only."""
+"""GitHub Actions OIDC roles: each publisher publishes only its own packages; optional CI reader roles
+let consuming repositories install packages, read-only, and Dependabot reader roles let Dependabot's
+update jobs do the same (as many roles of each as the repositories fill, each trust policy within
+IAM's limit)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
-from components.settings import GITHUB_READER_ROLE_NAME, Settings
+from components.settings import ReaderRole, Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,18 @@ class CiReaderArgs:
     description: str
     trust_policy: str  # JSON, as sent to IAM
     read_policy: str  # JSON, as sent to IAM
+    repositories: tuple[str, ...] = ()  # owner/name, the repositories its trust policy lists
+
+    @classmethod
+    def for_role(cls, settings: Settings, role: ReaderRole, who: str) -> CiReaderArgs:
+        repositories = tuple(reader.repository for reader in role.readers)
+        return cls(
+            role_name=role.name,
+            description=f"{who} in {', '.join(repositories)} install packages (read-only)"[:1000],
+            trust_policy=docs.to_json(docs.github_reader_trust_policy(settings, role)),
+            read_policy=docs.to_json(docs.reader_identity_policy(settings)),
+            repositories=repositories,
+        )
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,8 @@ class PublishersArgs:
     oidc_provider_arn: str  # fixed: one provider per URL and account
     roles: tuple[PublisherRoleArgs, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
-    ci_reader: CiReaderArgs | None = None
+    ci_readers: tuple[CiReaderArgs, ...] = ()
+    dependabot_readers: tuple[CiReaderArgs, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PublishersArgs:
@@ -57,13 +72,10 @@ class PublishersArgs:
                 for publisher in settings.publishers
             ),
             tags=dict(settings.tags),
-            ci_reader=CiReaderArgs(
-                role_name=GITHUB_READER_ROLE_NAME,
-                description="GitHub Actions in "
-                f"{', '.join(r.repository for r in settings.github_readers)} install packages (read-only)"[:1000],
-                trust_policy=docs.to_json(docs.github_reader_trust_policy(settings)),
-                read_policy=docs.to_json(docs.reader_identity_policy(settings)),
-            ) if settings.github_readers else None,
+            ci_readers=tuple(CiReaderArgs.for_role(settings, role, "GitHub Actions")
+                             for role in settings.github_reader_roles),
+            dependabot_readers=tuple(CiReaderArgs.for_role(settings, role, "Dependabot update jobs")
+                                     for role in settings.dependabot_roles),
         )
 
 
@@ -78,7 +90,7 @@ class GithubPublishers(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.oidc_provider_arn: pulumi.Input[str] = args.oidc_provider_arn
         depends: list[pulumi.Resource] = []
-        if args.create_oidc_provider and (args.roles or args.ci_reader):
+        if args.create_oidc_provider and (args.roles or args.ci_readers or args.dependabot_readers):
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=f"https://{docs.GITHUB_OIDC_HOST}",
@@ -112,25 +124,38 @@ class GithubPublishers(pulumi.ComponentResource):
             )
             self.role_arns[role_args.repository] = role.arn
 
-        self.ci_reader_role_arn: pulumi.Output[str] | None = None
-        if args.ci_reader is not None:
-            reader = aws.iam.Role(
-                f"{name}-ci-reader",
-                name=args.ci_reader.role_name,
-                description=args.ci_reader.description,
-                assume_role_policy=args.ci_reader.trust_policy,
+        # The first CI reader keeps its logical name (and URN) from when there was one role.
+        self.ci_reader_role_arns = self._readers(name, "ci-reader", args.ci_readers, args.tags, depends)
+        self.dependabot_role_arns = self._readers(name, "dependabot-reader", args.dependabot_readers, args.tags,
+                                                  depends)
+        self.ci_reader_role_arn: pulumi.Output[str] | None = next(iter(self.ci_reader_role_arns.values()), None)
+
+        self.register_outputs({"roleArns": self.role_arns, "oidcProviderArn": self.oidc_provider_arn,
+                               "ciReaderRoleArn": self.ci_reader_role_arn,
+                               "ciReaderRoleArns": self.ci_reader_role_arns,
+                               "dependabotRoleArns": self.dependabot_role_arns})
+
+    def _readers(self, name: str, kind: str, readers: tuple[CiReaderArgs, ...], tags: Mapping[str, str],
+                 depends: list[pulumi.Resource]) -> dict[str, pulumi.Output[str]]:
+        """One read-only role per entry (`{name}-{kind}`, then `{name}-{kind}-2`, ...): {owner/name: its role ARN}."""
+        arns: dict[str, pulumi.Output[str]] = {}
+        for index, reader_args in enumerate(readers):
+            logical = f"{name}-{kind}" if index == 0 else f"{name}-{kind}-{index + 1}"
+            role = aws.iam.Role(
+                logical,
+                name=reader_args.role_name,
+                description=reader_args.description,
+                assume_role_policy=reader_args.trust_policy,
                 max_session_duration=3600,
-                tags=dict(args.tags),
+                tags=dict(tags),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
             aws.iam.RolePolicy(
-                f"{name}-ci-reader-read",
-                role=reader.name,
+                f"{logical}-read",
+                role=role.name,
                 name="read-the-registry",
-                policy=args.ci_reader.read_policy,
-                opts=child,
+                policy=reader_args.read_policy,
+                opts=pulumi.ResourceOptions(parent=self),
             )
-            self.ci_reader_role_arn = reader.arn
-
-        self.register_outputs({"roleArns": self.role_arns, "oidcProviderArn": self.oidc_provider_arn,
-                               "ciReaderRoleArn": self.ci_reader_role_arn})
+            arns.update(dict.fromkeys(reader_args.repositories, role.arn))
+        return arns

@@ -42,11 +42,12 @@ class ReaderArgs:
     permissions_boundary: str | None = None
 
     @classmethod
-    def for_account(cls, settings: Settings, account_id: str) -> ReaderArgs:
+    def for_account(cls, settings: Settings, account_id: str, role_name: str | None = None) -> ReaderArgs:
+        role_name = role_name or settings.reader_role_name
         return cls(
             permissions_boundary=settings.reader_boundary_arn(account_id),
-            role_name=settings.reader_role_name,
-            policy_name=f"{settings.reader_role_name}-{settings.domain_name}",
+            role_name=role_name,
+            policy_name=f"{role_name}-{settings.domain_name}",
             policy_description=f"Read-only access to CodeArtifact domain {settings.domain_name} "
             f"in {settings.owner_account_id}",
             role_description=f"Installs Python packages from {settings.domain_name} (read-only)",
@@ -56,8 +57,11 @@ class ReaderArgs:
 
     @classmethod
     def for_member_accounts(cls, settings: Settings) -> ReaderArgs:
-        """The reader of every StackSet member account: its trust names `docs.MEMBER_ACCOUNT`."""
-        return dataclasses.replace(cls.for_account(settings, docs.MEMBER_ACCOUNT), permissions_boundary=None)
+        """The reader of every StackSet member account: its trust names `docs.MEMBER_ACCOUNT`, and its role and
+        policy are named after `stackSetReaderRoleName`, never the per-account reader's names, so that an account
+        holding both while it moves between the modes meets no name that already exists."""
+        member = cls.for_account(settings, docs.MEMBER_ACCOUNT, role_name=settings.stack_set_reader_role_name)
+        return dataclasses.replace(member, permissions_boundary=None)
 
     def cloudformation_template(self) -> dict[str, Any]:
         """The same policy and role as `SecondaryAccountReader` declares, as a CloudFormation template."""
@@ -142,7 +146,7 @@ class StackSetReaderArgs:
         reader = ReaderArgs.for_member_accounts(settings)
         return cls(
             stack_set_name=settings.reader_stack_set_name,
-            description=f"{settings.reader_role_name} in every account of the chosen organizational units: "
+            description=f"{settings.stack_set_reader_role_name} in every account of the chosen organizational units: "
             f"read-only access to CodeArtifact domain {settings.domain_name} in {settings.owner_account_id}",
             template_body=docs.to_json(reader.cloudformation_template()),
             organizational_unit_ids=settings.organizational_unit_ids,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.policy_documents import size_problems
+from components.policy_documents import TRUST_POLICY_LIMIT, github_trust_policy, size_problems, to_json
 
 PROJECT = "pypi-registry"
 
@@ -81,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "readerRoleName": "codeartifact-pypi-reader",
     "publishers": [],
     "githubReaders": [],
+    "dependabotReaders": [],
     "createGithubOidcProvider": True,
     "breakGlassRoleArn": "",
     "deployPrincipalArns": [],
@@ -93,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
     "stackSetMaxConcurrentPercentage": 25,
     "stackSetFailureTolerancePercentage": 10,
     "retainStacksOnAccountRemoval": False,
+    # Never readerRoleName: both can live in one account (a switch between the modes), and a StackSet
+    # creating a role of an existing name fails with EntityAlreadyExists.
+    "stackSetReaderRoleName": "codeartifact-pypi-org-reader",
+    "managementAccountId": "",
 }
 
 
@@ -137,9 +142,32 @@ class GithubReader:
     subjects: tuple[str, ...]
 
 
-# One role for every CI consumer: deterministic, and never one of the gh-publish-* names.
+@dataclass(frozen=True)
+class ReaderRole:
+    """One read-only GitHub OIDC role and the repositories whose subjects its trust policy lists."""
+
+    name: str
+    readers: tuple[GithubReader, ...]
+
+    @property
+    def subjects(self) -> list[str]:
+        return [subject for reader in self.readers for subject in reader.subjects]
+
+
+# The CI readers' roles: `gh-pypi-reader`, then `gh-pypi-reader-2`, `-3`, ... as the repositories fill each
+# trust policy (deterministic, and never one of the gh-publish-* names).
 GITHUB_READER_ROLE_NAME = "gh-pypi-reader"
 GITHUB_READER_CONTEXTS = ("pull_request", "ref:refs/heads/main")
+# Dependabot's update jobs run on the default branch; its proxy assumes arn:aws:iam::ACCOUNT:role/NAME (no path)
+# with the session name `dependabot-update` (dependabot/proxy, internal/oidc/actions_oidc.go).
+DEPENDABOT_ROLE_NAME = "dependabot-pypi-reader"
+DEPENDABOT_CONTEXTS = ("ref:refs/heads/main",)
+# Far above what a thousand repositories need (each role holds 15-22 of them), and well within IAM's default
+# quota of 1,000 roles per account: a list that needs more is more likely a mistake than an organization.
+READER_ROLES_MAX = 200
+# Any name one of those roles can take, ignoring case as IAM does.
+READER_ROLE_NAME = re.compile(
+    rf"(?:{GITHUB_READER_ROLE_NAME}|{DEPENDABOT_ROLE_NAME})(?:-[1-9][0-9]*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -159,6 +187,7 @@ class Settings:
     internal_repository: str = DEFAULTS["internalRepositoryName"]
     publishers: tuple[Publisher, ...] = ()
     github_readers: tuple[GithubReader, ...] = ()
+    dependabot_readers: tuple[GithubReader, ...] = ()
     create_github_oidc_provider: bool = DEFAULTS["createGithubOidcProvider"]
     break_glass_role_arn: str | None = None
     # Roles in the owner account that run `pulumi up`: the only principals, with the break-glass
@@ -177,6 +206,11 @@ class Settings:
     stack_set_max_concurrent_percentage: int = DEFAULTS["stackSetMaxConcurrentPercentage"]
     stack_set_failure_tolerance_percentage: int = DEFAULTS["stackSetFailureTolerancePercentage"]
     retain_stacks_on_account_removal: bool = DEFAULTS["retainStacksOnAccountRemoval"]
+    # The reader role the StackSet puts into each member account: never reader_role_name.
+    stack_set_reader_role_name: str = DEFAULTS["stackSetReaderRoleName"]
+    # StackSet mode: the organization's management account, which no service-managed StackSet reaches
+    # (the owner account with stackSetCallAs SELF; None when not given).
+    management_account_id: str | None = None
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
@@ -208,6 +242,9 @@ class Settings:
     def reader_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.reader_role_name}"
 
+    def stack_set_reader_role_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{self.stack_set_reader_role_name}"
+
     def deploy_role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.deploy_role_name}"
 
@@ -219,9 +256,28 @@ class Settings:
         not by the stack, so that the deploy role there can never make the reader more than a reader."""
         return f"arn:aws:iam::{account_id}:policy/{self.reader_role_name}-permissions-boundary"
 
+    def owner_role_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{self.owner_account_id}:role/{name}"
+
     @property
     def github_reader_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.owner_account_id}:role/{GITHUB_READER_ROLE_NAME}"
+        """The first CI reader role, which every repository used before there were more."""
+        return self.owner_role_arn(GITHUB_READER_ROLE_NAME)
+
+    @functools.cached_property
+    def github_reader_roles(self) -> tuple[ReaderRole, ...]:
+        """The CI readers' roles, each trust policy within IAM's limit (`reader_roles`)."""
+        return reader_roles(self, self.github_readers, GITHUB_READER_ROLE_NAME)
+
+    @functools.cached_property
+    def dependabot_roles(self) -> tuple[ReaderRole, ...]:
+        return reader_roles(self, self.dependabot_readers, DEPENDABOT_ROLE_NAME)
+
+    @property
+    def reader_role_arns_by_repository(self) -> dict[str, dict[str, str]]:
+        """{"github": {owner/name: role ARN}, "dependabot": {...}}: the role each repository assumes."""
+        return {kind: {reader.repository: self.owner_role_arn(role.name) for role in roles for reader in role.readers}
+                for kind, roles in (("github", self.github_reader_roles), ("dependabot", self.dependabot_roles))}
 
     def publisher_role_arn(self, publisher: Publisher) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{publisher.role_name}"
@@ -241,6 +297,25 @@ class Settings:
 
     def package_group_pattern(self, prefix: str) -> str:
         return f"/pypi//{prefix}~"
+
+
+def reader_roles(settings: Settings, readers: tuple[GithubReader, ...], base_name: str) -> tuple[ReaderRole, ...]:
+    """The readers in listed order, each role filled until the next repository's subjects would take its trust
+    policy over IAM's default limit, then the next role (`base_name`, `base_name-2`, ...).
+
+    A repository's role depends only on the entries before it, so appending repositories never moves one
+    (removing or inserting one may move those after it: the stack outputs name each repository's role). A
+    repository whose subjects alone exceed the limit gets a role of its own, which `size_problems` refuses."""
+    groups: list[list[GithubReader]] = []
+    for reader in readers:
+        trial = [subject for member in (groups[-1] if groups else []) for subject in member.subjects]
+        trial += reader.subjects
+        if groups and len(to_json(github_trust_policy(settings, trial))) <= TRUST_POLICY_LIMIT:
+            groups[-1].append(reader)
+        else:
+            groups.append([reader])
+    return tuple(ReaderRole(base_name if index == 0 else f"{base_name}-{index + 1}", tuple(group))
+                 for index, group in enumerate(groups))
 
 
 # --- parsing -------------------------------------------------------------------
@@ -469,6 +544,7 @@ def _git_ref_problem(name: str) -> str | None:
 
 PULL_REQUEST_RULE = "pull requests must never publish"
 READER_PULL_REQUEST_RULE = "readers may use `pull_request` itself, nothing else that names it"
+DEPENDABOT_PULL_REQUEST_RULE = "Dependabot's update jobs run on a branch (ref:refs/heads/BRANCH), never as pull_request"
 
 
 def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_REQUEST_RULE) -> str | None:
@@ -497,12 +573,12 @@ def _context_problem(subject: str, context: str, pull_request_rule: str = PULL_R
 
 
 def _subject_problem(subject: Any, repository: str, *, read_only: bool = False,
-                     ids: tuple[str, str] | None = None) -> str | None:
+                     ids: tuple[str, str] | None = None, pull_request_rule: str | None = None) -> str | None:
     """Why a GitHub OIDC `sub` may not be trusted, or None when it is fine.
 
     A read-only role may also trust the `pull_request` subject: CI of a pull request installs
     packages, and GitHub gives no OIDC token to pull requests from forks."""
-    pull_request_rule = READER_PULL_REQUEST_RULE if read_only else PULL_REQUEST_RULE
+    pull_request_rule = pull_request_rule or (READER_PULL_REQUEST_RULE if read_only else PULL_REQUEST_RULE)
     if not isinstance(subject, str):
         return f"subject {subject!r} must be a string"
     if "*" in subject or "?" in subject:
@@ -579,7 +655,7 @@ def _github_entry(value: Any, key: str, fields: tuple[str, ...], shape: str, pro
 
 
 def _subjects(value: Mapping[str, Any], key: str, repository: str, contexts: tuple[str, ...], problems: _Problems,
-              *, read_only: bool = False) -> tuple[list[Any], bool] | None:
+              *, read_only: bool = False, pull_request_rule: str | None = None) -> tuple[list[Any], bool] | None:
     """(the entry's subjects, or the default contexts in the form its IDs call for, whether each is fine); None
     when there is no list at all."""
     ids = _github_ids(value, key, problems)
@@ -591,7 +667,8 @@ def _subjects(value: Mapping[str, Any], key: str, repository: str, contexts: tup
         return None
     ok = True
     for i, subject in enumerate(subjects):
-        problem = _subject_problem(subject, repository, read_only=read_only, ids=ids)
+        problem = _subject_problem(subject, repository, read_only=read_only, ids=ids,
+                                   pull_request_rule=pull_request_rule)
         if problem:
             problems.add(f"{key}.subjects[{i}]", problem)
             ok = False
@@ -633,13 +710,20 @@ def _publisher(index: int, value: Any, problems: _Problems) -> Publisher | None:
     return Publisher(repository=repository, packages=tuple(packages), subjects=tuple(subjects))
 
 
-def _github_reader(index: int, value: Any, problems: _Problems) -> GithubReader | None:
-    key = f"githubReaders[{index}]"
+def _github_reader(index: int, value: Any, problems: _Problems,
+                   config_key: str = "githubReaders") -> GithubReader | None:
+    """A githubReaders entry; a dependabotReaders one (`config_key`) defaults to the default branch, where
+    Dependabot's update jobs run, and may not name pull_request."""
+    key = f"{config_key}[{index}]"
     repository = _github_entry(value, key, ("repository", "ownerId", "repositoryId", "subjects"),
                                "repository and optional ownerId, repositoryId and subjects", problems)
     if repository is None:
         return None
-    found = _subjects(value, key, repository, GITHUB_READER_CONTEXTS, problems, read_only=True)
+    if config_key == "dependabotReaders":
+        found = _subjects(value, key, repository, DEPENDABOT_CONTEXTS, problems,
+                          pull_request_rule=DEPENDABOT_PULL_REQUEST_RULE)
+    else:
+        found = _subjects(value, key, repository, GITHUB_READER_CONTEXTS, problems, read_only=True)
     if found is None:
         return None
     subjects, ok = found
@@ -732,6 +816,77 @@ def _organizational_units(raw: Mapping[str, Any], problems: _Problems, deploymen
         problems.add("organizationalUnitIds", "applies only with readerDeployment: stackset (the accounts mode "
                      "deploys a reader into each of secondaryAccountIds); set readerDeployment or remove the list")
     return tuple(units)
+
+
+def _stack_set_reader_role(raw: Mapping[str, Any], problems: _Problems, deployment: str | None,
+                           role_names: Mapping[str, str | None], domain: str | None) -> str | None:
+    """The StackSet's reader role name: never the per-account reader's (nor the deploy or preview role's), so
+    that an account holding both (while it moves between the modes) never meets a name that already exists."""
+    key = "stackSetReaderRoleName"
+    name = _string(raw, key, problems, default=DEFAULTS[key])
+    if name is None:
+        return None
+    if not IAM_ROLE_NAME.fullmatch(name):
+        problems.add(key, f"{name!r} is not a valid IAM role name ({IAM_ROLE_NAME.pattern})")
+        return None
+    if reserved := _reserved_role(name):
+        problems.add(key, f"{name!r} is {reserved}: this stack would rewrite or delete a role it does not own; "
+                          "choose a name of its own")
+        return None
+    if deployment != "stackset":
+        return name
+    same = [other_key for other_key, other in role_names.items() if other is not None and name.lower() == other.lower()]
+    for other_key in same:
+        problems.add(key, f"must differ from {other_key}, ignoring case: an account can hold both roles (the "
+                     "per-account reader while it moves to or from the StackSet, the deploy and preview roles "
+                     "of a secondary account), and the StackSet would fail with EntityAlreadyExists")
+    reader = role_names.get("readerRoleName")
+    if domain is not None and reader is not None and not same:
+        # The template's managed policy is named like the per-account one: `<role>-<domain>`.
+        ours = f"{name}-{domain}".lower()
+        theirs = {f"{reader}-{domain}".lower(): "the per-account reader's policy",
+                  f"{reader}-permissions-boundary".lower(): "the per-account reader's permissions boundary"}
+        if ours in theirs:
+            problems.add(key, f"its policy {name}-{domain} would have the name of {theirs[ours]}, and IAM policy "
+                              "names are unique in an account ignoring case; choose another name")
+    return name
+
+
+def _management_account(raw: Mapping[str, Any], problems: _Problems, deployment: str | None, call_as: str | None,
+                        owner: str | None, accounts: list[str], units: tuple[str, ...]) -> str | None:
+    """The organization's management account, which AWS never deploys a service-managed StackSet into, even
+    when it sits in a targeted OU or under the targeted root: it reads only through secondaryAccountIds."""
+    key = "managementAccountId"
+    given = _string(raw, key, problems)
+    management = _account_id(given, key, problems) if given is not None else None
+    if deployment != "stackset":
+        if given is not None:
+            problems.add(key, "applies only with readerDeployment: stackset (no StackSet, no account it skips); "
+                              "set readerDeployment or remove the key")
+        return None
+    if call_as == "SELF":
+        if management is not None and owner is not None and management != owner:
+            problems.add(key, f"{management} is not ownerAccountId {owner}: with stackSetCallAs SELF the owner "
+                              "account creates the StackSet as the organization's management account")
+        # The owner reads as the owner: it needs no reader.
+        return owner
+    if management is not None and management == owner:
+        problems.add(key, f"{management} is ownerAccountId: the management account creates StackSets as SELF, "
+                          "never as a delegated administrator; set stackSetCallAs: SELF")
+    roots = [unit for unit in units if ROOT_ID.fullmatch(unit)]
+    if call_as == "DELEGATED_ADMIN" and roots:
+        # The root promises every account; the management account is the one AWS leaves out.
+        if given is None:
+            problems.add(key, f"is required when organizationalUnitIds targets the root {roots[0]} with "
+                              "stackSetCallAs DELEGATED_ADMIN: the root holds every account, but AWS never deploys "
+                              "the StackSet into the management account, so name it and list it in "
+                              "secondaryAccountIds (or target organizational units instead of the root)")
+        elif management is not None and management not in accounts:
+            problems.add(key, f"{management} is not in secondaryAccountIds: the root {roots[0]} holds every "
+                              "account, but AWS never deploys the StackSet into the management account, so it "
+                              "would be the one account without a reader; list it in secondaryAccountIds (or "
+                              "target organizational units instead of the root)")
+    return management
 
 
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
@@ -846,15 +1001,17 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         if publisher is not None:
             publishers.append(publisher)
 
-    github_readers: list[GithubReader] = []
-    for i, value in enumerate(_list(raw, "githubReaders", problems)):
-        reader = _github_reader(i, value, problems)
-        if reader is None:
-            continue
-        if any(r.repository.lower() == reader.repository.lower() for r in github_readers):
-            problems.add(f"githubReaders[{i}].repository", f"{reader.repository} is listed twice")
-            continue
-        github_readers.append(reader)
+    readers_by_key: dict[str, list[GithubReader]] = {"githubReaders": [], "dependabotReaders": []}
+    for config_key, readers in readers_by_key.items():
+        for i, value in enumerate(_list(raw, config_key, problems)):
+            reader = _github_reader(i, value, problems, config_key)
+            if reader is None:
+                continue
+            if any(r.repository.lower() == reader.repository.lower() for r in readers):
+                problems.add(f"{config_key}[{i}].repository", f"{reader.repository} is listed twice")
+                continue
+            readers.append(reader)
+    github_readers, dependabot_readers = readers_by_key["githubReaders"], readers_by_key["dependabotReaders"]
 
     # Packages are checked against the prefixes only once those are valid (else that is the problem).
     valid_prefixes = [p for p in prefixes if isinstance(p, str)] if prefixes_ok else None
@@ -894,9 +1051,11 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
             repository = publisher_roles.get(_role_name_of(arn).lower())
             if repository:
                 problems.add(key, f"{arn} names the publisher role of {repository}, which GitHub can assume")
-            elif _role_name_of(arn).lower() == GITHUB_READER_ROLE_NAME.lower():
-                problems.add(key, f"{arn} names the GitHub CI reader role ({GITHUB_READER_ROLE_NAME}), which pull "
-                                  "request jobs of the githubReaders repositories can assume")
+            elif READER_ROLE_NAME.fullmatch(name := _role_name_of(arn)):
+                who = ("the GitHub CI reader role", "pull request jobs of the githubReaders repositories") if (
+                    name.lower().startswith(GITHUB_READER_ROLE_NAME)) else (
+                    "the Dependabot reader role", "Dependabot's update jobs of the dependabotReaders repositories")
+                problems.add(key, f"{arn} names {who[0]} ({name}), which {who[1]} can assume")
 
     tags = _tags(raw, problems)
 
@@ -914,10 +1073,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     max_concurrent = _percentage(raw, "stackSetMaxConcurrentPercentage", problems, low=1)
     failure_tolerance = _percentage(raw, "stackSetFailureTolerancePercentage", problems, low=0)
     retain_stacks = _bool(raw, "retainStacksOnAccountRemoval", problems, DEFAULTS["retainStacksOnAccountRemoval"])
+    stack_set_reader = _stack_set_reader_role(raw, problems, deployment, role_names, domain)
+    management = _management_account(raw, problems, deployment, call_as, owner, accounts, units)
 
     # A value is None only where a problem was added; the `is None` tests say so to the type checker.
     if (problems.items or owner is None or domain is None or deploy_name is None or preview_name is None
-            or reader_name is None or store is None or internal is None or deployment is None or call_as is None):
+            or reader_name is None or store is None or internal is None or deployment is None or call_as is None
+            or stack_set_reader is None):
         raise ConfigError(problems.items)
 
     settings = Settings(
@@ -934,6 +1096,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         internal_repository=internal,
         publishers=tuple(publishers),
         github_readers=tuple(github_readers),
+        dependabot_readers=tuple(dependabot_readers),
         create_github_oidc_provider=create_oidc,
         break_glass_role_arn=break_glass,
         deploy_principal_arns=tuple(deploy_principals),
@@ -946,6 +1109,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         stack_set_max_concurrent_percentage=max_concurrent,
         stack_set_failure_tolerance_percentage=failure_tolerance,
         retain_stacks_on_account_removal=retain_stacks,
+        stack_set_reader_role_name=stack_set_reader,
+        management_account_id=management,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     oversize = size_problems(settings)
@@ -955,15 +1120,16 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
 
 STRUCTURED_KEYS = (
-    "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders", "tags",
-    "organizationalUnitIds",
+    "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders",
+    "dependabotReaders", "tags", "organizationalUnitIds",
 )
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
     "organizationId", "deployRoleName", "previewRoleName", "readerRoleName", "breakGlassRoleArn",
     "ciDeployRoleArn", "ciPreviewRoleArn",
     "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
-    "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval",
+    "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval", "stackSetReaderRoleName",
+    "managementAccountId",
 )
 
 

@@ -6,6 +6,7 @@ lets a public package with an internal name win (dependency confusion).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
@@ -22,9 +23,14 @@ from pypi_login.codeartifact import TOKEN_USERNAME, Login, LoginError
 
 TOOLS = ("pip", "uv", "poetry")
 MARK = "pypi-login"
-# Written into every file and export this tool produces, so `--status` can tell expiry later.
-STAMP = re.compile(rf"{MARK}: token for (?P<host>\S+) expires (?P<expires>\S+)")
-EXPIRY_VARIABLE = "CODEARTIFACT_TOKEN_EXPIRES"
+# Written into every file this tool produces, so `--status` can tell expiry later; the fingerprint
+# ties the expiry to the token beside it (an expiry recorded for another token is unknown).
+STAMP = re.compile(rf"{MARK}: token for (?P<host>\S+) expires (?P<record>\S+(?: sha256:[0-9a-f]+)?)")
+
+
+def expiry_variable(tool: str) -> str:
+    """The variable that records, beside the exports, when this tool's token expires (and which token)."""
+    return f"CODEARTIFACT_TOKEN_EXPIRES_{tool.upper()}"
 
 
 # --- time ----------------------------------------------------------------------
@@ -51,8 +57,25 @@ def describe_expiry(expiration: datetime, now: datetime) -> str:
     return f"{when}, in {span}" if seconds > 0 else f"{when}, {span} ago"
 
 
+def fingerprint(token: str) -> str:
+    """Names a token without revealing it (a 64-bit prefix of its SHA-256)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def record(login: Login) -> str:
+    return f"{iso(login.expiration)} {fingerprint(login.token)}"
+
+
+def recorded_expiry(text: str | None, token: str | None) -> datetime | None:
+    """The expiry in a record "ISO sha256:...", if it was recorded for this very token; else None."""
+    parts = (text or "").split()
+    if token is None or len(parts) != 2 or parts[1] != fingerprint(token):
+        return None
+    return parse_iso(parts[0])
+
+
 def stamp(login: Login) -> str:
-    return f"{MARK}: token for {login.host} expires {iso(login.expiration)}"
+    return f"{MARK}: token for {login.host} expires {record(login)}"
 
 
 # --- shell exports ---------------------------------------------------------------
@@ -92,13 +115,33 @@ def environment(login: Login, tools: Iterable[str], source_name: str) -> dict[st
         prefix = poetry_variable(source_name)
         variables[f"{prefix}_USERNAME"] = TOKEN_USERNAME
         variables[f"{prefix}_PASSWORD"] = login.token
-    variables[EXPIRY_VARIABLE] = iso(login.expiration)
+    for tool in TOOLS:
+        if tool in tools:
+            variables[expiry_variable(tool)] = record(login)
     return variables
 
 
 def shell_exports(login: Login, tools: Iterable[str], source_name: str) -> str:
     lines = [f"# {stamp(login)}"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in environment(login, tools, source_name).items()]
+    return "\n".join(lines) + "\n"
+
+
+# PowerShell ends a single-quoted string at any of these, not only at the ASCII apostrophe; inside
+# one, each is escaped by doubling it. Nothing else is special there ($, `, " and newlines are literal).
+POWERSHELL_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def powershell_quote(value: str) -> str:
+    return "'" + "".join(char * 2 if char in POWERSHELL_QUOTES else char for char in value) + "'"
+
+
+def powershell_assignments(login: Login, tools: Iterable[str], source_name: str) -> str:
+    lines = [f"# {stamp(login)}"]
+    for name, value in environment(login, tools, source_name).items():
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):  # pragma: no cover - names come from the source name rule
+            raise LoginError(f"refusing to print the variable name {name!r}")
+        lines.append(f"$env:{name} = {powershell_quote(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -322,40 +365,3 @@ POETRY_PASSWORD = re.compile(r"POETRY_HTTP_BASIC_(?P<name>[A-Z0-9_]+)_PASSWORD")
 def poetry_password_variables(environ: Mapping[str, str]) -> list[str]:
     """Every non-empty POETRY_HTTP_BASIC_<NAME>_PASSWORD, sorted."""
     return sorted(name for name, value in environ.items() if value and POETRY_PASSWORD.fullmatch(name))
-
-
-def token_variable(tool: str, source_name: str, environ: Mapping[str, str]) -> str:
-    """The variable that carries the tool's token. Without a source name, poetry's is found by
-    looking: the exports and the CI action name it after the source (POETRY_HTTP_BASIC_ACME_...)."""
-    if tool == "pip":
-        return "PIP_INDEX_URL"
-    if tool == "uv":
-        return "UV_DEFAULT_INDEX"
-    if source_name:
-        return f"{poetry_variable(source_name)}_PASSWORD"
-    found = poetry_password_variables(environ)
-    return found[0] if found else "POETRY_HTTP_BASIC_<SOURCE>_PASSWORD"
-
-
-def status(tool: str, path: Path, environ: Mapping[str, str], source_name: str, now: datetime) -> tuple[bool, str]:
-    """(usable, message) for the token a tool would use now; environment variables win over files."""
-    variable = token_variable(tool, source_name, environ)
-    if environ.get(variable):
-        where = f"${variable}"
-        expires = parse_iso(environ.get(EXPIRY_VARIABLE, ""))
-        if expires is None:
-            return True, f"{tool}: {where} is set; its expiry is unknown (${EXPIRY_VARIABLE} is not set)"
-    else:
-        where = str(path)
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        found = STAMP.search(text)
-        expires = parse_iso(found["expires"]) if found else None
-        if expires is None:
-            return False, (
-                f"{tool}: token missing: no {MARK} token in {path} and ${variable} is not set. "
-                f"Run `python -m pypi_login --write --tool {tool}` (or eval the printed exports)."
-            )
-    if expires <= now:
-        again = "`python -m pypi_login`" if where.startswith("$") else f"`python -m pypi_login --write --tool {tool}`"
-        return False, f"{tool}: token in {where} expired {describe_expiry(expires, now)}. Run {again} again."
-    return True, f"{tool}: token in {where} valid until {describe_expiry(expires, now)}"

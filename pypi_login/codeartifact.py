@@ -26,7 +26,7 @@ REFUSED_HINT = (
     'pip "401 Error, Credentials not correct" or only "(from versions: none)"; '
     'uv "lack of valid authentication credentials (401 Unauthorized)" or "not found in the package registry"; '
     'poetry "Authorization error accessing" or "doesn\'t match any versions". '
-    "`python -m pypi_login --doctor` tells which it is."
+    "`pypi-login --doctor` tells which it is."
 )
 
 
@@ -50,6 +50,20 @@ class Target:
     domain_owner: str
     repository: str
     region: str
+    endpoint_host: str = ""  # a `repositories` VPC endpoint's DNS name, when its private DNS is off
+
+    @property
+    def standard_endpoint(self) -> str:
+        """The repository endpoint CodeArtifact names for this repository (GetRepositoryEndpoint)."""
+        return (f"https://{self.domain}-{self.domain_owner}.d.codeartifact.{self.region}.amazonaws.com/pypi/"
+                f"{self.repository}/")
+
+    @property
+    def endpoint(self) -> str:
+        """Where the token goes: the standard endpoint, or its form on the configured VPC endpoint."""
+        if self.endpoint_host:
+            return f"https://{self.endpoint_host}/pypi/d/{self.domain}-{self.domain_owner}/{self.repository}/"
+        return self.standard_endpoint
 
     @property
     def domain_arn(self) -> str:
@@ -169,11 +183,21 @@ def request_login(client: CodeArtifactClient, target: Target, duration_seconds: 
         )
     except (ClientError, NoCredentialsError, PartialCredentialsError, EndpointConnectionError) as error:
         raise LoginError(explain(error, target, operation), classify(error)) from None
+    named = endpoint["repositoryEndpoint"]
+    # The token goes only to this domain's own host (or the configured VPC endpoint): an answer that
+    # names any other (a wrong AWS_ENDPOINT_URL_CODEARTIFACT, a proxy) never receives it.
+    if named.rstrip("/") + "/" != target.standard_endpoint:
+        raise LoginError(
+            f"CodeArtifact named the repository endpoint {named!r}, not {target.standard_endpoint}: refusing to "
+            "send the token to any other host. Check AWS_ENDPOINT_URL_CODEARTIFACT and the AWS config's "
+            "endpoint_url; nothing was printed or written.",
+            "wrong-endpoint",
+        )
     expiration = token["expiration"]
     if expiration.tzinfo is None:
         expiration = expiration.replace(tzinfo=timezone.utc)
     return Login(
         token=token["authorizationToken"],
         expiration=expiration.astimezone(timezone.utc),
-        repository_endpoint=endpoint["repositoryEndpoint"],
+        repository_endpoint=target.endpoint,
     )

@@ -1,4 +1,4 @@
-"""`python -m pypi_login --doctor`: what each tool would use, tried against the index, one line each.
+"""`pypi-login --doctor`: what each tool would use, tried against the index, one line each.
 
 For pip, uv and poetry it reads the configuration the tool itself reads (environment variables
 first, then the user files this helper writes, and for poetry the project's pyproject.toml), then:
@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import base64
 import configparser
+import os
 import re
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -32,11 +35,18 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pypi_login import clients
 from pypi_login.codeartifact import TOKEN_USERNAME, Login, LoginError, Target
+from pypi_login.config import DEFAULT_SOURCE_NAME
 
 # https://DOMAIN-OWNER.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/
 INDEX_URL = re.compile(
     r"https://(?P<domain>[a-z][a-z0-9-]{0,48}[a-z0-9])-(?P<domain_owner>[0-9]{12})\.d\.codeartifact\."
     r"(?P<region>[a-z0-9-]+)\.amazonaws\.com/pypi/(?P<repository>[A-Za-z0-9][A-Za-z0-9._-]{1,99})/simple/"
+)
+# The same index through a `repositories` VPC endpoint without private DNS (--endpoint-host).
+VPCE_INDEX_URL = re.compile(
+    r"https://(?P<endpoint_host>vpce-[0-9a-f]+-[a-z0-9]+\.d\.codeartifact\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com)"
+    r"/pypi/d/(?P<domain>[a-z][a-z0-9-]{0,48}[a-z0-9])-(?P<domain_owner>[0-9]{12})"
+    r"/(?P<repository>[A-Za-z0-9][A-Za-z0-9._-]{1,99})/simple/"
 )
 INDEX_SHAPE = "https://DOMAIN-OWNER.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/"
 # Sent to tell "this token is refused" from "this package is missing" when both answer 404.
@@ -88,9 +98,14 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _stamped_expiry(text: str) -> datetime | None:
+def _stamped_expiry(text: str, token: str | None) -> datetime | None:
+    """The expiry pypi-login recorded in the file, if it was recorded for this token."""
     found = clients.STAMP.search(text)
-    return clients.parse_iso(found["expires"]) if found else None
+    return clients.recorded_expiry(found["record"], token) if found else None
+
+
+def _recorded_expiry(environ: Mapping[str, str], tool: str, token: str | None) -> datetime | None:
+    return clients.recorded_expiry(environ.get(clients.expiry_variable(tool)), token)
 
 
 def _toml(text: str) -> dict[str, Any]:
@@ -104,13 +119,224 @@ def _toml(text: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+# --- settings that send a tool to another index ------------------------------------------
+#
+# One detector for --doctor (a "wrong URL" line) and --write (which refuses, or with --fix comments
+# the lines out): every setting that a tool reads over the file pypi-login writes, or that adds a
+# second index next to it.
+
+
+@dataclass(frozen=True)
+class Override:
+    """A setting that would send a tool elsewhere: where it is (file and line, or $VARIABLE) and the fix."""
+
+    tool: str
+    where: str
+    what: str
+    fix: str
+    path: Path | None = None
+    lines: tuple[int, ...] = ()  # 1-based lines that --fix comments out; () when only the user can fix it
+
+    @property
+    def message(self) -> str:
+        return f"{self.where} {self.what}: {self.fix}"
+
+
+SECOND_INDEX = "adds a second index (dependency confusion)"
+HEADER = re.compile(r"^\s*\[(?P<array>\[)?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\"-]+)\s*[=:]")
+
+
+def _entries(text: str) -> list[tuple[str, int, str, int, tuple[int, ...]]]:
+    """(table, occurrence of an array table, key, line, lines it spans) of each key line of an INI or TOML file.
+
+    Only where a setting is; what it means is read by configparser or the TOML parser. An indented
+    line after a key continues it (pip's multi-line values)."""
+    entries: list[tuple[str, int, str, int, tuple[int, ...]]] = []
+    table = ""
+    count: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = HEADER.match(line)
+        if header:
+            table = header["name"].strip().lower()
+            count[table] = count.get(table, -1) + 1 if header["array"] else 0
+            entries.append((table, count[table], "", number, (number,)))
+            continue
+        key = KEY.match(line)
+        if key and not key["indent"]:
+            name = key["key"].strip('"').lower().replace("_", "-")
+            entries.append((table, count.get(table, 0), name, number, (number,)))
+        elif line.strip() and line[:1] in " \t" and entries and entries[-1][2] and not line.lstrip().startswith("#"):
+            last = entries[-1]
+            entries[-1] = (*last[:4], (*last[4], number))
+    return entries
+
+
+def _table_lines(entries: Sequence[tuple[str, int, str, int, tuple[int, ...]]], table: str, occurrence: int,
+                 total: int) -> tuple[int, ...]:
+    """Every line of the array table `table`'s n-th entry, from its header to the next header."""
+    headers = [entry[3] for entry in entries if not entry[2]]
+    start = next((entry[3] for entry in entries if not entry[2] and entry[0] == table and entry[1] == occurrence), 0)
+    if not start:
+        return ()
+    end = next((line for line in headers if line > start), total + 1)
+    return tuple(range(start, end))
+
+
+def pip_overrides(environ: Mapping[str, str], ours: Path, files: Sequence[Path], *,
+                  index_variable: bool = True) -> list[Override]:
+    """What pip reads over `[global] index-url` in `ours`, or as a second index, in the files pip loads
+    (`files`, lowest precedence first, as `pip config debug` lists them) and its variables."""
+    found = []
+    if index_variable and environ.get("PIP_INDEX_URL"):
+        found.append(Override("pip", "$PIP_INDEX_URL", f"is read over {ours}", "unset PIP_INDEX_URL"))
+    if environ.get("PIP_EXTRA_INDEX_URL"):
+        found.append(Override("pip", "$PIP_EXTRA_INDEX_URL", SECOND_INDEX, "unset it"))
+    resolved = [Path(os.path.realpath(path)) for path in files]
+    mine = Path(os.path.realpath(ours))
+    rank = resolved.index(mine) if mine in resolved else -1
+    for position, path in enumerate(resolved):
+        text = _read(path)
+        for section, _, key, line, lines in _entries(text):
+            if section not in ("global", "install") or key not in ("index-url", "extra-index-url"):
+                continue
+            where = f"{path}:{line}"
+            if key == "extra-index-url":
+                found.append(Override("pip", where, f"[{section}] extra-index-url {SECOND_INDEX}",
+                                      f"remove line {line}", path, lines))
+            elif section == "install":
+                # pip applies [install] over [global] whichever file each is in.
+                found.append(Override("pip", where, f"[install] index-url is read over [global] index-url in {ours}",
+                                      f"remove line {line}", path, lines))
+            elif position > rank and path != mine:
+                found.append(Override("pip", where, f"[global] index-url is read over {ours} (a file pip loads later)",
+                                      f"remove line {line}", path, lines))
+    return found
+
+
+def _uv_index_overrides(path: Path, text: str, table: str, index_url: str | None,
+                        later: bool) -> list[Override]:
+    """Indexes in one uv configuration (`table` "" for uv.toml, "tool.uv" for pyproject.toml).
+
+    `later`: the file is read over the user file (a project's): its default index wins too."""
+    settings: Any = _toml(text)
+    for part in filter(None, table.split(".")):
+        settings = settings.get(part, {}) if isinstance(settings, dict) else {}
+    if not isinstance(settings, dict):
+        return []
+    entries = _entries(text)
+    total = len(text.splitlines())
+    prefix = f"{table}." if table else ""
+    found = []
+    for key in ("index-url", "extra-index-url"):
+        if key in settings and (key == "extra-index-url" or later):
+            line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
+            what = SECOND_INDEX if key == "extra-index-url" else "replaces the default index"
+            found.append(Override("uv", f"{path}:{line}", f"{prefix}{key} {what}", f"remove line {line}", path,
+                                  (line,) if line else ()))
+    indexes = settings.get("index", [])
+    for occurrence, index in enumerate(indexes if isinstance(indexes, list) else []):
+        if not isinstance(index, dict) or index.get("explicit"):
+            continue  # an explicit index serves only the packages pinned to it by name
+        url = split_credentials(str(index.get("url", "")))[0]
+        if index_url is not None and url == index_url:
+            continue  # the registry's own index, named by the project
+        if index.get("default") and not later:
+            continue  # a default index of lower precedence: the one pypi-login writes replaces it
+        lines = _table_lines(entries, f"{prefix}index", occurrence, total)
+        line = lines[0] if lines else 0
+        what = ("is read over the default index pypi-login writes" if index.get("default")
+                else "is searched before the default index (dependency confusion)")
+        found.append(Override("uv", f"{path}:{line}", f"[[{prefix}index]] {index.get('name', 'unnamed')!r} {what}",
+                              f"remove lines {lines[0]}-{lines[-1]}" if lines else "remove it", path, lines))
+    return found
+
+
+def comment_out(path: Path, lines: set[int]) -> None:
+    """--fix: comment out these lines of a configuration file, keeping everything else (and the file's mode)."""
+    text = path.read_text(encoding="utf-8")
+    edited = [f"# disabled by pypi-login --fix: {line}" if number in lines else line
+              for number, line in enumerate(text.splitlines(), start=1)]
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+
+
+def poetry_project(project: Path) -> bool:
+    """Whether `project` holds a poetry project (a pyproject.toml with [tool.poetry])."""
+    pyproject = project / "pyproject.toml"
+    return pyproject.is_file() and isinstance(_toml(_read(pyproject)).get("tool", {}).get("poetry"), dict)
+
+
+def uv_project_file(project: Path) -> tuple[Path, str] | None:
+    """The project configuration uv finds from `project` upwards: uv.toml, or pyproject.toml with [tool.uv]."""
+    for directory in (project, *project.parents):
+        if (directory / "uv.toml").is_file():
+            return directory / "uv.toml", ""
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and isinstance(_toml(_read(pyproject)).get("tool", {}).get("uv"), dict):
+            return pyproject, "tool.uv"
+    return None
+
+
+def uv_overrides(environ: Mapping[str, str], ours: Path, project: Path | None, index_url: str | None, *,
+                 index_variables: bool = True) -> list[Override]:
+    """What uv reads over the default index in `ours`, or as another index: its variables, the project's
+    configuration (read over the user's), the user file itself outside pypi-login's block, the system file."""
+    found = []
+    variables = {"UV_INDEX": SECOND_INDEX, "UV_EXTRA_INDEX_URL": SECOND_INDEX,
+                 "UV_NO_CONFIG": f"makes uv ignore {ours}"}
+    if index_variables:
+        variables.update({"UV_DEFAULT_INDEX": f"is read over {ours}", "UV_INDEX_URL": f"is read over {ours}"})
+    for variable, what in variables.items():
+        if environ.get(variable):
+            found.append(Override("uv", f"${variable}", what, f"unset {variable}"))
+    text = clients.BLOCK.sub("", _read(ours))  # pypi-login's own block is replaced by --write
+    # In the user file itself, another default index or index-url would contend with the one written.
+    found += _uv_index_overrides(ours, text, "", index_url, later=True)
+    if project is not None and not environ.get("UV_CONFIG_FILE"):  # --config-file turns discovery off
+        discovered = uv_project_file(project)
+        if discovered is not None:
+            found += _uv_index_overrides(discovered[0], _read(discovered[0]), discovered[1], index_url, later=True)
+    system = [Path(directory) / "uv" / "uv.toml"
+              for directory in (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if directory]
+    for path in [*system, Path("/etc/uv/uv.toml")]:
+        if path.is_file() and path != ours:
+            found += _uv_index_overrides(path, _read(path), "", index_url, later=False)
+    return found
+
+
+def pip_config_files(environ: Mapping[str, str]) -> list[Path] | str:
+    """The files pip loads, lowest precedence first, as the user's own pip reports them (`pip config
+    debug`); or why they are unknown."""
+    pip = shutil.which("pip", path=environ.get("PATH")) or shutil.which("pip3", path=environ.get("PATH"))
+    if pip is None:
+        return "no pip on PATH to ask which configuration files it reads (`pip config debug`)"
+    try:
+        result = subprocess.run([pip, "config", "debug"],  # noqa: S603 - the user's own pip, as they would run it env={**environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+                                capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"`{pip} config debug` failed: {error}"
+    if result.returncode != 0:
+        return f"`{pip} config debug` failed: {result.stderr.strip() or result.returncode}"
+    variants: dict[str, list[Path]] = {}
+    variant = ""
+    for line in result.stdout.splitlines():
+        if re.fullmatch(r"[a-z_]+:", line):
+            variant = line[:-1]
+            variants[variant] = []
+        elif variant and (found := re.fullmatch(r"  (?P<path>.+), exists: (True|False)", line)):
+            variants[variant].append(Path(found["path"]))
+    if not {"global", "user", "site"} <= set(variants):
+        return f"`{pip} config debug` printed what pypi-login does not understand: {result.stdout[:200]!r}"
+    # pip loads global, then user, then site (the virtual environment's), then $PIP_CONFIG_FILE ("env").
+    return [path for name in ("global", "user", "site", "env") for path in variants.get(name, [])]
+
+
 # --- what each tool would use ----------------------------------------------------------
 
 
 def pip_setting(environ: Mapping[str, str], path: Path) -> Setting:
-    problems = []
-    if environ.get("PIP_EXTRA_INDEX_URL"):
-        problems.append("$PIP_EXTRA_INDEX_URL adds a second index (dependency confusion): unset it")
+    site = [Path(environ["VIRTUAL_ENV"]) / "pip.conf"] if environ.get("VIRTUAL_ENV") else []
+    problems = [found.message for found in pip_overrides(environ, path, [path, *site], index_variable=False)]
     text = _read(path)
     parser = configparser.RawConfigParser(strict=False)
     try:
@@ -121,34 +347,26 @@ def pip_setting(environ: Mapping[str, str], path: Path) -> Setting:
     for section in ("global", "install"):  # pip applies [install] over [global]
         if parser.has_section(section):
             options.update({key.replace("_", "-"): value for key, value in parser.items(section)})
-    if "extra-index-url" in options:
-        problems.append(f"{path} sets extra-index-url, a second index (dependency confusion): remove it")
-    expiry_variable = environ.get(clients.EXPIRY_VARIABLE, "")
     if environ.get("PIP_INDEX_URL"):
         url, username, token = split_credentials(environ["PIP_INDEX_URL"])
-        return Setting("pip", "$PIP_INDEX_URL", url, username, token, clients.parse_iso(expiry_variable),
+        return Setting("pip", "$PIP_INDEX_URL", url, username, token, _recorded_expiry(environ, "pip", token),
                        tuple(problems))
     if options.get("index-url"):
         url, username, token = split_credentials(options["index-url"])
-        return Setting("pip", str(path), url, username, token, _stamped_expiry(text), tuple(problems))
+        return Setting("pip", str(path), url, username, token, _stamped_expiry(text, token), tuple(problems))
     return Setting("pip", "", None, problems=tuple(problems),
                    missing=f"$PIP_INDEX_URL is not set and {path} has no index-url")
 
 
-def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
-    problems = []
-    for variable in ("UV_INDEX", "UV_EXTRA_INDEX_URL"):
-        if environ.get(variable):
-            problems.append(f"${variable} adds a second index (dependency confusion): unset it")
+def uv_setting(environ: Mapping[str, str], path: Path, project: Path | None = None) -> Setting:
     value, where = environ.get("UV_DEFAULT_INDEX") or environ.get("UV_INDEX_URL"), ""
     name = None
-    expires = None
+    text: str | None = None  # the file's text, when the setting comes from the file
     if value:
         where = "$UV_DEFAULT_INDEX" if environ.get("UV_DEFAULT_INDEX") else "$UV_INDEX_URL"
         named = re.fullmatch(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<url>https?://.*)", value)
         if named:
             name, value = named["name"], named["url"]
-        expires = clients.parse_iso(environ.get(clients.EXPIRY_VARIABLE, ""))
     else:
         text = _read(path)
         settings = _toml(text)
@@ -158,12 +376,8 @@ def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
             value, name, where = default[0]["url"], default[0].get("name"), str(path)
         elif isinstance(settings.get("index-url"), str):
             value, where = settings["index-url"], str(path)
-        for index in indexes:
-            if not index.get("default") and not index.get("explicit"):
-                problems.append(f"{path} declares a second index ({index.get('name', 'unnamed')}): remove it")
-        if isinstance(settings.get("extra-index-url"), (str, list)):
-            problems.append(f"{path} sets extra-index-url, a second index (dependency confusion): remove it")
-        expires = _stamped_expiry(text)
+    configured = split_credentials(value)[0] if value else None
+    problems = [found.message for found in uv_overrides(environ, path, project, configured, index_variables=False)]
     if not value:
         return Setting("uv", "", None, problems=tuple(problems),
                        missing=f"$UV_DEFAULT_INDEX is not set and {path} declares no default index")
@@ -172,6 +386,7 @@ def uv_setting(environ: Mapping[str, str], path: Path) -> Setting:
         prefix = clients.uv_variable(name)
         username = environ.get(f"{prefix}_USERNAME", username)
         token = environ.get(f"{prefix}_PASSWORD") or None
+    expires = _recorded_expiry(environ, "uv", token) if text is None else _stamped_expiry(text, token)
     return Setting("uv", where, url, username, token, expires, tuple(problems))
 
 
@@ -225,27 +440,66 @@ def poetry_setting(environ: Mapping[str, str], path: Path, source_name: str, pro
         if not named:
             problems.append(f"{project / 'pyproject.toml'} has no source named {name!r}: run `poetry source add "
                             f"--priority=primary {name} <index URL>`")
-        for source in sources:
+        pyproject = project / "pyproject.toml"
+        headers = [line for table, _, key, line, _ in _entries(_read(pyproject))
+                   if table == "tool.poetry.source" and not key]
+        for number, source in enumerate(sources):
+            where = f"{pyproject}:{headers[number]}" if number < len(headers) else str(pyproject)
             if clients.poetry_variable(source.name) != variable and source.priority not in ("explicit",):
-                problems.append(f"{project / 'pyproject.toml'} also declares source {source.name!r} "
-                                f"(priority {source.priority}): a second index (dependency confusion): remove it")
+                problems.append(f"{where} also declares source {source.name!r} (priority {source.priority}): a "
+                                f"second index (dependency confusion): remove it (`poetry source remove {source.name}`)"
+                                " or make it explicit")
+            elif clients.poetry_variable(source.name) == variable and source.priority != "primary":
+                problems.append(f"{where} declares source {source.name!r} with priority {source.priority}: poetry "
+                                f"then installs from PyPI; make it primary (`poetry source add --priority=primary "
+                                f"{source.name} <index URL>`)")
     where, username, token, expires = "", None, None, None
     if environ.get(f"{variable}_PASSWORD"):
         where = f"${variable}_PASSWORD"
         username, token = environ.get(f"{variable}_USERNAME"), environ[f"{variable}_PASSWORD"]
-        expires = clients.parse_iso(environ.get(clients.EXPIRY_VARIABLE, ""))
+        expires = _recorded_expiry(environ, "poetry", token)
     else:
         entry = next((value for key, value in stored.items()
                       if clients.poetry_variable(str(key)) == variable and isinstance(value, dict)), None)
         if entry and entry.get("password"):
             where, username, token = str(path), entry.get("username"), str(entry["password"])
-            expires = _stamped_expiry(text)
+            expires = _stamped_expiry(text, token)
     others = [found for found in clients.poetry_password_variables(environ) if found != f"{variable}_PASSWORD"]
     missing = f"${variable}_PASSWORD is not set and {path} holds no credentials for source {name!r}"
     if others:
         missing += f" (a token is in ${others[0]}, for another source name: pass --source-name)"
     return Setting("poetry", where or str(project / "pyproject.toml"), url, username, token, expires,
                    tuple(problems), missing=missing)
+
+
+def tool_settings(tools: Sequence[str], environ: Mapping[str, str], paths: clients.ConfigPaths, source_name: str,
+                  project: Path) -> list[Setting]:
+    """What each tool would use now. `source_name` "" lets poetry's come from the project."""
+    settings = []
+    for tool in tools:
+        if tool == "pip":
+            settings.append(pip_setting(environ, paths.pip))
+        elif tool == "uv":
+            settings.append(uv_setting(environ, paths.uv, project))
+        else:
+            settings.append(poetry_setting(environ, paths.poetry, source_name, project, DEFAULT_SOURCE_NAME))
+    return settings
+
+
+def status(setting: Setting, now: datetime) -> tuple[bool, str]:
+    """`--status`: (usable, line). Only a token whose expiry pypi-login recorded with it, still ahead, is usable."""
+    tool, where = setting.tool, setting.where
+    again = f"run `pypi-login --write --tool {tool}` (or eval the printed exports)"
+    if setting.token is None:
+        unset = setting.missing or f"{where} names {setting.index_url} without a token"
+        return False, f"{tool}: token missing: {unset}; {again}"
+    if setting.expires is None:
+        return False, (f"{tool}: expiry unknown: no pypi-login record of when the token in {where} expires "
+                       f"(${clients.expiry_variable(tool)} beside a variable, a stamp in a file, each for this very "
+                       f"token); {again}")
+    if setting.expires <= now:
+        return False, f"{tool}: token in {where} expired {clients.describe_expiry(setting.expires, now)}; {again}"
+    return True, f"{tool}: token in {where} valid until {clients.describe_expiry(setting.expires, now)}"
 
 
 # --- asking the index ------------------------------------------------------------------
@@ -324,7 +578,7 @@ class Doctor:
 
     def check(self, setting: Setting) -> tuple[bool, str]:
         tool, where = setting.tool, setting.where
-        again = f"run `python -m pypi_login --write --tool {tool}` (or eval the printed exports)"
+        again = f"run `pypi-login --write --tool {tool}` (or eval the printed exports)"
         url = setting.index_url
         if url is None and setting.token is None:
             return False, f"{tool}: no token: {setting.missing}; {again}"
@@ -334,9 +588,14 @@ class Doctor:
                                "run --doctor in the project, or pass --stack-outputs to check the token alone")
             url = self.target_index(self.target)
             where = f"{where} (token only, against {url})"
-        match = INDEX_URL.fullmatch(url)
+        match = INDEX_URL.fullmatch(url) or VPCE_INDEX_URL.fullmatch(url)
         if match is None:
             return False, f"{tool}: wrong URL: {where} names {url}, not a CodeArtifact PyPI index ({INDEX_SHAPE})"
+        host = match.groupdict().get("endpoint_host")
+        if host and (self.target is None or self.target.endpoint_host != host):
+            # The token is sent only to a VPC endpoint the user configured (--endpoint-host).
+            return False, (f"{tool}: wrong URL: {where} names {url}, on the VPC endpoint {host} that is not "
+                           "configured: pass --endpoint-host (or PYPI_LOGIN_ENDPOINT_HOST) if it is yours")
         target = self.target or Target(**match.groupdict())
         login = self.login(target)
         if isinstance(login, LoginError) and login.kind == "not-found":
@@ -403,8 +662,7 @@ class Doctor:
         login = self.login(target)
         if isinstance(login, Login):
             return login.index_url
-        return f"https://{target.domain}-{target.domain_owner}.d.codeartifact.{target.region}.amazonaws.com/pypi/" \
-               f"{target.repository}/simple/"
+        return target.endpoint + "simple/"
 
 
 def diagnose(settings: Sequence[Setting], doctor: Doctor) -> list[tuple[bool, str]]:

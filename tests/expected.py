@@ -15,6 +15,8 @@ REPOSITORY_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:repository/acme"  # + /
 PACKAGE_ARN = f"arn:aws:codeartifact:{REGION}:{OWNER}:package/acme"  # + /<repository>/pypi//<name>
 INTERNAL_PACKAGES = f"{PACKAGE_ARN}/internal"
 READER_ROLE_NAME = "codeartifact-pypi-reader"
+# The reader a StackSet puts into each member account: never the per-account reader's name.
+ORG_READER_ROLE_NAME = "codeartifact-pypi-org-reader"
 DEPLOY_ROLE = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
 GITHUB_OIDC_PROVIDER = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
 # Configured by the tests that need one; prod has no break-glass role.

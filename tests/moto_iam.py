@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from audit.access import Principal
-from audit.render import Rendering
+from audit.render import RecordedResource, Rendering
 
 OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 MANAGED_POLICY = "aws:iam/policy:Policy"
@@ -229,36 +229,43 @@ def deploy_stack_sets(aws: MotoAws, rendering: Rendering) -> None:
     """Create every StackSet of the rendering, and its instances, in the account of its provider, with
     the arguments the program declares (moto ignores CallAs, AutoDeployment and OperationPreferences)."""
     for stack_set in rendering.of_type(STACK_SET):
-        inputs = stack_set.inputs
-        cloudformation = aws.client(stack_set.account, "cloudformation")
-        auto = inputs.get("autoDeployment") or {}
-        cloudformation.create_stack_set(
-            StackSetName=inputs["name"],
-            Description=inputs.get("description", ""),
-            TemplateBody=inputs["templateBody"],
-            Capabilities=inputs.get("capabilities") or [],
-            PermissionModel=inputs["permissionModel"],
-            AutoDeployment={"Enabled": auto.get("enabled", False),
-                            "RetainStacksOnAccountRemoval": auto.get("retainStacksOnAccountRemoval", False)},
-            ManagedExecution={"Active": (inputs.get("managedExecution") or {}).get("active", False)},
-            CallAs=inputs["callAs"],
-        )
+        create_stack_set(aws, stack_set)
         for instance in rendering.of_type(STACK_SET_INSTANCE):
-            if instance.inputs["stackSetName"] != inputs["name"] or instance.account != stack_set.account:
-                continue
-            preferences = instance.inputs.get("operationPreferences") or {}
-            cloudformation.create_stack_instances(
-                StackSetName=inputs["name"],
-                DeploymentTargets={
-                    "OrganizationalUnitIds": instance.inputs["deploymentTargets"]["organizationalUnitIds"]},
-                Regions=[instance.inputs["stackSetInstanceRegion"]],
-                OperationPreferences={
-                    "MaxConcurrentPercentage": int(preferences["maxConcurrentPercentage"]),
-                    "FailureTolerancePercentage": int(preferences["failureTolerancePercentage"]),
-                    "ConcurrencyMode": preferences["concurrencyMode"],
-                },
-                CallAs=instance.inputs["callAs"],
-            )
+            if instance.inputs["stackSetName"] == stack_set.inputs["name"] and instance.account == stack_set.account:
+                create_stack_instance(aws, instance)
+
+
+def create_stack_set(aws: MotoAws, stack_set: RecordedResource) -> None:
+    inputs = stack_set.inputs
+    auto = inputs.get("autoDeployment") or {}
+    aws.client(stack_set.account, "cloudformation").create_stack_set(
+        StackSetName=inputs["name"],
+        Description=inputs.get("description", ""),
+        TemplateBody=inputs["templateBody"],
+        Capabilities=inputs.get("capabilities") or [],
+        PermissionModel=inputs["permissionModel"],
+        AutoDeployment={"Enabled": auto.get("enabled", False),
+                        "RetainStacksOnAccountRemoval": auto.get("retainStacksOnAccountRemoval", False)},
+        ManagedExecution={"Active": (inputs.get("managedExecution") or {}).get("active", False)},
+        CallAs=inputs["callAs"],
+    )
+
+
+def create_stack_instance(aws: MotoAws, instance: RecordedResource) -> None:
+    """One StackSetInstance resource: the stacks of every account of its OUs (moto deploys them at once)."""
+    inputs = instance.inputs
+    preferences = inputs.get("operationPreferences") or {}
+    aws.client(instance.account, "cloudformation").create_stack_instances(
+        StackSetName=inputs["stackSetName"],
+        DeploymentTargets={"OrganizationalUnitIds": inputs["deploymentTargets"]["organizationalUnitIds"]},
+        Regions=[inputs["stackSetInstanceRegion"]],
+        OperationPreferences={
+            "MaxConcurrentPercentage": int(preferences["maxConcurrentPercentage"]),
+            "FailureTolerancePercentage": int(preferences["failureTolerancePercentage"]),
+            "ConcurrencyMode": preferences["concurrencyMode"],
+        },
+        CallAs=inputs["callAs"],
+    )
 
 
 def create_organizational_units(aws: MotoAws, management_account: str, accounts_per_unit: Mapping[str, int]

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pypi_login.clients import fingerprint
 from pypi_login.codeartifact import REFUSED_HINT
 from tests.codeartifact_stub import Stub
 from tests.codeartifact_stub.distributions import write_sdist, write_wheel
@@ -161,7 +162,7 @@ class Machine:
         return "poetry install --no-root"
 
     def add_poetry_source(self, url: str) -> None:
-        result = self.run(["poetry", "source", "add", "--priority=primary", "acme", url], cwd=self.project)
+        result = self.run(["poetry", "source", "add", "--priority=primary", "internal", url], cwd=self.project)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def installed(self, client: str) -> bool:
@@ -212,7 +213,7 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
     exports = exported(helper.stdout)
     assert exports["PIP_NO_INPUT"] == "1"
     assert "PIP_EXTRA_INDEX_URL" not in exports and "UV_INDEX" not in exports
-    source_add = f"poetry source add --priority=primary acme {stub.registry.index_url()}"
+    source_add = f"poetry source add --priority=primary internal {stub.registry.index_url()}"
     assert source_add in helper.stderr  # the command the helper tells poetry users to run, run here
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
@@ -233,6 +234,11 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
 def test_write_mode_installs_from_the_users_configuration(stub, tmp_path, client, variant):
     stub.registry.unauthorized_status = variant
     machine = Machine(stub, tmp_path / "machine")
+    if client == "poetry":
+        # Without its source the project would install from PyPI: --write refuses until it is there.
+        refused = machine.helper("--write", "--tool", client)
+        assert refused.returncode == 1 and "has no source named 'internal'" in refused.stderr
+        machine.add_poetry_source(stub.registry.index_url())
     helper = machine.helper("--write", "--tool", client)
     assert helper.returncode == 0, helper.stderr
     assert helper.stdout == ""
@@ -240,13 +246,118 @@ def test_write_mode_installs_from_the_users_configuration(stub, tmp_path, client
                "uv": Path(machine.env["XDG_CONFIG_HOME"]) / "uv" / "uv.toml",
                "poetry": Path(machine.env["POETRY_CONFIG_DIR"]) / "auth.toml"}[client]
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
-    if client == "poetry":
-        machine.add_poetry_source(stub.registry.index_url())
     # A new shell: nothing in the environment, only the files the helper wrote.
     result = machine.shell(machine.install_command(client), label=f"{client} write {variant}")
     record(client, f"--write ({variant})", outcome(client, machine, result))
     assert result.returncode == 0, result.stdout + result.stderr
     assert machine.installed(client)
+    through_the_one_index(stub)
+
+
+# Settings of higher precedence that would send each client elsewhere, planted where the real client
+# reads them: --write refuses naming the file and line, --fix (or the user) removes them, and then the
+# client resolves from the registry only (the front records any other host it is asked for).
+ELSEWHERE = {
+    # pip applies [install] over [global], from whichever file: the legacy user file here.
+    "pip": ("home/.pip/pip.conf", "[install]\nindex-url = https://pypi.org/simple/\n", ":2 [install] index-url"),
+    # A project's uv.toml is read over the user's, and a non-default index is searched first.
+    "uv": ("project/uv.toml", '[[index]]\nname = "mirror"\nurl = "https://pypi.org/simple/"\n',
+           ":1 [[index]] 'mirror'"),
+    # A supplemental source is a second index; only the user can remove it from the project.
+    "poetry": ("project/pyproject.toml", None, ":16 also declares source 'mirror'"),
+}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_write_refuses_what_would_send_the_client_elsewhere_then_it_installs_from_the_registry_only(
+        stub, tmp_path, client):
+    machine = Machine(stub, tmp_path / "machine")
+    relative, text, where = ELSEWHERE[client]
+    planted = machine.root / relative
+    if client == "poetry":
+        machine.add_poetry_source(stub.registry.index_url())
+        added = machine.run(["poetry", "source", "add", "--priority=supplemental", "mirror",
+                             "https://pypi.org/simple/"], cwd=machine.project)
+        assert added.returncode == 0, added.stderr
+    else:
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.write_text(text)
+    before = planted.read_text()
+    refused = machine.helper("--write", "--tool", client)
+    assert refused.returncode == 1, refused.stderr
+    assert f"error: {client}: {planted}{where}" in refused.stderr
+    assert planted.read_text() == before and stub.registry.api_log == []  # nothing written, no token asked
+    if client == "poetry":
+        assert machine.run(["poetry", "source", "remove", "mirror"], cwd=machine.project).returncode == 0
+        fixed = machine.helper("--write", "--tool", client)
+    else:
+        fixed = machine.helper("--write", "--tool", client, "--fix")
+        assert "fixed: commented out line" in fixed.stderr
+    assert fixed.returncode == 0, fixed.stderr
+    result = machine.shell(machine.install_command(client), label=f"{client} write after a fix")
+    record(client, "--write, another index planted", "refused, then " + outcome(client, machine, result))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert machine.installed(client)
+    through_the_one_index(stub)
+    assert stub.registry.blocked == []  # pypi.org was never asked
+
+
+# --- a project configured with the helper, installed with the CI action's defaults --------------------
+
+ACTION = ROOT / ".github" / "actions" / "codeartifact-install" / "action.yml"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_project_configured_with_the_helper_installs_with_the_actions_defaults(stub, tmp_path, client):
+    from pypi_login import config
+
+    machine = Machine(stub, tmp_path / "machine")
+    # The developer's side: the helper's defaults and its printed poetry command name the project's source;
+    # a uv project names the same index, without credentials.
+    helper = machine.helper()
+    assert helper.returncode == 0, helper.stderr
+    if client == "poetry":
+        (line,) = [line for line in helper.stderr.splitlines() if "poetry source add" in line]
+        command = line.split(": ", 2)[-1]
+        added = machine.run(shlex.split(command), cwd=machine.project)
+        assert added.returncode == 0, added.stderr
+    if client == "uv":
+        with (machine.project / "pyproject.toml").open("a") as pyproject:
+            pyproject.write(f'\n[[tool.uv.index]]\nname = "{config.DEFAULT_SOURCE_NAME}"\n'
+                            f'url = "{stub.registry.index_url()}"\ndefault = true\n')
+    # CI's side: the action's configure step with every default, `aws` made of boto3 against the fake API.
+    document = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    defaults = {name: spec["default"] for name, spec in document["inputs"].items() if "default" in spec}
+    (step,) = [step for step in document["runs"]["steps"] if step.get("id") == "configure"]
+    runner = tmp_path / "runner"
+    (runner / "bin").mkdir(parents=True)
+    aws = runner / "bin" / "aws"
+    aws.write_text(f'#!/bin/sh\nexec {shlex.quote(PYTHON)} {shlex.quote(str(STUB_DIR / "aws_cli.py"))} "$@"\n')
+    aws.chmod(0o755)
+    (runner / "configure.sh").write_text(step["run"])
+    github_env = runner / "github_env"
+    github_env.write_text("")
+    env = {**stub.environment(runner / "home"), "PATH": f"{runner / 'bin'}{os.pathsep}{machine.env['PATH']}",
+           "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(runner / "github_output"),
+           "CODEARTIFACT_DOMAIN": "acme", "CODEARTIFACT_DOMAIN_OWNER": stub.registry.owner,
+           "CODEARTIFACT_REGION": stub.registry.region, "CODEARTIFACT_REPOSITORY": defaults["repository"],
+           "SOURCE_NAME": defaults["source-name"], "TOKEN_DURATION": defaults["token-duration-seconds"]}
+    configured = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(runner / "configure.sh")],
+                                env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    job = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    if client == "uv":  # uv sync, the project's own command: the index by its name, credentials by that name
+        command = f"uv sync --python {shlex.quote(PYTHON)} --no-install-project"
+        job.pop("UV_DEFAULT_INDEX")
+    else:
+        command = machine.install_command(client)
+    result = machine.shell(command, env=job, label=f"{client} action defaults")
+    record(client, "action defaults, project from the helper", outcome(client, machine, result))
+    assert result.returncode == 0, result.stdout + result.stderr
+    if client == "uv":
+        assert list((machine.project / ".venv").glob("lib/python*/site-packages/acme_core/__init__.py"))
+    else:
+        assert machine.installed(client)
     through_the_one_index(stub)
 
 
@@ -347,7 +458,7 @@ def test_an_expired_token_fails_with_the_words_the_readme_quotes(stub, tmp_path,
     machine = Machine(stub, tmp_path / "machine")
     helper = machine.helper()
     assert helper.returncode == 0, helper.stderr
-    stub.registry.expire(exported(helper.stdout)["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exported(helper.stdout)["UV_INDEX_INTERNAL_PASSWORD"])
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
     result = machine.shell(f'eval "$EXPORTS"\n{machine.install_command(client)}', env={"EXPORTS": helper.stdout},
@@ -381,13 +492,14 @@ def test_status_without_arguments_after_eval_of_the_exports_sees_every_token(stu
     result = machine.shell(script, env={"EXPORTS": helper.stdout, "PYTHONPATH": str(ROOT)})
     record("helper", "--status after eval (README usage)", "ok" if result.returncode == 0 else "fails")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "poetry: token in $POETRY_HTTP_BASIC_ACME_PASSWORD valid until" in result.stdout
+    assert "poetry: token in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD valid until" in result.stdout
     assert result.stdout.count("valid until") == 3
 
 
 def test_a_token_that_has_already_expired_is_refused(stub, tmp_path):
     # The session behind the access key has ended: CodeArtifact's token is dead on arrival.
     machine = Machine(stub, tmp_path / "machine", access_key="AKIDENDED")
+    machine.add_poetry_source(stub.registry.index_url())  # else --write refuses before asking for a token
     for mode in ((), ("--write",)):
         result = machine.helper(*mode, "--duration-seconds", "0")
         assert result.returncode == 1
@@ -411,15 +523,15 @@ def test_doctor_after_the_printed_exports_says_ok_for_every_tool(stub, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0:2] for line in lines] == [["pip", " ok"], ["uv", " ok"], ["poetry", " ok"]]
-    token = exported(helper.stdout)["UV_INDEX_ACME_PASSWORD"]
+    token = exported(helper.stdout)["UV_INDEX_INTERNAL_PASSWORD"]
     assert token not in result.stdout + result.stderr
     record("helper", "--doctor after eval", "ok for pip, uv, poetry")
 
 
 def test_doctor_after_write_reads_the_files(stub, tmp_path):
     machine = Machine(stub, tmp_path / "machine")
-    assert machine.helper("--write").returncode == 0
     machine.add_poetry_source(stub.registry.index_url())
+    assert machine.helper("--write").returncode == 0
     result = doctor(machine, "--package", PUBLIC)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pip: ok: token from " + machine.env["XDG_CONFIG_HOME"] in result.stdout
@@ -439,7 +551,7 @@ def test_doctor_names_each_problem_in_one_line(stub, tmp_path):
     # The recorded expiry has passed.
     cases["expired"] = verdict(doctor(machine, "--tool", "pip", env={
         "PIP_INDEX_URL": index.replace("https://", "https://aws:whatever@"),
-        "CODEARTIFACT_TOKEN_EXPIRES": "2020-01-01T00:00:00Z"}))
+        "CODEARTIFACT_TOKEN_EXPIRES_PIP": f"2020-01-01T00:00:00Z {fingerprint('whatever')}"}))
     # A repository that does not exist (a typo), and a URL that is not CodeArtifact's shape.
     typo = index.replace("/internal/", "/internl/").replace("https://", "https://aws:whatever@")
     cases["wrong URL (repository)"] = verdict(doctor(machine, "--tool", "pip", env={"PIP_INDEX_URL": typo}))
@@ -455,7 +567,7 @@ def test_doctor_names_each_problem_in_one_line(stub, tmp_path):
     exports = exported(ok.helper().stdout)
     cases["package missing"] = verdict(doctor(ok, "--tool", "pip", "--package", "acme-nothing", env=exports))
     # A token revoked before its recorded expiry: 401 says so directly.
-    stub.registry.expire(exports["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exports["UV_INDEX_INTERNAL_PASSWORD"])
     cases["token refused (401)"] = verdict(doctor(ok, "--tool", "uv", "--package", INTERNAL, env=exports))
 
     assert cases["no token"].startswith("pip: no token: $PIP_INDEX_URL is not set")
@@ -475,7 +587,7 @@ def test_doctor_tells_a_refused_token_from_a_missing_package_behind_404(stub, tm
     stub.registry.unauthorized_status = 404
     machine = Machine(stub, tmp_path / "machine")
     exports = exported(machine.helper().stdout)
-    stub.registry.expire(exports["UV_INDEX_ACME_PASSWORD"])
+    stub.registry.expire(exports["UV_INDEX_INTERNAL_PASSWORD"])
     # With AWS credentials: a new token gets 200, so this one is refused.
     refused = doctor(machine, "--tool", "pip", "--package", INTERNAL, env=exports)
     assert refused.stdout.startswith("pip: token refused: "), refused.stdout + refused.stderr

@@ -1,9 +1,10 @@
-"""CI consumers: one optional, read-only GitHub OIDC role (`githubReaders`) for the repositories
+"""CI consumers: optional, read-only GitHub OIDC roles (`githubReaders`) for the repositories
 whose CI installs packages. Validated like publishers (but a pull request may read), declared by
 the program, held to read-only by the pack and by the access proof."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -44,7 +45,8 @@ def test_subjects_default_to_pull_requests_and_main_of_the_repository():
     ([{"repository": "acme"}], "owner/name"),
     ([{"repository": "acme/service-a", "packages": ["acme-x"]}], "unknown fields"),
     (["acme/service-a"], "must be an object"),
-    ([{"repository": f"acme/service-{i:03d}"} for i in range(40)], "over the 2048 limit"),
+    ([{"repository": "acme/service-a", "subjects": [f"repo:acme/service-a:ref:refs/tags/v{i}" for i in range(60)]}],
+     "githubReaders[0].subjects: the subjects of acme/service-a alone make a trust policy of"),
 ], ids=["wildcard-repo", "wildcard-context", "other-repo", "environment-pull-request", "pull-ref", "newline",
         "empty", "duplicate-subject", "duplicate-repo", "not-owner-name", "unknown-field", "not-object",
         "trust-too-large"])
@@ -93,7 +95,7 @@ def test_readers_alone_still_get_the_oidc_provider():
 
 def test_the_reader_reads_both_repositories_and_nothing_more_and_the_stack_passes_the_pack(with_readers):
     report = access_report(with_readers)
-    (row,) = [cells for subject, cells in report.rows if subject.label == "GitHub CI reader"]
+    (row,) = [cells for subject, cells in report.rows if subject.label == "GitHub CI reader gh-pypi-reader"]
     columns = dict(zip(report.plan.columns, row, strict=True))
     assert columns["read internal"] and columns["read pypi-store"]
     assert not any(value for name, value in columns.items() if not name.startswith("read "))
@@ -131,3 +133,104 @@ def test_the_audit_warns_for_a_github_trust_in_the_classic_form_only():
     with_ids = render("prod", overrides={"pypi-registry:publishers": [
         {"repository": "acme/acme-core", "packages": ["acme-core"], "ownerId": "1342004", "repositoryId": "1"}]})
     assert not [line for line in access_section(with_ids).text.splitlines() if line.startswith("WARNING: ")]
+
+
+# --- at organization size: many roles, each trust policy within IAM's limit ---------------------------------
+
+ORGANIZATION = 1000
+
+
+def organization_readers(count: int, *, ids: bool) -> list[dict]:
+    """`count` repositories of one organization, in the immutable form (longer subjects) or the classic one."""
+    return [{"repository": f"acme/service-{i:04d}", **({"ownerId": "1342004", "repositoryId": str(700000000 + i)}
+                                                      if ids else {})} for i in range(count)]
+
+
+def trust_size(settings, role) -> int:
+    return len(docs.to_json(docs.github_reader_trust_policy(settings, role)))
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["classic", "immutable"])
+def test_a_thousand_repositories_fill_reader_roles_each_trust_policy_within_the_limit(ids):
+    settings = settings_with(organization_readers(ORGANIZATION, ids=ids))
+    roles = settings.github_reader_roles
+    assert all(trust_size(settings, role) <= docs.TRUST_POLICY_LIMIT for role in roles)
+    # Filled: no role could have taken the next repository in.
+    for role, following in itertools.pairwise(roles):
+        fuller = replace(role, readers=(*role.readers, following.readers[0]))
+        assert trust_size(settings, fuller) > docs.TRUST_POLICY_LIMIT
+    assert [role.name for role in roles[:3]] == ["gh-pypi-reader", "gh-pypi-reader-2", "gh-pypi-reader-3"]
+    assert [r.repository for role in roles for r in role.readers] == [r.repository for r in settings.github_readers]
+    # Two subjects take 83 characters per repository in the classic form, 119 in the immutable one, next to the
+    # 388 the rest of the policy takes: 20 or 14 repositories per role, 50 or 72 roles (far below the 200 allowed).
+    per_role = 14 if ids else 20
+    assert {len(role.readers) for role in roles[:-1]} == {per_role}
+    assert len(roles) == -(-ORGANIZATION // per_role)
+
+
+def test_appending_repositories_moves_none_of_the_earlier_ones():
+    before = settings_with(organization_readers(300, ids=True)).reader_role_arns_by_repository["github"]
+    after = settings_with(organization_readers(ORGANIZATION, ids=True)).reader_role_arns_by_repository["github"]
+    assert {repository: after[repository] for repository in before} == before
+    assert len(set(after.values())) > len(set(before.values()))
+
+
+def test_more_reader_roles_than_allowed_are_refused_naming_the_key():
+    # Each repository's subjects fill most of a trust policy, so each needs a role of its own.
+    readers = [{"repository": f"acme/s{i}", "subjects": [f"repo:acme/s{i}:ref:refs/tags/v{t}" for t in range(40)]}
+               for i in range(docs.READER_ROLES_MAX + 1)]
+    with pytest.raises(ConfigError, match=r"githubReaders: 201 repositories would need 201 reader roles, more than "
+                                          r"200"):
+        settings_with(readers)
+    assert len(settings_with(readers[:-1]).github_reader_roles) == docs.READER_ROLES_MAX
+
+
+@pytest.fixture(scope="module")
+def organization() -> Rendering:
+    return render("prod", overrides={CONFIG_KEY: organization_readers(ORGANIZATION, ids=True)})
+
+
+def test_at_a_thousand_repositories_each_maps_to_the_one_role_that_trusts_it(organization):
+    roles = {role.inputs["name"]: json.loads(role.inputs["assumeRolePolicy"])
+             for role in organization.of_type("aws:iam/role:Role") if role.inputs["name"].startswith("gh-pypi-reader")}
+    assert len(roles) == len(organization.settings.github_reader_roles)
+    assert all(len(docs.to_json(trust)) <= docs.TRUST_POLICY_LIMIT for trust in roles.values())
+    mapping = organization.outputs["githubReaderRoleArns"]
+    assert len(mapping) == ORGANIZATION and organization.outputs["githubReaderRoleArn"] == READER_ROLE
+    for reader in organization.settings.github_readers[::37]:  # a sample through every role; each check is a proof
+        for subject in reader.subjects:
+            trusting = {name for name, trust in roles.items()
+                        if web_identity_may_assume(trust, GITHUB_OIDC_PROVIDER, github_claims(subject),
+                                                   f"arn:aws:iam::{OWNER}:role/{name}")}
+            assert {f"arn:aws:iam::{OWNER}:role/{name}" for name in trusting} == {mapping[reader.repository]}
+    # Every repository's subjects are listed in exactly one trust policy.
+    listed = [s for trust in roles.values() for s in trust["Statement"][0]["Condition"]["StringEquals"][
+        "token.actions.githubusercontent.com:sub"]]
+    assert sorted(listed) == sorted(s for r in organization.settings.github_readers for s in r.subjects)
+
+
+def test_at_a_thousand_repositories_the_pack_and_the_access_proof_pass_and_every_role_only_reads(organization):
+    assert [v for v in rendering_violations(organization) if v.mandatory] == []
+    section = access_section(organization)
+    assert not section.failed
+    report = access_report(organization)
+    rows = [(subject, cells) for subject, cells in report.rows if subject.kind == "GitHub CI reader"]
+    assert len(rows) == len(organization.settings.github_reader_roles)
+    for _, cells in rows:
+        columns = dict(zip(report.plan.columns, cells, strict=True))
+        assert columns["read internal"] and columns["read pypi-store"]
+        assert not any(value for name, value in columns.items() if not name.startswith("read "))
+
+
+def test_a_later_reader_role_that_may_publish_fails_the_pack_and_the_proof(organization):
+    document = docs.reader_identity_policy(organization.settings)
+    document["Statement"].append({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
+                                  "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})
+    text = json.dumps(document)
+    tampered = replace(organization, resources=[
+        replace(r, inputs={**r.inputs, "policy": text}, outputs={**r.outputs, "policy": text})
+        if r.name == "publishers-ci-reader-7-read" else r for r in organization.resources])
+    found = [v for v in rendering_violations(tampered) if v.policy == "github-roles-publish-only-own-packages"]
+    assert found and all(v.mandatory and "publishers-ci-reader-7" in v.message for v in found)
+    section = access_section(tampered)
+    assert section.failed and "VIOLATION: GitHub CI reader gh-pypi-reader-7" in section.text

@@ -70,7 +70,8 @@ def test_the_pack_reads_the_templates_role_and_policy_as_any_member_account_rece
     assert role.trust["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::${AWS::AccountId}:root"}
     (policy,) = template.policies
     assert policy.roles == ("ReaderRole",)
-    assert policy.arn == "arn:aws:iam::${AWS::AccountId}:policy/codeartifact-pypi-reader-acme"
+    assert policy.arn == "arn:aws:iam::${AWS::AccountId}:policy/codeartifact-pypi-org-reader-acme"
+    assert role.name == "codeartifact-pypi-org-reader"
     in_an_account = read_template(json.dumps(good_template()), account="123456789012")
     assert in_an_account.roles[0].trust["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
 

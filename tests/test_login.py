@@ -1,4 +1,4 @@
-"""`python -m pypi_login`: the token call (botocore Stubber, no network) and what it prints or writes."""
+"""`pypi-login` (`python -m pypi_login`): the token call (botocore Stubber, no network) and what it prints or writes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import configparser
 import io
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -68,7 +71,7 @@ class Home:
         self.uv = self.config / "uv" / "uv.toml"
         self.poetry = self.config / "pypoetry" / "auth.toml"
 
-    def run(self, argv, client=None, *, now=NOW, environ=None):
+    def run(self, argv, client=None, *, now=NOW, environ=None, cwd=None, pip_files=None):
         stdout, stderr = io.StringIO(), io.StringIO()
         code = main(
             argv,
@@ -79,6 +82,9 @@ class Home:
             now=lambda: now,
             stdout=stdout,
             stderr=stderr,
+            cwd=cwd or self.home,
+            # The files pip reads, as `pip config debug` lists them (tests/test_clients_real.py asks the real pip).
+            pip_files=pip_files or (lambda environ: [self.pip]),
         )
         return code, stdout.getvalue(), stderr.getvalue()
 
@@ -121,14 +127,17 @@ def test_prints_one_index_for_pip_uv_and_poetry_and_shows_the_expiry(home, stubb
     assert f"export PIP_INDEX_URL={authenticated}" in out
     assert "export PIP_NO_INPUT=1" in out  # no EOFError traceback at a password prompt without a terminal
     assert f"export UV_DEFAULT_INDEX={authenticated}" in out
-    assert f"export UV_INDEX_ACME_PASSWORD={TOKEN}" in out
-    assert "export POETRY_HTTP_BASIC_ACME_USERNAME=aws" in out
-    assert f"export POETRY_HTTP_BASIC_ACME_PASSWORD={TOKEN}" in out
-    assert "export CODEARTIFACT_TOKEN_EXPIRES=2026-11-25T18:00:00Z" in out
+    assert f"export UV_INDEX_INTERNAL_PASSWORD={TOKEN}" in out
+    assert "export POETRY_HTTP_BASIC_INTERNAL_USERNAME=aws" in out
+    assert f"export POETRY_HTTP_BASIC_INTERNAL_PASSWORD={TOKEN}" in out
+    # Each tool's expiry is recorded beside its token, with the token's fingerprint (never the token).
+    record = f"'2026-11-25T18:00:00Z {clients.fingerprint(TOKEN)}'"
+    for tool in ("PIP", "UV", "POETRY"):
+        assert f"export CODEARTIFACT_TOKEN_EXPIRES_{tool}={record}" in out
     assert "EXTRA" not in out.upper().replace("CODEARTIFACT", "")
     assert "expires 2026-11-25 18:00 UTC, in 12h 00m." in err
-    assert f"poetry source add --priority=primary acme {INDEX}" in err
-    assert "python -m pypi_login --doctor" in err
+    assert f"poetry source add --priority=primary internal {INDEX}" in err
+    assert "pypi-login --doctor" in err
     assert "404" not in err  # no client prints 404 (tests/test_clients_real.py)
     assert not home.config.exists()  # printing writes nothing
 
@@ -139,8 +148,8 @@ def test_printed_exports_load_in_a_posix_shell(home, stubbed):
     code, out, _ = home.run(TARGET, client)
     assert code == 0
     loaded = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-c", 'eval "$EXPORTS"; printf "%s\\n%s" "$POETRY_HTTP_BASIC_ACME_PASSWORD" '
-         '"$PIP_INDEX_URL"'],
+        ["bash", "--noprofile", "--norc", "-c",
+         'eval "$EXPORTS"; printf "%s\\n%s" "$POETRY_HTTP_BASIC_INTERNAL_PASSWORD" "$PIP_INDEX_URL"'],
         env={"EXPORTS": out, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True,
     )
     password, index = loaded.stdout.split("\n")
@@ -156,8 +165,8 @@ def test_tool_selection_prints_only_that_tools_settings(home, stubbed):
     assert code == 0
     names = [line.split("=", 1)[0] for line in out.splitlines() if line.startswith("export ")]
     assert names == [
-        "export UV_DEFAULT_INDEX", "export UV_INDEX_ACME_USERNAME", "export UV_INDEX_ACME_PASSWORD",
-        "export CODEARTIFACT_TOKEN_EXPIRES",
+        "export UV_DEFAULT_INDEX", "export UV_INDEX_INTERNAL_USERNAME", "export UV_INDEX_INTERNAL_PASSWORD",
+        "export CODEARTIFACT_TOKEN_EXPIRES_UV",
     ]
     assert "poetry source add" not in err
 
@@ -238,7 +247,7 @@ def test_every_region_botocore_offers_codeartifact_in_is_accepted():
     assert codeartifact_regions() == tuple(sorted(regions))
     for region in regions:
         args = build_parser().parse_args(["--domain", DOMAIN, "--domain-owner", OWNER, "--region", region])
-        assert resolve_target(args, {}).region == region
+        assert resolve_target(args, {}, Path("/nonexistent/config.json"))[0].region == region
 
 
 # --- errors from AWS -----------------------------------------------------------------
@@ -330,10 +339,10 @@ def test_write_creates_private_settings_for_every_tool(home, stubbed):
     assert "extra-index-url" not in pip["global"]
 
     uv = read_toml(home.uv)
-    assert uv["index"] == [{"name": "acme", "url": authenticated, "default": True}]
+    assert uv["index"] == [{"name": "internal", "url": authenticated, "default": True}]
 
     poetry = read_toml(home.poetry)
-    assert poetry["http-basic"]["acme"] == {"username": "aws", "password": TOKEN}
+    assert poetry["http-basic"]["internal"] == {"username": "aws", "password": TOKEN}
 
     for path in (home.pip, home.uv, home.poetry):
         assert mode(path) == 0o600, path
@@ -344,16 +353,24 @@ def test_write_creates_private_settings_for_every_tool(home, stubbed):
 def test_write_keeps_other_pip_settings_replaces_the_old_token_and_tightens_the_mode(home, stubbed):
     client, stubber = stubbed
     home.pip.parent.mkdir(parents=True)
-    home.pip.write_text(
-        "# my settings\n[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n"
-        "[install]\nextra-index-url = https://example.org/simple\n"
-    )
+    original = ("# my settings\n[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n"
+                "[install]\nextra-index-url = https://example.org/simple\n    https://example.net/simple\n")
+    home.pip.write_text(original)
     home.pip.chmod(0o644)
+    # A second index: refused before any AWS call, the file untouched, the line and the fix named.
+    code, out, err = home.run([*TARGET, "--write", "--tool", "pip"], client)
+    assert (code, out) == (1, "")
+    assert f"error: pip: {home.pip}:7 [install] extra-index-url adds a second index (dependency confusion): " \
+        "remove line 7" in err
+    assert "Nothing was written" in err and home.pip.read_text() == original
+    # --fix comments it out (its continuation line too), then writes.
     expect_login(stubber, token="first-token")
     expect_login(stubber, token="second-token")
-    assert home.run([*TARGET, "--write", "--tool", "pip"], client)[0] == 0
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip", "--fix"], client)
+    assert code == 0, err
+    assert f"fixed: commented out lines 7, 8 of {home.pip}" in err
     code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client)
-    assert code == 0
+    assert code == 0, err
 
     text = home.pip.read_text()
     assert text.startswith("# my settings\n[global]\n")
@@ -362,8 +379,8 @@ def test_write_keeps_other_pip_settings_replaces_the_old_token_and_tightens_the_
     parsed = configparser.ConfigParser()
     parsed.read_string(text)
     assert parsed["global"]["timeout"] == "60"
-    assert parsed["install"]["extra-index-url"] == "https://example.org/simple"  # left alone, but flagged
-    assert "warning: pip: [install] has extra-index-url" in err and "dependency confusion" in err
+    assert "extra-index-url" not in parsed["install"]
+    assert "# disabled by pypi-login --fix: extra-index-url = https://example.org/simple" in text
     assert mode(home.pip) == 0o600
     assert not (home.uv.exists() or home.poetry.exists())
 
@@ -383,25 +400,28 @@ def test_write_uv_rewrites_its_own_block_and_keeps_the_users_settings(home, stub
 
 
 def test_write_uv_refuses_a_second_default_index_and_writes_nothing(home, stubbed):
-    client, stubber = stubbed
+    client, _ = stubbed
     home.uv.parent.mkdir(parents=True)
     original = '[[index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\ndefault = true\n'
     home.uv.write_text(original)
-    expect_login(stubber)
-    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)  # refused before any AWS call
     assert code == 1
-    assert "already declares a default index (mirror)" in err
+    assert f"{home.uv}:1 [[index]] 'mirror' is read over the default index pypi-login writes: remove lines 1-4" in err
+    assert home.uv.read_text() == original
+    # The last guard, should the check before it miss one: the edit itself refuses and writes nothing.
+    with pytest.raises(LoginError, match=r"already declares a default index \(mirror\)"):
+        clients.write_settings("uv", home.uv, Login(TOKEN, EXPIRES, ENDPOINT), "internal")
     assert home.uv.read_text() == original
 
 
 def test_write_poetry_refuses_credentials_it_did_not_write(home, stubbed):
     client, stubber = stubbed
     home.poetry.parent.mkdir(parents=True)
-    home.poetry.write_text('[http-basic.acme]\nusername = "someone"\n')
+    home.poetry.write_text('[http-basic.internal]\nusername = "someone"\n')
     expect_login(stubber)
     code, _, err = home.run([*TARGET, "--write", "--tool", "poetry"], client)
     assert code == 1
-    assert "poetry config --unset http-basic.acme" in err
+    assert "poetry config --unset http-basic.internal" in err
 
 
 # --- status: missing, valid, expired ----------------------------------------------------
@@ -411,7 +431,7 @@ def test_status_reports_missing_then_valid_then_expired_tokens(home, stubbed):
     client, stubber = stubbed
     code, out, _ = home.run(["--status", "--tool", "pip"])
     assert code == 1
-    assert "pip: token missing" in out and "python -m pypi_login --write --tool pip" in out
+    assert "pip: token missing" in out and "pypi-login --write --tool pip" in out
 
     expect_login(stubber)
     assert home.run([*TARGET, "--write"], client)[0] == 0
@@ -421,17 +441,57 @@ def test_status_reports_missing_then_valid_then_expired_tokens(home, stubbed):
 
     code, out, _ = home.run(["--status", "--tool", "poetry"], now=EXPIRES + timedelta(minutes=5))
     assert code == 1
-    assert f"poetry: token in {home.poetry} expired 2026-11-25 18:00 UTC, 5m ago." in out
-    assert "Run `python -m pypi_login --write --tool poetry` again" in out
+    assert f"poetry: token in {home.poetry} expired 2026-11-25 18:00 UTC, 5m ago; run `pypi-login --write --tool " \
+        "poetry`" in out
 
 
 def test_status_prefers_environment_variables_which_override_files(home):
     environ = {**home.environ, "PIP_INDEX_URL": f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/",
-               "CODEARTIFACT_TOKEN_EXPIRES": "2026-11-25T05:00:00Z"}
+               "CODEARTIFACT_TOKEN_EXPIRES_PIP": f"2026-11-25T05:00:00Z {clients.fingerprint(TOKEN)}"}
     code, out, _ = home.run(["--status", "--tool", "pip"], environ=environ)
     assert code == 1
     assert "pip: token in $PIP_INDEX_URL expired" in out
     assert TOKEN not in out
+
+
+@pytest.mark.parametrize("record", [
+    None,  # a token set by hand, or by a tool that records nothing (the CI action)
+    "2026-11-25T18:00:00Z",  # an expiry without the token it belongs to
+    f"2026-11-25T18:00:00Z {clients.fingerprint('another-token')}",  # the record of an earlier token
+    "tomorrow sha256:0",
+])
+def test_status_calls_a_token_of_unknown_expiry_not_ok(home, record):
+    environ = {**home.environ, "UV_DEFAULT_INDEX": f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/"}
+    if record is not None:
+        environ["CODEARTIFACT_TOKEN_EXPIRES_UV"] = record
+    code, out, _ = home.run(["--status", "--tool", "uv"], environ=environ)
+    assert code == 1
+    assert out.startswith("uv: expiry unknown: no pypi-login record of when the token in $UV_DEFAULT_INDEX expires")
+    # With the record of this very token, the same setting is OK.
+    environ["CODEARTIFACT_TOKEN_EXPIRES_UV"] = f"2026-11-25T18:00:00Z {clients.fingerprint(TOKEN)}"
+    assert home.run(["--status", "--tool", "uv"], environ=environ)[0] == 0
+
+
+def test_status_keeps_each_tools_expiry_apart(home, stubbed):
+    # pip's token from one login, uv's from a later one: each is judged by its own record.
+    client, stubber = stubbed
+    expect_login(stubber, expires=NOW + timedelta(hours=1))
+    environ = {**home.environ, **exports_of(home.run([*TARGET, "--tool", "pip"], client)[1])}
+    expect_login(stubber, token="a-later-token", expires=NOW + timedelta(hours=12))
+    environ.update(exports_of(home.run([*TARGET, "--tool", "uv"], client)[1]))
+    _, out, _ = home.run(["--status", "--tool", "pip", "--tool", "uv"], now=NOW + timedelta(hours=2),
+                         environ=environ)
+    assert out.splitlines()[0].startswith("pip: token in $PIP_INDEX_URL expired 2026-11-25 07:00 UTC")
+    assert out.splitlines()[1].startswith("uv: token in $UV_DEFAULT_INDEX valid until 2026-11-25 18:00 UTC")
+
+
+def test_status_of_a_file_edited_by_hand_is_unknown(home, stubbed):
+    client, stubber = stubbed
+    expect_login(stubber)
+    assert home.run([*TARGET, "--write", "--tool", "pip"], client)[0] == 0
+    home.pip.write_text(home.pip.read_text().replace(TOKEN, "pasted-by-hand"))
+    code, out, _ = home.run(["--status", "--tool", "pip"])
+    assert code == 1 and out.startswith("pip: expiry unknown: ")
 
 
 # --- help, paths, module entry point --------------------------------------------------
@@ -479,7 +539,8 @@ def test_runs_as_a_module(tmp_path):
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 1, result.stderr
-    assert f"uv: token missing: no pypi-login token in {tmp_path / 'config' / 'uv' / 'uv.toml'}" in result.stdout
+    assert f"uv: token missing: $UV_DEFAULT_INDEX is not set and {tmp_path / 'config' / 'uv' / 'uv.toml'}" \
+        in result.stdout
 
 
 # --- a token CodeArtifact returns already expired -------------------------------------------
@@ -512,7 +573,7 @@ def test_a_fifteen_minute_token_comes_without_a_warning(home, stubbed):
     assert code == 0 and "warning" not in err
 
 
-# --- status after `eval "$(python -m pypi_login ...)"` ------------------------------------------
+# --- status after `eval "$(pypi-login ...)"` ------------------------------------------
 
 
 def exports_of(text: str) -> dict[str, str]:
@@ -531,7 +592,7 @@ def test_status_without_arguments_finds_the_printed_poetry_variable(home, stubbe
     environ = {**home.environ, **exports_of(out)}
     code, status_out, _ = home.run(["--status"], environ=environ)
     assert code == 0, status_out
-    assert "poetry: token in $POETRY_HTTP_BASIC_ACME_PASSWORD valid until 2026-11-25 18:00 UTC" in status_out
+    assert "poetry: token in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD valid until 2026-11-25 18:00 UTC" in status_out
     assert "POETRY_HTTP_BASIC__PASSWORD" not in status_out
     assert status_out.count("valid until") == 3
 
@@ -539,7 +600,7 @@ def test_status_without_arguments_finds_the_printed_poetry_variable(home, stubbe
 def test_status_without_any_poetry_variable_names_the_pattern_it_looked_for(home):
     code, out, _ = home.run(["--status", "--tool", "poetry"])
     assert code == 1
-    assert "$POETRY_HTTP_BASIC_<SOURCE>_PASSWORD is not set" in out
+    assert "$POETRY_HTTP_BASIC_INTERNAL_PASSWORD is not set" in out
 
 
 # --- token files: private from the moment they exist ------------------------------------------------
@@ -663,7 +724,7 @@ def printed_environment(home, stubbed) -> dict[str, str]:
     return exports_of(out)
 
 
-def poetry_project(root: Path, name: str = "acme", url: str = INDEX, extra: str = "") -> Path:
+def poetry_project(root: Path, name: str = "internal", url: str = INDEX, extra: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(
         '[project]\nname = "consumer"\nversion = "0"\n\n'
@@ -682,7 +743,7 @@ def test_doctor_says_ok_for_each_tool_after_eval_and_never_prints_the_token(home
     assert lines[0] == (f"pip: ok: token from $PIP_INDEX_URL, valid until 2026-11-25 18:00 UTC, in 12h 00m; "
                         f"{INDEX}acme-core/ answered 200")
     assert lines[1].startswith("uv: ok: token from $UV_DEFAULT_INDEX") and lines[2].startswith(
-        "poetry: ok: token from $POETRY_HTTP_BASIC_ACME_PASSWORD")
+        "poetry: ok: token from $POETRY_HTTP_BASIC_INTERNAL_PASSWORD")
     assert lines[3].startswith("aws: not checked: no AWS credentials")
     assert TOKEN not in out + err
     assert index.calls == [(f"{INDEX}acme-core/", "aws")] * 3  # PEP 503 name, user aws
@@ -703,13 +764,12 @@ def test_doctor_with_nothing_configured_says_no_token(home):
     code, out, _ = run_doctor(home, [])
     assert code == 1
     assert out.splitlines()[:3] == [
-        f"pip: no token: $PIP_INDEX_URL is not set and {home.pip} has no index-url; run `python -m pypi_login "
+        f"pip: no token: $PIP_INDEX_URL is not set and {home.pip} has no index-url; run `pypi-login "
         "--write --tool pip` (or eval the printed exports)",
-        f"uv: no token: $UV_DEFAULT_INDEX is not set and {home.uv} declares no default index; run `python -m "
-        "pypi_login --write --tool uv` (or eval the printed exports)",
-        f"poetry: no token: no POETRY_HTTP_BASIC_<SOURCE>_PASSWORD is set, {home.poetry} holds no credentials "
-        "and no pyproject.toml here names a source; run `python -m pypi_login --write --tool poetry` (or eval "
-        "the printed exports)",
+        f"uv: no token: $UV_DEFAULT_INDEX is not set and {home.uv} declares no default index; run `"
+        "pypi-login --write --tool uv` (or eval the printed exports)",
+        f"poetry: no token: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is not set and {home.poetry} holds no credentials "
+        "for source 'internal'; run `pypi-login --write --tool poetry` (or eval the printed exports)",
     ]
 
 
@@ -762,7 +822,8 @@ def test_doctor_names_each_answer_of_the_index(home, stubbed, answer, verdict):
 
 
 def test_doctor_reports_an_expired_token_without_asking_the_index(home, stubbed):
-    environ = {**printed_environment(home, stubbed), "CODEARTIFACT_TOKEN_EXPIRES": "2026-11-25T05:00:00Z"}
+    environ = {**printed_environment(home, stubbed),
+               "CODEARTIFACT_TOKEN_EXPIRES_UV": f"2026-11-25T05:00:00Z {clients.fingerprint(TOKEN)}"}
     index = Index({TOKEN: 200})
     code, out, _ = run_doctor(home, ["--tool", "uv"], environ=environ, index=index)
     assert code == 1
@@ -802,12 +863,12 @@ def test_doctor_checks_the_configuration_against_the_registry(home, stubbed, var
 
 
 def test_doctor_follows_poetrys_source_name_from_the_project(home, stubbed, tmp_path):
-    environ = printed_environment(home, stubbed)  # POETRY_HTTP_BASIC_ACME_*
-    project = poetry_project(tmp_path / "project", name="internal")
+    environ = printed_environment(home, stubbed)  # POETRY_HTTP_BASIC_INTERNAL_*
+    project = poetry_project(tmp_path / "project", name="corp")
     code, out, _ = run_doctor(home, ["--tool", "poetry"], environ=environ, index=Index({TOKEN: 200}), cwd=project)
     assert code == 1
-    assert out.startswith("poetry: no token: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is not set")
-    assert "a token is in $POETRY_HTTP_BASIC_ACME_PASSWORD, for another source name: pass --source-name" in out
+    assert out.startswith("poetry: no token: $POETRY_HTTP_BASIC_CORP_PASSWORD is not set")
+    assert "a token is in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD, for another source name: pass --source-name" in out
 
 
 def test_doctor_flags_a_second_poetry_source(home, stubbed, tmp_path):
@@ -850,3 +911,325 @@ def test_doctor_reports_aws_refusing_a_new_token(home, stubbed):
     assert code == 1
     assert out.splitlines()[0].startswith("pip: ok: ")
     assert out.splitlines()[1].startswith("aws: no permission: token request denied")
+
+
+# --- where the registry comes from: flags, stack outputs, PYPI_LOGIN_*, the config file ----------------
+
+
+def test_configure_writes_the_config_file_once_and_later_runs_need_no_flags(home, stubbed, tmp_path):
+    client, stubber = stubbed
+    code, out, err = home.run(["--configure", "--stack-outputs", str(write_outputs(home))])
+    assert (code, out) == (0, "")
+    saved = home.config / "pypi-login" / "config.json"
+    assert json.loads(saved.read_text()) == {"domain": DOMAIN, "domain-owner": OWNER, "region": REGION,
+                                             "repository": "internal", "source-name": "internal"}
+    assert f"wrote {saved}" in err and not home.pip.exists()  # no token, no AWS call
+    expect_login(stubber)
+    code, out, err = home.run([], client)
+    assert code == 0, err
+    assert f"export PIP_INDEX_URL=https://aws:{TOKEN}@{HOST}/pypi/internal/simple/" in out
+
+
+def test_flags_over_variables_over_the_config_file(home, stubbed):
+    client, stubber = stubbed
+    saved = home.config / "pypi-login" / "config.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"domain": "other", "domain-owner": "999999999999", "region": REGION}))
+    environ = {**home.environ, "PYPI_LOGIN_DOMAIN": DOMAIN, "PYPI_LOGIN_DOMAIN_OWNER": "111111111111"}
+    expect_login(stubber)
+    code, _, err = home.run(["--domain-owner", OWNER], client, environ=environ)
+    assert code == 0, err  # expect_login asserts domain acme (variable) and owner OWNER (flag)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "is not JSON"),
+    ('["acme"]', "must hold a JSON object"),
+    ('{"domain": "acme", "domian-owner": "012345678901"}', "unknown keys ['domian-owner']"),
+    ('{"domain": "acme", "domain-owner": 12345678901, "region": "eu-west-1"}',
+     "--domain-owner must be the 12-digit account ID as a string (a number loses leading zeros), got 12345678901 "
+     "(from {path} (domain-owner))"),
+    ('{"domain": "acme", "domain-owner": "012345678901", "region": "eu-west-1", "source-name": "my source"}',
+     "--source-name must be letters, digits, - and _"),
+])
+def test_a_bad_config_file_is_refused_and_nothing_is_written(home, stubbed, content, message):
+    client, _ = stubbed  # no response queued: any AWS call would fail the test
+    saved = home.config / "pypi-login" / "config.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(content)
+    for mode in ([], ["--write"], ["--configure"]):
+        code, out, err = home.run(mode, client)
+        assert (code, out) == (2, ""), err
+        assert message.format(path=saved) in err
+        assert saved.read_text() == content and not home.pip.exists()
+
+
+def test_a_missing_region_says_how_to_give_one(home, stubbed):
+    client, _ = stubbed
+    code, out, err = home.run(["--domain", DOMAIN, "--domain-owner", OWNER], client,
+                              environ={**home.environ, "AWS_CONFIG_FILE": "/nonexistent"})
+    assert (code, out) == (2, "")
+    assert "no region: pass --region or set AWS_REGION" in err
+
+
+def test_without_any_registry_it_says_how_to_name_one(home, stubbed):
+    client, _ = stubbed
+    code, _, err = home.run(["--region", REGION], client)
+    assert code == 2
+    assert "no domain: pass --stack-outputs FILE (or run `pypi-login --configure --stack-outputs FILE` once)" in err
+
+
+# --- the token goes only to the domain's own host -------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://evil.example/pypi/internal/",
+    f"http://{HOST}/pypi/internal/",
+    f"https://{HOST}:8443/pypi/internal/",
+    f"https://acme-{OWNER}.d.codeartifact.us-east-1.amazonaws.com/pypi/internal/",
+    f"https://{HOST}.evil.example/pypi/internal/",
+    f"https://{HOST}/pypi/other/",
+])
+def test_a_repository_endpoint_on_any_other_host_gets_no_token(home, stubbed, endpoint):
+    client, stubber = stubbed
+    stubber.add_response("get_authorization_token", {"authorizationToken": TOKEN, "expiration": EXPIRES})
+    stubber.add_response("get_repository_endpoint", {"repositoryEndpoint": endpoint})
+    for mode in ([], ["--write"]):
+        if mode:
+            stubber.add_response("get_authorization_token", {"authorizationToken": TOKEN, "expiration": EXPIRES})
+            stubber.add_response("get_repository_endpoint", {"repositoryEndpoint": endpoint})
+        code, out, err = home.run([*TARGET, *mode], client)
+        assert (code, out) == (1, "")
+        assert "refusing to send the token to any other host" in err
+        assert TOKEN not in err and not home.config.exists()
+
+
+VPCE = "vpce-0743fe535b883ffff-76ddffff.d.codeartifact.eu-west-1.vpce.amazonaws.com"
+
+
+def test_a_configured_vpc_endpoint_host_receives_the_token_instead(home, stubbed):
+    client, stubber = stubbed
+    expect_login(stubber)
+    code, out, err = home.run([*TARGET, "--endpoint-host", VPCE], client)
+    assert code == 0, err
+    exports = exports_of(out)
+    assert exports["PIP_INDEX_URL"] == f"https://aws:{TOKEN}@{VPCE}/pypi/d/acme-{OWNER}/internal/simple/"
+    assert HOST not in out
+    # The doctor sends a token to that VPC endpoint only when it is configured.
+    index = Index({TOKEN: 200})
+    code, doctor_out, _ = run_doctor(home, ["--tool", "pip"], environ=exports, index=index)
+    assert code == 1 and "on the VPC endpoint " + VPCE + " that is not configured" in doctor_out
+    assert index.calls == []
+    code, doctor_out, _ = run_doctor(home, ["--tool", "pip", "--endpoint-host", VPCE, *TARGET],
+                                     environ=exports, index=index)
+    assert doctor_out.startswith("pip: ok: "), doctor_out
+    assert index.calls and all(url.startswith(f"https://{VPCE}/") for url, _ in index.calls)
+
+
+@pytest.mark.parametrize(("host", "message"), [
+    ("evil.example", "--endpoint-host must be a CodeArtifact repositories VPC endpoint's DNS name"),
+    ("127.0.0.1", "--endpoint-host must be"),
+    (VPCE + ".evil.example", "--endpoint-host must be"),
+    (VPCE.replace("eu-west-1", "us-east-1"), "is in us-east-1, the domain in 'eu-west-1'"),
+])
+def test_a_bad_endpoint_host_is_refused_before_any_call(home, stubbed, host, message):
+    client, _ = stubbed
+    code, out, err = home.run([*TARGET, "--endpoint-host", host], client)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+# --- PowerShell ------------------------------------------------------------------------------------------
+
+HOSTILE = ["tok'en", "a\u2019b\u2018c\u201ad\u201be", "$(Remove-Item -Recurse ~)", "`n`$env:X='y'", 'x"; exit 1; "',
+           "line\nbreak", "semi;colon|pipe&amp", "'; Remove-Item C:\\ -Recurse; '"]
+
+
+def powershell_assignments(script: str) -> dict[str, str]:
+    """PowerShell's reading of `$env:NAME = '...'` statements: a single-quoted string ends at any of the
+    four quote characters not doubled, each doubled one stands for one, everything else (a newline
+    too) is literal (about_Quoting_Rules). Anything else in the script fails the test."""
+    quotes = clients.POWERSHELL_QUOTES
+    values, index = {}, 0
+    while index < len(script):
+        comment = re.compile(r"#[^\n]*\n").match(script, index)
+        if comment:
+            index = comment.end()
+            continue
+        start = re.compile(r"\$env:([A-Z][A-Z0-9_]*) = (['\u2018\u2019\u201a\u201b])").match(script, index)
+        assert start, f"not an assignment at {index}: {script[index:index + 40]!r}"
+        index, value = start.end(), []
+        while True:
+            char = script[index]
+            if char in quotes and script[index + 1: index + 2] and script[index + 1] in quotes:
+                value.append(char)
+                index += 2
+            elif char in quotes:
+                index += 1
+                break
+            else:
+                value.append(char)
+                index += 1
+        assert script[index] == "\n", f"the statement goes on after its string at {index}"
+        values[start[1]] = "".join(value)
+        index += 1
+    return values
+
+
+@pytest.mark.parametrize("token", HOSTILE)
+def test_powershell_mode_quotes_hostile_values_safely(home, stubbed, token):
+    client, stubber = stubbed
+    expect_login(stubber, token=token)
+    code, out, err = home.run([*TARGET, "--shell", "powershell"], client)
+    assert code == 0, err
+    assert out.startswith("# pypi-login: token for ")
+    values = powershell_assignments(out)
+    assert values["UV_INDEX_INTERNAL_PASSWORD"] == token
+    assert values["POETRY_HTTP_BASIC_INTERNAL_PASSWORD"] == token
+    assert values["PIP_INDEX_URL"] == f"https://aws:{quote(token, safe='')}@{HOST}/pypi/internal/simple/"
+    assert values == clients.environment(Login(token, EXPIRES, ENDPOINT), clients.TOOLS, "internal")
+
+
+@pytest.mark.skipif(shutil.which("pwsh") is None, reason="PowerShell (pwsh) is not installed")
+@pytest.mark.parametrize("token", HOSTILE)
+def test_powershell_itself_reads_the_hostile_values_back(home, stubbed, token):
+    client, stubber = stubbed
+    expect_login(stubber, token=token)
+    _, out, _ = home.run([*TARGET, "--shell", "powershell"], client)
+    script = out + "\n[Console]::Write($env:UV_INDEX_INTERNAL_PASSWORD)"
+    result = subprocess.run(["pwsh", "-NoProfile", "-Command", script], capture_output=True, text=True, check=True)
+    assert result.stdout == token
+
+
+@pytest.mark.parametrize("token", HOSTILE)
+def test_posix_mode_reads_the_hostile_values_back(home, stubbed, token):
+    client, stubber = stubbed
+    expect_login(stubber, token=token)
+    _, out, _ = home.run(TARGET, client)
+    script = 'eval "$EXPORTS"; printf %s "$UV_INDEX_INTERNAL_PASSWORD"'
+    loaded = subprocess.run(["bash", "--noprofile", "--norc", "-c", script], capture_output=True, text=True,
+                            env={"EXPORTS": out, "PATH": "/usr/bin:/bin"}, check=True)
+    assert loaded.stdout == token
+
+
+# --- --write never leaves a client elsewhere ------------------------------------------------------------
+
+
+def write_file(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("tool", "setup", "message"), [
+    ("pip", lambda home, project: {"PIP_INDEX_URL": "https://pypi.org/simple/"},
+     "pip: $PIP_INDEX_URL is read over {home.pip}: unset PIP_INDEX_URL"),
+    ("pip", lambda home, project: {"PIP_EXTRA_INDEX_URL": "https://pypi.org/simple/"},
+     "pip: $PIP_EXTRA_INDEX_URL adds a second index (dependency confusion): unset it"),
+    # A per-venv file is read over the user's; [install] in any file over every [global].
+    ("pip", lambda home, project: {"VIRTUAL_ENV": str(write_file(
+        project / ".venv" / "pip.conf", "[global]\nindex-url = https://mirror.example/simple/\n").parent)},
+     "pip: {project}/.venv/pip.conf:2 [global] index-url is read over {home.pip} (a file pip loads later): "
+     "remove line 2"),
+    ("uv", lambda home, project: {"UV_DEFAULT_INDEX": "https://pypi.org/simple/"},
+     "uv: $UV_DEFAULT_INDEX is read over {home.uv}: unset UV_DEFAULT_INDEX"),
+    ("uv", lambda home, project: {"UV_INDEX_URL": "https://pypi.org/simple/"}, "uv: $UV_INDEX_URL is read over"),
+    ("uv", lambda home, project: {"UV_NO_CONFIG": "1"}, "uv: $UV_NO_CONFIG makes uv ignore {home.uv}"),
+    ("uv", lambda home, project: write_file(project / "uv.toml", '[[index]]\nname = "corp"\nurl = '
+                                            '"https://mirror.example/simple/"\ndefault = true\n') and {},
+     "uv: {project}/uv.toml:1 [[index]] 'corp' is read over the default index pypi-login writes: remove lines 1-4"),
+    ("uv", lambda home, project: write_file(project / "pyproject.toml", '[project]\nname = "x"\n\n[tool.uv]\n'
+                                            'extra-index-url = ["https://pypi.org/simple/"]\n') and {},
+     "uv: {project}/pyproject.toml:5 tool.uv.extra-index-url adds a second index (dependency confusion): "
+     "remove line 5"),
+    ("uv", lambda home, project: write_file(home.uv, '[[index]]\nname = "mirror"\nurl = "https://m.example/simple/"\n')
+     and {}, "uv: {home.uv}:1 [[index]] 'mirror' is searched before the default index (dependency confusion)"),
+    ("poetry", lambda home, project: {"POETRY_HTTP_BASIC_INTERNAL_PASSWORD": "old"},
+     "poetry: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is read over {home.poetry}: unset"),
+    ("poetry", lambda home, project: {"POETRY_REPOSITORIES_INTERNAL_URL": "https://mirror.example/simple/"},
+     "poetry: $POETRY_REPOSITORIES_INTERNAL_URL sends source 'internal' to another URL"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", '[tool.poetry]\npackage-mode = false\n')
+     and {}, "poetry: {project}/pyproject.toml has no source named 'internal': run `poetry source add "
+     "--priority=primary internal <index URL>`"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", f'[tool.poetry]\npackage-mode = false\n\n'
+                                                f'[[tool.poetry.source]]\nname = "internal"\nurl = "{INDEX}"\n\n'
+                                                '[[tool.poetry.source]]\nname = "mirror"\nurl = "https://m.example/"\n'
+                                                'priority = "supplemental"\n') and {},
+     "poetry: {project}/pyproject.toml:8 also declares source 'mirror' (priority supplemental): a second index"),
+    ("poetry", lambda home, project: write_file(project / "pyproject.toml", f'[tool.poetry]\npackage-mode = false\n\n'
+                                                f'[[tool.poetry.source]]\nname = "internal"\nurl = "{INDEX}"\n'
+                                                'priority = "explicit"\n') and {},
+     "poetry: {project}/pyproject.toml:4 declares source 'internal' with priority explicit: poetry then installs "
+     "from PyPI"),
+])
+def test_write_refuses_a_setting_that_would_send_the_tool_elsewhere(home, stubbed, tmp_path, tool, setup, message):
+    client, _ = stubbed  # no response queued: refused before any AWS call
+    project = tmp_path / "project"
+    project.mkdir()
+    environ = {**home.environ, **setup(home, project)}
+    before = {path: path.read_text() for path in (home.pip, home.uv, home.poetry) if path.exists()}
+    code, out, err = home.run([*TARGET, "--write", "--tool", tool], client, environ=environ, cwd=project)
+    assert (code, out) == (1, "")
+    assert f"error: {message.format(home=home, project=project)}" in err
+    assert "Nothing was written" in err
+    assert {path: path.read_text() for path in (home.pip, home.uv, home.poetry) if path.exists()} == before
+
+
+@pytest.mark.parametrize("setup", [
+    lambda home, project: write_file(project / "uv.toml", f'[[index]]\nname = "internal"\nurl = "{INDEX}"\n'
+                                     'default = true\n'),  # the project names the registry's own index
+    lambda home, project: write_file(project / "uv.toml", '[[index]]\nname = "torch"\nurl = "https://t.example/"\n'
+                                     'explicit = true\n'),  # explicit: only for packages pinned to it
+    lambda home, project: write_file(Path(home.environ["XDG_CONFIG_HOME"]) / "uv" / "uv.toml",
+                                     'index-url = "https://pypi.org/simple/"\n'),  # in our file: replaced below
+])
+def test_write_accepts_settings_that_keep_uv_on_the_registry(home, stubbed, tmp_path, setup):
+    client, stubber = stubbed
+    project = tmp_path / "project"
+    project.mkdir()
+    setup(home, project)
+    expect_login(stubber)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv", "--fix"], client, cwd=project)
+    assert code == 0, err
+
+
+def test_write_fix_comments_out_a_second_uv_index_and_refuses_what_it_cannot_fix(home, stubbed, tmp_path):
+    client, stubber = stubbed
+    write_file(home.uv, 'native-tls = true\n\n[[index]]\nname = "mirror"\nurl = "https://m.example/simple/"\n\n'
+                        '[pip]\ncompile-bytecode = true\n')
+    environ = {**home.environ, "UV_INDEX": "https://x.example/simple/"}
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv", "--fix"], client, environ=environ)
+    assert code == 1
+    assert f"fixed: commented out lines 3, 4, 5, 6 of {home.uv}" in err
+    assert "error: uv: $UV_INDEX adds a second index (dependency confusion): unset UV_INDEX" in err
+    expect_login(stubber)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "uv"], client)
+    assert code == 0, err
+    settings = read_toml(home.uv)
+    assert [index["name"] for index in settings["index"]] == ["internal"]
+    assert settings["native-tls"] is True and settings["pip"] == {"compile-bytecode": True}
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ("no pip on PATH to ask which configuration files it reads (`pip config debug`)",
+     "pip: no pip on PATH to ask which configuration files it reads"),
+    ([Path("/etc/pip.conf")], "pip: pip does not read {home.pip}"),
+])
+def test_write_refuses_pip_when_pip_cannot_say_what_it_reads(home, stubbed, files, message):
+    client, _ = stubbed
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client, pip_files=lambda environ: files)
+    assert code == 1
+    assert message.format(home=home) in err and not home.pip.exists()
+
+
+def test_write_refuses_an_install_section_in_a_file_of_lower_precedence(home, stubbed, tmp_path):
+    client, _ = stubbed
+    system = write_file(tmp_path / "etc" / "pip.conf", "[install]\nindex-url = https://mirror.example/simple/\n")
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip"], client,
+                            pip_files=lambda environ: [system, home.pip])
+    assert code == 1
+    assert f"error: pip: {system}:2 [install] index-url is read over [global] index-url in {home.pip}" in err
+
+
+def test_fix_goes_with_write(home):
+    code, _, err = home.run([*TARGET, "--fix"])
+    assert code == 2 and "--fix goes with --write" in err

@@ -18,6 +18,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from audit.access import READER, SECONDARY_ADMIN, access_report, access_section
+from audit.grants import stack_set_target_problems
 from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
 from audit.stack_config import read_yaml
@@ -25,7 +26,7 @@ from bootstrap import documents as bootstrap
 from components import policy_documents as docs
 from components.settings import ConfigError, parse_settings
 from policies.iam_actions import access_level
-from tests.expected import OWNER, REGION
+from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 
 FIXTURE = Path(__file__).parent / "fixtures" / "Pulumi.orgscale.yaml"
 STACK = "orgscale"
@@ -105,7 +106,8 @@ def test_one_instance_per_organizational_unit_and_no_account_targets(stackset):
 
 @pytest.mark.parametrize("call_as", ["SELF", "DELEGATED_ADMIN"])
 def test_call_as_is_the_same_on_the_stack_set_and_every_instance(call_as):
-    rendering = orgscale(stackSetCallAs=call_as)
+    # With SELF the owner account is the management account: the fixture's other one no longer is.
+    rendering = orgscale(stackSetCallAs=call_as, managementAccountId=None if call_as == "SELF" else MANAGEMENT)
     assert {r.inputs["callAs"] for r in rendering.of_type(STACK_SET) + rendering.of_type(INSTANCE)} == {call_as}
 
 
@@ -169,7 +171,7 @@ def test_the_management_account_gets_its_reader_through_the_per_account_path(sta
         MANAGEMENT: f"arn:aws:iam::{MANAGEMENT}:role/codeartifact-pypi-reader"}
     assert stackset.outputs["readerStackSet"] == {
         "stackSetName": "pypi-registry-reader-acme", "organizationalUnitIds": UNITS,
-        "readerRoleName": "codeartifact-pypi-reader"}
+        "readerRoleName": ORG_READER_ROLE_NAME}
 
 
 def test_the_default_mode_declares_no_stack_set(prod):
@@ -194,15 +196,18 @@ def test_the_stack_set_readers_policy_is_the_per_account_readers_policy(stackset
     per_account = stackset.one(POLICY, f"reader-{MANAGEMENT}-read-policy")
     assert managed["Properties"]["PolicyDocument"] == json.loads(per_account.inputs["policy"])
     assert managed["Properties"]["PolicyDocument"] == docs.reader_identity_policy(stackset.settings)
-    assert managed["Properties"]["ManagedPolicyName"] == per_account.inputs["name"]
+    # Named after each mode's own role name, so that one account can hold both.
+    assert per_account.inputs["name"] == f"{READER_ROLE_NAME}-acme"
+    assert managed["Properties"]["ManagedPolicyName"] == f"{ORG_READER_ROLE_NAME}-acme"
     assert managed["Properties"]["Description"] == per_account.inputs["description"]
 
 
 def test_the_stack_set_readers_role_is_the_per_account_readers_role(stackset):
     role = template_of(stackset)["Resources"]["ReaderRole"]["Properties"]
     per_account = stackset.one(ROLE, f"reader-{MANAGEMENT}-reader-role").inputs
-    assert (role["RoleName"], role["Description"], role["MaxSessionDuration"]) == (
-        per_account["name"], per_account["description"], per_account["maxSessionDuration"])
+    assert (role["Description"], role["MaxSessionDuration"]) == (
+        per_account["description"], per_account["maxSessionDuration"])
+    assert (role["RoleName"], per_account["name"]) == (ORG_READER_ROLE_NAME, READER_ROLE_NAME)
     # The trust names the member account itself: CloudFormation substitutes it in each account.
     assert role["AssumeRolePolicyDocument"] == docs.cloudformation_sub(docs.reader_trust_policy(docs.MEMBER_ACCOUNT))
     principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
@@ -379,11 +384,13 @@ def test_stack_set_mode_needs_units_and_the_organization():
                for p in found)
 
 
-def test_units_are_refused_in_the_accounts_mode():
+def test_units_and_the_management_account_are_refused_in_the_accounts_mode():
     found = problems(readerDeployment="accounts")
     assert found == ["pypi-registry:organizationalUnitIds: applies only with readerDeployment: stackset (the "
                      "accounts mode deploys a reader into each of secondaryAccountIds); set readerDeployment or "
-                     "remove the list"]
+                     "remove the list",
+                     "pypi-registry:managementAccountId: applies only with readerDeployment: stackset (no StackSet, "
+                     "no account it skips); set readerDeployment or remove the key"]
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
@@ -433,3 +440,121 @@ def test_the_bench_models_stack_set_members_as_a_count_the_configuration_never_h
     stack_set_mode = render("bench", config=config_for(10000, 1, "stackset"))
     organization_mode = render("bench", config=config_for(0, 1, "organization"))
     assert len(stack_set_mode.resources) == len(organization_mode.resources) + 1 + STACKSET_OUS
+
+
+# --- the StackSet's reader role name, and the management account ------------------------------------------
+
+
+def test_the_stack_set_reader_has_a_name_of_its_own_by_default():
+    settings = parse_settings(raw_settings(), REGION)
+    assert (settings.reader_role_name, settings.stack_set_reader_role_name) == (READER_ROLE_NAME, ORG_READER_ROLE_NAME)
+
+
+@pytest.mark.parametrize(("other_key", "name"), [
+    ("readerRoleName", ORG_READER_ROLE_NAME), ("readerRoleName", ORG_READER_ROLE_NAME.upper()),
+    ("deployRoleName", "Codeartifact-Pypi-Org-Reader"), ("previewRoleName", ORG_READER_ROLE_NAME),
+])
+def test_the_stack_set_reader_name_never_meets_a_role_a_secondary_account_holds(other_key, name):
+    found = problems(**{other_key: name})
+    assert any(p.startswith(f"pypi-registry:stackSetReaderRoleName: must differ from {other_key}, ignoring case")
+               and "EntityAlreadyExists" in p for p in found), found
+
+
+def test_the_stack_set_reader_name_may_equal_another_role_only_without_a_stack_set():
+    settings = parse_settings(raw_settings(readerDeployment="accounts", organizationalUnitIds=None,
+                                           managementAccountId=None, readerRoleName=ORG_READER_ROLE_NAME), REGION)
+    assert not settings.stack_set_mode
+
+
+def test_the_stack_set_policy_name_never_meets_the_per_account_policy_names():
+    # reader "a" with domain "acme": per-account policy "a-acme", boundary "a-permissions-boundary".
+    found = problems(readerRoleName="a", stackSetReaderRoleName="a-permissions", domainName="boundary")
+    assert any("its policy a-permissions-boundary would have the name of the per-account reader's permissions "
+               "boundary" in p for p in found), found
+    assert parse_settings(raw_settings(readerRoleName="a", stackSetReaderRoleName="b"), REGION)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("", "must not be empty"), ("bad name", "is not a valid IAM role name"), ("x" * 65, "is not a valid IAM role name"),
+    ("OrganizationAccountAccessRole", "AWS Organizations administrator role"), (7, "must be a string"),
+])
+def test_the_stack_set_reader_name_is_validated(name, expected):
+    found = problems(stackSetReaderRoleName=name)
+    assert any(p.startswith("pypi-registry:stackSetReaderRoleName: ") and expected in p for p in found), found
+
+
+def test_the_management_account_is_the_owner_with_self_and_given_with_a_delegated_administrator():
+    assert parse_settings(raw_settings(), REGION).management_account_id == MANAGEMENT
+    assert parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=None),
+                          REGION).management_account_id == OWNER
+    assert parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=OWNER),
+                          REGION).management_account_id == OWNER
+    assert parse_settings(raw_settings(managementAccountId=None), REGION).management_account_id is None
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"stackSetCallAs": "SELF"}, f"{MANAGEMENT} is not ownerAccountId {OWNER}: with stackSetCallAs SELF"),
+    ({"managementAccountId": OWNER}, f"{OWNER} is ownerAccountId: the management account creates StackSets as SELF"),
+    ({"managementAccountId": "12345678901"}, "must be exactly 12 digits"),
+    ({"managementAccountId": 12345678901}, "must be a string (quote it in YAML)"),
+])
+def test_the_management_account_must_match_who_creates_the_stack_set(changes, expected):
+    found = problems(**changes)
+    assert any(p.startswith("pypi-registry:managementAccountId: ") and expected in p for p in found), found
+
+
+def test_the_root_promises_every_account_so_the_management_account_must_read_the_per_account_way():
+    # The root holds the management account, which AWS leaves out of every service-managed StackSet.
+    found = problems(organizationalUnitIds=["r-a1b2"], secondaryAccountIds=[])
+    assert any(p.startswith(f"pypi-registry:managementAccountId: {MANAGEMENT} is not in secondaryAccountIds: the "
+                            "root r-a1b2 holds every account") for p in found), found
+    found = problems(organizationalUnitIds=["r-a1b2"], managementAccountId=None)
+    assert any(p.startswith("pypi-registry:managementAccountId: is required when organizationalUnitIds targets the "
+                            "root r-a1b2") for p in found), found
+    # Listed, it gets its reader through its own provider; with OUs it reads only if listed; with SELF it is the owner.
+    assert parse_settings(raw_settings(organizationalUnitIds=["r-a1b2"]), REGION)
+    assert parse_settings(raw_settings(secondaryAccountIds=[]), REGION).management_account_id == MANAGEMENT
+    assert parse_settings(raw_settings(organizationalUnitIds=["r-a1b2"], secondaryAccountIds=[], stackSetCallAs="SELF",
+                                       managementAccountId=None), REGION)
+
+
+def test_every_problem_of_the_new_keys_is_reported_at_once():
+    found = problems(stackSetReaderRoleName=READER_ROLE_NAME, managementAccountId=OWNER)
+    assert [p.split(":")[1] for p in found] == ["stackSetReaderRoleName", "managementAccountId"]
+
+
+def test_the_audit_never_counts_the_management_account_as_a_stack_set_member(stackset):
+    from dataclasses import replace
+
+    from audit.grants import stack_set_members
+
+    # A service-managed StackSet that names the management account: AWS deploys nothing there.
+    (instance, *_) = stackset.of_type(INSTANCE)
+    aimed = replace(instance, inputs={**instance.inputs, "deploymentTargets": {
+        "organizationalUnitIds": instance.inputs["deploymentTargets"]["organizationalUnitIds"],
+        "accounts": [MANAGEMENT]}})
+    rendering = replace(stackset, resources=[aimed if r is instance else r for r in stackset.resources])
+    members = stack_set_members(rendering)
+    assert MANAGEMENT not in {m.account for m in members}
+    assert len(members) == len(stack_set_members(stackset))
+    report = access_report(rendering)
+    assert report.violations == [
+        "aws:cloudformation/stackSet:StackSet reader-stackset targets 012345678901, the organization's management "
+        "account: AWS never deploys a service-managed StackSet there, so it gets no reader from it; list it in "
+        "secondaryAccountIds instead"]
+    assert access_section(rendering).failed
+    # A self-managed StackSet may deploy there: then it is a member like any other account.
+    (stack_set,) = rendering.of_type(STACK_SET)
+    self_managed = replace(stack_set, inputs={**stack_set.inputs, "permissionModel": "SELF_MANAGED"})
+    rendering = replace(rendering, resources=[self_managed if r is stack_set else r for r in rendering.resources])
+    assert MANAGEMENT in {m.account for m in stack_set_members(rendering)}
+    assert stack_set_target_problems(rendering) == []
+
+
+def test_no_synthetic_member_takes_the_management_accounts_id():
+    from audit.grants import SYNTHETIC_MEMBER_BASE, stack_set_members
+
+    first = f"{SYNTHETIC_MEMBER_BASE:012d}"
+    rendering = orgscale(managementAccountId=first, secondaryAccountIds=[first])
+    assert first not in {m.account for m in stack_set_members(rendering)}
+    assert access_report(rendering).violations == []

@@ -28,7 +28,7 @@ from audit.access import (
 )
 from audit.grants import role_grants
 from audit.render import Rendering, render
-from tests.expected import OWNER, READER_ROLE_NAME, REGION
+from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 from tests.moto_iam import (
     DeployedRole,
     create_organizational_units,
@@ -60,7 +60,9 @@ class Organization:
         return [account for accounts in self.units.values() for account in accounts]
 
     def reader(self, account: str) -> DeployedRole:
-        return self.deployment.roles[account][f"arn:aws:iam::{account}:role/{READER_ROLE_NAME}"]
+        """The account's reader: the StackSet's in a member, the per-account one elsewhere."""
+        name = ORG_READER_ROLE_NAME if account in self.members else READER_ROLE_NAME
+        return self.deployment.roles[account][f"arn:aws:iam::{account}:role/{name}"]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def organization() -> Organization:
             "CreateAccountStatus"]["AccountId"]
         rendering = render(STACK, config=orgscale_config(
             organizationId=organization_id, organizationalUnitIds=list(units), stackSetCallAs="SELF",
-            secondaryAccountIds=[outside]))
+            managementAccountId=None, secondaryAccountIds=[outside]))
         deploy_iam(aws, rendering)  # the per-account reader of the account outside the OUs
         deploy_stack_sets(aws, rendering)
         cloudformation = aws.client(OWNER, "cloudformation")
@@ -106,7 +108,7 @@ def test_one_stack_instance_per_member_account_all_in_the_stacks_region(organiza
 
 def test_a_second_region_fails_because_iam_is_global(organization):
     assert organization.second_region_error.startswith("EntityAlreadyExists")
-    assert READER_ROLE_NAME in organization.second_region_error
+    assert ORG_READER_ROLE_NAME in organization.second_region_error
 
 
 @pytest.mark.parametrize("index", MEMBERS)
@@ -114,13 +116,13 @@ def test_every_member_account_has_the_reader_role_and_its_policy_in_its_own_acco
     account = organization.members[index]
     role = organization.reader(account)
     assert [s["Principal"] for s in role.trust_policy["Statement"]] == [{"AWS": f"arn:aws:iam::{account}:root"}]
-    assert list(role.policies) == [f"arn:aws:iam::{account}:policy/{READER_ROLE_NAME}-acme"]
+    assert list(role.policies) == [f"arn:aws:iam::{account}:policy/{ORG_READER_ROLE_NAME}-acme"]
 
 
 @pytest.mark.parametrize("index", MEMBERS)
 def test_every_member_reader_is_allowed_exactly_the_read_path(organization, index):
     deployment = organization.deployment
-    principal = deployment.principal(organization.members[index], READER_ROLE_NAME)
+    principal = deployment.principal(organization.members[index], ORG_READER_ROLE_NAME)
     assert principal.org_id is not None
     allowed = allowed_requests(deployment, principal)
     assert allowed == read_path(deployment.registry)
@@ -145,7 +147,8 @@ def test_accounts_outside_the_units_get_no_stack_set_reader(organization):
     assert organization.outside not in {account for account, _ in organization.instances}
     assert OWNER not in {account for account, _ in organization.instances}
     # The owner is the management account: no reader there, it reads as the owner.
-    assert not any(arn.endswith(f":role/{READER_ROLE_NAME}") for arn in organization.deployment.roles[OWNER])
+    assert not any(arn.endswith((f":role/{READER_ROLE_NAME}", f":role/{ORG_READER_ROLE_NAME}"))
+                   for arn in organization.deployment.roles[OWNER])
 
 
 def test_the_audits_synthetic_member_holds_what_a_real_member_holds(organization):
@@ -156,7 +159,7 @@ def test_the_audits_synthetic_member_holds_what_a_real_member_holds(organization
     report = access_report(rendering)
     assert report.violations == []
     for member in report.members:
-        synthetic = grants.policies[f"arn:aws:iam::{member.account}:role/{READER_ROLE_NAME}"]
+        synthetic = grants.policies[f"arn:aws:iam::{member.account}:role/{ORG_READER_ROLE_NAME}"]
         for account in organization.units[member.target]:
             real = organization.reader(account).policies
             assert {source.replace(member.account, account): document for source, document in synthetic.items()} \
@@ -169,5 +172,5 @@ def test_the_audits_synthetic_member_holds_what_a_real_member_holds(organization
 
 def test_a_member_that_left_the_organization_reads_nothing(organization):
     deployment = organization.deployment
-    member = deployment.principal(organization.members[0], READER_ROLE_NAME)
+    member = deployment.principal(organization.members[0], ORG_READER_ROLE_NAME)
     assert allowed_requests(deployment, Principal(member.arn, member.policies, org_id=None)) == set()
