@@ -35,7 +35,7 @@ def test_the_prod_documents_name_every_account_and_role(capsys):
     assert status == 0 and err == ""
     documents = json.loads(out)
     assert set(documents) == {OWNER, "012345678901", "444455556666", "777788889999"}
-    assert set(documents[OWNER]) == {"ci-preview", "ci-deploy"}
+    assert set(documents[OWNER]) == {"ci-preview", "ci-deploy", "pypi-registry-github-roles-boundary"}
     assert set(documents["444455556666"]) == {"pypi-registry-preview", "pypi-registry-deploy",
                                               "codeartifact-pypi-reader-permissions-boundary"}
 
