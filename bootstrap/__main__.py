@@ -120,12 +120,18 @@ SECONDARY_TEMPLATE = "secondary-roles.json"
 STATE_BUCKET_POLICY = "state-bucket-policy.json"
 
 
+def owner_boundary_name(settings: Settings) -> str:
+    return settings.github_roles_boundary_arn.rsplit("/", 1)[1]
+
+
 def output_files(settings: Settings, docs: dict[str, Any], ci_preview_role: str, ci_deploy_role: str) -> dict[str, str]:
-    """What --output-dir writes, by file name: each CI role's trust and policy, the state bucket's policy, and the
-    one template of every secondary account."""
+    """What --output-dir writes, by file name: the owner account's boundary of the stack's roles, each CI role's
+    trust and policy, the state bucket's policy, and the one template of every secondary account."""
     owner = docs[settings.owner_account_id]
-    files = {f"{role}-{part}.json": json.dumps(owner[role][part], indent=2) + "\n"
-             for role in ("ci-preview", "ci-deploy") for part in ("trust", "policy")}
+    boundary = owner_boundary_name(settings)
+    files = {f"{boundary}.json": json.dumps(owner[boundary]["boundary"], indent=2) + "\n"}
+    files |= {f"{role}-{part}.json": json.dumps(owner[role][part], indent=2) + "\n"
+              for role in ("ci-preview", "ci-deploy") for part in ("trust", "policy")}
     if "state-bucket" in owner:
         files[STATE_BUCKET_POLICY] = json.dumps(owner["state-bucket"]["bucketPolicy"], indent=2) + "\n"
     if settings.secondary_account_ids:
@@ -143,8 +149,12 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
     if output_dir is None:
         lines.append("The files below are written by the same command with --output-dir DIR; --json prints them "
                      "all as one document.")
-    lines += ["", f"1. In the owner account {owner}, the two CI roles (trusted by GitHub OIDC; the stack's first "
-                  "`pulumi up` creates the provider):"]
+    boundary = owner_boundary_name(settings)
+    lines += ["", f"1. In the owner account {owner}, before the stack's first `pulumi up`: the permissions boundary "
+                  "every role the stack declares there carries.",
+              f"   aws iam create-policy --policy-name {boundary} --policy-document file://{here}/{boundary}.json",
+              "", "2. In the owner account, after the first `pulumi up` created the GitHub OIDC provider: the two CI "
+                  "roles."]
     for role, arn in zip(("ci-preview", "ci-deploy"), ci_roles, strict=True):
         role_path, role_name = _path_and_name(arn)
         lines += [
@@ -153,7 +163,7 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
             f"   aws iam put-role-policy --role-name {role_name} --policy-name {role_name} "
             f"--policy-document file://{here}/{role}-policy.json",
         ]
-    step = 2
+    step = 3
     if state_bucket is not None:
         bucket = state_bucket
         lines += ["", f"{step}. In the owner account, the state bucket {bucket} of `pulumi login s3://{bucket}`: "

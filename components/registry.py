@@ -20,6 +20,7 @@ class RegistryArgs:
     """Names, the rendered policy documents (JSON as sent to AWS) and tags of the registry."""
 
     domain_name: str
+    key_alias_name: str
     store_repository: str
     internal_repository: str
     key_policy: str
@@ -39,6 +40,7 @@ class RegistryArgs:
                 repository_policies[repository] = docs.to_json(document)
         return cls(
             domain_name=settings.domain_name,
+            key_alias_name=settings.key_alias_name,
             store_repository=settings.store_repository,
             internal_repository=settings.internal_repository,
             key_policy=docs.to_json(docs.key_policy(settings)),
@@ -78,7 +80,7 @@ class Registry(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/codeartifact-{args.domain_name}",
+            name=args.key_alias_name,
             target_key_id=self.key.key_id,
             opts=child,
         )

@@ -116,6 +116,9 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+PUBLISHER_ROLE_PREFIX = "gh-publish-"
+
+
 @dataclass(frozen=True)
 class Publisher:
     """A GitHub repository allowed to publish its own packages into `internal`."""
@@ -127,7 +130,7 @@ class Publisher:
     @property
     def role_name(self) -> str:
         """Deterministic IAM role name (max 64 chars), so ARNs are known at preview."""
-        base = "gh-publish-" + re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", self.repository.replace("/", "-"))
+        base = PUBLISHER_ROLE_PREFIX + re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", self.repository.replace("/", "-"))
         if len(base) <= 64:
             return base
         digest = hashlib.sha256(self.repository.encode()).hexdigest()[:8]
@@ -258,6 +261,25 @@ class Settings:
 
     def owner_role_arn(self, name: str) -> str:
         return f"arn:aws:iam::{self.owner_account_id}:role/{name}"
+
+    @property
+    def owner_managed_role_patterns(self) -> tuple[str, ...]:
+        """Every role the stack may declare in the owner account, by name pattern: publishers, CI and Dependabot
+        readers (names the settings keep from deployPrincipalArns and breakGlassRoleArn)."""
+        return tuple(self.owner_role_arn(pattern) for pattern in (
+            f"{PUBLISHER_ROLE_PREFIX}*", GITHUB_READER_ROLE_NAME, f"{GITHUB_READER_ROLE_NAME}-*",
+            DEPENDABOT_ROLE_NAME, f"{DEPENDABOT_ROLE_NAME}-*"))
+
+    @property
+    def github_roles_boundary_arn(self) -> str:
+        """The permissions boundary of every role the stack declares in the owner account (publishers, CI and
+        Dependabot readers): created by `python -m bootstrap`, not by the stack, so that the deploy role can never
+        make one of them more than a reader or publisher of this registry."""
+        return f"arn:aws:iam::{self.owner_account_id}:policy/{PROJECT}-github-roles-boundary"
+
+    @property
+    def key_alias_name(self) -> str:
+        return f"alias/codeartifact-{self.domain_name}"
 
     @property
     def github_reader_role_arn(self) -> str:

@@ -40,7 +40,7 @@ def test_the_prod_documents_name_every_account_and_role(capsys):
     assert status == 0 and err == ""
     documents = json.loads(out)
     assert set(documents) == {OWNER, "012345678901", "444455556666", "777788889999"}
-    assert set(documents[OWNER]) == {"ci-preview", "ci-deploy"}
+    assert set(documents[OWNER]) == {"ci-preview", "ci-deploy", "pypi-registry-github-roles-boundary"}
     assert set(documents["444455556666"]) == {"pypi-registry-preview", "pypi-registry-deploy",
                                               "codeartifact-pypi-reader-permissions-boundary"}
 
@@ -148,6 +148,9 @@ def test_without_json_a_summary_says_what_to_create_where_and_how(capsys):
     assert status == 0 and err == ""
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
+    assert "1. In the owner account 111122223333, before the stack's first `pulumi up`: the permissions boundary" in out
+    assert "aws iam create-policy --policy-name pypi-registry-github-roles-boundary --policy-document " \
+           "file://DIR/pypi-registry-github-roles-boundary.json" in out
     assert "aws iam create-role --role-name pypi-registry-ci-preview --path / --assume-role-policy-document " \
            "file://DIR/ci-preview-trust.json" in out
     assert "aws s3api put-bucket-policy --bucket acme-pulumi-state --policy file://DIR/state-bucket-policy.json" in out
@@ -171,8 +174,8 @@ def test_in_stack_set_mode_the_summary_gives_the_organization_commands_and_no_ro
     assert f"aws organizations register-delegated-administrator --account-id {OWNER} " in text
     assert "In each secondary account (012345678901)" in text  # the management account, outside every StackSet
     assert "need no preview or deploy role" in text
-    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF"), "eu-west-1"), "orgscale", (PREVIEW, DEPLOY),
-                      None, Path("out"))
+    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=OWNER), "eu-west-1"),
+                      "orgscale", (PREVIEW, DEPLOY), None, Path("out"))
     assert "register-delegated-administrator" not in as_self
 
 
@@ -182,12 +185,14 @@ def test_output_dir_writes_the_files_the_summary_reads(capsys, tmp_path):
     assert status == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "ci-deploy-policy.json", "ci-deploy-trust.json", "ci-preview-policy.json", "ci-preview-trust.json",
-        "secondary-roles.json", "state-bucket-policy.json"]
+        "pypi-registry-github-roles-boundary.json", "secondary-roles.json", "state-bucket-policy.json"]
     for name in sorted(p.name for p in out_dir.iterdir()):
         assert f"{out_dir}/{name}" in out, name
     _, as_json, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state"}), "--json")
     documents = json.loads(as_json)
     assert json.loads((out_dir / "ci-deploy-trust.json").read_text()) == documents[OWNER]["ci-deploy"]["trust"]
+    assert json.loads((out_dir / "pypi-registry-github-roles-boundary.json").read_text()) == \
+        documents[OWNER]["pypi-registry-github-roles-boundary"]["boundary"]
     assert json.loads((out_dir / "state-bucket-policy.json").read_text()) == \
         documents[OWNER]["state-bucket"]["bucketPolicy"]
     template = json.loads((out_dir / "secondary-roles.json").read_text())

@@ -733,7 +733,7 @@ def test_build_script_feeds_the_helper_or_action_exports_as_a_secret(tmp_path: P
 def test_build_script_refuses_to_build_without_credentials(tmp_path: Path):
     result, args, _ = run_build_script(tmp_path)
     assert result.returncode == 2 and args is None
-    assert "python -m pypi_login" in result.stderr and "codeartifact-install" in result.stderr
+    assert "pypi-login" in result.stderr and "codeartifact-install" in result.stderr
 
 
 def test_dockerignore_keeps_credential_files_out_of_the_context():

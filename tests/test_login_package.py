@@ -87,7 +87,7 @@ def test_one_set_of_defaults_for_the_helper_the_action_and_the_docker_recipe():
     login = Login("token", clients.parse_iso("2030-01-01T00:00:00Z"),  # type: ignore[arg-type]
                   "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/internal/")
     helper = clients.environment(login, clients.TOOLS, config.DEFAULT_SOURCE_NAME)
-    action = set(re.findall(r'echo "([A-Z_]+)(?:\$\{name\}([A-Z_]+))?=', script))
+    action = set(re.findall(r'^\s*"([A-Z_]+)(?:\$\{name\}([A-Z_]+))?=', script, re.MULTILINE))
     names = {prefix + ("INTERNAL" + suffix if suffix else "") for prefix, suffix in action}
     assert names == {name for name in helper if not name.startswith("CODEARTIFACT_TOKEN_EXPIRES_")}
     # The Docker recipe takes the index URL from what the helper and the action export.

@@ -5,7 +5,7 @@
 # are recorded in the image history and invalidate the cache whenever the token changes.
 #
 # On a developer machine (the helper prints the exports; the token lasts at most 12 hours):
-#   eval "$(python -m pypi_login --stack-outputs outputs.json)"
+#   eval "$(pypi-login --stack-outputs outputs.json)"
 #   ./build.sh -t myapp:dev .
 #   ./build.sh -f Dockerfile.uv -t myapp:dev .
 #   ./build.sh -f Dockerfile.uv-lock -t myapp:dev .   # uv.lock
@@ -19,10 +19,10 @@
 # command instead; both accept the same --secret option.
 set -eu
 
-# `python -m pypi_login --tool uv` exports only UV_DEFAULT_INDEX: the same URL.
+# `pypi-login --tool uv` exports only UV_DEFAULT_INDEX: the same URL.
 PIP_INDEX_URL="${PIP_INDEX_URL:-${UV_DEFAULT_INDEX:-}}"
 if [ -z "$PIP_INDEX_URL" ]; then
-    echo "PIP_INDEX_URL is not set: run eval \"\$(python -m pypi_login --stack-outputs outputs.json)\" first," \
+    echo "PIP_INDEX_URL is not set: run eval \"\$(pypi-login --stack-outputs outputs.json)\" first," \
         "or the codeartifact-install action in CI" >&2
     exit 2
 fi
