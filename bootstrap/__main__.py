@@ -25,7 +25,7 @@ from typing import Any
 from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from bootstrap.documents import SECONDARY_STACK_NAME, documents, reader_boundary_name, secondary_roles_template
 from bootstrap.state_bucket import bucket_name_problems
-from components.policy_documents import to_json
+from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, to_json
 from components.settings import (
     GITHUB_ID,
     GITHUB_OWNER,
@@ -150,11 +150,18 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
         lines.append("The files below are written by the same command with --output-dir DIR; --json prints them "
                      "all as one document.")
     boundary = owner_boundary_name(settings)
-    lines += ["", f"1. In the owner account {owner}, before the stack's first `pulumi up`: the permissions boundary "
-                  "every role the stack declares there carries.",
-              f"   aws iam create-policy --policy-name {boundary} --policy-document file://{here}/{boundary}.json",
-              "", "2. In the owner account, after the first `pulumi up` created the GitHub OIDC provider: the two CI "
-                  "roles."]
+    provider = (f"   aws iam create-open-id-connect-provider --url https://{GITHUB_OIDC_HOST} "
+                f"--client-id-list {GITHUB_OIDC_AUDIENCE}")
+    lines += ["", f"1. In the owner account {owner}, as an operator (deployPrincipalArns), unless the account has it: "
+                  "the GitHub OIDC provider the CI roles trust (IAM refuses a trust in a provider that does not "
+                  "exist yet, so it comes before them, not from the stack's first `pulumi up`).", provider]
+    if settings.create_github_oidc_provider:
+        lines.append("   The stack's createGithubOidcProvider is true: set it to false in the stack file, or its first "
+                     "`pulumi up` fails creating a second provider for the same URL (a stack that created the "
+                     "provider before keeps it: skip this step).")
+    lines += ["", "2. In the owner account: the permissions boundary every role the stack declares there carries, then "
+                  "the two CI roles.",
+              f"   aws iam create-policy --policy-name {boundary} --policy-document file://{here}/{boundary}.json"]
     for role, arn in zip(("ci-preview", "ci-deploy"), ci_roles, strict=True):
         role_path, role_name = _path_and_name(arn)
         lines += [
@@ -167,8 +174,12 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
     if state_bucket is not None:
         bucket = state_bucket
         lines += ["", f"{step}. In the owner account, the state bucket {bucket} of `pulumi login s3://{bucket}`: "
-                      "versioned, then its policy (it names the CI roles, so they must exist, and it denies changing "
-                      "versioning or lifecycle rules, so set those first):",
+                      "private, versioned, then its policy (it names the CI roles, so they must exist, and it denies "
+                      "changing versioning or lifecycle rules, so set those first):",
+                  f"   aws s3api create-bucket --bucket {bucket} --region {settings.region} "
+                  f"--create-bucket-configuration LocationConstraint={settings.region}",
+                  f"   aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration "
+                  "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
                   f"   aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled",
                   f"   aws s3api put-bucket-policy --bucket {bucket} --policy file://{here}/{STATE_BUCKET_POLICY}"]
         step += 1
@@ -189,6 +200,17 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
         if settings.stack_set_call_as == "DELEGATED_ADMIN":
             lines.append(f"   aws organizations register-delegated-administrator --account-id {owner} "
                          "--service-principal member.org.stacksets.cloudformation.amazonaws.com")
+        step += 1
+    backend = f"s3://{state_bucket}" if state_bucket else "s3://BUCKET (or file://~/.pulumi-state)"
+    pack = f"--policy-pack policies --policy-pack-config policies/policy-config.{stack}.json"
+    lines += ["", f"{step}. The first deployment, as an operator (deployPrincipalArns) in the owner account: a preview "
+                  "assumes the preview roles above, the update the deploy roles.",
+              f"   pulumi login {backend}",
+              f"   pulumi stack select {stack} --create",
+              f"   pulumi preview {pack}",
+              f"   pulumi up {pack}",
+              "", "Then CI: the GitHub environments preview and production, the variables and secret of the README's "
+                  "\"CI for this repository\"; pull requests preview as ci-preview, main deploys as ci-deploy."]
     return "\n".join(lines)
 
 

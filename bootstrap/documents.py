@@ -63,8 +63,14 @@ OWNER_TYPES = (
 STACK_SET_TYPES = ("aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance")
 
 
+OIDC_PROVIDER_TYPE = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+
 def owner_types(settings: Settings) -> tuple[str, ...]:
-    return OWNER_TYPES + (STACK_SET_TYPES if settings.stack_set_mode else ())
+    """What the stack declares in the owner account: the GitHub OIDC provider only when it creates it (else the
+    bootstrap did), the reader StackSet only in StackSet mode."""
+    types = tuple(t for t in OWNER_TYPES if t != OIDC_PROVIDER_TYPE or settings.create_github_oidc_provider)
+    return types + (STACK_SET_TYPES if settings.stack_set_mode else ())
 
 
 def _reader_arns(settings: Settings, account_id: str) -> list[str]:

@@ -18,6 +18,12 @@ READER_ROLE_NAME = "codeartifact-pypi-reader"
 # The reader a StackSet puts into each member account: never the per-account reader's name.
 ORG_READER_ROLE_NAME = "codeartifact-pypi-org-reader"
 DEPLOY_ROLE = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
+OPERATOR_ROLE = (f"arn:aws:iam::{OWNER}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+                 "AWSReservedSSO_PlatformAdmin_0123456789abcdef")
+# deployPrincipalArns, as the domain policy lists them
+DEPLOY_PRINCIPALS = [DEPLOY_ROLE, OPERATOR_ROLE]
+# Pulumi.prod.yaml: the bootstrap creates the GitHub OIDC provider; tests of the program's own provider set this.
+STACK_CREATES_OIDC_PROVIDER = {"pypi-registry:createGithubOidcProvider": True}
 GITHUB_OIDC_PROVIDER = f"arn:aws:iam::{OWNER}:oidc-provider/token.actions.githubusercontent.com"
 # Configured by the tests that need one; prod has no break-glass role.
 BREAK_GLASS = f"arn:aws:iam::{OWNER}:role/break-glass"
@@ -28,6 +34,8 @@ STRANGER = "999988887777"
 
 OWNER_ADMIN = f"admin in {OWNER} (owner)"
 DEPLOYER = f"role pypi-registry-ci-deploy in {OWNER}"
+# The operator Pulumi.prod.yaml lists among deployPrincipalArns: its policies live outside the stack (Action *).
+OPERATOR = f"role AWSReservedSSO_PlatformAdmin_0123456789abcdef in {OWNER}"
 LOSS_COLUMNS = (
     "irreversible delete", "overwrite in internal", "reopen names", "archive or unlist versions",
     "disable or delete key",

@@ -247,7 +247,7 @@ def test_prod_every_request_of_the_report_is_decided_alike(prod_comparison, caps
     assert Counter(a["decision"] for a in comparison.answers).keys() == DECISIONS
     assert {a["validated"] for a in comparison.answers} == {True, False}
     principals = {r.principal.arn for r in comparison.requests}
-    assert len(principals) == 11 and len(comparison.requests) > 5000
+    assert len(principals) == 12 and len(comparison.requests) > 5000
 
 
 @pytest.mark.parametrize("name", ["prod in organization mode with a break-glass role and a GitHub reader",

@@ -41,6 +41,7 @@ from tests.expected import (
     DOMAIN_POLICY,
     GITHUB_OIDC_PROVIDER,
     INTERNAL_PACKAGES,
+    OPERATOR,
     OWNER,
     OWNER_ADMIN,
     READER_ROLE_NAME,
@@ -395,8 +396,9 @@ def without_deny(rendering: Rendering) -> Rendering:
 def test_removing_the_deny_of_irreversible_deletes_fails_naming_the_owner_admin(prod, monkeypatch, capsys):
     tampered = without_deny(prod)
     section = access_section(tampered)
-    # The owner's administrator, and the deploy role whose policies the stack does not declare.
-    assert violators(section) == {OWNER_ADMIN, DEPLOYER}
+    # The owner's administrator, the deploy CI role (its derived permissions include the delete handlers') and the
+    # operator, whose policies the stack does not declare.
+    assert violators(section) == {OWNER_ADMIN, DEPLOYER, OPERATOR}
     for action in IRREVERSIBLE_ACTIONS:
         assert f"VIOLATION: {OWNER_ADMIN} (arn:aws:iam::{OWNER}:role/administrator) may {action} on " in section.text
     assert rows(tampered)[OWNER_ADMIN]["irreversible delete"]

@@ -23,7 +23,7 @@ from audit.access import (
     github_claims,
     web_identity_may_assume,
 )
-from audit.render import Rendering
+from audit.render import Rendering, render
 from components.settings import Publisher
 from tests.expected import OWNER, REGION, SECONDARIES
 from tests.moto_iam import (
@@ -67,7 +67,9 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(prod: Rendering) -> Deployment:
+def deployment() -> Deployment:
+    # A stack that creates the GitHub OIDC provider itself (prod's bootstrap creates it instead).
+    prod = render("prod", overrides={"pypi-registry:createGithubOidcProvider": True})
     with moto_aws(REGION, prod.settings.deploy_role_name) as aws:
         deploy_iam(aws, prod)
         add_role(aws, OWNER, "administrator", {"everything": ADMINISTRATOR_POLICY})

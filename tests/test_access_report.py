@@ -16,10 +16,12 @@ from audit.render import Rendering, render
 from audit.stack_config import PROJECT_DIR
 from tests.expected import (
     CI_DEPLOY_ALLOWED,
+    DEPLOY_COLUMNS,
     DEPLOYER,
     DOMAIN_ARN,
     INTERNAL_PACKAGES,
     LOSS_COLUMNS,
+    OPERATOR,
     OWNER,
     OWNER_ADMIN,
     PACKAGE_ARN,
@@ -77,7 +79,10 @@ def test_prod_secondaries_read_only_outsider_nothing_publishers_their_own_packag
     # the deploy CI role holds only what its resources' handlers need.
     assert rows[OWNER_ADMIN] == {**dict.fromkeys(READ_ONLY, True), **dict.fromkeys(LOSS_COLUMNS, False)}
     assert rows[DEPLOYER] == {**dict.fromkeys(rows[OWNER_ADMIN], False), **dict.fromkeys(CI_DEPLOY_ALLOWED, True)}
-    assert len(rows) == 3 + 3 + 1 + 2 + 1 + 1
+    # The operator, whose policies live outside the stack, is taken to allow everything: only the exemptions the
+    # domain policy gives every deploy principal let it further than the owner's administrator.
+    assert rows[OPERATOR] == {**rows[OWNER_ADMIN], **dict.fromkeys(DEPLOY_COLUMNS, True)}
+    assert len(rows) == 3 + 3 + 1 + 2 + 1 + 2
 
 
 def test_prod_section_passes_and_explains_itself(prod_section):
@@ -172,8 +177,8 @@ def test_accounts_with_identical_policies_are_evaluated_once_and_shown_once():
     report = access_report(rendering)
     elapsed = time.perf_counter() - started
     # reader roles, their administrators, the outsider, the two publishers, the owner's administrator,
-    # the deploy role
-    assert report.shapes_evaluated == 7
+    # the deploy CI role, the operator
+    assert report.shapes_evaluated == 8
     assert elapsed < 10
     text = access_section(rendering).text
     assert "40 x reader role, e.g. reader 200000000000" in text

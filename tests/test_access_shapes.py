@@ -104,8 +104,9 @@ def test_principals_that_differ_only_in_account_or_own_packages_share_one_evalua
     readers = [s for s, _ in report.rows if s.kind == "reader role"]
     assert len(publishers) == 6 and len(readers) == 6
     # readers; secondary administrators; the outsider; publishers with one package (lib-2, lib-10),
-    # with two (lib-4, lib-5), lib-1 and lib-3 on their own; the owner's administrator; the deploy role.
-    assert report.shapes_evaluated == 9
+    # with two (lib-4, lib-5), lib-1 and lib-3 on their own; the owner's administrator; the deploy CI role; the
+    # operator.
+    assert report.shapes_evaluated == 10
     assert len(report.violations) == 1
     assert report.violations[0].startswith("publisher acme/lib-1 (") and "acme-lib-10" in report.violations[0]
 

@@ -45,7 +45,6 @@ def test_json_lists_every_resource_type_in_its_account(audit_json):
         "aws:codeartifact/domainPermissions:DomainPermissions": {OWNER},
         "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy": {OWNER},
         "aws-native:codeartifact:PackageGroup": {OWNER},
-        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {OWNER},
         "aws:iam/role:Role": {OWNER} | secondaries,
         "aws:iam/rolePolicy:RolePolicy": {OWNER},
         "aws:iam/policy:Policy": secondaries,
@@ -69,8 +68,6 @@ def test_text_summary_groups_resources_by_account():
     for account in SECONDARIES:
         assert f"{account} (secondary)  {REGION}  4 resources" in text
     assert "registry-domain [protected, retained on delete]" in text
-    # The GitHub OIDC provider outlives the last publisher: the CI roles trust it too.
-    assert "publishers-github-oidc [retained on delete]" in text
     assert text.rstrip().endswith("All checks passed.")
 
 

@@ -148,7 +148,12 @@ def test_without_json_a_summary_says_what_to_create_where_and_how(capsys):
     assert status == 0 and err == ""
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
-    assert "1. In the owner account 111122223333, before the stack's first `pulumi up`: the permissions boundary" in out
+    assert "1. In the owner account 111122223333, as an operator (deployPrincipalArns), unless the account has it: " \
+           "the GitHub OIDC provider" in out
+    assert "aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com " \
+           "--client-id-list sts.amazonaws.com" in out
+    assert "2. In the owner account: the permissions boundary every role the stack declares there carries" in out
+    assert "createGithubOidcProvider is true" not in out  # prod reuses the bootstrap's provider
     assert "aws iam create-policy --policy-name pypi-registry-github-roles-boundary --policy-document " \
            "file://DIR/pypi-registry-github-roles-boundary.json" in out
     assert "aws iam create-role --role-name pypi-registry-ci-preview --path / --assume-role-policy-document " \

@@ -89,7 +89,8 @@ def test_without_readers_there_is_no_reader_role_and_no_output(prod):
 
 
 def test_readers_alone_still_get_the_oidc_provider():
-    rendering = render("prod", overrides={"pypi-registry:publishers": [], CONFIG_KEY: [{"repository": "acme/a"}]})
+    rendering = render("prod", overrides={"pypi-registry:publishers": [], CONFIG_KEY: [{"repository": "acme/a"}],
+                                          "pypi-registry:createGithubOidcProvider": True})
     assert rendering.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 
 

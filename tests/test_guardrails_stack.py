@@ -162,7 +162,7 @@ def test_audit_cli_prints_the_guardrails_section_for_prod():
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)
     assert f"== Guardrails ({PACK_NAME}, {len(POLICIES)} policies): 0 mandatory, 0 advisory violations" in result.stdout
-    assert "policies over 29 resources: no violations." in result.stdout
+    assert "policies over 28 resources: no violations." in result.stdout
 
     result = subprocess.run([sys.executable, "-m", "audit", "--stack", "prod", "--json"], cwd=PROJECT_DIR,
                             capture_output=True, text=True, check=False)

@@ -10,7 +10,7 @@ import pytest
 
 from audit.render import Rendering, render
 from tests.expected import (
-    DEPLOY_ROLE,
+    DEPLOY_PRINCIPALS,
     DOMAIN_ARN,
     DOMAIN_READ,
     GITHUB_OIDC_PROVIDER,
@@ -20,6 +20,7 @@ from tests.expected import (
     REPOSITORY_ARN,
     REPOSITORY_READ,
     SECONDARIES,
+    STACK_CREATES_OIDC_PROVIDER,
 )
 
 SECONDARY_ROOTS = [f"arn:aws:iam::{a}:root" for a in SECONDARIES]
@@ -63,7 +64,7 @@ DENY_REOPEN = {
         "codeartifact:DeleteDomainPermissionsPolicy",
     ],
     "Resource": "*",
-    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_ROLE}},
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_PRINCIPALS}},
 }
 DENY_STATUS = {
     "Sid": "DenyChangingVersionStatus",
@@ -71,7 +72,7 @@ DENY_STATUS = {
     "Principal": "*",
     "Action": ["codeartifact:UpdatePackageVersionsStatus"],
     "Resource": "*",
-    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_ROLE}},
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": DEPLOY_PRINCIPALS}},
 }
 DENIES = [DENY_DELETES, DENY_OVERWRITE, DENY_REOPEN, DENY_STATUS]
 KEY_POLICY = {
@@ -137,7 +138,6 @@ def test_declares_every_resource_of_the_registry(prod):
         "aws:iam/policy:Policy": len(SECONDARIES),
         "aws:iam/role:Role": len(SECONDARIES) + 2,
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": len(SECONDARIES),
-        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
         "aws:iam/rolePolicy:RolePolicy": 2,
     }
     assert Counter(c.type for c in prod.components) == {
@@ -205,8 +205,10 @@ def test_domain_repositories_and_key_are_protected_and_retained(prod):
     kept = {r.name for r in prod.resources if r.protect}
     assert kept == {"registry-key", "registry-domain", "registry-pypi-store", "registry-internal"}
     assert all(r.retain_on_delete for r in prod.resources if r.protect)
+    assert not any(r.retain_on_delete for r in prod.resources if not r.protect)
     # Unprotected but kept when removed: the GitHub OIDC provider, which the CI roles outside the stack trust.
-    assert {r.name for r in prod.resources if r.retain_on_delete and not r.protect} == {"publishers-github-oidc"}
+    creating = render("prod", overrides=STACK_CREATES_OIDC_PROVIDER)
+    assert {r.name for r in creating.resources if r.retain_on_delete and not r.protect} == {"publishers-github-oidc"}
 
 
 def test_owner_resources_use_a_provider_pinned_to_the_owner_account(prod):
@@ -310,8 +312,9 @@ def test_repository_policies_grant_read_only_to_secondaries(prod, repository):
     }
 
 
-def test_github_oidc_provider_is_created_for_sts_audience(prod):
-    provider = prod.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "publishers-github-oidc")
+def test_github_oidc_provider_is_created_for_sts_audience():
+    rendering = render("prod", overrides=STACK_CREATES_OIDC_PROVIDER)
+    provider = rendering.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "publishers-github-oidc")
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert provider.outputs["arn"] == GITHUB_OIDC_PROVIDER
@@ -405,7 +408,8 @@ def test_break_glass_role_is_exempt_from_every_deny_only_when_configured(prod):
     assert conditions["DenyIrreversibleDeletes"] == conditions["DenyOverwritingVersions"] == {
         "ArnNotEquals": {"aws:PrincipalArn": role}
     }
-    assert conditions["DenyReopeningInternalNames"] == {"ArnNotEquals": {"aws:PrincipalArn": [DEPLOY_ROLE, role]}}
+    reopen = conditions["DenyReopeningInternalNames"]
+    assert reopen == {"ArnNotEquals": {"aws:PrincipalArn": [*DEPLOY_PRINCIPALS, role]}}
     key = rendering.one("aws:kms/key:Key", "registry-key")
     assert key.policy("policy")["Statement"][-1]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role}}
     default = prod.one("aws:codeartifact/domainPermissions:DomainPermissions", "registry-domain-policy")
