@@ -8,6 +8,7 @@ Credentials are dummies and every call is intercepted by moto: nothing reaches A
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -129,8 +130,17 @@ def add_role(aws: MotoAws, account: str, name: str, inline_policies: Mapping[str
 
 
 def _document(value: Any) -> dict[str, Any]:
-    # boto3 usually decodes IAM policy documents; fall back to the URL-encoded JSON IAM sends.
-    return value if isinstance(value, dict) else json.loads(unquote(value))
+    """A policy document as boto3 returns it from moto: usually decoded; else the URL-encoded JSON IAM sends; else,
+    for a role's inline `Policies` that moto 5's CloudFormation keeps unvalidated, the Python repr moto answers
+    GetRolePolicy with (a literal is all it can hold)."""
+    if isinstance(value, dict):
+        return value
+    try:
+        decoded = json.loads(unquote(value))
+    except json.JSONDecodeError:
+        decoded = ast.literal_eval(value)
+    assert isinstance(decoded, dict)
+    return decoded
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,8 @@ else either."""
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
-from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
@@ -19,7 +17,7 @@ from audit.pmapper_compat import local_check_authorization_full
 from bootstrap import documents as bootstrap
 from components.policy_documents import MEMBER_ACCOUNT
 from components.settings import Settings, parse_settings
-from tests.moto_iam import DeployedRole, MotoAws, moto_aws
+from tests.moto_iam import DeployedRole, MotoAws, _document, moto_aws
 from tests.test_stackset import raw_settings
 
 OWNER = "111122223333"
@@ -104,20 +102,6 @@ def test_nothing_but_the_account_is_substituted():
 # --- deployed into moto ------------------------------------------------------------------------------------
 
 
-def _decoded(document: Any) -> dict[str, Any]:
-    """A document as boto3 returns it from moto. moto 5 keeps a CloudFormation role's inline `Policies` as the
-    template's dict, unvalidated, and answers GetRolePolicy with its Python repr, not JSON; a literal is all that
-    repr can hold. (test_moto_validates_every_document runs moto's own validators over them instead.)"""
-    if isinstance(document, dict):
-        return document
-    try:
-        decoded = json.loads(document)
-    except json.JSONDecodeError:
-        decoded = ast.literal_eval(document)
-    assert isinstance(decoded, dict)
-    return decoded
-
-
 def read_bootstrap_roles(aws: MotoAws, account: str) -> dict[str, DeployedRole]:
     iam = aws.iam(account)
     roles = {}
@@ -125,9 +109,9 @@ def read_bootstrap_roles(aws: MotoAws, account: str) -> dict[str, DeployedRole]:
         role = iam.get_role(RoleName=name)["Role"]
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
         policies = {
-            f"inline:{policy}": _decoded(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+            f"inline:{policy}": _document(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
             for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]}
-        roles[role["Arn"]] = DeployedRole(role["Arn"], _decoded(role["AssumeRolePolicyDocument"]), policies)
+        roles[role["Arn"]] = DeployedRole(role["Arn"], _document(role["AssumeRolePolicyDocument"]), policies)
     return roles
 
 
