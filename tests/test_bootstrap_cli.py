@@ -243,3 +243,29 @@ def test_without_the_settings_the_ci_role_flags_are_required(capsys, monkeypatch
     assert "--ci-deploy-role: required while the stack sets no ciDeployRoleArn" in err
     status, out, _ = run(capsys, *good(**{"--ci-deploy-role": f"arn:aws:iam::{OWNER}:role/ci-deploy"}), "--json")
     assert status == 0 and json.loads(out)[OWNER]["ci-deploy"]
+
+
+def test_over_the_prod_json_an_operator_and_ci_deploy_run_preview_and_up_in_every_secondary_account(capsys):
+    """The issue's proof: principalmapper over `python -m bootstrap --stack prod --json`, for every secondary
+    account of Pulumi.prod.yaml."""
+    from audit.access import Principal
+    from audit.pmapper_compat import local_check_authorization_full
+    from tests.expected import OPERATOR_ROLE, SECONDARIES
+
+    status, out, _ = run(capsys, *good(), "--json")
+    assert status == 0
+    documents = json.loads(out)
+
+    def may_assume(caller: str, account: str, role: str) -> bool:
+        admin = Principal.role(caller, {"inline:admin": {"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}]}})
+        arn = f"arn:aws:iam::{account}:role/{role}"
+        return bool(local_check_authorization_full(admin.node(), "sts:AssumeRole", arn, {},
+                                                   documents[account][role]["trust"], account))
+
+    for account in SECONDARIES:
+        for caller, may_preview, may_deploy in ((OPERATOR_ROLE, True, True), (DEPLOY, True, True),
+                                                (PREVIEW, True, False),
+                                                (f"arn:aws:iam::{OWNER}:role/Admin", False, False)):
+            assert may_assume(caller, account, "pypi-registry-preview") is may_preview, (caller, account)
+            assert may_assume(caller, account, "pypi-registry-deploy") is may_deploy, (caller, account)
