@@ -197,3 +197,12 @@ def test_the_wheel_alone_logs_in_against_the_stand_in(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         assert machine.installed("pip")
         assert stub.registry.blocked == []
+
+
+def test_the_login_commands_naming_rules_are_the_programs():
+    """pypi-login ships alone (boto3 only), so it keeps its own copy of the rules the program validates the same
+    names by; they must not drift apart."""
+    from components import settings
+
+    for name in ("ACCOUNT_ID", "DOMAIN_NAME", "REPOSITORY_NAME"):
+        assert getattr(config, name).pattern == getattr(settings, name).pattern, name
