@@ -6,7 +6,8 @@ principalmapper and by Z3 (audit/diff.py; README, "Access diff").
 
 Exit status: 0 clean, 1 when a check fails (with --diff-against: widening that was not accepted
 with --accept-widening, or the two engines disagree), 2 for invalid configuration (with
---diff-against also: a ref that names no commit, or a base whose stack does not render).
+--diff-against also: a ref that names no commit, or a base whose stack does not render), 141 when the reader of
+its output left early (`| head`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,8 @@ SECTIONS: list[Callable[[Rendering], Section]] = [
     access_section,
 ]
 
+
+EXIT_BROKEN_PIPE = 141
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__.splitlines()[0])
@@ -144,7 +148,14 @@ if __name__ == "__main__":
     # One short-lived run: the collector's passes over a growing heap cost more than the garbage
     # they free (audit.render.collector_paused); exiting frees everything anyway.
     gc.disable()
-    status = main()
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left early (`| head`): as Python's signal documentation advises, point stdout at devnull so
+        # the flush at exit cannot raise again, and exit as a process killed by SIGPIPE would, 128 + 13.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = EXIT_BROKEN_PIPE
     # All is printed: freeze, so the collection at exit skips every object the run made (~0.25 s).
     gc.freeze()
     sys.exit(status)

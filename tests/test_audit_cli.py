@@ -108,3 +108,14 @@ def test_json_reports_a_lowered_pack_config_as_a_failed_guardrail(tmp_path):
         "policy": "domain-denies-loss-and-reopening", "enforcement": "mandatory", "urn": "",
         "message": "policies/policy-config.prod.json: domain-denies-loss-and-reopening: disabled (from \"all\") "
                    "is below its own level, mandatory: pulumi up would not run it"}
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`python -m audit --json | head`: the pipe closes before the report is written."""
+    process = subprocess.Popen([sys.executable, "-m", "audit", "--stack", "prod", "--json"], cwd=PROJECT_DIR,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141 and "Traceback" not in stderr, stderr
