@@ -128,16 +128,16 @@ def decide(candidate: Candidate, now: datetime, policy: Policy) -> Decision:
     upload_time = candidate.upload_time
     if upload_time is None:
         final.append("no files on PyPI")
-    if final or upload_time is None:
-        if waiver is not None:
-            final.append(f"the waiver ({waiver.reason}) does not override this")
-        return Decision(name, candidate.version, "refused", tuple(final), waiver)
-
     waivable = list(vulnerable)
     if candidate.yanked:
         waivable.append("yanked on PyPI")
     if policy.allowed_licenses and not licence_allowed(candidate.licence, policy.allowed_licenses):
         waivable.append(f"licence {candidate.licence or 'not stated'} is not among the allowed licences")
+    if final or upload_time is None:
+        if waiver is not None:
+            final.append(f"the waiver ({waiver.reason}) does not override this")
+        return Decision(name, candidate.version, "refused", (*final, *waivable), waiver)
+
     admissible_at = upload_time + policy.cooldown
     uploaded = f"uploaded {_iso(upload_time)}"
     cooling = f"{uploaded}, in cooldown until {_iso(admissible_at)}" if now < admissible_at else ""
