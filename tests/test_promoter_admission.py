@@ -24,9 +24,7 @@ NAMES = ["requests", "Zope.Interface", "zope_interface", "attrs", "typing-extens
 VERSIONS = ["1.0", "1.0.0", "1.0.1", "2.0rc1", "2.0", "10.2.post1"]
 LICENCES = ["MIT", "Apache-2.0", "BSD-3-Clause", "GPL-3.0-only", "MIT OR GPL-3.0-only", "MIT AND GPL-3.0-only", None]
 
-moments = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
-)
+moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC))
 cooldowns = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30))
 advisories = st.builds(
     Advisory,
