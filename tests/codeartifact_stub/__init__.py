@@ -8,6 +8,10 @@
   for a bad token, 403 without permission) and serves pypiserver's packages;
 - the fake CodeArtifact API (api.py) that boto3 reaches through AWS_ENDPOINT_URL_CODEARTIFACT.
 
+`Stub(root, airlock=True)` is the airlock's domain (issue #25): `pypi-store` with its external
+connection to a local stand-in for pypi.org (`registry.publish_public`), `pypi-vetted` and
+`internal` with `pypi-vetted` upstream; see registry.py and simple_index.py.
+
 `Stub.environment()` is what a client process needs: the proxy, the test authority, the API
 endpoint, an access key, and HOME, XDG_*, caches and configuration in a temporary directory, so
 nothing touches the real user's files and nothing leaves 127.0.0.1. `stop()` ends all three.
@@ -92,11 +96,11 @@ class PyPIServer:
 class Stub:
     """pypiserver, the front and the fake API for one temporary directory; use as a context manager."""
 
-    def __init__(self, root: Path, unauthorized_status: int = 401):
+    def __init__(self, root: Path, unauthorized_status: int = 401, airlock: bool = False):
         self.root = root
         packages = root / "packages"
         packages.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(package_dir=packages, unauthorized_status=unauthorized_status)
+        self.registry = Registry(package_dir=packages, unauthorized_status=unauthorized_status, airlock=airlock)
         self.certificates: Certificates = make_certificates(
             root / "tls", [self.registry.host, f"*.d.codeartifact.{self.registry.region}.amazonaws.com"],
         )

@@ -1,9 +1,16 @@
-"""A local CodeArtifact control plane for boto3: the four operations consumers and publishers call.
+"""A local CodeArtifact control plane for boto3: what consumers, publishers and the airlock call.
+
+Consumers and publishers: GetAuthorizationToken, GetRepositoryEndpoint, DescribePackageVersion,
+ListPackageVersionAssets. The airlock's promoter and pull-back (issue #25): CopyPackageVersions
+(a version already in the destination is refused with ALREADY_EXISTS unless `allowOverwrite`),
+ListPackageVersions and UpdatePackageVersionsStatus (Published, Unlisted or Archived, per version,
+`expectedStatus` and `versionRevisions` checked), on the repositories of `registry.airlock`.
 
 boto3 reaches it through `AWS_ENDPOINT_URL_CODEARTIFACT=http://127.0.0.1:PORT`. Requests are routed
 and checked, and responses built and checked, against botocore's own service model for
 codeartifact (protocol rest-json): the operation is found by its HTTP method and request URI,
-query parameters by their `locationName`, required members are enforced, and every response is
+query parameters by their `locationName`, body members from the JSON body (their types checked
+against the model), required members are enforced, and every response is
 validated against the operation's output shape before it is sent. Errors carry the model's HTTP
 status, `x-amzn-ErrorType` and a `message`, as AWS sends them.
 
@@ -23,10 +30,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import botocore.session
 
-from tests.codeartifact_stub.registry import Registry, StubError
+from tests.codeartifact_stub.registry import PackageVersion, Principal, Registry, StubError
 
 MODEL = botocore.session.get_session().get_service_model("codeartifact")
-OPERATIONS = ("GetAuthorizationToken", "GetRepositoryEndpoint", "DescribePackageVersion", "ListPackageVersionAssets")
+OPERATIONS = ("GetAuthorizationToken", "GetRepositoryEndpoint", "DescribePackageVersion", "ListPackageVersionAssets",
+              "CopyPackageVersions", "ListPackageVersions", "UpdatePackageVersionsStatus")
+# UpdatePackageVersionsStatus sets these; Disposed only DisposePackageVersions does (User Guide,
+# "Update package version status").
+TARGET_STATUSES = ("Published", "Unlisted", "Archived")
 CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 
 
@@ -107,8 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        raw = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         operation_name = ROUTES.get((self.command, parts.path))
         registry = self.server.registry
@@ -121,11 +131,27 @@ class _Handler(BaseHTTPRequestHandler):
             return
         operation = MODEL.operation_model(operation_name)
         query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        params: dict[str, str] = {}
+        params: dict[str, Any] = {}
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            self._error("SerializationException", "the request body is not JSON", 400)
+            return
+        if not isinstance(body, dict):
+            self._error("SerializationException", "the request body is not a JSON object", 400)
+            return
         for member, shape in operation.input_shape.members.items():
-            location = shape.serialization.get("name", member)
-            if location in query:
-                params[member] = query[location]
+            if shape.serialization.get("location") == "querystring":
+                location = shape.serialization.get("name", member)
+                if location in query:
+                    params[member] = query[location]
+            elif member in body:
+                try:
+                    validate(body[member], shape, member)
+                except AssertionError as error:
+                    self._error("ValidationException", str(error))
+                    return
+                params[member] = body[member]
         missing = [member for member in operation.input_shape.required_members if member not in params]
         if missing:
             self._error("ValidationException", f"missing required parameters: {missing}")
@@ -172,7 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _package_files(self, registry: Registry, region: str, params: dict[str, str]) -> list[Any]:
         registry.check_domain(params["domain"], params.get("domainOwner"), region)
         registry.check_repository(params["repository"])
-        files = registry.files(params["package"], params["packageVersion"])
+        if registry.airlock:
+            held = registry.held_version(params["repository"], params["package"], params["packageVersion"])
+            files = list(held.files) if held else []
+        else:
+            files = registry.files(params["package"], params["packageVersion"])
         if not files:
             raise StubError(
                 "ResourceNotFoundException",
@@ -186,7 +216,16 @@ class _Handler(BaseHTTPRequestHandler):
         if not principal.may_read:
             raise StubError("AccessDeniedException",
                             f"User: {principal.arn} is not authorized to perform: codeartifact:DescribePackageVersion")
+        self._may_read(registry, principal, params["repository"], "DescribePackageVersion")
         files = self._package_files(registry, region, params)
+        if registry.airlock:
+            held = registry.held_version(params["repository"], params["package"], params["packageVersion"])
+            assert held is not None
+            return {"packageVersion": {
+                "format": "pypi", "packageName": held.name, "displayName": params["package"],
+                "version": held.version, "status": held.status, "publishedTime": held.published_time.timestamp(),
+                "revision": held.revision, "origin": held.origin,
+            }}
         return {"packageVersion": {
             "format": "pypi", "packageName": params["package"], "displayName": params["package"],
             "version": params["packageVersion"], "status": "Published",
@@ -200,6 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not principal.may_read:
             raise StubError("AccessDeniedException", f"User: {principal.arn} is not authorized to perform: "
                                                      "codeartifact:ListPackageVersionAssets")
+        self._may_read(registry, principal, params["repository"], "ListPackageVersionAssets")
         files = self._package_files(registry, region, params)
         return {
             "format": "pypi", "package": params["package"], "version": params["packageVersion"],
@@ -207,6 +247,114 @@ class _Handler(BaseHTTPRequestHandler):
             "assets": [{"name": file.name, "size": file.stat().st_size, "hashes": registry.hashes(file)}
                        for file in files],
         }
+
+
+    # --- the airlock's operations ------------------------------------------------------
+
+    @staticmethod
+    def _may_read(registry: Registry, principal: Principal, repository: str, action: str) -> None:
+        if registry.airlock and repository == "pypi-store" and not principal.may_read_store:
+            raise StubError("AccessDeniedException", f"User: {principal.arn} is not authorized to perform: "
+                                                     f"codeartifact:{action} on repository {repository}")
+
+    @staticmethod
+    def _airlock_repository(registry: Registry, region: str, params: dict[str, Any], *names: str) -> None:
+        registry.check_domain(params["domain"], params.get("domainOwner"), region)
+        for name in names:
+            registry.check_repository(params[name])
+        if params["format"] != "pypi":
+            raise StubError("ValidationException", "the stub serves only the pypi format")
+        if not registry.airlock:
+            raise StubError("ValidationException", "this stand-in was started without the airlock's repositories")
+
+    @staticmethod
+    def _versions(params: dict[str, Any]) -> list[tuple[str, str | None]]:
+        """(version, expected revision) from exactly one of `versions` and `versionRevisions`."""
+        versions, revisions = params.get("versions"), params.get("versionRevisions")
+        if (versions is None) == (revisions is None):
+            raise StubError("ValidationException", "Exactly one of versions or versionRevisions must be specified")
+        if versions is not None:
+            return [(version, None) for version in versions]
+        return list(revisions.items())
+
+    @staticmethod
+    def _summary(held: PackageVersion) -> dict[str, Any]:
+        return {"revision": held.revision, "status": held.status}
+
+    def _CopyPackageVersions(self, registry: Registry, principal: Principal, region: str,  # noqa: N802
+                             params: dict[str, Any]) -> dict[str, Any]:
+        source, destination = params["sourceRepository"], params["destinationRepository"]
+        self._airlock_repository(registry, region, params, "sourceRepository", "destinationRepository")
+        if (source, destination) not in principal.may_copy:
+            raise StubError("AccessDeniedException", f"User: {principal.arn} is not authorized to perform: "
+                                                     f"codeartifact:CopyPackageVersions from {source} to {destination}")
+        if source == destination:
+            raise StubError("ValidationException", "sourceRepository and destinationRepository must differ")
+        if params.get("includeFromUpstream"):
+            raise StubError("ValidationException", "the stand-in does not copy from upstream repositories")
+        successful, failed = {}, {}
+        for version, revision in self._versions(params):
+            held = registry.held_version(source, params["package"], version)
+            if revision is not None and held is not None and held.revision != revision:
+                failed[version] = {"errorCode": "MISMATCHED_REVISION", "errorMessage": f"revision is {held.revision}"}
+                continue
+            copied, code, message = registry.copy_version(source, destination, params["package"], version,
+                                                          bool(params.get("allowOverwrite", False)))
+            if copied is None:
+                failed[version] = {"errorCode": code, "errorMessage": message}
+            else:
+                successful[version] = self._summary(copied)
+        return {"successfulVersions": successful, "failedVersions": failed}
+
+    def _ListPackageVersions(self, registry: Registry, principal: Principal, region: str,  # noqa: N802
+                             params: dict[str, Any]) -> dict[str, Any]:
+        if not principal.may_read:
+            raise StubError("AccessDeniedException",
+                            f"User: {principal.arn} is not authorized to perform: codeartifact:ListPackageVersions")
+        self._airlock_repository(registry, region, params, "repository")
+        self._may_read(registry, principal, params["repository"], "ListPackageVersions")
+        held = registry.held_versions(params["repository"], params["package"])
+        if not held:
+            raise StubError("ResourceNotFoundException",
+                            f"Package '{params['package']}' not found in repository '{params['repository']}'")
+        if "status" in params:
+            held = [version for version in held if version.status == params["status"]]
+        newest_first = list(reversed(held))
+        start = int(params.get("nextToken", "0"))
+        size = int(params.get("maxResults", "50"))
+        page = newest_first[start:start + size]
+        published = [version.version for version in newest_first if version.status == "Published"]
+        response: dict[str, Any] = {
+            "format": "pypi", "package": held[0].name if held else params["package"],
+            "versions": [{"version": version.version, "revision": version.revision, "status": version.status,
+                          "origin": version.origin} for version in page],
+        }
+        if published:
+            response["defaultDisplayVersion"] = published[0]
+        if start + size < len(newest_first):
+            response["nextToken"] = str(start + size)
+        return response
+
+    def _UpdatePackageVersionsStatus(self, registry: Registry, principal: Principal, region: str,  # noqa: N802
+                                     params: dict[str, Any]) -> dict[str, Any]:
+        repository = params["repository"]
+        self._airlock_repository(registry, region, params, "repository")
+        if repository not in principal.may_update_status:
+            raise StubError("AccessDeniedException", f"User: {principal.arn} is not authorized to perform: "
+                                                     f"codeartifact:UpdatePackageVersionsStatus on {repository}")
+        target = params["targetStatus"]
+        if target not in TARGET_STATUSES:
+            raise StubError("ValidationException", f"targetStatus must be one of {', '.join(TARGET_STATUSES)}")
+        revisions = dict(params.get("versionRevisions") or {})
+        successful, failed = {}, {}
+        for version in params["versions"]:
+            updated, code, message = registry.set_status(repository, params["package"], version, target,
+                                                         params.get("expectedStatus"), revisions.get(version))
+            if updated is None:
+                failed[version] = {"errorCode": code, "errorMessage": message}
+            else:
+                successful[version] = self._summary(updated)
+        return {"successfulVersions": successful, "failedVersions": failed}
 
 
 class _APIServer(ThreadingHTTPServer):

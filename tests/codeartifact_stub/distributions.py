@@ -17,6 +17,7 @@ from pathlib import Path
 
 # A fixed timestamp keeps the archives reproducible.
 EPOCH = (2026, 1, 1, 0, 0, 0)
+REQUIRES_PYTHON = ">=3.10"
 
 
 def normalise(name: str) -> str:
@@ -30,7 +31,7 @@ def _record_digest(data: bytes) -> str:
 
 def metadata(name: str, version: str, requires: list[str]) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
-             f"Summary: {name}, a test package", "Requires-Python: >=3.10"]
+             f"Summary: {name}, a test package", f"Requires-Python: {REQUIRES_PYTHON}"]
     lines += [f"Requires-Dist: {requirement}" for requirement in requires]
     return "\n".join(lines) + "\n\n"
 

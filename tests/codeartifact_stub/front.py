@@ -13,6 +13,11 @@ Inside the tunnel it behaves like CodeArtifact:
   for CodeArtifact;
 - a valid token whose principal may not read the repository: 403; uploads need publish rights;
 - then the request goes to pypiserver (mounted at /pypi/internal/, fallback to PyPI disabled).
+
+In the airlock's domain (`registry.airlock`) the front answers reads itself, for every repository,
+from what the registry says each one offers (simple_index.py: PEP 503 HTML or PEP 691 JSON with
+upload times, files at `/pypi/REPO/simple/NAME/VERSION/FILE`); only the promoter may read
+`pypi-store`, and uploads still go to pypiserver, `internal`'s own packages.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.codeartifact_stub import simple_index
 from tests.codeartifact_stub.certs import Certificates
-from tests.codeartifact_stub.registry import Registry
+from tests.codeartifact_stub.registry import INTERNAL, STORE, Registry
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "proxy-connection", "content-length"}
@@ -143,10 +149,17 @@ class _Handler(BaseHTTPRequestHandler):
             status = registry.unauthorized_status
             text = "Unauthorized\n" if status == 401 else "Not Found\n"
             headers = {"WWW-Authenticate": 'Basic realm="CodeArtifact"'} if status == 401 else {}
-        elif not principal.may_read or (self.command == "POST" and not principal.may_publish):
+        elif (not principal.may_read or (self.command == "POST" and not principal.may_publish)
+              or (registry.airlock and parts[2] == STORE and not principal.may_read_store)
+              or (registry.airlock and self.command == "POST" and parts[2] != INTERNAL)):
             action = "PublishPackageVersion" if self.command == "POST" else "ReadFromRepository"
             status, headers = 403, {}
             text = f"User: {principal.arn} is not authorized to perform: codeartifact:{action}\n"
+        elif registry.airlock and self.command != "POST":
+            status = self._airlock(parts[2], parts[3:])
+            with registry.lock:
+                registry.index_log.append({**entry, "status": status})
+            return
         else:
             status = self._forward(body, entry)
             with registry.lock:
@@ -155,6 +168,39 @@ class _Handler(BaseHTTPRequestHandler):
         with registry.lock:
             registry.index_log.append({**entry, "status": status})
         self._plain(status, text, headers)
+
+    def _airlock(self, repository: str, rest: list[str]) -> int:
+        """A read in the airlock's domain: `simple/NAME/` or `simple/NAME/VERSION/FILE`, else 404."""
+        registry = self.server.registry
+        if len(rest) == 3 and rest[0] == "simple" and rest[1] and rest[2] == "":
+            content_type = simple_index.negotiate(self.headers.get("Accept"))
+            if content_type is None:
+                self._plain(406, "Not Acceptable\n")
+                return 406
+            versions = registry.listed(repository, rest[1])
+            if not versions:
+                self._plain(404, "Not Found\n")
+                return 404
+            body = simple_index.render(versions[0].name, versions, content_type)
+            self._bytes(200, body, content_type, {"Vary": "Accept"})
+            return 200
+        if len(rest) == 4 and rest[0] == "simple" and all(rest[1:]):
+            path = registry.download(repository, rest[1], rest[2], rest[3])
+            if path is not None:
+                self._bytes(200, path.read_bytes(), "application/octet-stream")
+                return 200
+        self._plain(404, "Not Found\n")
+        return 404
+
+    def _bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _forward(self, body: bytes, entry: dict[str, Any]) -> int:
         upstream = http.client.HTTPConnection("127.0.0.1", self.server.pypiserver_port, timeout=30)
