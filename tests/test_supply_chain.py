@@ -34,6 +34,7 @@ else:  # requirements-dev.txt installs tomli on 3.10
 ROOT = Path(__file__).resolve().parents[1]
 LOCKS = {  # input -> lock
     ROOT / "requirements.in": ROOT / "requirements.txt",
+    ROOT / "requirements-preview.in": ROOT / "requirements-preview.txt",
     ROOT / "requirements-dev.in": ROOT / "requirements-dev.txt",
     ROOT / "policies" / "requirements.in": ROOT / "policies" / "requirements.txt",
 }
@@ -181,7 +182,7 @@ def test_every_input_is_locked_at_a_version_its_range_allows(source, path):
 
 def test_the_dev_lock_is_a_superset_of_the_program_and_pack_locks_at_the_same_versions():
     dev = {(entry.name, entry.version): entry.hashes for entry in lock(DEV_LOCK)}
-    for path in (ROOT / "requirements.txt", ROOT / "policies" / "requirements.txt"):
+    for path in (ROOT / "requirements.txt", ROOT / "requirements-preview.txt", ROOT / "policies" / "requirements.txt"):
         for entry in lock(path):
             assert (entry.name, entry.version) in dev, (
                 f"{path.relative_to(ROOT)} locks {entry.name} {entry.version}, which the tests never ran"
@@ -224,16 +225,18 @@ def oldest_python() -> str:
     return version
 
 
-def test_the_makefile_installs_only_the_hashed_dev_lock():
+def test_the_makefile_installs_only_the_hashed_dev_lock_or_its_preview_subset():
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     installs = [shlex.split(line) for line in text.splitlines() if re.search(r"\bpip3?\s+install\b", line)]
-    assert installs, "the Makefile installs nothing"
-    for argv in installs:
+    assert len(installs) == 2, "the Makefile installs the dev lock and the preview lock, nothing else"
+    for argv, expected in zip(installs, ("requirements-dev.txt", "requirements-preview.txt"), strict=True):
         assert "--require-hashes" in argv, argv
-        assert requirement_files(argv) == ["requirements-dev.txt"], argv
-        assert argv[-1] == "requirements-dev.txt", "nothing but the lock is installed"
-    # The install rule reruns when a lock changes.
+        assert requirement_files(argv) == [expected], argv
+        assert argv[-1] == expected, "nothing but the lock is installed"
+    # The install rules rerun when a lock changes; make preview installs only the preview lock.
     assert re.search(r"^\$\(STAMP\): requirements\.txt requirements-dev\.txt$", text, re.MULTILINE)
+    assert re.search(r"^\$\(PREVIEW_STAMP\): requirements-preview\.txt$", text, re.MULTILINE)
+    assert re.search(r"^preview: \$\(PREVIEW_STAMP\)$", text, re.MULTILINE)
 
 
 def test_every_workflow_install_checks_the_digests_of_a_lock():
