@@ -4,6 +4,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import accounts
+from components.airlock import Ledger, LedgerArgs, Promoter, PromoterArgs
 from components.publishers import GithubPublishers, PublishersArgs
 from components.reader import ReaderArgs, SecondaryAccountReader, StackSetReaderArgs, StackSetReaders
 from components.registry import Registry, RegistryArgs
@@ -34,6 +35,11 @@ stack_set_readers = (
     if settings.stack_set_mode else None
 )
 publishers = GithubPublishers("publishers", PublishersArgs.from_settings(settings), opts=owner.options)
+# Airlock mode: public versions reach consumers only once the promoter admitted them (README, "Curation airlock").
+if settings.airlock_mode:
+    ledger = Ledger("airlock-ledger", LedgerArgs.from_settings(settings), opts=owner.options)
+    Promoter("airlock", PromoterArgs.from_settings(settings),
+             opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, ledger]))
 
 endpoint = aws.codeartifact.get_repository_endpoint_output(
     domain=registry.domain.domain,

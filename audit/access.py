@@ -45,7 +45,7 @@ from audit.pmapper_compat import (
 from audit.render import Rendering
 from audit.sections import Section
 from bootstrap.documents import ci_deploy_policy
-from components.settings import Settings
+from components.settings import PROMOTE_SCHEDULE_ROLE_NAME, PULL_BACK_SCHEDULE_ROLE_NAME, Settings
 from policies import iam_actions
 from policies import iam_documents as iam
 from policies.aws_facts import (
@@ -698,6 +698,8 @@ def github_claims(subject: str | None, audience: str | None = "sts.amazonaws.com
     return claims
 
 
+AIRLOCK_SCHEDULE_ROLE_NAMES = (PROMOTE_SCHEDULE_ROLE_NAME, PULL_BACK_SCHEDULE_ROLE_NAME)
+
 # --- the access report -----------------------------------------------------------------
 
 READER = "reader role"
@@ -711,8 +713,18 @@ PUBLISHER = "publisher"
 OWNER_ADMIN = "owner admin (Action *)"
 DEPLOY_ROLE = "deploy role"
 BREAK_GLASS = "break-glass role"
+# The curation airlock's roles (publicIngest: airlock).
+PROMOTER = "promoter"
+PULL_BACK = "pull-back job"
+SCHEDULE_ROLE = "airlock schedule"
 KIND_ORDER = (READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER,
-              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS)
+              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS, PROMOTER, PULL_BACK, SCHEDULE_ROLE)
+# What each airlock role may do outside CodeArtifact (each on the resources the pack's airlock rule holds it to).
+AIRLOCK_OTHER_ACTIONS = {
+    PROMOTER: frozenset({"s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents"}),
+    PULL_BACK: frozenset({"s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents"}),
+    SCHEDULE_ROLE: frozenset({"lambda:InvokeFunction"}),
+}
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
 
@@ -729,6 +741,8 @@ class Subject:
     may_write: bool = False  # an owner-account administrator: the registry is its own
     may_reopen: bool = False  # a deploy role: manages package groups, origin controls and upstreams
     may_lose: bool = False  # the break-glass role: exempt from the Denies of deletes, overwrites, key loss
+    may_copy: bool = False  # the promoter: copies into the vetted repository
+    may_archive: bool = False  # the pull-back job: changes version statuses in the vetted and internal repositories
 
 
 @dataclass(frozen=True)
@@ -746,6 +760,8 @@ class AccessPlan:
     unclaimed: str
     # Publishing is checked on these too: an unclaimed name under each other prefix, and a public name.
     publish_elsewhere: tuple[str, ...] = ()
+    # Airlock mode: the repository of admitted versions (None in direct mode).
+    vetted: str | None = None
 
     @classmethod
     def for_settings(cls, registry: Registry, settings: Settings, named: Iterable[str] = ()) -> AccessPlan:
@@ -764,7 +780,16 @@ class AccessPlan:
         elsewhere += tuple(sorted(set(named) - set(claimed) - set(elsewhere) - {unclaimed_under(
             settings.internal_prefixes[0])}))
         return cls(registry, settings.internal_repository, settings.store_repository, claimed,
-                   unclaimed_under(settings.internal_prefixes[0]), elsewhere)
+                   unclaimed_under(settings.internal_prefixes[0]), elsewhere,
+                   settings.vetted_repository if settings.airlock_mode else None)
+
+    def _within(self, resource: str, *repositories: str) -> bool:
+        """Is `resource` one of these repositories or a package in one of them?"""
+        for repository in repositories:
+            arn = self.registry.repository_arns.get(repository)
+            if arn is not None and (resource == arn or resource.startswith(_packages_of(arn))):
+                return True
+        return False
 
     def checks(self, own: tuple[str, ...] = ()) -> tuple[Check, ...]:
         names = list(own) + [p for p in self.claimed if p not in own][:1] + [self.unclaimed]
@@ -817,9 +842,20 @@ class AccessPlan:
         controls, upstreams) and archive or unlist versions; only the break-glass role may delete,
         overwrite or lose the key."""
         own = {self.registry.package_arn(self.internal, n) for n in subject.own_packages}
+        store = self.registry.repository_arns[self.store]
         found = []
         for (action, resource), ok in decided.items():
             if not ok:
+                continue
+            if self.vetted is not None and action == READ_ACTION and resource == store and not (
+                    subject.may_copy or subject.may_lose):
+                # Airlock mode: the store serves versions nobody admitted; only the promoter reads it.
+                found.append((action, resource))
+                continue
+            if subject.may_copy and action in OVERWRITE and self.vetted and self._within(resource, self.vetted):
+                continue
+            if (subject.may_archive and action in STATUS and self.vetted
+                    and self._within(resource, self.vetted, self.internal)):
                 continue
             if action in LOSS:
                 if subject.may_lose:
@@ -840,12 +876,15 @@ READ_ONLY_KINDS = frozenset({READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROL
 def beyond_codeartifact(subject: Subject) -> list[str]:
     """What a role held to Read and List may do in other services beyond them, and the data or secret reads it
     holds on every resource, from each identity policy in force for it (access levels from the action table;
-    an unreadable policy counts as Action "*"). CodeArtifact's actions are decided one by one above."""
-    if subject.kind not in READ_ONLY_KINDS:
+    an unreadable policy counts as Action "*"); an airlock role may also do what its job needs
+    (AIRLOCK_OTHER_ACTIONS). CodeArtifact's actions are decided one by one above."""
+    if subject.kind not in READ_ONLY_KINDS and subject.kind not in AIRLOCK_OTHER_ACTIONS:
         return []
+    allowed = AIRLOCK_OTHER_ACTIONS.get(subject.kind, frozenset())
     found = []
     for source, text in subject.principal.policies:
         beyond, leaks = _beyond_read_only_outside_codeartifact(text)
+        beyond = [action for action in beyond if action not in allowed]
         if beyond:
             found.append(f"{subject.label} ({subject.principal.arn}) holds {', '.join(beyond[:6])}"
                          f"{f' and {len(beyond) - 6} more' if len(beyond) > 6 else ''} through {source}: beyond Read "
@@ -943,9 +982,17 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
                       for kind, roles in ((GITHUB_READER, settings.github_reader_roles),
                                           (DEPENDABOT_READER, settings.dependabot_roles)) for role in roles}
     subjects += [role_subject(arn, label, kind) for arn, (label, kind) in github_readers.items()]
+    # Airlock mode: the promoter, the pull-back job and the schedules' roles, each held to its job.
+    airlock = {}
+    if settings.airlock_mode:
+        airlock = {settings.promoter_role_arn: (PROMOTER, {"may_copy": True}),
+                   settings.pull_back_role_arn: (PULL_BACK, {"may_archive": True}),
+                   **{settings.owner_role_arn(name): (SCHEDULE_ROLE, {}) for name in AIRLOCK_SCHEDULE_ROLE_NAMES}}
+        subjects += [role_subject(arn, f"{kind} {arn.rsplit('/', 1)[1]}", kind, **rules)
+                     for arn, (kind, rules) in airlock.items()]
     for arn, role in grants.roles.items():
         if (arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers
-                and arn not in github_readers):
+                and arn not in github_readers and arn not in airlock):
             where = "" if role.declared else ", not declared here"
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
@@ -1083,7 +1130,8 @@ def access_report(rendering: Rendering) -> AccessReport:
             checks_by_owned[owned] = plan.checks(owned)
         checks = checks_by_owned[owned]
         results = evaluator.decide(subject.principal, checks)
-        key = (owned, subject.may_write, subject.may_reopen, subject.may_lose, results)
+        key = (owned, subject.may_write, subject.may_reopen, subject.may_lose, subject.may_copy, subject.may_archive,
+               subject.kind in AIRLOCK_OTHER_ACTIONS, results)
         if key not in summaries:
             decided = {(c.action, c.resource): ok for c, ok in zip(checks, results, strict=True)}
             summaries[key] = (plan.capabilities(subject, decided), plan.violations(subject, decided))

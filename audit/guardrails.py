@@ -70,6 +70,10 @@ def config_values(settings: Settings) -> dict[str, Any]:
         "publisherPackages": {p.repository: list(p.packages) for p in settings.publishers},
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
         "deployPrincipalArns": list(settings.deploy_principal_arns),
+        # Airlock mode only: a direct stack's pack config stays as it was.
+        **({"publicIngest": settings.public_ingest, "promoterRoleArn": settings.promoter_role_arn,
+            "pullBackRoleArn": settings.pull_back_role_arn, "vettedRepositoryName": settings.vetted_repository,
+            "internalRepositoryName": settings.internal_repository} if settings.airlock_mode else {}),
     }
 
 

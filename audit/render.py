@@ -146,6 +146,12 @@ class RegistryMocks(pulumi.runtime.Mocks):
             name = inputs.get("managedPolicyName") or args.name
             inputs["policyArn"] = f"arn:aws:iam::{account}:policy{inputs.get('path') or '/'}{name}"
             resource_id = inputs["policyArn"]
+        elif args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        elif args.typ == "aws:s3/bucket:Bucket":
+            arn = f"arn:aws:s3:::{inputs.get('bucket') or args.name}"
+        elif args.typ == "aws:sns/topic:Topic":
+            arn = f"arn:aws:sns:{region}:{account}:{name}"
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             arn = f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"
         if arn:
@@ -224,7 +230,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """Drop SDK sentinels so inputs print as JSON."""
+    """Drop SDK sentinels so inputs print as JSON; an asset or archive as what it names."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": {name: _plain(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        return {type(value).__name__[0].lower() + type(value).__name__[1:]: str(value.path)}
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list | tuple):

@@ -60,6 +60,19 @@ CLOUDFORMATION_TYPES: dict[str, str | None] = {
     "aws:cloudformation/stackSet:StackSet": "AWS::CloudFormation::StackSet",
     "aws-native:cloudformation:StackSet": "AWS::CloudFormation::StackSet",
     "aws:cloudformation/stackSetInstance:StackSetInstance": "AWS::CloudFormation::StackSet",  # StackInstancesGroup
+    # The curation airlock: the ledger bucket and its parts (each a property of AWS::S3::Bucket), its policy, the
+    # topic, the functions, their log groups and schedules.
+    "aws:s3/bucket:Bucket": "AWS::S3::Bucket",
+    "aws:s3/bucketVersioning:BucketVersioning": "AWS::S3::Bucket",  # VersioningConfiguration
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": "AWS::S3::Bucket",  # ObjectLockConfiguration
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        "AWS::S3::Bucket",  # BucketEncryption
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "AWS::S3::Bucket",  # PublicAccessBlockConfiguration
+    "aws:s3/bucketPolicy:BucketPolicy": "AWS::S3::BucketPolicy",
+    "aws:sns/topic:Topic": "AWS::SNS::Topic",
+    "aws:lambda/function:Function": "AWS::Lambda::Function",
+    "aws:cloudwatch/logGroup:LogGroup": "AWS::Logs::LogGroup",
+    "aws:scheduler/schedule:Schedule": "AWS::Scheduler::Schedule",
     "pulumi:pulumi:Stack": None,
     "pulumi:providers:aws": None,
     "pulumi:providers:aws-native": None,

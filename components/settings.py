@@ -62,6 +62,31 @@ RESERVED_TAG_PREFIX = "aws:"
 
 DEFAULT_SUBJECT_CONTEXT = "environment:pypi"
 
+# How public packages reach consumers: straight from public PyPI through the store, or only once the promoter
+# has admitted them into the vetted repository.
+PUBLIC_INGEST_MODES = ("direct", "airlock")
+# A cooldown: a whole number of days, hours or minutes.
+COOLDOWN = re.compile(r"(?P<amount>[1-9][0-9]{0,5})(?P<unit>[dhm])")
+COOLDOWN_SECONDS = {"d": 86400, "h": 3600, "m": 60}
+# OSV's qualitative severities (CVSS v3 rating names), lowest first.
+SEVERITIES = ("LOW", "MODERATE", "HIGH", "CRITICAL")
+# An SPDX licence identifier (a `LicenseRef-` one included): letters, digits, `.`, `-` and a trailing `+`.
+SPDX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\+?")
+# A waiver names one exact version: `name==version`, the name normalised, the version without spaces or operators.
+WAIVER_PACKAGE = re.compile(r"(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*)==(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)")
+# The airlock's roles, functions, topic and schedules in the owner account (names fixed, so ARNs are known at
+# preview); the ledger bucket's name adds the account and region, as S3 bucket names are global.
+PROMOTER_ROLE_NAME = f"{PROJECT}-promoter"
+PULL_BACK_ROLE_NAME = f"{PROJECT}-pull-back"
+PROMOTE_SCHEDULE_ROLE_NAME = f"{PROJECT}-promote-schedule"
+PULL_BACK_SCHEDULE_ROLE_NAME = f"{PROJECT}-pull-back-schedule"
+PROMOTER_FUNCTION_NAME = f"{PROJECT}-promoter"
+PULL_BACK_FUNCTION_NAME = f"{PROJECT}-pull-back"
+PROMOTE_SCHEDULE_NAME = f"{PROJECT}-promote"
+PULL_BACK_SCHEDULE_NAME = f"{PROJECT}-pull-back"
+AIRLOCK_TOPIC_NAME = f"{PROJECT}-airlock"
+AIRLOCK_ROLE_NAMES = (PROMOTER_ROLE_NAME, PULL_BACK_ROLE_NAME, PROMOTE_SCHEDULE_ROLE_NAME, PULL_BACK_SCHEDULE_ROLE_NAME)
+
 # How the secondary readers are deployed: a provider per listed account, or one service-managed
 # CloudFormation StackSet into every account of the chosen organizational units.
 READER_DEPLOYMENTS = ("accounts", "stackset")
@@ -98,7 +123,24 @@ DEFAULTS: dict[str, Any] = {
     # creating a role of an existing name fails with EntityAlreadyExists.
     "stackSetReaderRoleName": "codeartifact-pypi-org-reader",
     "managementAccountId": "",
+    # The curation airlock (README, "Curation airlock"): off unless publicIngest is airlock.
+    "publicIngest": "direct",
+    "vettedRepositoryName": "pypi-vetted",
+    "publicPackages": [],
+    "cooldown": "3d",
+    "waivers": [],
+    "refuseSeverity": "HIGH",
+    "allowedLicenses": [],
 }
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """One exact version admitted (or refused no more) despite the admission policy, with why."""
+
+    name: str
+    version: str
+    reason: str
 
 
 class ConfigError(ValueError):
@@ -214,6 +256,14 @@ class Settings:
     # StackSet mode: the organization's management account, which no service-managed StackSet reaches
     # (the owner account with stackSetCallAs SELF; None when not given).
     management_account_id: str | None = None
+    # The curation airlock: "direct" (public PyPI through the store, as before) or "airlock".
+    public_ingest: str = DEFAULTS["publicIngest"]
+    vetted_repository: str = DEFAULTS["vettedRepositoryName"]
+    public_packages: tuple[str, ...] = ()
+    cooldown: str = DEFAULTS["cooldown"]
+    waivers: tuple[Waiver, ...] = ()
+    refuse_severity: str = DEFAULTS["refuseSeverity"]
+    allowed_licenses: tuple[str, ...] = ()
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
@@ -234,8 +284,73 @@ class Settings:
         return f"{self.codeartifact_arn_prefix}:package/{self.domain_name}/{repository}/pypi//{name}"
 
     @property
-    def repositories(self) -> tuple[str, str]:
+    def repositories(self) -> tuple[str, ...]:
+        """Every repository the stack declares."""
+        if self.airlock_mode:
+            return (self.store_repository, self.vetted_repository, self.internal_repository)
         return (self.store_repository, self.internal_repository)
+
+    @property
+    def readable_repositories(self) -> tuple[str, ...]:
+        """The repositories readers are granted: in airlock mode never the store, which serves whatever public
+        PyPI holds, admitted or not."""
+        if self.airlock_mode:
+            return (self.vetted_repository, self.internal_repository)
+        return self.repositories
+
+    @property
+    def airlock_mode(self) -> bool:
+        return self.public_ingest == "airlock"
+
+    @property
+    def cooldown_seconds(self) -> int:
+        match = COOLDOWN.fullmatch(self.cooldown)
+        if match is None:  # parse_settings refuses any other form
+            raise ValueError(f"cooldown {self.cooldown!r} is not <int>d, <int>h or <int>m")
+        return int(match["amount"]) * COOLDOWN_SECONDS[match["unit"]]
+
+    @property
+    def promoter_role_arn(self) -> str:
+        return self.owner_role_arn(PROMOTER_ROLE_NAME)
+
+    @property
+    def pull_back_role_arn(self) -> str:
+        return self.owner_role_arn(PULL_BACK_ROLE_NAME)
+
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.owner_account_id}:function:{name}"
+
+    def log_group_name(self, function_name: str) -> str:
+        """Where Lambda writes a function's logs (the stack declares the group, with a retention)."""
+        return f"/aws/lambda/{function_name}"
+
+    def log_group_arn(self, function_name: str) -> str:
+        return f"arn:aws:logs:{self.region}:{self.owner_account_id}:log-group:{self.log_group_name(function_name)}"
+
+    @property
+    def ledger_bucket_name(self) -> str:
+        """Globally unique, as S3 bucket names must be: the owner account and region are in it (at most 47
+        characters, within S3's 63)."""
+        return f"{PROJECT}-ledger-{self.owner_account_id}-{self.region}"
+
+    @property
+    def ledger_bucket_arn(self) -> str:
+        return f"arn:aws:s3:::{self.ledger_bucket_name}"
+
+    @property
+    def airlock_roles_boundary_arn(self) -> str:
+        """The permissions boundary of the airlock's roles: created by `python -m bootstrap`, not by the stack, so
+        that the deploy role can make none of them more than the promoter, the pull-back job or their scheduler
+        need."""
+        return f"arn:aws:iam::{self.owner_account_id}:policy/{PROJECT}-airlock-roles-boundary"
+
+    @property
+    def airlock_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.owner_account_id}:{AIRLOCK_TOPIC_NAME}"
+
+    def schedule_arn(self, name: str) -> str:
+        return f"arn:aws:scheduler:{self.region}:{self.owner_account_id}:schedule/default/{name}"
 
     @property
     def github_oidc_provider_arn(self) -> str:
@@ -268,7 +383,8 @@ class Settings:
         readers (names the settings keep from deployPrincipalArns and breakGlassRoleArn)."""
         return tuple(self.owner_role_arn(pattern) for pattern in (
             f"{PUBLISHER_ROLE_PREFIX}*", GITHUB_READER_ROLE_NAME, f"{GITHUB_READER_ROLE_NAME}-*",
-            DEPENDABOT_ROLE_NAME, f"{DEPENDABOT_ROLE_NAME}-*"))
+            DEPENDABOT_ROLE_NAME, f"{DEPENDABOT_ROLE_NAME}-*",
+            *(AIRLOCK_ROLE_NAMES if self.airlock_mode else ())))
 
     @property
     def github_roles_boundary_arn(self) -> str:
@@ -911,6 +1027,119 @@ def _management_account(raw: Mapping[str, Any], problems: _Problems, deployment:
     return management
 
 
+@dataclass(frozen=True)
+class _Airlock:
+    public_ingest: str
+    vetted_repository: str
+    public_packages: tuple[str, ...]
+    cooldown: str
+    waivers: tuple[Waiver, ...]
+    refuse_severity: str
+    allowed_licenses: tuple[str, ...]
+
+
+AIRLOCK_ONLY_KEYS = ("vettedRepositoryName", "publicPackages", "cooldown", "waivers", "refuseSeverity",
+                     "allowedLicenses")
+
+
+def _airlock(raw: Mapping[str, Any], problems: _Problems, store: str | None, internal: str | None,
+             prefixes: list[str] | None) -> _Airlock:
+    """The airlock's keys: the mode, the vetted repository, the allow-list, the cooldown, the waivers and the
+    admission policy. The other keys apply only in airlock mode; given with `direct`, they would do nothing."""
+    mode = _string(raw, "publicIngest", problems, default=DEFAULTS["publicIngest"])
+    if mode is not None and mode not in PUBLIC_INGEST_MODES:
+        problems.add("publicIngest", f"{mode!r} must be one of {', '.join(PUBLIC_INGEST_MODES)}")
+    if mode != "airlock":
+        # The CLI fills in Pulumi.yaml's defaults, so only a value other than the default says anything.
+        for key in AIRLOCK_ONLY_KEYS:
+            if raw.get(key) is not None and raw[key] != DEFAULTS[key] and raw[key] not in ("", "[]"):
+                problems.add(key, "applies only with publicIngest: airlock (public packages come straight from "
+                                  "public PyPI otherwise); set publicIngest or remove the key")
+
+    vetted = _string(raw, "vettedRepositoryName", problems, default=DEFAULTS["vettedRepositoryName"]) or ""
+    if vetted and not REPOSITORY_NAME.fullmatch(vetted):
+        problems.add("vettedRepositoryName", f"{vetted!r} must match {REPOSITORY_NAME.pattern}")
+    for other_key, other in (("storeRepositoryName", store), ("internalRepositoryName", internal)):
+        if vetted and other is not None and vetted.lower() == other.lower():
+            problems.add("vettedRepositoryName", f"must differ from {other_key}, ignoring case")
+
+    packages: list[str] = []
+    for i, value in enumerate(_list(raw, "publicPackages", problems)):
+        key = f"publicPackages[{i}]"
+        if not isinstance(value, str) or not NORMALISED_NAME.fullmatch(value):
+            normalised = normalise_name(value) if isinstance(value, str) else ""
+            hint = (f" (use {normalised!r})" if NORMALISED_NAME.fullmatch(normalised)
+                    else ": lower-case letters and digits joined by single hyphens, no wildcards")
+            problems.add(key, f"{value!r} is not a PEP 503 normalised package name{hint}")
+        elif prefixes is not None and (prefix := next((p for p in prefixes if value.startswith(p)), None)):
+            problems.add(key, f"{value!r} is under the internal prefix {prefix!r}: internal names never come from "
+                              "public PyPI (dependency confusion)")
+        elif value in packages:
+            problems.add(key, f"{value!r} is listed twice")
+        else:
+            packages.append(value)
+
+    cooldown = raw.get("cooldown", DEFAULTS["cooldown"])
+    if not isinstance(cooldown, str) or not COOLDOWN.fullmatch(cooldown):
+        problems.add("cooldown", f"{cooldown!r} must be a positive whole number of days, hours or minutes: "
+                                 "<int>d, <int>h or <int>m (e.g. 3d)")
+        cooldown = DEFAULTS["cooldown"]
+
+    waivers: list[Waiver] = []
+    for i, value in enumerate(_list(raw, "waivers", problems)):
+        waiver = _waiver(f"waivers[{i}]", value, problems)
+        if waiver is None:
+            continue
+        if any((w.name, w.version) == (waiver.name, waiver.version) for w in waivers):
+            problems.add(f"waivers[{i}].package", f"{waiver.name}=={waiver.version} is waived twice")
+            continue
+        waivers.append(waiver)
+
+    severity = raw.get("refuseSeverity", DEFAULTS["refuseSeverity"])
+    if severity not in SEVERITIES:
+        problems.add("refuseSeverity", f"{severity!r} must be one of {', '.join(SEVERITIES)} (OSV's severities, "
+                                       "lowest first: a version with a known vulnerability at or above it is refused)")
+        severity = DEFAULTS["refuseSeverity"]
+
+    licenses: list[str] = []
+    for i, value in enumerate(_list(raw, "allowedLicenses", problems)):
+        if not isinstance(value, str) or not SPDX_ID.fullmatch(value):
+            problems.add(f"allowedLicenses[{i}]", f"{value!r} must be an SPDX licence identifier (e.g. MIT, "
+                                                  "Apache-2.0, BSD-3-Clause)")
+        elif value.lower() in (known.lower() for known in licenses):
+            problems.add(f"allowedLicenses[{i}]", f"{value!r} is listed twice")
+        else:
+            licenses.append(value)
+
+    return _Airlock(mode if mode in PUBLIC_INGEST_MODES else DEFAULTS["publicIngest"], vetted or
+                    DEFAULTS["vettedRepositoryName"], tuple(packages), str(cooldown), tuple(waivers), str(severity),
+                    tuple(licenses))
+
+
+def _waiver(key: str, value: Any, problems: _Problems) -> Waiver | None:
+    """A waivers entry: {package: "name==version", reason: "..."}, one exact version with why."""
+    if not isinstance(value, Mapping):
+        problems.add(key, "must be an object with package (name==version) and reason")
+        return None
+    unknown = set(value) - {"package", "reason"}
+    if unknown:
+        problems.add(key, f"unknown fields {sorted(map(str, unknown))}; allowed: package, reason")
+    package, reason = value.get("package"), value.get("reason")
+    match = WAIVER_PACKAGE.fullmatch(package) if isinstance(package, str) else None
+    ok = True
+    if match is None:
+        problems.add(f"{key}.package", f"{package!r} must name one exact version as name==version, the name PEP 503 "
+                                       "normalised (e.g. requests==2.32.3); no ranges or wildcards")
+        ok = False
+    if not isinstance(reason, str) or not reason.strip():
+        problems.add(f"{key}.reason", "must say why the version is waived (a non-empty string); git history is the "
+                                      "audit trail")
+        ok = False
+    if not ok or match is None or not isinstance(reason, str):
+        return None
+    return Waiver(match["name"], match["version"], reason.strip())
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Validate raw config values (keys without the project prefix) into Settings.
 
@@ -1081,6 +1310,16 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
     tags = _tags(raw, problems)
 
+    airlock = _airlock(raw, problems, store, internal, valid_prefixes)
+    if airlock.public_ingest == "airlock":
+        airlock_roles = {name.lower(): name for name in AIRLOCK_ROLE_NAMES}
+        for key, arn in (("breakGlassRoleArn", break_glass), ("ciDeployRoleArn", ci_deploy),
+                         ("ciPreviewRoleArn", ci_preview),
+                         *((f"deployPrincipalArns[{i}]", arn) for i, arn in enumerate(deploy_principals))):
+            if arn and (name := airlock_roles.get(_role_name_of(arn).lower())):
+                problems.add(key, f"{arn} names the airlock's role {name}, which the stack declares for AWS Lambda "
+                                  "or EventBridge Scheduler to assume; choose a role of its own")
+
     deployment = _string(raw, "readerDeployment", problems, default=DEFAULTS["readerDeployment"])
     if deployment is not None and deployment not in READER_DEPLOYMENTS:
         problems.add("readerDeployment", f"{deployment!r} must be one of {', '.join(READER_DEPLOYMENTS)}")
@@ -1133,6 +1372,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         retain_stacks_on_account_removal=retain_stacks,
         stack_set_reader_role_name=stack_set_reader,
         management_account_id=management,
+        public_ingest=airlock.public_ingest,
+        vetted_repository=airlock.vetted_repository,
+        public_packages=airlock.public_packages,
+        cooldown=airlock.cooldown,
+        waivers=airlock.waivers,
+        refuse_severity=airlock.refuse_severity,
+        allowed_licenses=airlock.allowed_licenses,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     oversize = size_problems(settings)
@@ -1143,7 +1389,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
 STRUCTURED_KEYS = (
     "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders",
-    "dependabotReaders", "tags", "organizationalUnitIds",
+    "dependabotReaders", "tags", "organizationalUnitIds", "publicPackages", "waivers", "allowedLicenses",
 )
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
@@ -1151,7 +1397,7 @@ SCALAR_KEYS = (
     "ciDeployRoleArn", "ciPreviewRoleArn",
     "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
     "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval", "stackSetReaderRoleName",
-    "managementAccountId",
+    "managementAccountId", "publicIngest", "vettedRepositoryName", "cooldown", "refuseSeverity",
 )
 
 

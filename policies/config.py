@@ -105,6 +105,37 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
         "default": "",
         "description": "The one role that may delete packages and disable or delete the domain's KMS key.",
     },
+    "publicIngest": {
+        "type": "string",
+        "enum": ["direct", "airlock"],
+        "default": "direct",
+        "description": "How public packages reach consumers: direct (through the store) or airlock (only what the "
+        "promoter admitted, through the vetted repository); airlock turns the airlock rules on.",
+    },
+    "promoterRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Airlock mode: the promoter's role, which the domain policy lets copy into the vetted "
+        "repository only.",
+    },
+    "pullBackRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Airlock mode: the pull-back job's role, which the domain policy lets change version statuses "
+        "in the vetted and internal repositories only.",
+    },
+    "vettedRepositoryName": {
+        "type": "string",
+        "default": "",
+        "description": "Airlock mode: the repository of admitted public versions.",
+    },
+    "internalRepositoryName": {
+        "type": "string",
+        "default": "",
+        "description": "Airlock mode: the internal repository, whose upstream is the vetted one.",
+    },
 }
 
 

@@ -12,6 +12,7 @@ offline audit (audit/guardrails.py) and the tests call the very same objects'
 - policies/stacksets.py: StackSet templates, run by the documents and cross-account rules (their
   roles and policies pass every rule above as well)
 - policies/documents.py: every document valid, unambiguous and within its AWS limit
+- policies/airlock.py: the curation airlock (upstream paths, the ledger, the airlock's roles)
 - policies/inventory.py: the resource types the checks evaluate; every other type is refused
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import codeartifact, documents, identity, inventory, kms, stack, trust
+from . import airlock, codeartifact, documents, identity, inventory, kms, stack, trust
 from .config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL, Guardrail
 
 PACK_NAME = "pypi-registry-guardrails"
@@ -32,6 +33,7 @@ POLICIES: list[Guardrail] = [
     *stack.POLICIES,
     *documents.POLICIES,
     *inventory.POLICIES,
+    *airlock.POLICIES,
 ]
 
 __all__ = ["CONFIG_PROPERTIES", "PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES", "Guardrail", "policy_config"]

@@ -42,6 +42,18 @@ EVALUATED_TYPES = frozenset({
     "aws:cloudformation/stackSet:StackSet",
     "aws-native:cloudformation:StackSet",
     "aws:cloudformation/stackSetInstance:StackSetInstance",
+    # The curation airlock (policies/airlock.py): the ledger bucket and every part of it, read by
+    # airlock-ledger-keeps-every-decision (a bucket policy also by the audit); the functions and schedules, whose
+    # roles airlock-roles-hold-what-they-need reads; the topic, held to KMS encryption.
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:lambda/function:Function",
+    "aws:scheduler/schedule:Schedule",
+    "aws:sns/topic:Topic",
     # How each account is reached: the rules read the account a provider is pinned to.
     "pulumi:providers:aws",
     "pulumi:providers:aws-native",
@@ -52,6 +64,8 @@ INERT_TYPES = frozenset({
     "aws:kms/alias:Alias",
     # Removes inline policies the stack does not declare; it can only take grants away.
     "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive",
+    # Where a function's logs go; it grants nothing.
+    "aws:cloudwatch/logGroup:LogGroup",
 })
 # This program's component resources: their children are resources like any other. A custom resource
 # of this package would need a provider plugin of that name, which only `plugins:` in Pulumi.yaml
@@ -61,6 +75,12 @@ COMPONENT_TYPE_PREFIX = "pypi-registry:index:"
 REFUSED_PROPERTIES = {
     "aws:iam/policyAttachment:PolicyAttachment": ("users", "groups"),
     "aws-native:iam:ManagedPolicy": ("users", "groups"),
+    # A bucket's inline policy, ACL grants, lifecycle (expiring decisions) or replication, and a topic's policy
+    # (who may publish or subscribe): none is read by a rule.
+    "aws:s3/bucket:Bucket": ("policy", "grants", "acl", "lifecycleRules", "replicationConfiguration", "website"),
+    "aws:sns/topic:Topic": ("policy", "deliveryPolicy"),
+    # A function URL's or layer's code runs with the role, and another account's layer is code nobody reviewed.
+    "aws:lambda/function:Function": ("layers", "imageUri", "s3Bucket", "fileSystemConfig"),
 }
 
 
@@ -77,8 +97,10 @@ def outside_the_model(resource_type: str, props: Mapping[str, object]) -> str | 
                 "principal, grant a permission or deploy a template that no rule reads")
     for key in REFUSED_PROPERTIES.get(resource_type, ()):
         if props_.known(props, key):
-            return (f"it puts a policy on IAM {key}, which the checks do not evaluate (the registry declares roles "
-                    "only; users and groups hold long-lived credentials)")
+            if key in ("users", "groups"):
+                return (f"it puts a policy on IAM {key}, which the checks do not evaluate (the registry declares "
+                        "roles only; users and groups hold long-lived credentials)")
+            return f"it sets {key}, which no rule evaluates (it could grant access, lose data or run other code)"
     return None
 
 

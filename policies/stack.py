@@ -308,14 +308,21 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
 
 
 def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -> None:
+    from .airlock import airlock_mode, carve_out_problems
+
     break_glass = {cfg.config_str(args, "breakGlassRoleArn")} - {""}
     deployers = cfg.config_set(args, "deployPrincipalArns")
+    # Airlock mode: the promoter may be exempt from the Deny of copies, the pull-back role from the Deny of status
+    # changes, provided further Denies confine each to its repositories (carve_out_problems).
+    airlock = airlock_mode(args)
+    promoter = {cfg.config_str(args, "promoterRoleArn")} - {""} if airlock else set()
+    pull_back = {cfg.config_str(args, "pullBackRoleArn")} - {""} if airlock else set()
     # (actions, who may be exempt, what is at stake)
     required = [
         (IRREVERSIBLE_ACTIONS, break_glass, "a published version could be deleted"),
-        (OVERWRITE_ACTIONS, break_glass, "a published version could be overwritten"),
+        (OVERWRITE_ACTIONS, break_glass | promoter, "a published version could be overwritten"),
         (REOPEN_ACTIONS, break_glass | deployers, "internal names could be reopened to public PyPI"),
-        (STATUS_ACTIONS, break_glass | deployers, "every version could be archived or unlisted"),
+        (STATUS_ACTIONS, break_glass | deployers | pull_back, "every version could be archived or unlisted"),
     ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
         documents = _domain_documents(domain, args, report)
@@ -332,6 +339,9 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
                 allowed = f"except {sorted(exempt)}" if exempt else "without any exception"
                 report(f"{domain.name}: the domain permissions policy does not Deny {grants.summary(missing, 6)} to "
                        f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
+        if airlock:
+            for problem in carve_out_problems(args, statements, report):
+                report(f"{domain.name}: {problem}", domain.urn)
 
 # --- one permissions policy per domain and per repository ------------------------------------------
 
@@ -407,8 +417,12 @@ POLICIES: list[cfg.Guardrail] = [
         "domain-denies-loss-and-reopening",
         "Every domain's permissions policy denies the irreversible deletes and CopyPackageVersions to every "
         "principal but the break-glass role, and package-group, origin-control, upstream, repository-policy and "
-        "version-status changes to every principal but the deploy roles and the break-glass role.",
-        validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns",
+        "version-status changes to every principal but the deploy roles and the break-glass role. In airlock mode "
+        "the promoter may copy into the vetted repository only, the pull-back role change statuses in the vetted "
+        "and internal repositories only, nobody else read a repository with an external connection or publish into "
+        "the vetted one.",
+        validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns", "publicIngest", "promoterRoleArn",
+        "pullBackRoleArn", "vettedRepositoryName", "internalRepositoryName",
     ),
     cfg.stack_policy(
         "one-permissions-policy-per-domain-and-repository",

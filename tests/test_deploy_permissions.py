@@ -60,7 +60,7 @@ def test_every_type_the_checks_evaluate_has_an_entry():
     missing = {t for t in EVALUATED_TYPES | INERT_TYPES if t not in CLOUDFORMATION_TYPES}
     assert missing == set()
     with pytest.raises(KeyError):
-        permissions(["aws:s3/bucket:Bucket"], HANDLERS)
+        permissions(["aws:sqs/queue:Queue"], HANDLERS)
 
 
 @pytest.mark.parametrize("overrides", [{}, STACKSET_OVERRIDES], ids=["accounts", "stackset"])
@@ -135,7 +135,7 @@ def test_an_unmapped_resource_type_fails_the_derivation(monkeypatch):
     with pytest.raises(KeyError, match="key"):
         bootstrap.ci_deploy_policy(settings)
     with pytest.raises(KeyError, match="no resource types"):
-        scoped_statements(settings, ["s3:GetObject"], "Sid")
+        scoped_statements(settings, ["sqs:SendMessage"], "Sid")
 
 
 OWNER = "111122223333"

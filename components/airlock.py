@@ -1,0 +1,307 @@
+"""The curation airlock (publicIngest: airlock): the ledger every decision is appended to, the topic it is
+published on, and the promoter and pull-back functions with their roles and schedules.
+
+Every name and ARN is fixed by the settings, so every policy document is a plain string known at preview.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+from components.settings import (
+    PROMOTE_SCHEDULE_NAME,
+    PROMOTE_SCHEDULE_ROLE_NAME,
+    PROMOTER_FUNCTION_NAME,
+    PROMOTER_ROLE_NAME,
+    PULL_BACK_FUNCTION_NAME,
+    PULL_BACK_ROLE_NAME,
+    PULL_BACK_SCHEDULE_NAME,
+    PULL_BACK_SCHEDULE_ROLE_NAME,
+    Settings,
+)
+
+# The promoter's code: the top-level package `promoter/` of this repository, packaged as it is. Relative to the
+# project folder, where the Pulumi CLI runs the program, so the recorded path is the same in every checkout.
+PROMOTER_PACKAGE = "promoter"
+PROMOTER_SOURCE = Path(PROMOTER_PACKAGE)
+RUNTIME = "python3.12"
+PROMOTE_HANDLER = "promoter.handler.promote"
+PULL_BACK_HANDLER = "promoter.handler.pull_back"
+PROMOTE_SCHEDULE = "rate(15 minutes)"
+PULL_BACK_SCHEDULE = "rate(1 day)"
+CONFIG_VARIABLE = "PROMOTER_CONFIG"
+PYPI_URL = "https://pypi.org"
+OSV_URL = "https://api.osv.dev"
+# Every decision is kept at least this long, whoever asks (COMPLIANCE mode: not even the root user shortens it).
+LEDGER_RETENTION_DAYS = 400
+LOG_RETENTION_DAYS = 365
+# SNS encrypts the topic with the account's AWS-managed key for SNS.
+TOPIC_KEY = "alias/aws/sns"
+
+
+def render_config(*, domain: str, domain_owner: str, region: str, store_repository: str, vetted_repository: str,
+                  internal_repository: str, public_packages: list[str], cooldown_seconds: int,
+                  waivers: list[dict[str, str]], refuse_severity: str, allowed_licenses: list[str],
+                  ledger_bucket: str, topic_arn: str) -> dict[str, Any]:
+    """The promoter's configuration, the JSON of its PROMOTER_CONFIG variable, in the schema shared with the
+    promoter package (`promoter.config.render_config` and `PromoterConfig.from_environment` read and write the
+    same keys)."""
+    return {
+        "domain": domain, "domainOwner": domain_owner, "region": region,
+        "storeRepository": store_repository, "vettedRepository": vetted_repository,
+        "internalRepository": internal_repository, "publicPackages": list(public_packages),
+        "cooldownSeconds": cooldown_seconds, "waivers": [dict(w) for w in waivers],
+        "refuseSeverity": refuse_severity, "allowedLicenses": list(allowed_licenses),
+        "ledgerBucket": ledger_bucket, "topicArn": topic_arn, "pypiUrl": PYPI_URL, "osvUrl": OSV_URL,
+    }
+
+
+def promoter_config(settings: Settings) -> dict[str, Any]:
+    return render_config(
+        domain=settings.domain_name, domain_owner=settings.owner_account_id, region=settings.region,
+        store_repository=settings.store_repository, vetted_repository=settings.vetted_repository,
+        internal_repository=settings.internal_repository, public_packages=list(settings.public_packages),
+        cooldown_seconds=settings.cooldown_seconds,
+        waivers=[{"name": w.name, "version": w.version, "reason": w.reason} for w in settings.waivers],
+        refuse_severity=settings.refuse_severity, allowed_licenses=list(settings.allowed_licenses),
+        ledger_bucket=settings.ledger_bucket_name, topic_arn=settings.airlock_topic_arn,
+    )
+
+
+# --- the ledger and the topic ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerArgs:
+    bucket_name: str
+    bucket_policy: str  # JSON, as sent to S3
+    topic_name: str
+    retention_days: int = LEDGER_RETENTION_DAYS
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LedgerArgs:
+        return cls(bucket_name=settings.ledger_bucket_name,
+                   bucket_policy=docs.to_json(docs.ledger_bucket_policy(settings)),
+                   topic_name=settings.airlock_topic_arn.rsplit(":", 1)[1], tags=dict(settings.tags))
+
+
+class Ledger(pulumi.ComponentResource):
+    """An S3 bucket with Object Lock (COMPLIANCE, a default retention), versioning, encryption at rest, public
+    access blocked and a policy that denies every delete; and the KMS-encrypted SNS topic decisions go to.
+
+    Expects the owner account's `aws` provider in `opts.providers`.
+    """
+
+    def __init__(self, name: str, args: LedgerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pypi-registry:index:Ledger", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # The decisions are the airlock's audit trail: the bucket is kept like the registry.
+        keep = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=args.bucket_name,
+            object_lock_enabled=True,
+            tags=dict(args.tags),
+            opts=keep,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.bucket,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        lock = aws.s3.BucketObjectLockConfiguration(
+            f"{name}-object-lock",
+            bucket=self.bucket.bucket,
+            object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": "COMPLIANCE", "days": args.retention_days}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.bucket,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        # After the lock and versioning: the policy denies changing them to all but the deploy roles.
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.bucket,
+            policy=args.bucket_policy,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning, lock, encryption, public_access]),
+        )
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=args.topic_name,
+            kms_master_key_id=TOPIC_KEY,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.register_outputs({"bucketArn": self.bucket.arn, "topicArn": self.topic.arn})
+
+
+# --- the promoter and the pull-back job ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    """One scheduled function: its execution role and policy, its schedule and the schedule's invoke role."""
+
+    function_name: str
+    handler: str
+    role_name: str
+    role_policy: str  # JSON, as sent to IAM
+    schedule_name: str
+    schedule_expression: str
+    schedule_role_name: str
+    schedule_role_policy: str  # JSON, as sent to IAM
+    log_group_name: str
+    timeout_seconds: int
+    # Known at preview, so the schedule's target never waits for an output.
+    function_arn: str
+    schedule_role_arn: str
+
+
+@dataclass(frozen=True)
+class PromoterArgs:
+    functions: tuple[FunctionArgs, ...]
+    lambda_trust_policy: str
+    scheduler_trust_policy: str
+    config: str  # PROMOTER_CONFIG, JSON
+    source: str  # the folder packaged as the top-level package `promoter`
+    permissions_boundary: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, source: Path = PROMOTER_SOURCE) -> PromoterArgs:
+        def function(function_name: str, handler: str, role_name: str, policy: dict[str, Any], schedule_name: str,
+                     expression: str, schedule_role_name: str, timeout: int) -> FunctionArgs:
+            return FunctionArgs(
+                function_name=function_name, handler=handler, role_name=role_name, role_policy=docs.to_json(policy),
+                schedule_name=schedule_name, schedule_expression=expression, schedule_role_name=schedule_role_name,
+                schedule_role_policy=docs.to_json(docs.invoke_policy(settings, function_name)),
+                log_group_name=settings.log_group_name(function_name), timeout_seconds=timeout,
+                function_arn=settings.function_arn(function_name),
+                schedule_role_arn=settings.owner_role_arn(schedule_role_name))
+
+        return cls(
+            functions=(
+                function(PROMOTER_FUNCTION_NAME, PROMOTE_HANDLER, PROMOTER_ROLE_NAME,
+                         docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME), PROMOTE_SCHEDULE_NAME,
+                         PROMOTE_SCHEDULE, PROMOTE_SCHEDULE_ROLE_NAME, 600),
+                function(PULL_BACK_FUNCTION_NAME, PULL_BACK_HANDLER, PULL_BACK_ROLE_NAME,
+                         docs.pull_back_policy(settings, PULL_BACK_FUNCTION_NAME), PULL_BACK_SCHEDULE_NAME,
+                         PULL_BACK_SCHEDULE, PULL_BACK_SCHEDULE_ROLE_NAME, 900),
+            ),
+            lambda_trust_policy=docs.to_json(docs.lambda_trust_policy()),
+            scheduler_trust_policy=docs.to_json(docs.scheduler_trust_policy(settings)),
+            config=json.dumps(promoter_config(settings), separators=(",", ":"), sort_keys=True),
+            source=str(source),
+            permissions_boundary=settings.airlock_roles_boundary_arn,
+            tags=dict(settings.tags),
+        )
+
+
+class Promoter(pulumi.ComponentResource):
+    """The promoter (every 15 minutes) and the pull-back job (daily): one Lambda function each, packaged from the
+    repository's `promoter/` folder, each with its execution role, log group and EventBridge Scheduler schedule
+    (whose role may invoke that function only).
+
+    Expects the owner account's `aws` provider in `opts.providers`.
+    """
+
+    def __init__(self, name: str, args: PromoterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pypi-registry:index:Promoter", name, None, opts)
+        # The folder as the package `promoter`, so that the handlers import as promoter.handler.*.
+        code = pulumi.AssetArchive({PROMOTER_PACKAGE: pulumi.FileArchive(args.source)})
+        self.function_arns: dict[str, pulumi.Output[str]] = {}
+        for function_args in args.functions:
+            self.function_arns[function_args.function_name] = self._function(name, function_args, args, code)
+        self.register_outputs({"functionArns": self.function_arns})
+
+    def _function(self, name: str, function: FunctionArgs, args: PromoterArgs,
+                  code: pulumi.AssetArchive) -> pulumi.Output[str]:
+        child = pulumi.ResourceOptions(parent=self)
+        logical = f"{name}-{function.function_name}"
+        role = aws.iam.Role(
+            f"{logical}-role",
+            name=function.role_name,
+            description=f"Execution role of the Lambda function {function.function_name}",
+            assume_role_policy=args.lambda_trust_policy,
+            max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{logical}-role-policy",
+            role=role.name,
+            name=function.role_name,
+            policy=function.role_policy,
+            opts=child,
+        )
+        logs = aws.cloudwatch.LogGroup(
+            f"{logical}-logs",
+            name=function.log_group_name,
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        lambda_function = aws.lambda_.Function(
+            logical,
+            name=function.function_name,
+            role=role.arn,
+            runtime=RUNTIME,
+            handler=function.handler,
+            code=code,
+            timeout=function.timeout_seconds,
+            memory_size=512,
+            environment={"variables": {CONFIG_VARIABLE: args.config}},
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, logs]),
+        )
+        schedule_role = aws.iam.Role(
+            f"{logical}-schedule-role",
+            name=function.schedule_role_name,
+            description=f"EventBridge Scheduler invokes the Lambda function {function.function_name}",
+            assume_role_policy=args.scheduler_trust_policy,
+            max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        schedule_policy = aws.iam.RolePolicy(
+            f"{logical}-schedule-role-policy",
+            role=schedule_role.name,
+            name=function.schedule_role_name,
+            policy=function.schedule_role_policy,
+            opts=child,
+        )
+        aws.scheduler.Schedule(
+            f"{logical}-schedule",
+            name=function.schedule_name,
+            schedule_expression=function.schedule_expression,
+            flexible_time_window={"mode": "OFF"},
+            target={"arn": function.function_arn, "role_arn": function.schedule_role_arn,
+                    "retry_policy": {"maximum_retry_attempts": 0}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lambda_function, schedule_role, schedule_policy]),
+        )
+        return lambda_function.arn
