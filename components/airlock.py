@@ -27,6 +27,7 @@ from components.settings import (
     PULL_BACK_SCHEDULE_ROLE_NAME,
     Settings,
 )
+from promoter.config import render_config
 
 # The promoter's code: the top-level package `promoter/` of this repository, packaged as it is. Relative to the
 # project folder, where the Pulumi CLI runs the program, so the recorded path is the same in every checkout.
@@ -38,8 +39,6 @@ PULL_BACK_HANDLER = "promoter.handler.pull_back"
 PROMOTE_SCHEDULE = "rate(15 minutes)"
 PULL_BACK_SCHEDULE = "rate(1 day)"
 CONFIG_VARIABLE = "PROMOTER_CONFIG"
-PYPI_URL = "https://pypi.org"
-OSV_URL = "https://api.osv.dev"
 # Every decision is kept at least this long, whoever asks (COMPLIANCE mode: not even the root user shortens it).
 LEDGER_RETENTION_DAYS = 400
 LOG_RETENTION_DAYS = 365
@@ -47,33 +46,17 @@ LOG_RETENTION_DAYS = 365
 TOPIC_KEY = "alias/aws/sns"
 
 
-def render_config(*, domain: str, domain_owner: str, region: str, store_repository: str, vetted_repository: str,
-                  internal_repository: str, public_packages: list[str], cooldown_seconds: int,
-                  waivers: list[dict[str, str]], refuse_severity: str, allowed_licenses: list[str],
-                  ledger_bucket: str, topic_arn: str) -> dict[str, Any]:
-    """The promoter's configuration, the JSON of its PROMOTER_CONFIG variable, in the schema shared with the
-    promoter package (`promoter.config.render_config` and `PromoterConfig.from_environment` read and write the
-    same keys)."""
-    return {
-        "domain": domain, "domainOwner": domain_owner, "region": region,
-        "storeRepository": store_repository, "vettedRepository": vetted_repository,
-        "internalRepository": internal_repository, "publicPackages": list(public_packages),
-        "cooldownSeconds": cooldown_seconds, "waivers": [dict(w) for w in waivers],
-        "refuseSeverity": refuse_severity, "allowedLicenses": list(allowed_licenses),
-        "ledgerBucket": ledger_bucket, "topicArn": topic_arn, "pypiUrl": PYPI_URL, "osvUrl": OSV_URL,
-    }
-
-
 def promoter_config(settings: Settings) -> dict[str, Any]:
-    return render_config(
+    """The promoter's PROMOTER_CONFIG, written by the promoter's own schema (promoter/config.py)."""
+    return dict(render_config(
         domain=settings.domain_name, domain_owner=settings.owner_account_id, region=settings.region,
         store_repository=settings.store_repository, vetted_repository=settings.vetted_repository,
         internal_repository=settings.internal_repository, public_packages=list(settings.public_packages),
-        cooldown_seconds=settings.cooldown_seconds,
-        waivers=[{"name": w.name, "version": w.version, "reason": w.reason} for w in settings.waivers],
+        cooldown=settings.cooldown,
+        waivers=[{"package": f"{w.name}=={w.version}", "reason": w.reason} for w in settings.waivers],
         refuse_severity=settings.refuse_severity, allowed_licenses=list(settings.allowed_licenses),
         ledger_bucket=settings.ledger_bucket_name, topic_arn=settings.airlock_topic_arn,
-    )
+    ))
 
 
 # --- the ledger and the topic ------------------------------------------------------------------------

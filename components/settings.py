@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.policy_documents import TRUST_POLICY_LIMIT, github_trust_policy, size_problems, to_json
+from promoter.config import duration_seconds
 
 PROJECT = "pypi-registry"
 
@@ -67,7 +68,6 @@ DEFAULT_SUBJECT_CONTEXT = "environment:pypi"
 PUBLIC_INGEST_MODES = ("direct", "airlock")
 # A cooldown: a whole number of days, hours or minutes.
 COOLDOWN = re.compile(r"(?P<amount>[1-9][0-9]{0,5})(?P<unit>[dhm])")
-COOLDOWN_SECONDS = {"d": 86400, "h": 3600, "m": 60}
 # OSV's qualitative severities (CVSS v3 rating names), lowest first.
 SEVERITIES = ("LOW", "MODERATE", "HIGH", "CRITICAL")
 # An SPDX licence identifier (a `LicenseRef-` one included): letters, digits, `.`, `-` and a trailing `+`.
@@ -304,10 +304,7 @@ class Settings:
 
     @property
     def cooldown_seconds(self) -> int:
-        match = COOLDOWN.fullmatch(self.cooldown)
-        if match is None:  # parse_settings refuses any other form
-            raise ValueError(f"cooldown {self.cooldown!r} is not <int>d, <int>h or <int>m")
-        return int(match["amount"]) * COOLDOWN_SECONDS[match["unit"]]
+        return duration_seconds(self.cooldown)  # the promoter's reading of the same form
 
     @property
     def promoter_role_arn(self) -> str:
@@ -1092,6 +1089,10 @@ def _airlock(raw: Mapping[str, Any], problems: _Problems, store: str | None, int
             continue
         if any((w.name, w.version) == (waiver.name, waiver.version) for w in waivers):
             problems.add(f"waivers[{i}].package", f"{waiver.name}=={waiver.version} is waived twice")
+            continue
+        if waiver.name not in packages:
+            problems.add(f"waivers[{i}].package", f"{waiver.name!r} is not in publicPackages: the promoter considers "
+                                                  "only those, so the waiver would admit nothing")
             continue
         waivers.append(waiver)
 
