@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
-from bootstrap.documents import SECONDARY_STACK_NAME, documents, reader_boundary_name, secondary_roles_template
+from bootstrap.documents import (
+    SECONDARY_STACK_NAME,
+    ci_deploy_managed_policies,
+    documents,
+    owner_boundaries,
+    reader_boundary_name,
+    secondary_roles_template,
+)
 from bootstrap.state_bucket import bucket_name_problems
 from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, to_json
 from components.settings import (
@@ -120,18 +127,21 @@ SECONDARY_TEMPLATE = "secondary-roles.json"
 STATE_BUCKET_POLICY = "state-bucket-policy.json"
 
 
-def owner_boundary_name(settings: Settings) -> str:
-    return settings.github_roles_boundary_arn.rsplit("/", 1)[1]
+def owner_boundary_names(settings: Settings) -> list[str]:
+    return [boundary.rsplit("/", 1)[1] for _, boundary, _ in owner_boundaries(settings)]
 
 
 def output_files(settings: Settings, docs: dict[str, Any], ci_preview_role: str, ci_deploy_role: str) -> dict[str, str]:
     """What --output-dir writes, by file name: the owner account's boundary of the stack's roles, each CI role's
     trust and policy, the state bucket's policy, and the one template of every secondary account."""
     owner = docs[settings.owner_account_id]
-    boundary = owner_boundary_name(settings)
-    files = {f"{boundary}.json": json.dumps(owner[boundary]["boundary"], indent=2) + "\n"}
-    files |= {f"{role}-{part}.json": json.dumps(owner[role][part], indent=2) + "\n"
-              for role in ("ci-preview", "ci-deploy") for part in ("trust", "policy")}
+    files = {f"{boundary}.json": json.dumps(owner[boundary]["boundary"], indent=2) + "\n"
+             for boundary in owner_boundary_names(settings)}
+    files |= {f"{role}-trust.json": json.dumps(owner[role]["trust"], indent=2) + "\n"
+              for role in ("ci-preview", "ci-deploy")}
+    files["ci-preview-policy.json"] = json.dumps(owner["ci-preview"]["policy"], indent=2) + "\n"
+    files |= {f"{name}.json": json.dumps(document, indent=2) + "\n"
+              for name, document in owner["ci-deploy"]["policies"].items()}
     if "state-bucket" in owner:
         files[STATE_BUCKET_POLICY] = json.dumps(owner["state-bucket"]["bucketPolicy"], indent=2) + "\n"
     if settings.secondary_account_ids:
@@ -149,7 +159,6 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
     if output_dir is None:
         lines.append("The files below are written by the same command with --output-dir DIR; --json prints them "
                      "all as one document.")
-    boundary = owner_boundary_name(settings)
     provider = (f"   aws iam create-open-id-connect-provider --url https://{GITHUB_OIDC_HOST} "
                 f"--client-id-list {GITHUB_OIDC_AUDIENCE}")
     lines += ["", f"1. In the owner account {owner}, as an operator (deployPrincipalArns), unless the account has it: "
@@ -160,16 +169,22 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
                      "`pulumi up` fails creating a second provider for the same URL (a stack that created the "
                      "provider before keeps it: skip this step).")
     lines += ["", "2. In the owner account: the permissions boundary every role the stack declares there carries, then "
-                  "the two CI roles.",
-              f"   aws iam create-policy --policy-name {boundary} --policy-document file://{here}/{boundary}.json"]
+                  "the two CI roles."]
+    lines += [f"   aws iam create-policy --policy-name {boundary} --policy-document file://{here}/{boundary}.json"
+              for boundary in owner_boundary_names(settings)]
     for role, arn in zip(("ci-preview", "ci-deploy"), ci_roles, strict=True):
         role_path, role_name = _path_and_name(arn)
-        lines += [
-            f"   aws iam create-role --role-name {role_name} --path {role_path} "
-            f"--assume-role-policy-document file://{here}/{role}-trust.json",
-            f"   aws iam put-role-policy --role-name {role_name} --policy-name {role_name} "
-            f"--policy-document file://{here}/{role}-policy.json",
-        ]
+        lines.append(f"   aws iam create-role --role-name {role_name} --path {role_path} "
+                     f"--assume-role-policy-document file://{here}/{role}-trust.json")
+        if role == "ci-preview":
+            lines.append(f"   aws iam put-role-policy --role-name {role_name} --policy-name {role_name} "
+                         f"--policy-document file://{here}/{role}-policy.json")
+            continue
+        # The deploy role's permissions are several managed policies (over the inline limit in airlock mode).
+        for name in ci_deploy_managed_policies(settings):
+            lines += [f"   aws iam create-policy --policy-name {name} --policy-document file://{here}/{name}.json",
+                      f"   aws iam attach-role-policy --role-name {role_name} --policy-arn "
+                      f"arn:aws:iam::{owner}:policy/{name}"]
     step = 3
     if state_bucket is not None:
         bucket = state_bucket

@@ -20,10 +20,12 @@ from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions, scoped_s
 from components.policy_documents import (
     GITHUB_OIDC_AUDIENCE,
     GITHUB_OIDC_HOST,
+    MANAGED_POLICY_LIMIT,
     MEMBER_ACCOUNT,
     PUBLISH_ACTIONS,
     VERSION,
     cloudformation_sub,
+    to_json,
 )
 from components.settings import PROJECT
 
@@ -60,6 +62,15 @@ OWNER_TYPES = (
     "aws-native:codeartifact:PackageGroup", "aws:kms/key:Key", "aws:kms/alias:Alias",
     "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
 )
+# The curation airlock's types in the owner account (publicIngest: airlock).
+AIRLOCK_TYPES = (
+    "aws:lambda/function:Function", "aws:cloudwatch/logGroup:LogGroup", "aws:scheduler/schedule:Schedule",
+    "aws:sns/topic:Topic", "aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+)
 STACK_SET_TYPES = ("aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance")
 
 
@@ -70,7 +81,8 @@ def owner_types(settings: Settings) -> tuple[str, ...]:
     """What the stack declares in the owner account: the GitHub OIDC provider only when it creates it (else the
     bootstrap did), the reader StackSet only in StackSet mode."""
     types = tuple(t for t in OWNER_TYPES if t != OIDC_PROVIDER_TYPE or settings.create_github_oidc_provider)
-    return types + (STACK_SET_TYPES if settings.stack_set_mode else ())
+    return (types + (STACK_SET_TYPES if settings.stack_set_mode else ())
+            + (AIRLOCK_TYPES if settings.airlock_mode else ()))
 
 
 def _reader_arns(settings: Settings, account_id: str) -> list[str]:
@@ -118,17 +130,66 @@ def ci_deploy_policy(settings: Settings) -> PolicyDocument:
     """The owner account's deploy CI role: what creating, reading, updating and deleting every resource of the
     stack needs (each type's handlers; the domain and key policies still deny every loss), and assuming the
     secondary preview roles (`pulumi up` previews first) and deploy roles."""
-    # A role the deploy role creates, or sets a boundary on, carries the bootstrap's boundary: it can make no role
-    # more than a reader or publisher of this registry, itself included.
-    bounded = {"ArnEquals": {"iam:PermissionsBoundary": settings.github_roles_boundary_arn}}
-    statements = scoped_statements(settings, permissions(owner_types(settings), HANDLERS), "ManageTheRegistry",
-                                   dict.fromkeys(BOUNDED_ACTIONS, bounded))
-    roles = [arn for account in settings.secondary_account_ids
-             for arn in (settings.preview_role_arn(account), settings.deploy_role_arn(account))]
-    if roles:
+    actions = permissions(owner_types(settings), HANDLERS)
+    statements = scoped_statements(settings, [a for a in actions if a not in BOUNDED_ACTIONS], "ManageTheRegistry")
+    # A role the deploy role creates, or sets a boundary on, carries the bootstrap's boundary for its kind: it can
+    # make no role more than a reader or publisher of this registry (or the airlock's jobs), itself included.
+    for roles, boundary, sid in owner_boundaries(settings):
+        statements.append({"Sid": sid, "Effect": "Allow", "Action": list(BOUNDED_ACTIONS), "Resource": list(roles),
+                           "Condition": {"ArnEquals": {"iam:PermissionsBoundary": boundary}}})
+    if settings.airlock_mode:
+        # Creating a function or a schedule passes its role: only the airlock's roles, only to those services.
+        statements.append({"Sid": "PassTheAirlocksRoles", "Effect": "Allow", "Action": "iam:PassRole",
+                           "Resource": list(settings.airlock_role_arns), "Condition": {"StringEquals": {
+                               "iam:PassedToService": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]}}})
+    secondary_roles = [arn for account in settings.secondary_account_ids
+                       for arn in (settings.preview_role_arn(account), settings.deploy_role_arn(account))]
+    if secondary_roles:
         statements.append({"Sid": "AssumeSecondaryPreviewAndDeployRoles", "Effect": "Allow",
-                           "Action": "sts:AssumeRole", "Resource": roles})
+                           "Action": "sts:AssumeRole", "Resource": secondary_roles})
     return {"Version": VERSION, "Statement": statements}
+
+
+def ci_deploy_managed_policies(settings: Settings) -> dict[str, PolicyDocument]:
+    """The deploy CI role's permissions as managed policies to attach to it, in order, each within IAM's 6,144
+    characters: the whole outgrows the 10,240 a role's inline policies may hold (in airlock mode), and ten managed
+    policies may be attached to a role."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for statement in ci_deploy_policy(settings)["Statement"]:
+        trial = {"Version": VERSION, "Statement": [*chunks[-1], statement]}
+        if chunks[-1] and len(to_json(trial)) > MANAGED_POLICY_LIMIT:
+            chunks.append([])
+        chunks[-1].append(statement)
+    return {f"{PROJECT}-ci-deploy-{i}": {"Version": VERSION, "Statement": chunk}
+            for i, chunk in enumerate(chunks, start=1)}
+
+
+def owner_boundaries(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
+    """(the roles, their boundary's ARN, a statement ID) of each kind of role the stack declares in the owner
+    account."""
+    found = [(settings.github_role_patterns, settings.github_roles_boundary_arn, "OnlyInsideTheGitHubRolesBoundary")]
+    if settings.airlock_mode:
+        found.append((settings.airlock_role_arns, settings.airlock_roles_boundary_arn,
+                      "OnlyInsideTheAirlockRolesBoundary"))
+    return found
+
+
+def airlock_roles_boundary_policy(settings: Settings) -> PolicyDocument:
+    """The permissions boundary of the airlock's roles: exactly the union of what the promoter, the pull-back job
+    and their two schedules are granted, so that whatever the deploy role writes into one of them, it does no more
+    than one of those jobs."""
+    from components import policy_documents as docs
+    from components.settings import PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME
+
+    grants = [docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME),
+              docs.pull_back_policy(settings, PULL_BACK_FUNCTION_NAME),
+              *(docs.invoke_policy(settings, name) for name in (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME))]
+    statements: list[dict[str, Any]] = []
+    for statement in (s for grant in grants for s in grant["Statement"]):
+        unnamed = {k: v for k, v in statement.items() if k != "Sid"}
+        if unnamed not in statements:
+            statements.append(unnamed)
+    return {"Version": VERSION, "Statement": [{"Sid": f"AirlockJob{i}", **s} for i, s in enumerate(statements)]}
 
 
 def secondary_preview_policy(settings: Settings, account_id: str) -> PolicyDocument:
@@ -265,9 +326,12 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
         "ci-preview": {"trust": github_ci_trust(settings, repository, "preview"),
                        "policy": ci_preview_policy(settings)},
         "ci-deploy": {"trust": github_ci_trust(settings, repository, "production"),
-                      "policy": ci_deploy_policy(settings)},
+                      "policies": ci_deploy_managed_policies(settings)},
         settings.github_roles_boundary_arn.rsplit("/", 1)[1]: {"boundary": github_roles_boundary_policy(settings)},
     }
+    if settings.airlock_mode:
+        owner[settings.airlock_roles_boundary_arn.rsplit("/", 1)[1]] = {
+            "boundary": airlock_roles_boundary_policy(settings)}
     if state_bucket is not None:
         owner["state-bucket"] = {"bucketPolicy": state_bucket_policy(settings, state_bucket, ci_preview_role,
                                                                      ci_deploy_role)}

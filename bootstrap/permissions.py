@@ -104,7 +104,8 @@ UNUSED = {
     "iam:DeleteRolePermissionsBoundary": "AWS::IAM::Role PermissionsBoundary: every role the program declares keeps "
                                          "the bootstrap's boundary; taking it off would unbound the role",
     "iam:PassRole": "AWS::CloudFormation::StackSet AdministrationRoleARN: the reader StackSet is service-managed, "
-                    "so no role is passed",
+                    "so no role is passed; the airlock's functions and schedules pass their own roles, which one "
+                    "statement of the deploy policy allows (bootstrap/documents.py)",
 }
 
 
@@ -131,9 +132,44 @@ RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
         lambda s: (f"arn:aws:cloudformation:{s.region}:{s.owner_account_id}:stackset-target/*",),
     "cloudformation:${Region}:${Account}:type/resource/${Type}":
         lambda s: (f"arn:aws:cloudformation:{s.region}:*:type/resource/AWS-IAM-*",),
-    # Stacks and change sets: the program creates none in the owner account.
-    "cloudformation:${Region}:${Account}:stack/${StackName}/${Id}": lambda s: (),
-    "cloudformation:${Region}:${Account}:changeSet/${ChangeSetName}/${Id}": lambda s: (),
+    # The curation airlock (publicIngest: airlock): its functions, their log groups and schedules, the ledger bucket
+    # and its objects, the topic.
+    "lambda:${Region}:${Account}:function:${FunctionName}": lambda s: s.airlock_function_arns,
+    "logs:${Region}:${Account}:log-group:${LogGroupName}": lambda s: s.airlock_log_group_arns,
+    "scheduler:${Region}:${Account}:schedule/${GroupName}/${ScheduleName}": lambda s: s.airlock_schedule_arns,
+    "s3:::${BucketName}": lambda s: (s.ledger_bucket_arn,) if s.airlock_mode else (),
+    "s3:::${BucketName}/${ObjectName}": lambda s: (f"{s.ledger_bucket_arn}/*",) if s.airlock_mode else (),
+    "sns:${Region}:${Account}:${TopicName}": lambda s: (s.airlock_topic_arn,) if s.airlock_mode else (),
+    # What the stack has none of: stacks and change sets in the owner account, and what the bucket's and the
+    # function's handlers may touch for properties the program never sets (access points, access grants, S3 Tables,
+    # storage lens, metadata tables' Firehose, EFS mounts, layers, code signing, capacity providers, event source
+    # mappings, other log resources). An action left with none of its resource types is not granted.
+    **dict.fromkeys((
+        "cloudformation:${Region}:${Account}:stack/${StackName}/${Id}",
+        "cloudformation:${Region}:${Account}:changeSet/${ChangeSetName}/${Id}",
+        "s3:${Region}:${Account}:accesspoint/${AccessPointName}/object/${ObjectName}",
+        "s3:${Region}:${Account}:accesspoint/${AccessPointName}",
+        "s3:${Region}:${Account}:access-grants/default",
+        "s3:${Region}:${Account}:access-grants/default/grant/${Token}",
+        "s3:${Region}:${Account}:access-grants/default/location/${Token}",
+        "s3:${Region}:${Account}:storage-lens-group/${Name}",
+        "s3tables:${Region}:${Account}:bucket/${TableBucketName}",
+        "s3tables:${Region}:${Account}:bucket/${TableBucketName}/table/${TableID}",
+        "firehose:${Region}:${Account}:deliverystream/${DeliveryStreamName}",
+        "elasticfilesystem:${Region}:${Account}:access-point/${AccessPointId}",
+        "elasticfilesystem:${Region}:${Account}:file-system/${FileSystemId}",
+        "lambda:${Region}:${Account}:code-signing-config:${CodeSigningConfigId}",
+        "lambda:${Region}:${Account}:layer:${LayerName}:${LayerVersion}",
+        "lambda:${Region}:${Account}:capacity-provider:${CapacityProviderName}",
+        "lambda:${Region}:${Account}:event-source-mapping:${UUID}",
+        "logs:${Region}:${Account}:anomaly-detector:${DetectorId}",
+        "logs:${Region}:${Account}:delivery-destination:${DeliveryDestinationName}",
+        "logs:${Region}:${Account}:delivery-source:${DeliverySourceName}",
+        "logs:${Region}:${Account}:delivery:${DeliveryName}",
+        "logs:${Region}:${Account}:destination:${DestinationName}",
+        "logs:${Region}:${Account}:lookup-table:${LookupTableName}",
+        "logs:${Region}:${Account}:scheduled-query:${ScheduledQueryId}",
+    ), lambda s: ()),
 }
 
 
@@ -141,7 +177,8 @@ def scoped_statements(settings: Settings, actions: Iterable[str], sid: str,
                       conditions: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Allow statements for these actions, each on the resources of this stack that IAM authorizes it on
     (`Resource: "*"` only for an action that names no resource type), with the `conditions` given for an action;
-    KeyError for an unmapped ARN format, ValueError for an action that would be left with no resource."""
+    KeyError for an unmapped ARN format. An action none of whose resource types this stack has is left out: it
+    could act on nothing of the stack's."""
     formats = table()["resources"]
     conditions = conditions or {}
     by_resources: dict[tuple[tuple[str, ...], str], list[str]] = {}
@@ -153,7 +190,7 @@ def scoped_statements(settings: Settings, actions: Iterable[str], sid: str,
             resources = tuple(sorted({arn for arn_format in formats[action]
                                       for arn in RESOURCE_SCOPES[arn_format.removeprefix(ARN_FORMAT)](settings)}))
             if not resources:
-                raise ValueError(f"{action}: none of its resource types {formats[action]} is this stack's")
+                continue
         by_resources.setdefault((resources, json.dumps(conditions.get(action), sort_keys=True)), []).append(action)
     statements = []
     for i, ((resources, condition), found) in enumerate(sorted(by_resources.items())):

@@ -378,10 +378,35 @@ class Settings:
     def owner_managed_role_patterns(self) -> tuple[str, ...]:
         """Every role the stack may declare in the owner account, by name pattern: publishers, CI and Dependabot
         readers (names the settings keep from deployPrincipalArns and breakGlassRoleArn)."""
+        return self.github_role_patterns + self.airlock_role_arns
+
+    @property
+    def github_role_patterns(self) -> tuple[str, ...]:
+        """The roles GitHub's OIDC tokens assume: publishers, CI and Dependabot readers."""
         return tuple(self.owner_role_arn(pattern) for pattern in (
             f"{PUBLISHER_ROLE_PREFIX}*", GITHUB_READER_ROLE_NAME, f"{GITHUB_READER_ROLE_NAME}-*",
-            DEPENDABOT_ROLE_NAME, f"{DEPENDABOT_ROLE_NAME}-*",
-            *(AIRLOCK_ROLE_NAMES if self.airlock_mode else ())))
+            DEPENDABOT_ROLE_NAME, f"{DEPENDABOT_ROLE_NAME}-*"))
+
+    @property
+    def airlock_role_arns(self) -> tuple[str, ...]:
+        return tuple(map(self.owner_role_arn, AIRLOCK_ROLE_NAMES)) if self.airlock_mode else ()
+
+    @property
+    def airlock_function_arns(self) -> tuple[str, ...]:
+        names = (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME)
+        return tuple(map(self.function_arn, names)) if self.airlock_mode else ()
+
+    @property
+    def airlock_log_group_arns(self) -> tuple[str, ...]:
+        names = (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME) if self.airlock_mode else ()
+        groups = [f"arn:aws:logs:{self.region}:{self.owner_account_id}:log-group:{self.log_group_name(n)}"
+                  for n in names]
+        return tuple(arn for group in groups for arn in (group, f"{group}:*"))
+
+    @property
+    def airlock_schedule_arns(self) -> tuple[str, ...]:
+        names = (PROMOTE_SCHEDULE_NAME, PULL_BACK_SCHEDULE_NAME) if self.airlock_mode else ()
+        return tuple(f"arn:aws:scheduler:{self.region}:{self.owner_account_id}:schedule/default/{n}" for n in names)
 
     @property
     def github_roles_boundary_arn(self) -> str:

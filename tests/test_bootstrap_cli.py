@@ -189,13 +189,15 @@ def test_output_dir_writes_the_files_the_summary_reads(capsys, tmp_path):
     status, out, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state", "--output-dir": str(out_dir)}))
     assert status == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "ci-deploy-policy.json", "ci-deploy-trust.json", "ci-preview-policy.json", "ci-preview-trust.json",
+        "ci-deploy-trust.json", "ci-preview-policy.json", "ci-preview-trust.json", "pypi-registry-ci-deploy-1.json",
         "pypi-registry-github-roles-boundary.json", "secondary-roles.json", "state-bucket-policy.json"]
     for name in sorted(p.name for p in out_dir.iterdir()):
         assert f"{out_dir}/{name}" in out, name
     _, as_json, _ = run(capsys, *good(**{"--state-bucket": "acme-pulumi-state"}), "--json")
     documents = json.loads(as_json)
     assert json.loads((out_dir / "ci-deploy-trust.json").read_text()) == documents[OWNER]["ci-deploy"]["trust"]
+    assert json.loads((out_dir / "pypi-registry-ci-deploy-1.json").read_text()) == \
+        documents[OWNER]["ci-deploy"]["policies"]["pypi-registry-ci-deploy-1"]
     assert json.loads((out_dir / "pypi-registry-github-roles-boundary.json").read_text()) == \
         documents[OWNER]["pypi-registry-github-roles-boundary"]["boundary"]
     assert json.loads((out_dir / "state-bucket-policy.json").read_text()) == \
@@ -269,3 +271,19 @@ def test_over_the_prod_json_an_operator_and_ci_deploy_run_preview_and_up_in_ever
                                                 (f"arn:aws:iam::{OWNER}:role/Admin", False, False)):
             assert may_assume(caller, account, "pypi-registry-preview") is may_preview, (caller, account)
             assert may_assume(caller, account, "pypi-registry-deploy") is may_deploy, (caller, account)
+
+
+def test_the_deploy_ci_roles_managed_policies_are_its_permissions_each_within_iams_limit():
+    """In airlock mode the whole is over the 10,240 characters a role's inline policies may hold: it is delivered as
+    managed policies, each within 6,144, that together allow exactly the whole."""
+    from bootstrap.documents import ci_deploy_managed_policies, ci_deploy_policy
+    from components.policy_documents import MANAGED_POLICY_LIMIT, to_json
+    from tests.test_airlock import airlock
+
+    settings = airlock().settings
+    whole = ci_deploy_policy(settings)
+    assert len(to_json(whole)) > 10240
+    parts = ci_deploy_managed_policies(settings)
+    assert 1 < len(parts) <= 10
+    assert all(len(to_json(part)) <= MANAGED_POLICY_LIMIT for part in parts.values())
+    assert [s for part in parts.values() for s in part["Statement"]] == whole["Statement"]

@@ -206,3 +206,41 @@ def test_the_boundary_holds_every_owner_role_to_reading_and_publishing_whatever_
     assert not bounded_may("codeartifact:DeletePackageVersions", settings.package_arn("internal", "acme-core"))
     assert not bounded_may("codeartifact:ReadFromRepository", f"arn:aws:codeartifact:eu-west-1:{OWNER}:"
                                                               "repository/other/internal")
+
+
+def test_in_airlock_mode_the_deploy_role_manages_the_airlock_only_inside_its_boundary_and_names():
+    from tests.test_airlock import airlock
+
+    settings = airlock().settings
+    ci_deploy = Principal.role(CI_DEPLOY, {"inline:deploy": bootstrap.ci_deploy_policy(settings)})
+    promoter = settings.promoter_role_arn
+    airlock_boundary, github_boundary = settings.airlock_roles_boundary_arn, settings.github_roles_boundary_arn
+    assert may(ci_deploy, "iam:CreateRole", promoter, **{"iam:PermissionsBoundary": airlock_boundary})
+    # Each kind of role only inside its own boundary.
+    assert not may(ci_deploy, "iam:CreateRole", promoter, **{"iam:PermissionsBoundary": github_boundary})
+    publisher = settings.publisher_role_arn(settings.publishers[0])
+    assert not may(ci_deploy, "iam:CreateRole", publisher, **{"iam:PermissionsBoundary": airlock_boundary})
+    # Its roles passed to Lambda and Scheduler only; no other role passed at all.
+    assert may(ci_deploy, "iam:PassRole", promoter, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not may(ci_deploy, "iam:PassRole", promoter, **{"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not may(ci_deploy, "iam:PassRole", publisher, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    function = settings.airlock_function_arns[0]
+    assert may(ci_deploy, "lambda:UpdateFunctionCode", function)
+    assert not may(ci_deploy, "lambda:UpdateFunctionCode", function.replace("promoter", "other"))
+    assert may(ci_deploy, "s3:PutBucketPolicy", settings.ledger_bucket_arn)
+    assert not may(ci_deploy, "s3:PutBucketPolicy", "arn:aws:s3:::another-bucket")
+    assert not may(ci_deploy, "s3:GetObject", "arn:aws:s3:::another-bucket/key")
+
+
+def test_the_airlock_boundary_is_exactly_the_union_of_the_airlocks_grants():
+    from components import policy_documents as docs
+    from components.settings import PROMOTER_FUNCTION_NAME
+    from tests.test_airlock import airlock
+
+    settings = airlock().settings
+    boundary = bootstrap.airlock_roles_boundary_policy(settings)
+    granted = docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME)
+    unnamed = [{k: v for k, v in s.items() if k != "Sid"} for s in boundary["Statement"]]
+    assert all({k: v for k, v in s.items() if k != "Sid"} in unnamed for s in granted["Statement"])
+    assert document_beyond_read_only(boundary)  # it writes (copies, archives, the ledger) ...
+    assert not any(s["Resource"] == "*" and "codeartifact" in str(s["Action"]) for s in boundary["Statement"])

@@ -213,14 +213,18 @@ def test_a_first_up_that_also_creates_the_oidc_provider_fails_on_the_bootstraps(
 
 
 def test_the_ci_roles_moto_holds_are_the_bootstraps_documents(walk):
-    owner = walk.settings.owner_account_id
-    roles = roles_after(walk, 2, owner)
     settings = walk.settings
-    for name, arn in (("ci-preview", settings.ci_preview_role_arn), ("ci-deploy", settings.ci_deploy_role_arn)):
-        assert arn is not None
-        role = roles[arn]
-        assert role.trust_policy == walk.written[f"{name}-trust.json"]
-        assert list(role.policies.values()) == [walk.written[f"{name}-policy.json"]]
+    owner = settings.owner_account_id
+    roles = roles_after(walk, 2, owner)
+    preview, deploy = roles[settings.ci_preview_role_arn or ""], roles[settings.ci_deploy_role_arn or ""]
+    assert preview.trust_policy == walk.written["ci-preview-trust.json"]
+    assert list(preview.policies.values()) == [walk.written["ci-preview-policy.json"]]
+    assert deploy.trust_policy == walk.written["ci-deploy-trust.json"]
+    # The deploy role's permissions: managed policies, attached.
+    attached = {name.removesuffix(".json"): document for name, document in walk.written.items()
+                if name.startswith("pypi-registry-ci-deploy-")}
+    assert deploy.policies == {f"arn:aws:iam::{owner}:policy/{name}": document for name, document in attached.items()}
+    assert deploy.policies
 
 
 def test_ci_deploy_creates_the_owner_roles_only_inside_their_boundary(walk):
