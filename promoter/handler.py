@@ -1,9 +1,10 @@
 """Lambda entry points: `promote` (every 15 minutes) and `pull_back` (daily).
 
-promote: for each package in publicPackages, every version on PyPI that the vetted repository does not hold
-yet is decided (promoter/admission.py); an admitted or waived version is ingested through the store repository
-and copied into the vetted repository without overwrite, newest first, while the run has time left; every
-decision goes to the ledger. A version in the vetted repository is never decided again, whatever its status.
+promote: for each package in publicPackages (and each the store already held when the airlock was switched on),
+every version on PyPI that the vetted repository does not hold yet is decided (promoter/admission.py); an admitted
+or waived version is ingested through the store repository and copied into the vetted repository without overwrite,
+newest first, while the run has time left; every decision goes to the ledger. A version in the vetted repository is
+never decided again, whatever its status.
 
 pull_back: every Published version in the vetted repository is checked against OSV again; one with a
 malicious-package advisory, or (unless waived) an advisory at or above refuseSeverity, is set to Archived in
@@ -15,7 +16,7 @@ the run then fails naming every failure (a failed Lambda run is what the alarm w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
@@ -24,7 +25,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from promoter.admission import Advisory, Candidate, Decision, Policy, advisory_reasons, decide, matching_waiver
-from promoter.config import PromoterConfig
+from promoter.config import PromoterConfig, normalise_name
 from promoter.ledger import Ledger, ObjectStore, Topic
 from promoter.repository import RepositoryClient, RepositoryError, ingest
 from promoter.sources import OSVClient, PyPIClient, Release, SourceError
@@ -134,7 +135,7 @@ def run_promote(config: PromoterConfig, services: Services, now: datetime, conte
     time_left = _time_left(context)
     access: tuple[str, str] | None = None  # the store's endpoint and a token, asked for once, when first needed
 
-    for name in config.public_packages:
+    for name in _candidates(config, repositories, summary.errors):
         try:
             project = services.pypi.project(name)
             present = repositories.versions(config.vetted_repository, name)
@@ -164,6 +165,19 @@ def run_promote(config: PromoterConfig, services: Services, now: datetime, conte
     if summary.errors:
         raise RunError(summary.as_dict())
     return summary.as_dict()
+
+
+def _candidates(config: PromoterConfig, repositories: RepositoryClient, errors: list[str]) -> Iterator[str]:
+    """publicPackages, then every other package the store already holds: what consumers depended on when the
+    airlock was switched on (the store was their upstream), which would otherwise vanish from the index. Only the
+    promoter reads the store afterwards, so it holds nothing else. Listed after the allow-list's work is done."""
+    yield from config.public_packages
+    try:
+        held = repositories.packages(config.store_repository)
+    except FAILURES as error:
+        errors.append(f"{config.store_repository}: {error}")
+        return
+    yield from sorted({normalise_name(name) for name in held} - set(config.public_packages))
 
 
 def _candidate(

@@ -65,6 +65,11 @@ class World:
                 expected_params={**DOMAIN, **params},
             )
 
+    def expect_store_packages(self, packages: tuple[str, ...] = ()) -> None:
+        """The store's packages, listed last in a promote run (what consumers held before the airlock)."""
+        self.expect("list_packages", {"repository": "pypi-store", "format": "pypi"},
+                    {"packages": [{"format": "pypi", "package": p} for p in packages]})
+
     def expect_access(self) -> None:
         self.expect(
             "get_repository_endpoint",
@@ -196,6 +201,7 @@ def test_promote_decides_ingests_copies_and_records_every_decision(world: World)
     world.expect_copy("demo", "2.1")  # newest first: the waived one
     world.expect_copy("demo", "1.0")
 
+    world.expect_store_packages()
     summary = run_promote(world.config, world.services, NOW)
 
     assert summary["decisions"] == {
@@ -242,11 +248,13 @@ def test_a_second_run_copies_nothing_again_and_records_nothing_new(world: World)
     world.expect_access()
     world.expect_copy("demo", "2.1")
     world.expect_copy("demo", "1.0")
+    world.expect_store_packages()
     run_promote(world.config, world.services, NOW)
     world.messages()
 
     # the vetted repository now holds what was copied; nothing else is admissible yet
     world.expect_versions("pypi-vetted", "demo", {"0.9": "Published", "1.0": "Published", "2.1": "Published"})
+    world.expect_store_packages()
     again = run_promote(world.config, world.services, NOW + timedelta(minutes=15))
     assert again["recorded"] == 0
     assert again["decisions"] == {"waiting": ["demo==2.0"], "refused": ["demo==1.2", "demo==1.1"]}
@@ -257,6 +265,7 @@ def test_a_second_run_copies_nothing_again_and_records_nothing_new(world: World)
     world.expect_versions("pypi-vetted", "demo", {"0.9": "Published", "1.0": "Published", "2.1": "Published"})
     world.expect_access()
     world.expect_copy("demo", "2.0")
+    world.expect_store_packages()
     later = run_promote(world.config, world.services, NOW + timedelta(days=3))
     assert later["decisions"]["admitted"] == ["demo==2.0"]
     assert [(m["version"], m["outcome"]) for m in world.messages()] == [("2.0", "admitted")]
@@ -270,6 +279,7 @@ def test_a_version_already_copied_by_a_concurrent_run_is_not_an_error(world: Wor
     world.expect_versions("pypi-vetted", "demo", {})
     world.expect_access()
     world.expect_copy("demo", "1.0", failure="ALREADY_EXISTS")
+    world.expect_store_packages()
     run_promote(world.config, world.services, NOW)
     assert [r["action"] for r in world.ledger()] == ["already present"]
 
@@ -283,6 +293,7 @@ def test_a_failed_copy_fails_the_run_and_records_nothing(world: World) -> None:
     world.expect_access()
     world.expect_copy("demo", "1.0", failure="NOT_FOUND")
     with pytest.raises(RunError, match=r"copying demo 1\.0 into pypi-vetted failed"):
+        world.expect_store_packages()
         run_promote(world.config, world.services, NOW)
     assert world.ledger() == []
 
@@ -296,6 +307,7 @@ def test_a_file_whose_digest_differs_from_pypi_is_never_copied(world: World) -> 
     world.expect_versions("pypi-vetted", "demo", {})
     world.expect_access()  # and no copy_package_versions: the Stubber would fail on one
     with pytest.raises(RunError, match=r"demo-1.0.tar.gz through .* has SHA-256"):
+        world.expect_store_packages()
         run_promote(world.config, world.services, NOW)
     assert world.ledger() == []
 
@@ -310,6 +322,7 @@ def test_the_token_never_follows_a_redirect_to_another_host(world: World, http: 
         world.expect_versions("pypi-vetted", "demo", {})
         world.expect_access()
         world.expect_copy("demo", "1.0")
+        world.expect_store_packages()
         run_promote(world.config, world.services, NOW)
         assert len(blobs.seen) == 2
         assert all("Authorization" not in seen.headers for seen in blobs.seen)
@@ -328,13 +341,30 @@ def test_a_wrong_token_is_reported_with_a_hint(world: World) -> None:
     )
     world.expect("get_authorization_token", {"durationSeconds": 900}, {"authorizationToken": "expired"})
     with pytest.raises(RunError, match=r"HTTP 401 .*check the token"):
+        world.expect_store_packages()
         run_promote(world.config, world.services, NOW)
+
+
+def test_what_the_store_held_when_the_airlock_was_switched_on_is_decided_too(world: World) -> None:
+    """Consumers depended on it through the store before; left out, it would vanish from their index."""
+    publish_demo(world)
+    publish_pypi(world.http, "legacy-lib", {"3.0": demo_release("3.0", timedelta(days=30))})
+    world.store.files["legacy-lib"] = {f.filename: f for f in demo_release("3.0", timedelta(days=30))}
+    world.store.install(world.http)
+    world.expect_versions("pypi-vetted", "demo", {v: "Published" for v in RELEASES})
+    world.expect_store_packages(("demo", "Legacy_Lib"))
+    world.expect_versions("pypi-vetted", "legacy-lib", {})
+    world.expect_access()
+    world.expect_copy("legacy-lib", "3.0")
+    summary = run_promote(world.config, world.services, NOW)
+    assert summary["decisions"] == {"admitted": ["legacy-lib==3.0"]}
 
 
 def test_a_cold_start_admits_nothing_younger_than_the_cooldown(world: World) -> None:
     publish_pypi(world.http, "demo", {"2.0": RELEASES["2.0"]})
     world.osv.install(world.http)
     world.expect_versions("pypi-vetted", "demo", {})  # the vetted repository has never held demo
+    world.expect_store_packages()
     summary = run_promote(world.config, world.services, NOW)
     assert summary["decisions"] == {"waiting": ["demo==2.0"]}
     assert [r["reasons"] for r in world.ledger()] == [
@@ -351,6 +381,7 @@ def test_one_failing_package_does_not_stop_the_others_but_fails_the_run(world: W
     world.osv.install(world.http)
     world.expect_versions("pypi-vetted", "demo", {})
     with pytest.raises(RunError) as caught:
+        world.expect_store_packages()
         run_promote(config, world.services, NOW)
     assert caught.value.summary["errors"] == [f"broken: GET {world.http.base_url}/pypi/broken/json: HTTP 500"]
     assert caught.value.summary["decisions"] == {"waiting": ["demo==2.0"]}
@@ -365,6 +396,7 @@ def test_an_admission_is_deferred_when_the_run_is_out_of_time(world: World) -> N
         def get_remaining_time_in_millis(self) -> int:
             return 5_000
 
+    world.expect_store_packages()
     summary = run_promote(world.config, world.services, NOW, Context())
     assert summary["deferred"] == ["demo==1.0"]
     assert summary["decisions"] == {}
@@ -451,6 +483,8 @@ def test_the_lambda_entry_point_reads_its_configuration_from_the_environment(
     monkeypatch.setenv(
         "PROMOTER_CONFIG", json.dumps({**render_config_document(world), "publicPackages": [], "waivers": []})
     )
+    # moto has no CodeArtifact: the store holds nothing
+    monkeypatch.setattr("promoter.handler.RepositoryClient.packages", lambda self, repository: [])
     assert promote({}, None) == {"decisions": {}, "recorded": 0, "deferred": [], "errors": []}
     monkeypatch.setenv("PROMOTER_CONFIG", "{}")
     with pytest.raises(ValueError, match="domain: missing"):
