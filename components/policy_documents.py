@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promoter.ledger import PREFIXES as LEDGER_PREFIXES
+
 if TYPE_CHECKING:
     # Types only: the settings validate document sizes with this module, so it must not import them.
     from components.settings import Publisher, ReaderRole, Settings
@@ -414,7 +416,7 @@ def _logs_statement(settings: Settings, function_name: str) -> dict[str, Any]:
 def _ledger_statements(settings: Settings) -> list[dict[str, Any]]:
     return [
         {"Sid": "AppendToTheLedger", "Effect": "Allow", "Action": LEDGER_WRITE_ACTION,
-         "Resource": f"{settings.ledger_bucket_arn}/decisions/*"},
+         "Resource": [f"{settings.ledger_bucket_arn}/{prefix}*" for prefix in LEDGER_PREFIXES]},
         {"Sid": "PublishDecisions", "Effect": "Allow", "Action": TOPIC_PUBLISH_ACTION,
          "Resource": settings.airlock_topic_arn},
     ]

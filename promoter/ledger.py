@@ -17,6 +17,10 @@ from typing import Final, Protocol
 from botocore.exceptions import ClientError
 
 SUBJECT_LIMIT: Final = 100  # SNS subjects are at most 100 characters
+# Where the promoter puts objects, and nowhere else (its role may put under these prefixes only).
+DECISIONS: Final = "decisions/"
+SEEN: Final = "seen/"
+PREFIXES: Final = (DECISIONS, SEEN)
 
 
 class ObjectStore(Protocol):
@@ -47,7 +51,7 @@ class Ledger:
         try:
             self.s3.put_object(
                 Bucket=self.bucket,
-                Key=f"seen/{name}/{version}/{fingerprint(record)}.json",
+                Key=f"{SEEN}{name}/{version}/{fingerprint(record)}.json",
                 Body=body,
                 ContentType="application/json",
                 IfNoneMatch="*",
@@ -59,7 +63,7 @@ class Ledger:
         moment = now.astimezone(timezone.utc)
         self.s3.put_object(
             Bucket=self.bucket,
-            Key=f"decisions/{moment:%Y/%m/%d}/{name}/{version}/{moment:%Y%m%dT%H%M%S%fZ}.json",
+            Key=f"{DECISIONS}{moment:%Y/%m/%d}/{name}/{version}/{moment:%Y%m%dT%H%M%S%fZ}.json",
             Body=body,
             ContentType="application/json",
         )

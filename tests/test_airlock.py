@@ -260,8 +260,10 @@ def test_the_promoter_may_copy_into_vetted_only_and_the_pull_back_archive_in_vet
                                                                    f"{prefix}:package/acme/internal/*"]
     assert not any("CopyPackageVersions" in json.dumps(s) for s in pull_back.values())
     for statements in (promoter, pull_back):
-        assert statements["AppendToTheLedger"]["Resource"] == (
-            f"arn:aws:s3:::pypi-registry-ledger-{OWNER}-{REGION}/decisions/*")
+        # Where the ledger writes, no more: each decision, and the once-only marker of an unchanged one.
+        assert statements["AppendToTheLedger"]["Resource"] == [
+            f"arn:aws:s3:::pypi-registry-ledger-{OWNER}-{REGION}/decisions/*",
+            f"arn:aws:s3:::pypi-registry-ledger-{OWNER}-{REGION}/seen/*"]
         assert statements["BearerTokenForCodeArtifactOnly"]["Condition"] == {
             "StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}
 

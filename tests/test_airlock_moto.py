@@ -546,6 +546,9 @@ def run_promote_schedule(deployed: Deployed, http: StandIn, monkeypatch: pytest.
     expect_nothing_vetted("typing-extensions")
     expect_nothing_vetted("urllib3")
     expect_copy("urllib3", "2.5.0")
+    # Last, what the store held before the airlock: nothing beyond the allow-list here.
+    expect("list_packages", {"repository": config["storeRepository"], "format": "pypi"},
+           {"packages": [{"format": "pypi", "package": "requests"}]})
 
     calls: list[Call] = []
     original_client = boto3.session.Session.client
@@ -658,10 +661,6 @@ def _request(call: Call) -> tuple[str, str]:
     raise AssertionError(f"no IAM mapping for {call.service} {call.operation}: add it before trusting this test")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the promoter puts seen/NAME/VERSION/FINGERPRINT.json before each decision (promoter/ledger.py), but its role's "
-    "AppendToTheLedger allows s3:PutObject on decisions/* only (components/policy_documents.py): in AWS the first "
-    "ledger write of every run is AccessDenied"))
 def test_every_call_of_the_promote_run_is_allowed_for_the_function_role(
         deployed: Deployed, http: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What the run did, asked of principalmapper for the role moto holds, with the bucket's and the topic's own
