@@ -5,13 +5,17 @@ checked against the real API, and a call nobody expected fails the test."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -653,3 +657,46 @@ def render_document(world: World) -> dict[str, Any]:
         bucket=BUCKET,
         topic_arn=world.config.topic_arn,
     )
+
+
+BACKUP = Path(__file__).resolve().parent.parent / "backup"
+ALLOWED_TOP_LEVEL = {"boto3", "botocore", "backup"}
+
+
+def test_the_backup_imports_only_the_standard_library_boto3_and_itself() -> None:
+    """Lambda's Python runtime ships the standard library and boto3; nothing else may be imported at run time
+    (not `packaging`, not the promoter: each function ships its own folder; typing-only imports are not run)."""
+    for path in sorted(BACKUP.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+            for node in ast.walk(block)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                assert top in sys.stdlib_module_names or top in ALLOWED_TOP_LEVEL, f"{path.name} imports {module}"
+
+    probe = (
+        "import sys, boto3, botocore.stub\n"
+        "before = set(sys.modules)\n"
+        "import backup.handler\n"
+        "new = sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names)\n"
+        "print(' '.join(new))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=BACKUP.parent
+    )
+    loaded = result.stdout.split()
+    assert "backup.handler" in loaded, "the probe saw no backup module: it measured nothing"
+    assert all(module.split(".")[0] == "backup" for module in loaded), loaded
