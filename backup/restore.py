@@ -362,17 +362,6 @@ def parse_project_page(page_url: str, content_type: str, body: bytes) -> dict[st
     return found
 
 
-class _NoCrossHostAuth(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect (an asset may be served from elsewhere) without taking the token along."""
-
-    def redirect_request(self, req: urllib.request.Request, fp: object, code: int, msg: str, headers: object,
-                         newurl: str) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
-        if new is not None:
-            new.remove_header("Authorization")
-        return new
-
-
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -396,9 +385,11 @@ class Index:
         if accept:
             request.add_header("Accept", accept)
         if urlsplit(url).netloc == self.target.host:
+            # Unredirected: urllib follows a redirect (an asset may be served from elsewhere) without it.
             credentials = base64.b64encode(f"{TOKEN_USERNAME}:{self._token}".encode()).decode()
             request.add_unredirected_header("Authorization", f"Basic {credentials}")
-        opener = urllib.request.build_opener(_NoCrossHostAuth)
+        # A new opener reads the proxy settings of the environment now (urlopen's is built once).
+        opener = urllib.request.build_opener()
         try:
             with opener.open(request, timeout=60) as answer:
                 return Response(answer.status, answer.headers.get("Content-Type", ""), answer.read())

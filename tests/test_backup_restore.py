@@ -423,3 +423,75 @@ def test_drill_a_refused_token_fails_naming_the_token(stub, s3, built, tmp_path,
     assert "check the token" in err
     assert stored(stub) == {}
     assert all(entry["auth"] == "unknown" for entry in stub.registry.index_log)
+
+
+# --- consumers pointed at the standby ----------------------------------------------------------------------
+
+
+def test_pypi_login_pointed_at_the_standbys_outputs_sends_the_token_to_the_standby_only(tmp_path):
+    """README, "Restore and standby": `pypi-login --stack-outputs standby.json` needs no change to the helper."""
+    from botocore.stub import Stubber
+
+    from pypi_login.cli import main as pypi_login
+
+    standby_host = "acme-012345678901.d.codeartifact.eu-central-1.amazonaws.com"
+    outputs = tmp_path / "standby.json"
+    outputs.write_text(json.dumps({"domainName": "acme", "domainOwner": "012345678901", "region": "eu-central-1",
+                                   "repositoryEndpoint": f"https://{standby_host}/pypi/internal/"}))
+    expires = datetime.now(timezone.utc) + timedelta(hours=12)
+
+    def login(named_endpoint: str) -> tuple[int, str, str, list[str]]:
+        regions: list[str] = []
+        client = boto3.client("codeartifact", region_name="eu-central-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+        with Stubber(client) as stubber:
+            stubber.add_response("get_authorization_token", {"authorizationToken": "standby-token",
+                                                             "expiration": expires})
+            stubber.add_response("get_repository_endpoint", {"repositoryEndpoint": named_endpoint})
+            out, err = io.StringIO(), io.StringIO()
+            code = pypi_login(["--stack-outputs", str(outputs), "--tool", "pip"],
+                              client_factory=lambda region, profile: regions.append(region) or client,
+                              environ={"XDG_CONFIG_HOME": str(tmp_path / "config")}, home=tmp_path / "home",
+                              platform="linux", stdout=out, stderr=err, cwd=tmp_path)
+        return code, out.getvalue(), err.getvalue(), regions
+
+    code, out, err, regions = login(f"https://{standby_host}/pypi/internal/")
+    assert code == 0, err
+    assert regions == ["eu-central-1"]  # the token is asked of the standby's region
+    assert f"export PIP_INDEX_URL=https://aws:standby-token@{standby_host}/pypi/internal/simple/\n" in out
+    # An answer naming any other host (the primary's, say) still gets no token.
+    primary = standby_host.replace("eu-central-1", "eu-west-1")
+    code, out, err, _ = login(f"https://{primary}/pypi/internal/")
+    assert code == 1 and out == ""
+    assert "refusing to send the token to any other host" in err
+
+
+def test_verification_names_each_file_the_index_serves_with_other_bytes_or_not_at_all():
+    target = restore.parse_index_url(STANDARD)
+    wheel, sdist = b"the backed-up wheel", b"the backed-up sdist"
+    manifest = restore.Manifest("manifests/acme-core/1.0.0.json", "acme-core", "1.0.0", (
+        restore.Asset("acme_core-1.0.0-py3-none-any.whl", hashlib.sha256(wheel).hexdigest(), len(wheel)),
+        restore.Asset("acme_core-1.0.0.tar.gz", hashlib.sha256(sdist).hexdigest(), len(sdist))))
+    page = target.simple_url + "acme-core/"
+    served = {page: b'<a href="acme_core-1.0.0-py3-none-any.whl">w</a>',
+              page + "acme_core-1.0.0-py3-none-any.whl": wheel}
+    asked: list[str] = []
+
+    def fetch(url: str, accept: str | None) -> restore.Response:
+        asked.append(url)
+        return restore.Response(200, "text/html", served[url]) if url in served else restore.Response(404, "", b"")
+
+    with pytest.raises(restore.RestoreError) as missing:
+        restore.verify([manifest], restore.Index(target, "token", fetch))
+    assert str(missing.value).endswith("acme_core-1.0.0.tar.gz: not in the index after the restore")
+    assert asked == [page, page + "acme_core-1.0.0-py3-none-any.whl"]  # the listed file was downloaded
+
+    served[page] += b'<a href="acme_core-1.0.0.tar.gz">s</a>'
+    served[page + "acme_core-1.0.0.tar.gz"] = sdist
+    restore.verify([manifest], restore.Index(target, "token", fetch))  # both served byte-identical
+    served[page + "acme_core-1.0.0.tar.gz"] = b"other bytes"
+    with pytest.raises(restore.RestoreError) as differs:
+        restore.verify([manifest], restore.Index(target, "token", fetch))
+    other = hashlib.sha256(b"other bytes").hexdigest()
+    assert f"acme_core-1.0.0.tar.gz: downloaded sha256 {other}" in str(differs.value)
+    assert "acme_core-1.0.0-py3-none-any.whl" not in str(differs.value)
