@@ -495,3 +495,16 @@ def test_verification_names_each_file_the_index_serves_with_other_bytes_or_not_a
     other = hashlib.sha256(b"other bytes").hexdigest()
     assert f"acme_core-1.0.0.tar.gz: downloaded sha256 {other}" in str(differs.value)
     assert "acme_core-1.0.0-py3-none-any.whl" not in str(differs.value)
+
+
+def test_the_readmes_restore_commands_parse():
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Restore and standby\n", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("#", 1)[0] for line in section.splitlines() if line.startswith("python -m backup.restore")]
+    assert len(commands) == 3
+    for command in commands:
+        args = restore.build_parser().parse_args(shlex.split(command)[3:])
+        assert args.bucket and args.index_url
+    assert "python -m pip install boto3 twine" in " ".join(section.split())  # as --help says
