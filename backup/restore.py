@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Protocol, TextIO
 from urllib.parse import unquote, urljoin, urlsplit
 
+from backup.layout import MANIFESTS, Asset, LayoutError, package_key
+from backup.layout import Manifest as Recorded
+
 # CodeArtifact's names (the same rules as pypi_login/config.py; tests/test_backup_restore.py keeps them equal).
 ACCOUNT_ID = r"[0-9]{12}"
 DOMAIN_NAME = r"[a-z][a-z0-9-]{0,48}[a-z0-9]"
@@ -48,11 +51,8 @@ VPCE_PATH = re.compile(rf"/pypi/d/(?P<domain>{DOMAIN_NAME})-(?P<owner>{ACCOUNT_I
                        r"(simple/)?")
 # S3's bucket naming rules (general purpose buckets).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # A distribution's file name: one path segment, no dot-dot, what wheel and sdist names are made of.
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
-MANIFEST_KEYS = {"package", "version", "revision", "assets", "eventDeduplicationId", "copiedAt", "sequenceNumber"}
-ASSET_KEYS = {"name", "sha256", "size"}
 # The fixed user name CodeArtifact expects with a token (not a secret).
 TOKEN_USERNAME = "aws"  # noqa: S105
 # PEP 691 JSON first, HTML (PEP 503) as the fallback: CodeArtifact serves both, pypiserver HTML.
@@ -157,61 +157,45 @@ class BackupBucket(Protocol):
 
 
 @dataclass(frozen=True)
-class Asset:
-    name: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
 class Manifest:
+    """A version to restore: its manifest's key and what the manifest lists (read by backup/layout.py, the one
+    reader of the format the backup writes)."""
+
     key: str
     package: str
     version: str
     assets: tuple[Asset, ...]
 
     def object_key(self, asset: Asset) -> str:
-        return f"packages/{self.package}/{self.version}/{asset.name}"
+        return package_key(self.package, self.version, asset.name)
 
 
 def parse_manifest(key: str, body: bytes) -> Manifest:
     """One manifest, checked against its key and the bucket layout; RestoreError naming the key otherwise."""
     segments = key.split("/")
-    if len(segments) != 3 or segments[0] != "manifests" or not segments[2].endswith(".json"):
+    if len(segments) != 3 or f"{segments[0]}/" != MANIFESTS or not segments[2].endswith(".json"):
         raise RestoreError(f"s3 object {key} is not manifests/NAME/VERSION.json: refusing a bucket this restore "
                            "does not understand")
     name, version = segments[1], segments[2][: -len(".json")]
     try:
-        document = json.loads(body)
+        recorded = Recorded.from_dict(json.loads(body))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RestoreError(f"manifest {key} is not JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise RestoreError(f"manifest {key} must hold a JSON object")
-    unknown = sorted(set(document) - MANIFEST_KEYS)
-    if unknown:
-        raise RestoreError(f"manifest {key} has keys this restore does not understand: {unknown}")
-    if document.get("package") != name or document.get("version") != version:
-        raise RestoreError(f"manifest {key} names {document.get('package')!r} {document.get('version')!r}, "
+    except LayoutError as error:
+        raise RestoreError(f"manifest {key} is not understood: {error}") from None
+    if (recorded.package, recorded.version) != (name, version):
+        raise RestoreError(f"manifest {key} names {recorded.package!r} {recorded.version!r}, "
                            f"not the {name!r} {version!r} of its key")
-    entries = document.get("assets")
-    if not isinstance(entries, list) or not entries:
+    if not recorded.assets:
         raise RestoreError(f"manifest {key} lists no assets")
-    assets = []
-    for entry in entries:
-        if not isinstance(entry, dict) or set(entry) != ASSET_KEYS:
-            raise RestoreError(f"manifest {key}: each asset must be an object with exactly {sorted(ASSET_KEYS)}, "
-                               f"got {entry!r}")
-        file_name, digest, size = entry["name"], entry["sha256"], entry["size"]
-        if not isinstance(file_name, str) or not FILE_NAME.fullmatch(file_name) or ".." in file_name:
-            raise RestoreError(f"manifest {key}: asset name {file_name!r} is not a distribution's file name")
-        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
-            raise RestoreError(f"manifest {key}: {file_name} has no sha256 (64 lowercase hex digits): {digest!r}")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise RestoreError(f"manifest {key}: {file_name} has no size (a whole number of bytes): {size!r}")
-        assets.append(Asset(file_name, digest, size))
-    if len({asset.name for asset in assets}) != len(assets):
+    for asset in recorded.assets:
+        if not FILE_NAME.fullmatch(asset.name) or ".." in asset.name:
+            raise RestoreError(f"manifest {key}: asset name {asset.name!r} is not a distribution's file name")
+        if asset.size < 0:
+            raise RestoreError(f"manifest {key}: {asset.name} has no size (a whole number of bytes): {asset.size!r}")
+    if len({asset.name for asset in recorded.assets}) != len(recorded.assets):
         raise RestoreError(f"manifest {key} lists a file twice")
-    return Manifest(key=key, package=name, version=version, assets=tuple(assets))
+    return Manifest(key=key, package=name, version=version, assets=recorded.assets)
 
 
 def _client_error_code(error: Exception) -> str:
@@ -240,7 +224,7 @@ def _manifest_keys(bucket: BackupBucket, name: str, prefix: str) -> Iterator[str
     paginate = getattr(paginator, "paginate", None)
     if not callable(paginate):
         raise RestoreError("boto3's list_objects_v2 paginator has no paginate()")
-    for page in paginate(Bucket=name, Prefix="manifests/" + prefix):
+    for page in paginate(Bucket=name, Prefix=MANIFESTS + prefix):
         contents = page.get("Contents", []) if isinstance(page, Mapping) else None
         if not isinstance(contents, list):
             raise RestoreError(f"s3://{name}: a ListObjectsV2 page without a list of contents")

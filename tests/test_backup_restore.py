@@ -27,6 +27,7 @@ import pytest
 from moto import mock_aws
 
 from backup import restore
+from backup.layout import Asset
 from pypi_login import config as login_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,31 +195,33 @@ def test_a_dry_run_prints_the_plan_without_a_token_or_twine(s3, tmp_path):
 GOOD_ASSET = {"name": "acme_core-1.0.0-py3-none-any.whl", "sha256": "a" * 64, "size": 10}
 
 
+def recorded(**fields: object) -> dict:
+    """A manifest as the backup writes it (backup/layout.py), with `fields` changed."""
+    return {"package": "acme-core", "version": "1.0.0", "revision": "rev-1", "assets": [GOOD_ASSET],
+            "eventDeduplicationId": None, "copiedAt": "2026-07-01T00:00:00Z", **fields}
+
+
+KEY = "manifests/acme-core/1.0.0.json"
+
+
 @pytest.mark.parametrize(("key", "manifest", "said"), [
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0", "assets": [GOOD_ASSET]}, None),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.1", "assets": [GOOD_ASSET]},
-     "not the 'acme-core' '1.0.0' of its key"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0", "assets": [GOOD_ASSET],
-                                        "status": "Deleted"}, "keys this restore does not understand: ['status']"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0", "assets": []}, "lists no assets"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0",
-                                        "assets": [{**GOOD_ASSET, "name": "../../etc/passwd"}]},
-     "is not a distribution's file name"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0",
-                                        "assets": [{**GOOD_ASSET, "sha256": "A" * 64}]}, "has no sha256"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0",
-                                        "assets": [{**GOOD_ASSET, "size": True}]}, "has no size"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0",
-                                        "assets": [GOOD_ASSET, GOOD_ASSET]}, "lists a file twice"),
-    ("manifests/acme-core/1.0.0.json", {"package": "acme-core", "version": "1.0.0",
-                                        "assets": [{**GOOD_ASSET, "md5": "x"}]}, "each asset must be an object"),
+    (KEY, recorded(), None),
+    (KEY, recorded(version="1.0.1"), "not the 'acme-core' '1.0.0' of its key"),
+    (KEY, recorded(status="Deleted"), "is not understood: not a manifest: expected exactly the keys"),
+    (KEY, recorded(assets=[]), "lists no assets"),
+    (KEY, recorded(assets=[{**GOOD_ASSET, "name": "../../etc/passwd"}]), "is not a distribution's file name"),
+    (KEY, recorded(assets=[{**GOOD_ASSET, "sha256": "A" * 64}]), "is not understood: not a manifest: asset"),
+    (KEY, recorded(assets=[{**GOOD_ASSET, "size": True}]), "is not understood: not a manifest: asset"),
+    (KEY, recorded(assets=[{**GOOD_ASSET, "size": -1}]), "has no size"),
+    (KEY, recorded(assets=[GOOD_ASSET, GOOD_ASSET]), "lists a file twice"),
+    (KEY, recorded(assets=[{**GOOD_ASSET, "md5": "x"}]), "is not understood: not a manifest: asset"),
     ("manifests/acme-core/old/1.0.0.json", {}, "is not manifests/NAME/VERSION.json"),
     ("manifests/acme-core/1.0.0.txt", {}, "is not manifests/NAME/VERSION.json"),
 ])
 def test_a_manifest_is_read_only_when_it_is_understood(key, manifest, said):
     if said is None:
         parsed = restore.parse_manifest(key, json.dumps(manifest).encode())
-        assert parsed.assets == (restore.Asset(GOOD_ASSET["name"], "a" * 64, 10),)
+        assert parsed.assets == (Asset(GOOD_ASSET["name"], "a" * 64, 10),)
         return
     with pytest.raises(restore.RestoreError) as raised:
         restore.parse_manifest(key, json.dumps(manifest).encode())
@@ -232,7 +235,7 @@ def test_a_bucket_with_a_manifest_it_does_not_understand_fails_before_any_downlo
     back_up(s3, "acme-tools", "0.1.0", [write_wheel(tmp_path, "acme-tools", "0.1.0")], deleted=True)
     code, out, err = run(["--bucket", BUCKET, "--index-url", STANDARD], s3, WITH_TOKEN)
     assert code == 1
-    assert "manifests/acme-tools/0.1.0.json has keys this restore does not understand: ['deleted']" in err
+    assert "manifests/acme-tools/0.1.0.json is not understood: not a manifest: expected exactly the keys" in err
     assert out == ""
 
 
