@@ -24,14 +24,14 @@ RETENTION_KEYS: Final = ("archiveAfterDays", "keepNewest", "keep", "dryRun")
 # older than half a year, keep the newest five of each release series, and only plan until told otherwise.
 RETENTION_DEFAULTS: Final[Mapping[str, object]] = {"archiveAfterDays": 180, "keepNewest": 5, "keep": [], "dryRun": True}
 
-_PROJECT_NAME = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9._-]*[a-z0-9])$", re.IGNORECASE)
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
-_DOMAIN = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_PROJECT_NAME = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9._-]*[a-z0-9])\Z", re.IGNORECASE)
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*\Z")
+_DOMAIN = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]\Z")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}\Z")
+_ACCOUNT = re.compile(r"^[0-9]{12}\Z")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
 
 
 class ConfigError(ValueError):

@@ -30,9 +30,9 @@ READ_PREFIXES: Final = (MANIFESTS,)
 
 # A path segment the bucket keys may hold: a package name, a version, a file name or an event id. No "/", no
 # leading dot (so no "." or ".."), nothing outside the characters these are spelled with.
-_SEGMENT: Final = re.compile(r"^[A-Za-z0-9_+!-][A-Za-z0-9._+!~-]{0,254}$")
+_SEGMENT: Final = re.compile(r"^[A-Za-z0-9_+!-][A-Za-z0-9._+!~-]{0,254}\Z")
 # CodeArtifact's eventDeduplicationId, e.g. "2mEO0A2Ke07rWUTBXk3CAiQhdTXF4N94LNaT/ffffff=" (its documented example).
-_EVENT_ID: Final = re.compile(r"^[A-Za-z0-9+/=_-]{1,512}$")
+_EVENT_ID: Final = re.compile(r"^[A-Za-z0-9+/=_-]{1,512}\Z")
 
 
 class LayoutError(ValueError):

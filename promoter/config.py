@@ -41,17 +41,17 @@ KEYS: Final = (
     "osvUrl",
 )
 
-_PROJECT_NAME = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9._-]*[a-z0-9])$", re.IGNORECASE)
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
-_DOMAIN = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_PROJECT_NAME = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9._-]*[a-z0-9])\Z", re.IGNORECASE)
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*\Z")
+_DOMAIN = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]\Z")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}\Z")
+_ACCOUNT = re.compile(r"^[0-9]{12}\Z")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
 # An SPDX identifier, or one with its exception ("GPL-2.0-only WITH Classpath-exception-2.0").
-_LICENCE = re.compile(r"^[A-Za-z0-9.+-]+( WITH [A-Za-z0-9.+-]+)?$")
-_DURATION = re.compile(r"^([0-9]+)([dhm])$")
+_LICENCE = re.compile(r"^[A-Za-z0-9.+-]+( WITH [A-Za-z0-9.+-]+)?\Z")
+_DURATION = re.compile(r"^([0-9]+)([dhm])\Z")
 _DURATION_UNITS: Final = {"d": 86400, "h": 3600, "m": 60}
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 

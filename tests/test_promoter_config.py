@@ -169,3 +169,18 @@ def test_a_licence_with_an_exception_is_one_entry() -> None:
     assert PromoterConfig.from_mapping(document).allowed_licenses == ("GPL-2.0-only WITH Classpath-exception-2.0",)
     with pytest.raises(ConfigError, match="allowedLicenses"):
         render_config(**settings(allowed_licenses=["MIT OR Apache-2.0"]))
+
+
+@pytest.mark.parametrize("module", ["promoter.config", "backup.config"])
+def test_the_lambda_codes_naming_rules_are_the_programs_and_refuse_a_trailing_newline(module):
+    """The Lambda packages ship alone (no components/), so they keep their own copies of the program's rules."""
+    import importlib
+
+    from components import settings
+
+    config = importlib.import_module(module)
+    for mine, programs in (("_DOMAIN", "DOMAIN_NAME"), ("_REPOSITORY", "REPOSITORY_NAME"), ("_ACCOUNT", "ACCOUNT_ID")):
+        pattern = getattr(config, mine)
+        assert pattern.pattern.removeprefix("^").removesuffix("\\Z") == getattr(settings, programs).pattern, mine
+        assert pattern.match("acme") or pattern.match("111122223333")
+        assert not pattern.match("acme\n") and not pattern.match("111122223333\n"), mine
