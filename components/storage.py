@@ -22,7 +22,8 @@ class LockedBucket:
 
 
 def declare_locked_bucket(parent: pulumi.Resource, name: str, *, bucket_name: str, policy: str, retention_days: int,
-                          encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict, tags: Mapping[str, str],
+                          encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict,
+                          tags: Mapping[str, str],
                           provider: pulumi.ProviderResource | None = None) -> LockedBucket:
     """The bucket (kept like the registry: protected, retained on delete) and its parts, each named `name-...`.
 
