@@ -527,7 +527,7 @@ class Settings:
     def owner_managed_role_patterns(self) -> tuple[str, ...]:
         """Every role the stack may declare in the owner account, by name pattern: publishers, CI and Dependabot
         readers (names the settings keep from deployPrincipalArns and breakGlassRoleArn)."""
-        return self.github_role_patterns + self.airlock_role_arns
+        return self.github_role_patterns + self.airlock_role_arns + self.backup_role_arns
 
     @property
     def github_role_patterns(self) -> tuple[str, ...]:
