@@ -62,6 +62,9 @@ VISIBILITY_TIMEOUT_SECONDS = 6 * COPY_TIMEOUT_SECONDS
 MAX_RECEIVE_COUNT = 5
 DEAD_LETTER_RETENTION_SECONDS = 14 * 86400
 BATCH_SIZE = 10
+# At most this many copiers at once (the event source's maximum concurrency; 2 is SQS's least): each reads assets one
+# at a time, which keeps the backup well inside CodeArtifact's 50 GetPackageVersionAsset calls a second per region.
+MAX_CONCURRENT_COPIERS = 5
 EVENT_SOURCE = "aws.codeartifact"
 EVENT_DETAIL_TYPE = "CodeArtifact Package Version State Change"
 KEY_DELETION_WINDOW_DAYS = 30
@@ -370,6 +373,7 @@ class BackupJobs(pulumi.ComponentResource):
             function_name=copier.arn,
             batch_size=BATCH_SIZE,
             function_response_types=["ReportBatchItemFailures"],
+            scaling_config={"maximum_concurrency": MAX_CONCURRENT_COPIERS},
             opts=pulumi.ResourceOptions(parent=self),
         )
         for function in args.scheduled:

@@ -197,6 +197,8 @@ def test_the_copier_takes_the_queue_reporting_each_failed_message(rendering):
     assert mapping.inputs["eventSourceArn"] == rendering.one(QUEUE, "backup-events-queue").outputs["arn"]
     assert mapping.inputs["functionName"] == f"arn:aws:lambda:{REGION}:{OWNER}:function:pypi-registry-backup"
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Five copiers at most, each reading one asset at a time: within CodeArtifact's 50 asset reads a second.
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 5}
 
 
 def test_the_functions_run_the_backup_package_with_the_shared_config(rendering):

@@ -135,7 +135,8 @@ def create_replication(aws: MotoAws, r: RecordedResource, project_dir: Path) -> 
 def create_mapping(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
     _client(aws, r, "lambda").create_event_source_mapping(
         EventSourceArn=r.inputs["eventSourceArn"], FunctionName=r.inputs["functionName"],
-        BatchSize=_whole(r.inputs["batchSize"]), FunctionResponseTypes=list(r.inputs["functionResponseTypes"]))
+        BatchSize=_whole(r.inputs["batchSize"]), FunctionResponseTypes=list(r.inputs["functionResponseTypes"]),
+        ScalingConfig={"MaximumConcurrency": _whole(r.inputs["scalingConfig"]["maximumConcurrency"])})
 
 
 # In creation order: each resource exists before anything that names it. A creator that returns an ARN makes moto's
