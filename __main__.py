@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 from components import accounts
 from components.airlock import Ledger, LedgerArgs, Promoter, PromoterArgs
+from components.backup import BackupEvents, BackupEventsArgs, BackupJobs, BackupJobsArgs, BackupStore, BackupStoreArgs
 from components.publishers import GithubPublishers, PublishersArgs
 from components.reader import ReaderArgs, SecondaryAccountReader, StackSetReaderArgs, StackSetReaders
 from components.registry import Registry, RegistryArgs
@@ -40,6 +41,14 @@ if settings.airlock_mode:
     ledger = Ledger("airlock-ledger", LedgerArgs.from_settings(settings), opts=owner.options)
     Promoter("airlock", PromoterArgs.from_settings(settings),
              opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, ledger]))
+# Loss-proof operations: every internal version copied to a locked bucket replicated to backupRegion (README,
+# "Backup, restore and retention").
+if settings.backup_mode:
+    backup_store = BackupStore("backup", BackupStoreArgs.from_settings(settings),
+                               replica_provider=accounts.backup_region_provider(settings), opts=owner.options)
+    backup_events = BackupEvents("backup-events", BackupEventsArgs.from_settings(settings), opts=owner.options)
+    BackupJobs("backup-jobs", BackupJobsArgs.from_settings(settings), queue_arn=backup_events.queue.arn,
+               opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, backup_store]))
 
 endpoint = aws.codeartifact.get_repository_endpoint_output(
     domain=registry.domain.domain,

@@ -45,7 +45,13 @@ from audit.pmapper_compat import (
 from audit.render import Rendering
 from audit.sections import Section
 from bootstrap.documents import ci_deploy_policy
-from components.settings import PROMOTE_SCHEDULE_ROLE_NAME, PULL_BACK_SCHEDULE_ROLE_NAME, Settings
+from components.settings import (
+    PROMOTE_SCHEDULE_ROLE_NAME,
+    PULL_BACK_SCHEDULE_ROLE_NAME,
+    RECONCILE_SCHEDULE_ROLE_NAME,
+    RETENTION_SCHEDULE_ROLE_NAME,
+    Settings,
+)
 from policies import iam_actions
 from policies import iam_documents as iam
 from policies.aws_facts import (
@@ -717,13 +723,32 @@ BREAK_GLASS = "break-glass role"
 PROMOTER = "promoter"
 PULL_BACK = "pull-back job"
 SCHEDULE_ROLE = "airlock schedule"
+# The backup's roles (backupRegion set): read-only on CodeArtifact but for the retention job, which archives in
+# internal only.
+BACKUP_COPIER = "backup copier"
+BACKUP_RECONCILER = "backup reconciler"
+RETENTION_JOB = "retention job"
+BACKUP_REPLICATION = "backup replication"
+BACKUP_SCHEDULE = "backup schedule"
 KIND_ORDER = (READER, GITHUB_READER, DEPENDABOT_READER, OTHER_ROLE, SECONDARY_ADMIN, ORGANIZATION_MEMBER, OUTSIDER,
-              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS, PROMOTER, PULL_BACK, SCHEDULE_ROLE)
-# What each airlock role may do outside CodeArtifact (each on the resources the pack's airlock rule holds it to).
+              PUBLISHER, OWNER_ADMIN, DEPLOY_ROLE, BREAK_GLASS, PROMOTER, PULL_BACK, SCHEDULE_ROLE, BACKUP_COPIER,
+              BACKUP_RECONCILER, RETENTION_JOB, BACKUP_REPLICATION, BACKUP_SCHEDULE)
+_FUNCTION_WRITES = frozenset({"sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents"})
+# The backup keys, used through S3 only (the pack's backup-roles-hold-what-they-need holds the condition).
+_BACKUP_KEY_WRITES = frozenset({"kms:GenerateDataKey", "kms:Encrypt"})
+# What each service role may do outside CodeArtifact beyond Read and List (each on the resources the pack's
+# airlock and backup rules hold it to). The backup's roles put objects and never delete one: no s3:Delete*, no
+# s3:BypassGovernanceRetention here, so a grant of one is reported.
 AIRLOCK_OTHER_ACTIONS = {
-    PROMOTER: frozenset({"s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents"}),
-    PULL_BACK: frozenset({"s3:PutObject", "sns:Publish", "logs:CreateLogStream", "logs:PutLogEvents"}),
+    PROMOTER: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES,
+    PULL_BACK: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES,
     SCHEDULE_ROLE: frozenset({"lambda:InvokeFunction"}),
+    BACKUP_COPIER: frozenset({"s3:PutObject", "sqs:ReceiveMessage", "sqs:DeleteMessage"}) | _FUNCTION_WRITES
+    | _BACKUP_KEY_WRITES,
+    BACKUP_RECONCILER: frozenset({"s3:PutObject", "kms:Decrypt"}) | _FUNCTION_WRITES | _BACKUP_KEY_WRITES,
+    RETENTION_JOB: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES | _BACKUP_KEY_WRITES,
+    BACKUP_REPLICATION: frozenset({"s3:ReplicateObject", "s3:ReplicateTags", "kms:Decrypt"}) | _BACKUP_KEY_WRITES,
+    BACKUP_SCHEDULE: frozenset({"lambda:InvokeFunction"}),
 }
 # Beyond this many principals of one kind, identical rows are shown once with a count.
 ROWS_PER_KIND = 8
@@ -743,6 +768,7 @@ class Subject:
     may_lose: bool = False  # the break-glass role: exempt from the Denies of deletes, overwrites, key loss
     may_copy: bool = False  # the promoter: copies into the vetted repository
     may_archive: bool = False  # the pull-back job: changes version statuses in the vetted and internal repositories
+    may_archive_internal: bool = False  # the retention job: changes version statuses in internal only
 
 
 @dataclass(frozen=True)
@@ -856,6 +882,8 @@ class AccessPlan:
                 continue
             if (subject.may_archive and action in STATUS and self.vetted
                     and self._within(resource, self.vetted, self.internal)):
+                continue
+            if subject.may_archive_internal and action in STATUS and self._within(resource, self.internal):
                 continue
             if action in LOSS:
                 if subject.may_lose:
@@ -990,9 +1018,21 @@ def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = No
                    **{settings.owner_role_arn(name): (SCHEDULE_ROLE, {}) for name in AIRLOCK_SCHEDULE_ROLE_NAMES}}
         subjects += [role_subject(arn, f"{kind} {arn.rsplit('/', 1)[1]}", kind, **rules)
                      for arn, (kind, rules) in airlock.items()]
+    # Backup on: the copier and the reconciler read-only on CodeArtifact, the retention job archiving in internal
+    # only, S3's replication role and the schedules' roles, each held to its job.
+    backup: dict[str, tuple[str, dict[str, bool]]] = {}
+    if settings.backup_mode:
+        backup = {settings.backup_role_arn: (BACKUP_COPIER, {}), settings.reconcile_role_arn: (BACKUP_RECONCILER, {}),
+                  settings.replication_role_arn: (BACKUP_REPLICATION, {}),
+                  settings.owner_role_arn(RECONCILE_SCHEDULE_ROLE_NAME): (BACKUP_SCHEDULE, {})}
+        if settings.retention_mode:
+            backup |= {settings.retention_role_arn: (RETENTION_JOB, {"may_archive_internal": True}),
+                       settings.owner_role_arn(RETENTION_SCHEDULE_ROLE_NAME): (BACKUP_SCHEDULE, {})}
+        subjects += [role_subject(arn, f"{kind} {arn.rsplit('/', 1)[1]}", kind, **rules)
+                     for arn, (kind, rules) in backup.items()]
     for arn, role in grants.roles.items():
         if (arn not in readers and arn not in publishers and arn != break_glass and arn not in deployers
-                and arn not in github_readers and arn not in airlock):
+                and arn not in github_readers and arn not in airlock and arn not in backup):
             where = "" if role.declared else ", not declared here"
             subjects.append(role_subject(arn, f"role {role.name} in {role.account}{where}", OTHER_ROLE))
     subjects += [Subject(f"admin in {account}", SECONDARY_ADMIN, administrator(account, org))
@@ -1131,7 +1171,7 @@ def access_report(rendering: Rendering) -> AccessReport:
         checks = checks_by_owned[owned]
         results = evaluator.decide(subject.principal, checks)
         key = (owned, subject.may_write, subject.may_reopen, subject.may_lose, subject.may_copy, subject.may_archive,
-               subject.kind in AIRLOCK_OTHER_ACTIONS, results)
+               subject.may_archive_internal, subject.kind in AIRLOCK_OTHER_ACTIONS, results)
         if key not in summaries:
             decided = {(c.action, c.resource): ok for c, ok in zip(checks, results, strict=True)}
             summaries[key] = (plan.capabilities(subject, decided), plan.violations(subject, decided))

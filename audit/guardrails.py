@@ -74,6 +74,12 @@ def config_values(settings: Settings) -> dict[str, Any]:
         **({"publicIngest": settings.public_ingest, "promoterRoleArn": settings.promoter_role_arn,
             "pullBackRoleArn": settings.pull_back_role_arn, "vettedRepositoryName": settings.vetted_repository,
             "internalRepositoryName": settings.internal_repository} if settings.airlock_mode else {}),
+        # Backup only: a stack without one keeps its pack config as it was.
+        **({"backupBucketName": settings.backup_bucket_name, "backupReplicaBucketName": settings.replica_bucket_name,
+            "backupRoleArn": settings.backup_role_arn, "reconcileRoleArn": settings.reconcile_role_arn,
+            "replicationRoleArn": settings.replication_role_arn, "internalRepositoryName": settings.internal_repository,
+            **({"retentionRoleArn": settings.retention_role_arn} if settings.retention_mode else {})}
+           if settings.backup_mode else {}),
     }
 
 

@@ -150,6 +150,12 @@ class RegistryMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
         elif args.typ == "aws:s3/bucket:Bucket":
             arn = f"arn:aws:s3:::{inputs.get('bucket') or args.name}"
+        elif args.typ == "aws:sqs/queue:Queue":
+            arn = f"arn:aws:sqs:{region}:{account}:{name}"
+            inputs["url"] = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            resource_id = inputs["url"]
+        elif args.typ == "aws:cloudwatch/eventRule:EventRule":
+            arn = f"arn:aws:events:{region}:{account}:rule/{name}"
         elif args.typ == "aws:sns/topic:Topic":
             arn = f"arn:aws:sns:{region}:{account}:{name}"
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":

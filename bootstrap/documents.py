@@ -71,6 +71,13 @@ AIRLOCK_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
 )
+# The backup's types (backupRegion set): the airlock's (functions, log groups, schedules, topic, locked buckets), and
+# replication, the queues, the event rule and target, the queue's event source mapping and the backup keys.
+BACKUP_TYPES = (
+    *AIRLOCK_TYPES, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy", "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+)
 STACK_SET_TYPES = ("aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance")
 
 
@@ -81,8 +88,10 @@ def owner_types(settings: Settings) -> tuple[str, ...]:
     """What the stack declares in the owner account: the GitHub OIDC provider only when it creates it (else the
     bootstrap did), the reader StackSet only in StackSet mode."""
     types = tuple(t for t in OWNER_TYPES if t != OIDC_PROVIDER_TYPE or settings.create_github_oidc_provider)
-    return (types + (STACK_SET_TYPES if settings.stack_set_mode else ())
-            + (AIRLOCK_TYPES if settings.airlock_mode else ()))
+    types += (STACK_SET_TYPES if settings.stack_set_mode else ()) + (AIRLOCK_TYPES if settings.airlock_mode else ())
+    if settings.backup_mode:
+        types += tuple(t for t in BACKUP_TYPES if t not in types)
+    return types
 
 
 def _reader_arns(settings: Settings, account_id: str) -> list[str]:
@@ -142,6 +151,18 @@ def ci_deploy_policy(settings: Settings) -> PolicyDocument:
         statements.append({"Sid": "PassTheAirlocksRoles", "Effect": "Allow", "Action": "iam:PassRole",
                            "Resource": list(settings.airlock_role_arns), "Condition": {"StringEquals": {
                                "iam:PassedToService": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]}}})
+    if settings.backup_mode:
+        # The backup's functions and schedules pass their roles to Lambda and Scheduler; its replication
+        # configuration passes the replication role to S3, and nothing else is passed to S3.
+        replication = settings.replication_role_arn
+        statements += [
+            {"Sid": "PassTheBackupsRoles", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": [arn for arn in settings.backup_role_arns if arn != replication],
+             "Condition": {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com",
+                                                                    "scheduler.amazonaws.com"]}}},
+            {"Sid": "PassTheReplicationRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": replication,
+             "Condition": {"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}}},
+        ]
     secondary_roles = [arn for account in settings.secondary_account_ids
                        for arn in (settings.preview_role_arn(account), settings.deploy_role_arn(account))]
     if secondary_roles:
@@ -171,7 +192,21 @@ def owner_boundaries(settings: Settings) -> list[tuple[tuple[str, ...], str, str
     if settings.airlock_mode:
         found.append((settings.airlock_role_arns, settings.airlock_roles_boundary_arn,
                       "OnlyInsideTheAirlockRolesBoundary"))
+    if settings.backup_mode:
+        found.append((settings.backup_role_arns, settings.backup_roles_boundary_arn,
+                      "OnlyInsideTheBackupRolesBoundary"))
     return found
+
+
+def _union_boundary(grants: list[PolicyDocument], sid: str) -> PolicyDocument:
+    """A boundary that is exactly the union of these grants' statements (each once), so that whatever the deploy
+    role writes into one of the roles it bounds, that role does no more than one of their jobs."""
+    statements: list[dict[str, Any]] = []
+    for statement in (s for grant in grants for s in grant["Statement"]):
+        unnamed = {k: v for k, v in statement.items() if k != "Sid"}
+        if unnamed not in statements:
+            statements.append(unnamed)
+    return {"Version": VERSION, "Statement": [{"Sid": f"{sid}{i}", **s} for i, s in enumerate(statements)]}
 
 
 def airlock_roles_boundary_policy(settings: Settings) -> PolicyDocument:
@@ -184,12 +219,22 @@ def airlock_roles_boundary_policy(settings: Settings) -> PolicyDocument:
     grants = [docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME),
               docs.pull_back_policy(settings, PULL_BACK_FUNCTION_NAME),
               *(docs.invoke_policy(settings, name) for name in (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME))]
-    statements: list[dict[str, Any]] = []
-    for statement in (s for grant in grants for s in grant["Statement"]):
-        unnamed = {k: v for k, v in statement.items() if k != "Sid"}
-        if unnamed not in statements:
-            statements.append(unnamed)
-    return {"Version": VERSION, "Statement": [{"Sid": f"AirlockJob{i}", **s} for i, s in enumerate(statements)]}
+    return _union_boundary(grants, "AirlockJob")
+
+
+def backup_roles_boundary_policy(settings: Settings) -> PolicyDocument:
+    """The permissions boundary of the backup's roles: exactly the union of what the copier, the reconciler, the
+    retention job (when on), S3's replication and the schedules are granted."""
+    from components import policy_documents as docs
+    from components.settings import BACKUP_FUNCTION_NAME, RECONCILE_FUNCTION_NAME, RETENTION_FUNCTION_NAME
+
+    grants = [docs.backup_policy(settings, BACKUP_FUNCTION_NAME),
+              docs.reconcile_policy(settings, RECONCILE_FUNCTION_NAME), docs.replication_policy(settings),
+              docs.invoke_policy(settings, RECONCILE_FUNCTION_NAME)]
+    if settings.retention_mode:
+        grants += [docs.retention_policy(settings, RETENTION_FUNCTION_NAME),
+                   docs.invoke_policy(settings, RETENTION_FUNCTION_NAME)]
+    return _union_boundary(grants, "BackupJob")
 
 
 def secondary_preview_policy(settings: Settings, account_id: str) -> PolicyDocument:
@@ -332,6 +377,9 @@ def documents(settings: Settings, repository: str, ci_preview_role: str, ci_depl
     if settings.airlock_mode:
         owner[settings.airlock_roles_boundary_arn.rsplit("/", 1)[1]] = {
             "boundary": airlock_roles_boundary_policy(settings)}
+    if settings.backup_mode:
+        owner[settings.backup_roles_boundary_arn.rsplit("/", 1)[1]] = {
+            "boundary": backup_roles_boundary_policy(settings)}
     if state_bucket is not None:
         owner["state-bucket"] = {"bucketPolicy": state_bucket_policy(settings, state_bucket, ci_preview_role,
                                                                      ci_deploy_role)}

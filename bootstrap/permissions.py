@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.policy_documents import BACKUP_KEY_ALIAS
+from components.settings import BACKUP_DEAD_LETTER_QUEUE_NAME, BACKUP_QUEUE_NAME
 from policies.inventory import COMPONENT_TYPE_PREFIX
 
 if TYPE_CHECKING:
@@ -73,6 +75,14 @@ CLOUDFORMATION_TYPES: dict[str, str | None] = {
     "aws:lambda/function:Function": "AWS::Lambda::Function",
     "aws:cloudwatch/logGroup:LogGroup": "AWS::Logs::LogGroup",
     "aws:scheduler/schedule:Schedule": "AWS::Scheduler::Schedule",
+    # The backup: replication (the bucket's ReplicationConfiguration), the queues and their policy, the event rule
+    # and its target (the rule's Targets), the queue's event source mapping.
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "AWS::S3::Bucket",  # ReplicationConfiguration
+    "aws:sqs/queue:Queue": "AWS::SQS::Queue",
+    "aws:sqs/queuePolicy:QueuePolicy": "AWS::SQS::QueuePolicy",
+    "aws:cloudwatch/eventRule:EventRule": "AWS::Events::Rule",
+    "aws:cloudwatch/eventTarget:EventTarget": "AWS::Events::Rule",  # Targets
+    "aws:lambda/eventSourceMapping:EventSourceMapping": "AWS::Lambda::EventSourceMapping",
     "pulumi:pulumi:Stack": None,
     "pulumi:providers:aws": None,
     "pulumi:providers:aws-native": None,
@@ -120,9 +130,13 @@ RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
         lambda s: tuple(s.repository_arn(r) for r in s.repositories),
     "codeartifact:${Region}:${Account}:package-group/${DomainName}${EncodedPackageGroupPattern}":
         lambda s: (f"{s.codeartifact_arn_prefix}:package-group/{s.domain_name}/*",),
-    "kms:${Region}:${Account}:key/${KeyId}": lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:key/*",),
+    # The domain's key, and with a backup its keys in both regions.
+    "kms:${Region}:${Account}:key/${KeyId}": lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:key/*",
+                                                       *_in_backup_region(s, "key/*")),
     "kms:${Region}:${Account}:alias/${Alias}":
-        lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:{s.key_alias_name}",),
+        lambda s: (f"arn:aws:kms:{s.region}:{s.owner_account_id}:{s.key_alias_name}",
+                   *((f"arn:aws:kms:{s.region}:{s.owner_account_id}:{BACKUP_KEY_ALIAS}",
+                      *_in_backup_region(s, BACKUP_KEY_ALIAS)) if s.backup_mode else ())),
     "iam::${Account}:oidc-provider/${OidcProviderName}": lambda s: (s.github_oidc_provider_arn,),
     "iam::${Account}:role/${RoleNameWithPath}": lambda s: s.owner_managed_role_patterns,
     "cloudformation:${Region}:${Account}:stackset/${StackSetName}:${Id}":
@@ -134,12 +148,22 @@ RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
         lambda s: (f"arn:aws:cloudformation:{s.region}:*:type/resource/AWS-IAM-*",),
     # The curation airlock (publicIngest: airlock): its functions, their log groups and schedules, the ledger bucket
     # and its objects, the topic.
-    "lambda:${Region}:${Account}:function:${FunctionName}": lambda s: s.airlock_function_arns,
-    "logs:${Region}:${Account}:log-group:${LogGroupName}": lambda s: s.airlock_log_group_arns,
-    "scheduler:${Region}:${Account}:schedule/${GroupName}/${ScheduleName}": lambda s: s.airlock_schedule_arns,
-    "s3:::${BucketName}": lambda s: (s.ledger_bucket_arn,) if s.airlock_mode else (),
-    "s3:::${BucketName}/${ObjectName}": lambda s: (f"{s.ledger_bucket_arn}/*",) if s.airlock_mode else (),
-    "sns:${Region}:${Account}:${TopicName}": lambda s: (s.airlock_topic_arn,) if s.airlock_mode else (),
+    # With a backup also its functions, log groups and schedules, its bucket and the replica in the second region,
+    # its topic, queues, event rule and event source mappings.
+    "lambda:${Region}:${Account}:function:${FunctionName}": lambda s: s.airlock_function_arns + s.backup_function_arns,
+    "logs:${Region}:${Account}:log-group:${LogGroupName}": lambda s: s.airlock_log_group_arns + s.backup_log_group_arns,
+    "scheduler:${Region}:${Account}:schedule/${GroupName}/${ScheduleName}":
+        lambda s: s.airlock_schedule_arns + s.backup_schedule_arns,
+    "s3:::${BucketName}": lambda s: _buckets(s),
+    "s3:::${BucketName}/${ObjectName}": lambda s: tuple(f"{bucket}/*" for bucket in _buckets(s)),
+    "sns:${Region}:${Account}:${TopicName}":
+        lambda s: ((s.airlock_topic_arn,) if s.airlock_mode else ()) + ((s.backup_topic_arn,) if s.backup_mode else ()),
+    "sqs:${Region}:${Account}:${QueueName}":
+        lambda s: tuple(map(s.queue_arn, (BACKUP_QUEUE_NAME, BACKUP_DEAD_LETTER_QUEUE_NAME))) if s.backup_mode else (),
+    "events:${Region}:${Account}:rule/${RuleName}": lambda s: (s.backup_rule_arn,) if s.backup_mode else (),
+    # Lambda names a mapping by a UUID of its choosing: every mapping of the owner account's region.
+    "lambda:${Region}:${Account}:event-source-mapping:${UUID}":
+        lambda s: (f"arn:aws:lambda:{s.region}:{s.owner_account_id}:event-source-mapping:*",) if s.backup_mode else (),
     # What the stack has none of: stacks and change sets in the owner account, and what the bucket's and the
     # function's handlers may touch for properties the program never sets (access points, access grants, S3 Tables,
     # storage lens, metadata tables' Firehose, EFS mounts, layers, code signing, capacity providers, event source
@@ -161,7 +185,9 @@ RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
         "lambda:${Region}:${Account}:code-signing-config:${CodeSigningConfigId}",
         "lambda:${Region}:${Account}:layer:${LayerName}:${LayerVersion}",
         "lambda:${Region}:${Account}:capacity-provider:${CapacityProviderName}",
-        "lambda:${Region}:${Account}:event-source-mapping:${UUID}",
+        # The backup's rule is on the default event bus: no rule on another bus, no bus of its own.
+        "events:${Region}:${Account}:rule/${EventBusName}/${RuleName}",
+        "events:${Region}:${Account}:event-bus/${EventBusName}",
         "logs:${Region}:${Account}:anomaly-detector:${DetectorId}",
         "logs:${Region}:${Account}:delivery-destination:${DeliveryDestinationName}",
         "logs:${Region}:${Account}:delivery-source:${DeliverySourceName}",
@@ -171,6 +197,19 @@ RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
         "logs:${Region}:${Account}:scheduled-query:${ScheduledQueryId}",
     ), lambda s: ()),
 }
+
+
+def _in_backup_region(settings: Settings, resource: str) -> tuple[str, ...]:
+    """A KMS resource of the owner account in backupRegion, where the replica's key lives; () without a backup."""
+    if settings.backup_region is None:
+        return ()
+    return (f"arn:aws:kms:{settings.backup_region}:{settings.owner_account_id}:{resource}",)
+
+
+def _buckets(settings: Settings) -> tuple[str, ...]:
+    """The stack's buckets: the ledger (airlock) and the backup with its replica (backup)."""
+    return (((settings.ledger_bucket_arn,) if settings.airlock_mode else ())
+            + ((settings.backup_bucket_arn, settings.replica_bucket_arn) if settings.backup_mode else ()))
 
 
 def scoped_statements(settings: Settings, actions: Iterable[str], sid: str,

@@ -51,6 +51,16 @@ def owner_providers(settings: Settings) -> OwnerProviders:
     )
 
 
+def backup_region_provider(settings: Settings) -> aws.Provider:
+    """The owner account in backupRegion, where the backup's replica lives; pinned like the others."""
+    return aws.Provider(
+        "backup-region",
+        region=settings.backup_region,
+        allowed_account_ids=[settings.owner_account_id],
+        default_tags=_default_tags(settings),
+    )
+
+
 def reader_component_name(account_id: str) -> str:
     return f"reader-{account_id}"
 

@@ -27,6 +27,7 @@ from components.settings import (
     PULL_BACK_SCHEDULE_ROLE_NAME,
     Settings,
 )
+from components.storage import declare_locked_bucket
 from promoter.config import render_config
 
 # The promoter's code: the top-level package `promoter/` of this repository, packaged as it is. Relative to the
@@ -88,49 +89,10 @@ class Ledger(pulumi.ComponentResource):
         super().__init__("pypi-registry:index:Ledger", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # The decisions are the airlock's audit trail: the bucket is kept like the registry.
-        keep = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=args.bucket_name,
-            object_lock_enabled=True,
-            tags=dict(args.tags),
-            opts=keep,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.bucket,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        lock = aws.s3.BucketObjectLockConfiguration(
-            f"{name}-object-lock",
-            bucket=self.bucket.bucket,
-            object_lock_enabled="Enabled",
-            rule={"default_retention": {"mode": "COMPLIANCE", "days": args.retention_days}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.bucket,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=self.bucket.bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        # After the lock and versioning: the policy denies changing them to all but the deploy roles.
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=self.bucket.bucket,
-            policy=args.bucket_policy,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning, lock, encryption, public_access]),
-        )
+        self.bucket = declare_locked_bucket(
+            self, name, bucket_name=args.bucket_name, policy=args.bucket_policy, retention_days=args.retention_days,
+            encryption={"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}, tags=args.tags,
+        ).bucket
         self.topic = aws.sns.Topic(
             f"{name}-topic",
             name=args.topic_name,
@@ -145,22 +107,43 @@ class Ledger(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
+class ScheduleArgs:
+    """A function's EventBridge Scheduler schedule and the role it invokes the function with."""
+
+    name: str
+    expression: str
+    role_name: str
+    role_policy: str  # JSON, as sent to IAM
+    role_arn: str  # known at preview, so the schedule's target never waits for an output
+
+    @classmethod
+    def for_function(cls, settings: Settings, function_name: str, name: str, expression: str,
+                     role_name: str) -> ScheduleArgs:
+        return cls(name=name, expression=expression, role_name=role_name,
+                   role_policy=docs.to_json(docs.invoke_policy(settings, function_name)),
+                   role_arn=settings.owner_role_arn(role_name))
+
+
+@dataclass(frozen=True)
 class FunctionArgs:
-    """One scheduled function: its execution role and policy, its schedule and the schedule's invoke role."""
+    """One function: its execution role and policy, and its schedule when something invokes it on one."""
 
     function_name: str
     handler: str
     role_name: str
     role_policy: str  # JSON, as sent to IAM
-    schedule_name: str
-    schedule_expression: str
-    schedule_role_name: str
-    schedule_role_policy: str  # JSON, as sent to IAM
     log_group_name: str
     timeout_seconds: int
     # Known at preview, so the schedule's target never waits for an output.
     function_arn: str
-    schedule_role_arn: str
+    schedule: ScheduleArgs | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, function_name: str, handler: str, role_name: str,
+                     policy: dict[str, Any], timeout: int, schedule: ScheduleArgs | None = None) -> FunctionArgs:
+        return cls(function_name=function_name, handler=handler, role_name=role_name,
+                   role_policy=docs.to_json(policy), log_group_name=settings.log_group_name(function_name),
+                   timeout_seconds=timeout, function_arn=settings.function_arn(function_name), schedule=schedule)
 
 
 @dataclass(frozen=True)
@@ -177,13 +160,8 @@ class PromoterArgs:
     def from_settings(cls, settings: Settings, source: Path = PROMOTER_SOURCE) -> PromoterArgs:
         def function(function_name: str, handler: str, role_name: str, policy: dict[str, Any], schedule_name: str,
                      expression: str, schedule_role_name: str, timeout: int) -> FunctionArgs:
-            return FunctionArgs(
-                function_name=function_name, handler=handler, role_name=role_name, role_policy=docs.to_json(policy),
-                schedule_name=schedule_name, schedule_expression=expression, schedule_role_name=schedule_role_name,
-                schedule_role_policy=docs.to_json(docs.invoke_policy(settings, function_name)),
-                log_group_name=settings.log_group_name(function_name), timeout_seconds=timeout,
-                function_arn=settings.function_arn(function_name),
-                schedule_role_arn=settings.owner_role_arn(schedule_role_name))
+            schedule = ScheduleArgs.for_function(settings, function_name, schedule_name, expression, schedule_role_name)
+            return FunctionArgs.for_settings(settings, function_name, handler, role_name, policy, timeout, schedule)
 
         return cls(
             functions=(
@@ -222,69 +200,85 @@ class Promoter(pulumi.ComponentResource):
 
     def _function(self, name: str, function: FunctionArgs, args: PromoterArgs,
                   code: pulumi.AssetArchive) -> pulumi.Output[str]:
-        child = pulumi.ResourceOptions(parent=self)
-        logical = f"{name}-{function.function_name}"
-        role = aws.iam.Role(
-            f"{logical}-role",
-            name=function.role_name,
-            description=f"Execution role of the Lambda function {function.function_name}",
-            assume_role_policy=args.lambda_trust_policy,
-            max_session_duration=3600,
-            permissions_boundary=args.permissions_boundary,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{logical}-role-policy",
-            role=role.name,
-            name=function.role_name,
-            policy=function.role_policy,
-            opts=child,
-        )
-        logs = aws.cloudwatch.LogGroup(
-            f"{logical}-logs",
-            name=function.log_group_name,
-            retention_in_days=LOG_RETENTION_DAYS,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        lambda_function = aws.lambda_.Function(
-            logical,
-            name=function.function_name,
-            role=role.arn,
-            runtime=RUNTIME,
-            handler=function.handler,
-            code=code,
-            timeout=function.timeout_seconds,
-            memory_size=512,
-            environment={"variables": {CONFIG_VARIABLE: args.config}},
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, logs]),
-        )
-        schedule_role = aws.iam.Role(
-            f"{logical}-schedule-role",
-            name=function.schedule_role_name,
-            description=f"EventBridge Scheduler invokes the Lambda function {function.function_name}",
-            assume_role_policy=args.scheduler_trust_policy,
-            max_session_duration=3600,
-            permissions_boundary=args.permissions_boundary,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        schedule_policy = aws.iam.RolePolicy(
-            f"{logical}-schedule-role-policy",
-            role=schedule_role.name,
-            name=function.schedule_role_name,
-            policy=function.schedule_role_policy,
-            opts=child,
-        )
-        aws.scheduler.Schedule(
-            f"{logical}-schedule",
-            name=function.schedule_name,
-            schedule_expression=function.schedule_expression,
-            flexible_time_window={"mode": "OFF"},
-            target={"arn": function.function_arn, "role_arn": function.schedule_role_arn,
-                    "retry_policy": {"maximum_retry_attempts": 0}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lambda_function, schedule_role, schedule_policy]),
-        )
+        lambda_function = declare_function(
+            self, f"{name}-{function.function_name}", function, code=code,
+            environment={CONFIG_VARIABLE: args.config}, lambda_trust_policy=args.lambda_trust_policy,
+            scheduler_trust_policy=args.scheduler_trust_policy, permissions_boundary=args.permissions_boundary,
+            tags=args.tags)
         return lambda_function.arn
+
+
+def declare_function(parent: pulumi.Resource, logical: str, function: FunctionArgs, *, code: pulumi.AssetArchive,
+                     environment: Mapping[str, str], lambda_trust_policy: str, scheduler_trust_policy: str,
+                     permissions_boundary: str, tags: Mapping[str, str]) -> aws.lambda_.Function:
+    """One Lambda function under `parent`: its execution role (bounded) with its inline policy, its log group,
+    and, when it has one, its EventBridge Scheduler schedule with the schedule's own role (invoke that function
+    only). The airlock's and the backup's functions are all declared here."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{logical}-role",
+        name=function.role_name,
+        description=f"Execution role of the Lambda function {function.function_name}",
+        assume_role_policy=lambda_trust_policy,
+        max_session_duration=3600,
+        permissions_boundary=permissions_boundary,
+        tags=dict(tags),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{logical}-role-policy",
+        role=role.name,
+        name=function.role_name,
+        policy=function.role_policy,
+        opts=child,
+    )
+    logs = aws.cloudwatch.LogGroup(
+        f"{logical}-logs",
+        name=function.log_group_name,
+        retention_in_days=LOG_RETENTION_DAYS,
+        tags=dict(tags),
+        opts=child,
+    )
+    lambda_function = aws.lambda_.Function(
+        logical,
+        name=function.function_name,
+        role=role.arn,
+        runtime=RUNTIME,
+        handler=function.handler,
+        code=code,
+        timeout=function.timeout_seconds,
+        memory_size=512,
+        environment={"variables": dict(environment)},
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy, logs]),
+    )
+    if function.schedule is None:
+        return lambda_function
+    schedule = function.schedule
+    schedule_role = aws.iam.Role(
+        f"{logical}-schedule-role",
+        name=schedule.role_name,
+        description=f"EventBridge Scheduler invokes the Lambda function {function.function_name}",
+        assume_role_policy=scheduler_trust_policy,
+        max_session_duration=3600,
+        permissions_boundary=permissions_boundary,
+        tags=dict(tags),
+        opts=child,
+    )
+    schedule_policy = aws.iam.RolePolicy(
+        f"{logical}-schedule-role-policy",
+        role=schedule_role.name,
+        name=schedule.role_name,
+        policy=schedule.role_policy,
+        opts=child,
+    )
+    aws.scheduler.Schedule(
+        f"{logical}-schedule",
+        name=schedule.name,
+        schedule_expression=schedule.expression,
+        flexible_time_window={"mode": "OFF"},
+        target={"arn": function.function_arn, "role_arn": schedule.role_arn,
+                "retry_policy": {"maximum_retry_attempts": 0}},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[lambda_function, schedule_role, schedule_policy]),
+    )
+    return lambda_function

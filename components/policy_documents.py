@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from components.settings import Publisher, ReaderRole, Settings
 
 PolicyDocument = dict[str, Any]
+# The backup keys' alias in both regions (the settings import this module, so it is named here).
+BACKUP_KEY_ALIAS = "alias/pypi-registry-backup"
 
 VERSION = "2012-10-17"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -104,6 +106,35 @@ LEDGER_BUCKET_LOSS_ACTIONS = (
     "s3:DeleteBucket", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
     "s3:PutBucketObjectLockConfiguration", "s3:DeleteBucketPolicy",
 )
+# The backup: what it reads of internal's versions (access levels Read and List only) ...
+BACKUP_READ_ACTIONS = (
+    "codeartifact:ListPackageVersions",
+    "codeartifact:DescribePackageVersion",
+    "codeartifact:ListPackageVersionAssets",
+    "codeartifact:GetPackageVersionAsset",
+)
+# ... where it writes in the backup bucket (README, "Backup, restore and retention": the bucket layout) ...
+BACKUP_WRITE_ACTION = "s3:PutObject"
+MANIFESTS_PREFIX = "manifests/"
+PLANS_PREFIX = "plans/"
+BACKUP_PREFIXES = ("packages/", MANIFESTS_PREFIX, "events/", PLANS_PREFIX)
+MANIFEST_READ_ACTION = "s3:GetObject"
+BUCKET_LIST_ACTION = "s3:ListBucket"
+# ... its queue (Lambda's SQS event source polls with the function's role, and reads the queue's attributes) ...
+QUEUE_CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+QUEUE_SEND_ACTION = "sqs:SendMessage"
+EVENTS_SERVICE = "events.amazonaws.com"
+# ... the backup keys, through S3 only ...
+BACKUP_KEY_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Encrypt")
+BACKUP_KEY_READ_ACTIONS = ("kms:Decrypt",)
+# ... and S3 replication into the second region (with each version's Object Lock retention and legal hold).
+S3_SERVICE = "s3.amazonaws.com"
+REPLICATION_SOURCE_BUCKET_ACTIONS = ("s3:GetReplicationConfiguration", "s3:ListBucket")
+REPLICATION_SOURCE_OBJECT_ACTIONS = (
+    "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+    "s3:GetObjectRetention", "s3:GetObjectLegalHold",
+)
+REPLICA_WRITE_ACTIONS = ("s3:ReplicateObject", "s3:ReplicateTags")
 # Disabling the domain's key makes every package unreadable at once; deleting it, for good.
 KEY_LOSS_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 # What the owner account may do to the key through IAM: administer it (AWS's key
@@ -211,14 +242,19 @@ def domain_permissions_policy(settings: Settings) -> PolicyDocument:
     airlock = settings.airlock_mode
     promoter = [settings.promoter_role_arn] if airlock else []
     pull_back = [settings.pull_back_role_arn] if airlock else []
+    retention = [settings.retention_role_arn] if settings.retention_mode else []
     statements += [
         _deny_everyone_but("DenyIrreversibleDeletes", IRREVERSIBLE_ACTIONS, break_glass),
         _deny_everyone_but("DenyOverwritingVersions", OVERWRITE_ACTIONS, [*promoter, *break_glass]),
         _deny_everyone_but("DenyReopeningInternalNames", REOPEN_ACTIONS,
                            [*settings.deploy_principal_arns, *break_glass]),
         _deny_everyone_but("DenyChangingVersionStatus", STATUS_ACTIONS,
-                           [*settings.deploy_principal_arns, *pull_back, *break_glass]),
+                           [*settings.deploy_principal_arns, *pull_back, *retention, *break_glass]),
     ]
+    if retention:
+        statements.append(_deny_one_outside("DenyRetentionOutsideInternal", STATUS_ACTIONS,
+                                            settings.retention_role_arn,
+                                            [settings.package_arn(settings.internal_repository)]))
     if airlock:
         vetted, internal, store = settings.vetted_repository, settings.internal_repository, settings.store_repository
         statements += [
@@ -486,20 +522,171 @@ def invoke_policy(settings: Settings, function_name: str) -> PolicyDocument:
     ]}
 
 
-def ledger_bucket_policy(settings: Settings) -> PolicyDocument:
-    """The ledger: TLS only; only the promoter and the pull-back role write decisions; nobody deletes one or
-    bypasses its retention; only the deploy roles (and the break-glass role) touch the bucket's versioning, lock,
-    lifecycle or policy, and none of them deletes it."""
-    bucket, objects = settings.ledger_bucket_arn, f"{settings.ledger_bucket_arn}/*"
+def locked_bucket_policy(settings: Settings, bucket: str, writers: list[str], *, write_actions: tuple[str, ...],
+                         sids: tuple[str, str, str]) -> PolicyDocument:
+    """A bucket that keeps every object (the ledger, the backup and its replica): TLS only; only `writers` write;
+    nobody deletes an object or a version or bypasses its retention; only the deploy roles (and the break-glass
+    role) touch the bucket's versioning, lock, lifecycle or policy, and none of them deletes it. `sids` name the
+    three Denies (objects, bucket, writes) for what the bucket holds."""
+    objects = f"{bucket}/*"
     break_glass = [settings.break_glass_role_arn] if settings.break_glass_role_arn else []
-    writers = [settings.promoter_role_arn, settings.pull_back_role_arn]
+    objects_sid, bucket_sid, writes_sid = sids
     return {"Version": VERSION, "Statement": [
         {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
          "Resource": [bucket, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {**_deny_everyone_but("DenyDeletingDecisions", LEDGER_OBJECT_LOSS_ACTIONS, []), "Resource": objects},
-        {**_deny_everyone_but("DenyDeletingTheLedger", LEDGER_BUCKET_LOSS_ACTIONS,
+        {**_deny_everyone_but(objects_sid, LEDGER_OBJECT_LOSS_ACTIONS, []), "Resource": objects},
+        {**_deny_everyone_but(bucket_sid, LEDGER_BUCKET_LOSS_ACTIONS,
                               [*settings.deploy_principal_arns, *break_glass]), "Resource": bucket},
-        {**_deny_everyone_but("DenyWritesButTheAirlock", (LEDGER_WRITE_ACTION,), writers), "Resource": objects},
+        {**_deny_everyone_but(writes_sid, write_actions, writers), "Resource": objects},
+    ]}
+
+
+def ledger_bucket_policy(settings: Settings) -> PolicyDocument:
+    """The ledger: only the promoter and the pull-back role write decisions (`locked_bucket_policy`)."""
+    return locked_bucket_policy(settings, settings.ledger_bucket_arn,
+                                [settings.promoter_role_arn, settings.pull_back_role_arn],
+                                write_actions=(LEDGER_WRITE_ACTION,),
+                                sids=("DenyDeletingDecisions", "DenyDeletingTheLedger", "DenyWritesButTheAirlock"))
+
+
+# --- the backup (backupRegion set) -----------------------------------------------------------------------------
+
+
+def backup_bucket_policy(settings: Settings) -> PolicyDocument:
+    """The backup bucket: only the backup's functions put objects (the copier, the reconciler, the retention job's
+    plans); S3's replication reads it with its own role, which writes nothing here."""
+    writers = [settings.backup_role_arn, settings.reconcile_role_arn]
+    if settings.retention_mode:
+        writers.append(settings.retention_role_arn)
+    return locked_bucket_policy(settings, settings.backup_bucket_arn, writers, write_actions=(BACKUP_WRITE_ACTION,),
+                                sids=("DenyDeletingBackups", "DenyDeletingTheBackupBucket", "DenyWritesButTheBackup"))
+
+
+def replica_bucket_policy(settings: Settings) -> PolicyDocument:
+    """The replica in backupRegion: only S3's replication role writes, and only by replicating."""
+    return locked_bucket_policy(settings, settings.replica_bucket_arn, [settings.replication_role_arn],
+                                write_actions=(BACKUP_WRITE_ACTION, *REPLICA_WRITE_ACTIONS),
+                                sids=("DenyDeletingBackups", "DenyDeletingTheBackupBucket",
+                                      "DenyWritesButReplication"))
+
+
+def backup_key_policy(settings: Settings, region: str) -> PolicyDocument:
+    """A backup key (one per region): like the domain key, administered through IAM in the owner account, used only
+    by S3 in that region for that account, and never disabled or scheduled for deletion but by the break-glass
+    role."""
+    document = key_policy(settings)
+    use = next(s for s in document["Statement"] if s["Sid"] == "CodeArtifactUsesKeyForOwnerAccount")
+    use.update(Sid="S3UsesKeyForOwnerAccount", Condition={"StringEquals": {
+        "kms:CallerAccount": settings.owner_account_id, "kms:ViaService": f"s3.{region}.amazonaws.com"}})
+    return document
+
+
+def _backup_key_statement(settings: Settings, region: str, actions: tuple[str, ...], sid: str) -> dict[str, Any]:
+    """Use of the backup key of `region` through S3 there, and of no other key (kms:ResourceAliases)."""
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": settings.backup_key_arns(region),
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                          "ForAnyValue:StringEquals": {"kms:ResourceAliases": BACKUP_KEY_ALIAS}}}
+
+
+def _backup_puts(settings: Settings, prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {"Sid": "PutIntoTheBackup", "Effect": "Allow", "Action": BACKUP_WRITE_ACTION,
+         "Resource": [f"{settings.backup_bucket_arn}/{prefix}*" for prefix in prefixes]},
+        _backup_key_statement(settings, settings.region, BACKUP_KEY_WRITE_ACTIONS, "EncryptWithTheBackupKey"),
+        {"Sid": "PublishBackupEvents", "Effect": "Allow", "Action": TOPIC_PUBLISH_ACTION,
+         "Resource": settings.backup_topic_arn},
+    ]
+
+
+def _internal_read_statements(settings: Settings) -> list[dict[str, Any]]:
+    internal = settings.internal_repository
+    return [
+        {"Sid": "CodeArtifactToken", "Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken",
+         "Resource": settings.domain_arn},
+        _bearer_token_statement(),
+        {"Sid": "ReadInternalVersions", "Effect": "Allow", "Action": list(BACKUP_READ_ACTIONS),
+         "Resource": settings.package_arn(internal)},
+    ]
+
+
+def backup_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """The copier: read every asset of internal's versions (read-only on CodeArtifact), put it and its manifest into
+    the backup bucket (never a delete), take its events off its queue, and publish what it copied."""
+    return {"Version": VERSION, "Statement": [
+        *_internal_read_statements(settings),
+        *_backup_puts(settings, BACKUP_PREFIXES),
+        {"Sid": "ReceiveOwnQueue", "Effect": "Allow", "Action": list(QUEUE_CONSUME_ACTIONS),
+         "Resource": settings.backup_queue_arn},
+        _logs_statement(settings, function_name),
+    ]}
+
+
+def reconcile_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """The nightly reconciler: the copier's reads and puts, plus listing internal's packages and reading the
+    manifests it compares them with."""
+    internal = settings.internal_repository
+    return {"Version": VERSION, "Statement": [
+        *_internal_read_statements(settings),
+        {"Sid": "ListInternalPackages", "Effect": "Allow", "Action": list(PROMOTER_LIST_ACTIONS),
+         "Resource": settings.repository_arn(internal)},
+        *_backup_puts(settings, BACKUP_PREFIXES),
+        {"Sid": "ReadManifests", "Effect": "Allow", "Action": MANIFEST_READ_ACTION,
+         "Resource": f"{settings.backup_bucket_arn}/{MANIFESTS_PREFIX}*"},
+        {"Sid": "ListManifests", "Effect": "Allow", "Action": BUCKET_LIST_ACTION,
+         "Resource": settings.backup_bucket_arn,
+         "Condition": {"StringLike": {"s3:prefix": f"{MANIFESTS_PREFIX}*"}}},
+        _backup_key_statement(settings, settings.region, BACKUP_KEY_READ_ACTIONS, "DecryptTheBackup"),
+        _logs_statement(settings, function_name),
+    ]}
+
+
+def retention_policy(settings: Settings, function_name: str) -> PolicyDocument:
+    """The retention job: list internal's versions and archive some (UpdatePackageVersionsStatus, never a delete;
+    the domain policy confines it to internal), write its plan, and publish what it archived."""
+    internal = settings.internal_repository
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ListInternalPackages", "Effect": "Allow", "Action": list(PROMOTER_LIST_ACTIONS),
+         "Resource": settings.repository_arn(internal)},
+        {"Sid": "ArchiveInInternal", "Effect": "Allow", "Action": list(PULL_BACK_VERSION_ACTIONS),
+         "Resource": settings.package_arn(internal)},
+        *_backup_puts(settings, (PLANS_PREFIX,)),
+        _logs_statement(settings, function_name),
+    ]}
+
+
+def replication_trust_policy(settings: Settings) -> PolicyDocument:
+    """Assumed by S3 for the backup bucket of the owner account only (the confused-deputy guard)."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "S3ReplicationOfTheBackup", "Effect": "Allow", "Principal": {"Service": S3_SERVICE},
+         "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": settings.owner_account_id},
+                       "ArnEquals": {"aws:SourceArn": settings.backup_bucket_arn}}},
+    ]}
+
+
+def replication_policy(settings: Settings) -> PolicyDocument:
+    """S3 replication: read the backup bucket's versions with their retention, write them into the replica, decrypt
+    with the backup key and encrypt with the replica's. No delete is replicated (nothing is deleted)."""
+    source, replica = settings.backup_bucket_arn, settings.replica_bucket_arn
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ReadReplicationConfiguration", "Effect": "Allow", "Action": list(REPLICATION_SOURCE_BUCKET_ACTIONS),
+         "Resource": source},
+        {"Sid": "ReadSourceVersions", "Effect": "Allow", "Action": list(REPLICATION_SOURCE_OBJECT_ACTIONS),
+         "Resource": f"{source}/*"},
+        {"Sid": "ReplicateIntoTheReplica", "Effect": "Allow", "Action": list(REPLICA_WRITE_ACTIONS),
+         "Resource": f"{replica}/*"},
+        _backup_key_statement(settings, settings.region, BACKUP_KEY_READ_ACTIONS, "DecryptTheBackup"),
+        _backup_key_statement(settings, settings.backup_region or "", BACKUP_KEY_WRITE_ACTIONS,
+                              "EncryptTheReplica"),
+    ]}
+
+
+def backup_queue_policy(settings: Settings) -> PolicyDocument:
+    """The backup queue: EventBridge may send to it, for the backup's rule only."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "EventBridgeRuleOnly", "Effect": "Allow", "Principal": {"Service": EVENTS_SERVICE},
+         "Action": QUEUE_SEND_ACTION, "Resource": settings.backup_queue_arn,
+         "Condition": {"ArnEquals": {"aws:SourceArn": settings.backup_rule_arn}}},
     ]}
 
 

@@ -86,6 +86,30 @@ PROMOTE_SCHEDULE_NAME = f"{PROJECT}-promote"
 PULL_BACK_SCHEDULE_NAME = f"{PROJECT}-pull-back"
 AIRLOCK_TOPIC_NAME = f"{PROJECT}-airlock"
 AIRLOCK_ROLE_NAMES = (PROMOTER_ROLE_NAME, PULL_BACK_ROLE_NAME, PROMOTE_SCHEDULE_ROLE_NAME, PULL_BACK_SCHEDULE_ROLE_NAME)
+# The backup (backupRegion set): its functions, roles, queues, rule, topic and schedules in the owner account,
+# names fixed so that every ARN is known at preview; the buckets add the account and region, as the ledger's.
+BACKUP_FUNCTION_NAME = f"{PROJECT}-backup"
+RECONCILE_FUNCTION_NAME = f"{PROJECT}-backup-reconcile"
+RETENTION_FUNCTION_NAME = f"{PROJECT}-retention"
+BACKUP_ROLE_NAME = f"{PROJECT}-backup"
+RECONCILE_ROLE_NAME = f"{PROJECT}-backup-reconcile"
+RETENTION_ROLE_NAME = f"{PROJECT}-retention"
+REPLICATION_ROLE_NAME = f"{PROJECT}-backup-replication"
+RECONCILE_SCHEDULE_NAME = f"{PROJECT}-backup-reconcile"
+RECONCILE_SCHEDULE_ROLE_NAME = f"{PROJECT}-backup-reconcile-schedule"
+RETENTION_SCHEDULE_NAME = f"{PROJECT}-retention"
+RETENTION_SCHEDULE_ROLE_NAME = f"{PROJECT}-retention-schedule"
+BACKUP_QUEUE_NAME = f"{PROJECT}-backup"
+BACKUP_DEAD_LETTER_QUEUE_NAME = f"{PROJECT}-backup-dead-letter"
+BACKUP_RULE_NAME = f"{PROJECT}-backup-version-changes"
+BACKUP_TOPIC_NAME = f"{PROJECT}-backup"
+BACKUP_ROLE_NAMES = (BACKUP_ROLE_NAME, RECONCILE_ROLE_NAME, REPLICATION_ROLE_NAME, RECONCILE_SCHEDULE_ROLE_NAME)
+RETENTION_ROLE_NAMES = (RETENTION_ROLE_NAME, RETENTION_SCHEDULE_ROLE_NAME)
+# Object Lock's default retention: at least a day, at most 100 years (S3's limit, 36,500 days).
+BACKUP_RETENTION_DAYS_MAX = 36500
+# The retention job's settings, each with its default (the `retention` key itself is unset by default: no job).
+RETENTION_DEFAULTS: dict[str, Any] = {"archiveAfterDays": 180, "keepNewest": 5, "keep": [], "dryRun": True}
+RETENTION_KEEP_NEWEST_MAX = 1000
 
 # How the secondary readers are deployed: a provider per listed account, or one service-managed
 # CloudFormation StackSet into every account of the chosen organizational units.
@@ -131,7 +155,22 @@ DEFAULTS: dict[str, Any] = {
     "waivers": [],
     "refuseSeverity": "HIGH",
     "allowedLicenses": [],
+    # Loss-proof operations (README, "Backup, restore and retention"): off unless backupRegion is set.
+    "backupRegion": "",
+    "backupRetentionDays": 3650,
+    "standby": False,
 }
+
+
+@dataclass(frozen=True)
+class Retention:
+    """The retention job: archive dev and pre-release versions of `internal` older than `archive_after_days`,
+    keeping the newest `keep_newest` of each series and every version in `keep`; a dry run only writes its plan."""
+
+    archive_after_days: int = RETENTION_DEFAULTS["archiveAfterDays"]
+    keep_newest: int = RETENTION_DEFAULTS["keepNewest"]
+    keep: tuple[tuple[str, str], ...] = ()  # (normalised name, version)
+    dry_run: bool = RETENTION_DEFAULTS["dryRun"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +303,12 @@ class Settings:
     waivers: tuple[Waiver, ...] = ()
     refuse_severity: str = DEFAULTS["refuseSeverity"]
     allowed_licenses: tuple[str, ...] = ()
+    # Loss-proof operations: the second region the backup replicates to (None: no backup), Object Lock's default
+    # retention there, the retention job (None: none), and whether this stack is a standby.
+    backup_region: str | None = None
+    backup_retention_days: int = DEFAULTS["backupRetentionDays"]
+    retention: Retention | None = None
+    standby: bool = DEFAULTS["standby"]
 
     # ARNs are deterministic, so policy documents never wait for an Output.
     @property
@@ -346,6 +391,110 @@ class Settings:
     def airlock_topic_arn(self) -> str:
         return f"arn:aws:sns:{self.region}:{self.owner_account_id}:{AIRLOCK_TOPIC_NAME}"
 
+    # --- the backup (backupRegion set) ---
+
+    @property
+    def backup_mode(self) -> bool:
+        return self.backup_region is not None
+
+    @property
+    def retention_mode(self) -> bool:
+        return self.backup_mode and self.retention is not None
+
+    def backup_bucket_name_in(self, region: str) -> str:
+        """Globally unique like the ledger's: the owner account and the region are in it (at most 48 characters)."""
+        return f"{PROJECT}-backup-{self.owner_account_id}-{region}"
+
+    @property
+    def backup_bucket_name(self) -> str:
+        return self.backup_bucket_name_in(self.region)
+
+    @property
+    def backup_bucket_arn(self) -> str:
+        return f"arn:aws:s3:::{self.backup_bucket_name}"
+
+    @property
+    def replica_bucket_name(self) -> str:
+        """The copy in backupRegion, which S3 replication writes."""
+        return self.backup_bucket_name_in(self.backup_region or "")
+
+    @property
+    def replica_bucket_arn(self) -> str:
+        return f"arn:aws:s3:::{self.replica_bucket_name}"
+
+    def backup_key_arns(self, region: str) -> str:
+        """The backup keys' ARNs in a region, by pattern: a key's ID is AWS's choice, so identity policies name
+        the key by its alias (kms:ResourceAliases) and this pattern."""
+        return f"arn:aws:kms:{region}:{self.owner_account_id}:key/*"
+
+    def queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.owner_account_id}:{name}"
+
+    @property
+    def backup_queue_arn(self) -> str:
+        return self.queue_arn(BACKUP_QUEUE_NAME)
+
+    @property
+    def backup_rule_arn(self) -> str:
+        return f"arn:aws:events:{self.region}:{self.owner_account_id}:rule/{BACKUP_RULE_NAME}"
+
+    @property
+    def backup_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.owner_account_id}:{BACKUP_TOPIC_NAME}"
+
+    @property
+    def backup_role_arn(self) -> str:
+        return self.owner_role_arn(BACKUP_ROLE_NAME)
+
+    @property
+    def reconcile_role_arn(self) -> str:
+        return self.owner_role_arn(RECONCILE_ROLE_NAME)
+
+    @property
+    def retention_role_arn(self) -> str:
+        return self.owner_role_arn(RETENTION_ROLE_NAME)
+
+    @property
+    def replication_role_arn(self) -> str:
+        return self.owner_role_arn(REPLICATION_ROLE_NAME)
+
+    @property
+    def backup_roles_boundary_arn(self) -> str:
+        """The permissions boundary of the backup's roles, created by `python -m bootstrap` as the airlock's."""
+        return f"arn:aws:iam::{self.owner_account_id}:policy/{PROJECT}-backup-roles-boundary"
+
+    @property
+    def backup_function_names(self) -> tuple[str, ...]:
+        if not self.backup_mode:
+            return ()
+        return (BACKUP_FUNCTION_NAME, RECONCILE_FUNCTION_NAME,
+                *((RETENTION_FUNCTION_NAME,) if self.retention_mode else ()))
+
+    @property
+    def backup_role_arns(self) -> tuple[str, ...]:
+        """Every role of the backup: the copier, the reconciler, S3's replication role, the schedules' roles, and
+        the retention job's when it is on."""
+        if not self.backup_mode:
+            return ()
+        names = BACKUP_ROLE_NAMES + (RETENTION_ROLE_NAMES if self.retention_mode else ())
+        return tuple(map(self.owner_role_arn, names))
+
+    @property
+    def backup_function_arns(self) -> tuple[str, ...]:
+        return tuple(map(self.function_arn, self.backup_function_names))
+
+    @property
+    def backup_log_group_arns(self) -> tuple[str, ...]:
+        groups = [self.log_group_arn(name) for name in self.backup_function_names]
+        return tuple(arn for group in groups for arn in (group, f"{group}:*"))
+
+    @property
+    def backup_schedule_arns(self) -> tuple[str, ...]:
+        if not self.backup_mode:
+            return ()
+        names = (RECONCILE_SCHEDULE_NAME, *((RETENTION_SCHEDULE_NAME,) if self.retention_mode else ()))
+        return tuple(map(self.schedule_arn, names))
+
     def schedule_arn(self, name: str) -> str:
         return f"arn:aws:scheduler:{self.region}:{self.owner_account_id}:schedule/default/{name}"
 
@@ -378,7 +527,7 @@ class Settings:
     def owner_managed_role_patterns(self) -> tuple[str, ...]:
         """Every role the stack may declare in the owner account, by name pattern: publishers, CI and Dependabot
         readers (names the settings keep from deployPrincipalArns and breakGlassRoleArn)."""
-        return self.github_role_patterns + self.airlock_role_arns
+        return self.github_role_patterns + self.airlock_role_arns + self.backup_role_arns
 
     @property
     def github_role_patterns(self) -> tuple[str, ...]:
@@ -1166,6 +1315,105 @@ def _waiver(key: str, value: Any, problems: _Problems) -> Waiver | None:
     return Waiver(match["name"], match["version"], reason.strip())
 
 
+@dataclass(frozen=True)
+class _Backup:
+    region: str | None
+    retention_days: int
+    retention: Retention | None
+    standby: bool
+
+
+def _whole_number(key: str, value: Any, problems: _Problems, low: int, high: int,
+                  what: str) -> int | None:
+    """A whole number from `low` to `high`: an integer, or its decimal text as the engine passes it."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add(key, f"must be a whole number from {low} to {high} ({what}), got {value!r}")
+        return None
+    return value
+
+
+def _retention(value: Any, problems: _Problems) -> Retention | None:
+    """The `retention` object: {archiveAfterDays, keepNewest, keep: ["name==version", ...], dryRun}."""
+    if not isinstance(value, Mapping):
+        problems.add("retention", "must be an object with archiveAfterDays, keepNewest, keep and dryRun (each "
+                                  "optional), got " + type(value).__name__)
+        return None
+    unknown = set(value) - set(RETENTION_DEFAULTS)
+    if unknown:
+        problems.add("retention", f"unknown fields {sorted(map(str, unknown))}; allowed: "
+                                  f"{', '.join(RETENTION_DEFAULTS)}")
+    after = _whole_number("retention.archiveAfterDays",
+                          value.get("archiveAfterDays", RETENTION_DEFAULTS["archiveAfterDays"]), problems, 1, 36500,
+                          "days a dev or pre-release version is kept before it is archived")
+    newest = _whole_number("retention.keepNewest", value.get("keepNewest", RETENTION_DEFAULTS["keepNewest"]),
+                           problems, 0, RETENTION_KEEP_NEWEST_MAX,
+                           "dev and pre-release versions kept per series, however old")
+    dry_run: object = value.get("dryRun", RETENTION_DEFAULTS["dryRun"])
+    if dry_run in ("true", "false"):
+        dry_run = dry_run == "true"
+    if not isinstance(dry_run, bool):
+        problems.add("retention.dryRun", f"must be true or false, got {dry_run!r}")
+    keep: list[tuple[str, str]] = []
+    listed = value.get("keep", [])
+    if not isinstance(listed, list):
+        problems.add("retention.keep", f"must be a list of name==version, got {type(listed).__name__}")
+        listed = []
+    for i, entry in enumerate(listed):
+        match = WAIVER_PACKAGE.fullmatch(entry) if isinstance(entry, str) else None
+        if match is None:
+            problems.add(f"retention.keep[{i}]", f"{entry!r} must name one exact version as name==version, the name "
+                                                 "PEP 503 normalised (e.g. acme-core==1.0.0.dev3); no ranges or "
+                                                 "wildcards")
+        elif (match["name"], match["version"]) in keep:
+            problems.add(f"retention.keep[{i}]", f"{entry} is listed twice")
+        else:
+            keep.append((match["name"], match["version"]))
+    if after is None or newest is None or not isinstance(dry_run, bool):
+        return None
+    return Retention(after, newest, tuple(keep), dry_run)
+
+
+def _backup(raw: Mapping[str, Any], problems: _Problems, region: Any) -> _Backup:
+    """The loss-proof keys: backupRegion switches the backup on; backupRetentionDays and retention apply only
+    with it; standby marks a stack that a restore fills, which backs nothing up itself."""
+    backup_region = _string(raw, "backupRegion", problems)
+    if backup_region is not None:
+        regions = codeartifact_regions()
+        if backup_region not in regions:
+            problems.add("backupRegion", f"{backup_region!r} is not a region where CodeArtifact is offered (one of "
+                                         f"{', '.join(regions)}): the standby and a restore need it there")
+            backup_region = None
+        elif backup_region == region:
+            problems.add("backupRegion", f"{backup_region!r} is aws:region: the copy must survive the loss of the "
+                                         "registry's region, so it lives in another one")
+            backup_region = None
+    days_given = raw.get("backupRetentionDays")
+    days = _whole_number("backupRetentionDays", raw.get("backupRetentionDays", DEFAULTS["backupRetentionDays"]),
+                         problems, 1, BACKUP_RETENTION_DAYS_MAX,
+                         "days Object Lock keeps every backed-up file, in COMPLIANCE mode: nobody can shorten it")
+    retention_given = raw.get("retention")
+    retention = _retention(retention_given, problems) if retention_given is not None else None
+    standby = _bool(raw, "standby", problems, DEFAULTS["standby"])
+    if "backupRegion" not in raw or raw.get("backupRegion") in (None, ""):
+        # The CLI fills in Pulumi.yaml's defaults, so only a value other than the default says anything.
+        if days_given is not None and days != DEFAULTS["backupRetentionDays"]:
+            problems.add("backupRetentionDays", "applies only with backupRegion (no backup bucket otherwise); set "
+                                                "backupRegion or remove the key")
+        if retention_given is not None:
+            problems.add("retention", "applies only with backupRegion (the retention job writes its plans to the "
+                                      "backup bucket, so nothing it archives is lost); set backupRegion or remove "
+                                      "the key")
+    if standby and backup_region is not None:
+        problems.add("standby", "a standby is filled by `python -m backup.restore` from the primary's backup bucket "
+                                "and backs nothing up itself; remove backupRegion from the standby stack")
+    if standby and retention_given is not None:
+        problems.add("standby", "a standby runs no retention job (the primary's archives are restored as they are); "
+                                "remove retention from the standby stack")
+    return _Backup(backup_region, days or DEFAULTS["backupRetentionDays"], retention, standby)
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Validate raw config values (keys without the project prefix) into Settings.
 
@@ -1337,14 +1585,21 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     tags = _tags(raw, problems)
 
     airlock = _airlock(raw, problems, store, internal, valid_prefixes)
-    if airlock.public_ingest == "airlock":
-        airlock_roles = {name.lower(): name for name in AIRLOCK_ROLE_NAMES}
-        for key, arn in (("breakGlassRoleArn", break_glass), ("ciDeployRoleArn", ci_deploy),
-                         ("ciPreviewRoleArn", ci_preview),
-                         *((f"deployPrincipalArns[{i}]", arn) for i, arn in enumerate(deploy_principals))):
-            if arn and (name := airlock_roles.get(_role_name_of(arn).lower())):
-                problems.add(key, f"{arn} names the airlock's role {name}, which the stack declares for AWS Lambda "
-                                  "or EventBridge Scheduler to assume; choose a role of its own")
+    backup = _backup(raw, problems, region)
+    # The roles the stack declares for AWS services to assume: none may be a role the settings name for people.
+    service_roles = {
+        **({name.lower(): ("the airlock's", name) for name in AIRLOCK_ROLE_NAMES}
+           if airlock.public_ingest == "airlock" else {}),
+        **({name.lower(): ("the backup's", name) for name in (*BACKUP_ROLE_NAMES, *RETENTION_ROLE_NAMES)}
+           if backup.region is not None else {}),
+    }
+    for key, arn in (("breakGlassRoleArn", break_glass), ("ciDeployRoleArn", ci_deploy),
+                     ("ciPreviewRoleArn", ci_preview),
+                     *((f"deployPrincipalArns[{i}]", arn) for i, arn in enumerate(deploy_principals))):
+        if arn and (found := service_roles.get(_role_name_of(arn).lower())):
+            whose, name = found
+            problems.add(key, f"{arn} names {whose} role {name}, which the stack declares for AWS Lambda, "
+                              "EventBridge Scheduler or S3 to assume; choose a role of its own")
 
     deployment = _string(raw, "readerDeployment", problems, default=DEFAULTS["readerDeployment"])
     if deployment is not None and deployment not in READER_DEPLOYMENTS:
@@ -1405,6 +1660,10 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         waivers=airlock.waivers,
         refuse_severity=airlock.refuse_severity,
         allowed_licenses=airlock.allowed_licenses,
+        backup_region=backup.region,
+        backup_retention_days=backup.retention_days,
+        retention=backup.retention,
+        standby=backup.standby,
     )
     # Documents are built from valid settings only; AWS would reject one over its limit.
     oversize = size_problems(settings)
@@ -1416,6 +1675,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 STRUCTURED_KEYS = (
     "internalPrefixes", "secondaryAccountIds", "deployPrincipalArns", "publishers", "githubReaders",
     "dependabotReaders", "tags", "organizationalUnitIds", "publicPackages", "waivers", "allowedLicenses",
+    "retention",
 )
 SCALAR_KEYS = (
     "ownerAccountId", "domainName", "storeRepositoryName", "internalRepositoryName",
@@ -1424,6 +1684,7 @@ SCALAR_KEYS = (
     "createGithubOidcProvider", "readerDeployment", "stackSetCallAs", "stackSetMaxConcurrentPercentage",
     "stackSetFailureTolerancePercentage", "retainStacksOnAccountRemoval", "stackSetReaderRoleName",
     "managementAccountId", "publicIngest", "vettedRepositoryName", "cooldown", "refuseSeverity",
+    "backupRegion", "backupRetentionDays", "standby",
 )
 
 

@@ -309,31 +309,40 @@ def _services(role: PolicyResource) -> set[str] | None:
             for kind, value in iam.principals(s) if kind == "Service"}
 
 
-def _allowed_pattern(action: str, vetted: str, internal: str) -> re.Pattern[str] | None:
-    pattern = AIRLOCK_GRANTS.get(action)
+def allowed_pattern(grants: Mapping[str, str], action: str, names: Mapping[str, str]) -> re.Pattern[str] | None:
+    """The resource pattern `grants` allows `action` on, each {placeholder} filled with its name from `names`."""
+    pattern = grants.get(action)
     if pattern is None:
         return None
-    # An unset name matches no repository (a name never holds a space).
-    return re.compile(pattern.replace("{vetted}", re.escape(vetted or "not set"))
-                      .replace("{internal}", re.escape(internal or "not set")))
+    for placeholder, name in names.items():
+        # An unset name matches no resource (a name never holds a space).
+        pattern = pattern.replace(f"{{{placeholder}}}", re.escape(name or "not set"))
+    return re.compile(pattern)
 
 
-def statement_problems(statement: Mapping[str, object], vetted: str, internal: str) -> list[str]:
-    """Why an Allow statement of an airlock role grants more than the airlock needs."""
+def grant_problems(statement: Mapping[str, object], grants: Mapping[str, str], names: Mapping[str, str],
+                   job: str) -> list[str]:
+    """Why an Allow statement grants more than `grants` ({action: resource pattern}) allows; `job` says whose."""
     if "NotAction" in statement or "NotResource" in statement:
         return ["NotAction or NotResource (everything it does not list)"]
     problems = []
+    known = {a.lower(): a for a in grants}
     for pattern in iam.actions(statement):
-        known = {a.lower(): a for a in AIRLOCK_GRANTS}
         action = known.get(pattern.lower())
         if action is None:
-            problems.append(f"{pattern} (not an action the promoter, the pull-back job or a schedule needs)")
+            problems.append(f"{pattern} (not an action {job} needs)")
             continue
-        allowed = _allowed_pattern(action, vetted, internal)
+        allowed = allowed_pattern(grants, action, names)
         for resource in iam.resources(statement):
             if allowed is None or not allowed.fullmatch(resource):
                 problems.append(f"{action} on {resource}")
     return problems
+
+
+def statement_problems(statement: Mapping[str, object], vetted: str, internal: str) -> list[str]:
+    """Why an Allow statement of an airlock role grants more than the airlock needs."""
+    return grant_problems(statement, AIRLOCK_GRANTS, {"vetted": vetted, "internal": internal},
+                          "the promoter, the pull-back job or a schedule")
 
 
 def _declared_role_arns(args: StackValidationArgs) -> set[str]:
@@ -341,12 +350,18 @@ def _declared_role_arns(args: StackValidationArgs) -> set[str]:
 
 
 def validate_airlock_roles(args: StackValidationArgs, report: cfg.Report) -> None:
+    from .backup import job_role_arns
+
     vetted, internal = cfg.config_str(args, "vettedRepositoryName"), cfg.config_str(args, "internalRepositoryName")
     by_arn = _managed_by_arn(args)
     references = RoleReferences(args.resources)
+    # The backup's function roles are held to their own jobs by backup-roles-hold-what-they-need.
+    backup_roles = job_role_arns(args)
     for role in props_.of_type(args, ROLE_TYPES):
         services = _services(role)
         if not services or not services & {LAMBDA_SERVICE, SCHEDULER_SERVICE}:
+            continue
+        if props_.known_str(role.props, "arn") in backup_roles:
             continue
         if services - {LAMBDA_SERVICE} and services - {SCHEDULER_SERVICE}:
             report(f"role {role.name} is trusted by {sorted(services)}: an airlock role is assumed by AWS Lambda or "
@@ -402,6 +417,7 @@ POLICIES: list[cfg.Guardrail] = [
         "schedule's actions on named resources (copies into the vetted repository only, status changes in the "
         "vetted and internal repositories only); functions run as declared roles, schedules invoke declared "
         "functions through declared roles.",
-        validate_airlock_roles, "vettedRepositoryName", "internalRepositoryName",
+        validate_airlock_roles, "vettedRepositoryName", "internalRepositoryName", "backupRoleArn", "reconcileRoleArn",
+        "retentionRoleArn",
     ),
 ]

@@ -136,6 +136,42 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
         "default": "",
         "description": "Airlock mode: the internal repository, whose upstream is the vetted one.",
     },
+    "backupBucketName": {
+        "type": "string",
+        "default": "",
+        "description": "Backup on: the backup bucket, held to Object Lock, KMS encryption and replication into "
+        "backupReplicaBucketName; unset, no backup rule applies but to what every bucket must be.",
+    },
+    "backupReplicaBucketName": {
+        "type": "string",
+        "default": "",
+        "description": "Backup on: the backup's replica in the second region.",
+    },
+    "backupRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Backup on: the backup's copier: read-only on internal, put-only on the backup bucket.",
+    },
+    "reconcileRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Backup on: the backup's nightly reconciler.",
+    },
+    "retentionRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Backup on: the retention job, which the domain policy lets change version statuses in "
+        "internal only.",
+    },
+    "replicationRoleArn": {
+        "type": "string",
+        "pattern": "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$",
+        "default": "",
+        "description": "Backup on: the role S3 replicates the backup bucket with (the only role S3 may assume).",
+    },
 }
 
 

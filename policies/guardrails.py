@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import airlock, codeartifact, documents, identity, inventory, kms, stack, trust
+from . import airlock, backup, codeartifact, documents, identity, inventory, kms, stack, trust
 from .config import CONFIG_PROPERTIES, PACK_ENFORCEMENT_LEVEL, Guardrail
 
 PACK_NAME = "pypi-registry-guardrails"
@@ -34,6 +34,7 @@ POLICIES: list[Guardrail] = [
     *documents.POLICIES,
     *inventory.POLICIES,
     *airlock.POLICIES,
+    *backup.POLICIES,
 ]
 
 __all__ = ["CONFIG_PROPERTIES", "PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES", "Guardrail", "policy_config"]

@@ -54,6 +54,15 @@ EVALUATED_TYPES = frozenset({
     "aws:lambda/function:Function",
     "aws:scheduler/schedule:Schedule",
     "aws:sns/topic:Topic",
+    # The backup (policies/backup.py): replication, read by backup-keeps-every-version (its role, its destination,
+    # delete markers); the queues, queue policies, event rules and targets and event source mappings, read by
+    # backup-events-reach-only-the-backup.
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:cloudwatch/eventRule:EventRule",
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
     # How each account is reached: the rules read the account a provider is pinned to.
     "pulumi:providers:aws",
     "pulumi:providers:aws-native",
@@ -81,6 +90,15 @@ REFUSED_PROPERTIES = {
     "aws:sns/topic:Topic": ("policy", "deliveryPolicy"),
     # A function URL's or layer's code runs with the role, and another account's layer is code nobody reviewed.
     "aws:lambda/function:Function": ("layers", "imageUri", "s3Bucket", "fileSystemConfig"),
+    # A queue's inline policy (who may send or read), a rule's role or another account's event bus, a target's role
+    # or input transformation to another service: none is read by a rule.
+    "aws:sqs/queue:Queue": ("policy",),
+    "aws:cloudwatch/eventRule:EventRule": ("roleArn", "eventBusName"),
+    "aws:cloudwatch/eventTarget:EventTarget": ("roleArn", "eventBusName", "httpTarget", "ecsTarget", "batchTarget",
+                                               "runCommandTargets", "redshiftTarget", "sagemakerPipelineTarget",
+                                               "appsyncTarget"),
+    # Replicating to another account's bucket, or changing the replica's owner.
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": ("token",),
 }
 
 

@@ -309,6 +309,7 @@ def _domain_documents(domain: PolicyResource, args: StackValidationArgs,
 
 def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -> None:
     from .airlock import airlock_mode, carve_out_problems
+    from .backup import retention_carve_out_problems
 
     break_glass = {cfg.config_str(args, "breakGlassRoleArn")} - {""}
     deployers = cfg.config_set(args, "deployPrincipalArns")
@@ -317,12 +318,16 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
     airlock = airlock_mode(args)
     promoter = {cfg.config_str(args, "promoterRoleArn")} - {""} if airlock else set()
     pull_back = {cfg.config_str(args, "pullBackRoleArn")} - {""} if airlock else set()
+    # Backup with retention: the retention role may be exempt from the Deny of status changes, provided a further
+    # Deny confines it to internal (retention_carve_out_problems).
+    retention = {cfg.config_str(args, "retentionRoleArn")} - {""}
     # (actions, who may be exempt, what is at stake)
     required = [
         (IRREVERSIBLE_ACTIONS, break_glass, "a published version could be deleted"),
         (OVERWRITE_ACTIONS, break_glass | promoter, "a published version could be overwritten"),
         (REOPEN_ACTIONS, break_glass | deployers, "internal names could be reopened to public PyPI"),
-        (STATUS_ACTIONS, break_glass | deployers | pull_back, "every version could be archived or unlisted"),
+        (STATUS_ACTIONS, break_glass | deployers | pull_back | retention,
+         "every version could be archived or unlisted"),
     ]
     for domain in props_.of_type(args, DOMAIN_TYPES):
         documents = _domain_documents(domain, args, report)
@@ -341,6 +346,9 @@ def validate_domain_denies_loss(args: StackValidationArgs, report: cfg.Report) -
                        f'every principal ("*", Resource "*", {allowed}): {stake}', domain.urn)
         if airlock:
             for problem in carve_out_problems(args, statements, report):
+                report(f"{domain.name}: {problem}", domain.urn)
+        if retention:
+            for problem in retention_carve_out_problems(args, statements):
                 report(f"{domain.name}: {problem}", domain.urn)
 
 # --- one permissions policy per domain and per repository ------------------------------------------
@@ -422,7 +430,7 @@ POLICIES: list[cfg.Guardrail] = [
         "and internal repositories only, nobody else read a repository with an external connection or publish into "
         "the vetted one.",
         validate_domain_denies_loss, "breakGlassRoleArn", "deployPrincipalArns", "publicIngest", "promoterRoleArn",
-        "pullBackRoleArn", "vettedRepositoryName", "internalRepositoryName",
+        "pullBackRoleArn", "vettedRepositoryName", "internalRepositoryName", "retentionRoleArn",
     ),
     cfg.stack_policy(
         "one-permissions-policy-per-domain-and-repository",

@@ -51,9 +51,11 @@ class MotoAws:
         self.region = region
         self.deploy_role_name = deploy_role_name
         self._credentials: dict[str, dict[str, str]] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
 
-    def client(self, account: str, service: str) -> Any:
+    def client(self, account: str, service: str, region: str | None = None) -> Any:
+        """A client for the account, in `region` (the stack's region unless another is given)."""
+        region = region or self.region
         if account not in self._credentials:
             sts = boto3.client("sts", region_name=self.region)
             assumed = sts.assume_role(
@@ -66,11 +68,11 @@ class MotoAws:
             }
             caller = self.client(account, "sts").get_caller_identity()["Account"]
             assert caller == account, f"moto answers for {caller}, not {account}"
-        if (account, service) not in self._clients:
-            self._clients[(account, service)] = boto3.client(
-                service, region_name=self.region, **self._credentials[account]
+        if (account, service, region) not in self._clients:
+            self._clients[(account, service, region)] = boto3.client(
+                service, region_name=region, **self._credentials[account]
             )
-        return self._clients[(account, service)]
+        return self._clients[(account, service, region)]
 
     def iam(self, account: str) -> Any:
         return self.client(account, "iam")

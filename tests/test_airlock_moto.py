@@ -129,7 +129,7 @@ def _tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _s3(aws: MotoAws, r: RecordedResource) -> Any:
-    return aws.client(r.account, "s3")
+    return aws.client(r.account, "s3", r.region)
 
 
 def create_bucket(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
@@ -157,7 +157,8 @@ def create_encryption(aws: MotoAws, r: RecordedResource, project_dir: Path) -> N
     rules = [{"ApplyServerSideEncryptionByDefault": {
         "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"],
         **({"KMSMasterKeyID": rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]}
-           if "kmsMasterKeyId" in rule["applyServerSideEncryptionByDefault"] else {})}}
+           if "kmsMasterKeyId" in rule["applyServerSideEncryptionByDefault"] else {})},
+        **({"BucketKeyEnabled": bool(rule["bucketKeyEnabled"])} if "bucketKeyEnabled" in rule else {})}
         for rule in r.inputs["rules"]]
     _s3(aws, r).put_bucket_encryption(Bucket=r.inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
 

@@ -60,7 +60,7 @@ def test_every_type_the_checks_evaluate_has_an_entry():
     missing = {t for t in EVALUATED_TYPES | INERT_TYPES if t not in CLOUDFORMATION_TYPES}
     assert missing == set()
     with pytest.raises(KeyError):
-        permissions(["aws:sqs/queue:Queue"], HANDLERS)
+        permissions(["aws:ec2/instance:Instance"], HANDLERS)
 
 
 @pytest.mark.parametrize("overrides", [{}, STACKSET_OVERRIDES], ids=["accounts", "stackset"])

@@ -155,7 +155,7 @@ def read_statement(principal, actions, condition=None) -> dict:
 
 def test_pack_names_are_unique_and_only_the_key_rotation_rule_is_advisory():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 25
+    assert len(names) == len(set(names)) == 28
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
     assert advisory == {"domain-key-customer-managed-with-rotation"}
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES if p.name not in advisory)
