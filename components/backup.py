@@ -21,6 +21,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from backup.config import render_config
+from backup.copier import MAX_CONCURRENT_COPIES
+from backup.events import event_pattern as backup_event_pattern
 from components import policy_documents as docs
 from components.airlock import TOPIC_KEY, FunctionArgs, ScheduleArgs, declare_function
 from components.settings import (
@@ -62,41 +65,29 @@ VISIBILITY_TIMEOUT_SECONDS = 6 * COPY_TIMEOUT_SECONDS
 MAX_RECEIVE_COUNT = 5
 DEAD_LETTER_RETENTION_SECONDS = 14 * 86400
 BATCH_SIZE = 10
-# At most this many copiers at once (the event source's maximum concurrency; 2 is SQS's least): each reads assets one
-# at a time, which keeps the backup well inside CodeArtifact's 50 GetPackageVersionAsset calls a second per region.
-MAX_CONCURRENT_COPIERS = 5
-EVENT_SOURCE = "aws.codeartifact"
-EVENT_DETAIL_TYPE = "CodeArtifact Package Version State Change"
+# At most this many copiers at once (the event source's maximum concurrency; 2 is SQS's least), each at most
+# backup.copier.REQUESTS_PER_SECOND: together inside CodeArtifact's 50 GetPackageVersionAsset calls a second per region.
+MAX_CONCURRENT_COPIERS = MAX_CONCURRENT_COPIES
 KEY_DELETION_WINDOW_DAYS = 30
 
 
-def render_backup_config(*, domain: str, domain_owner: str, region: str, repository: str, bucket: str,
-                         topic_arn: str, retention: Mapping[str, Any] | None) -> dict[str, Any]:
-    """BACKUP_CONFIG as the shared interface names its keys. Stands in for `backup.config.render_config` until
-    the backup package is merged; the program then imports that instead."""
-    return {"domain": domain, "domainOwner": domain_owner, "region": region, "repository": repository,
-            "bucket": bucket, "topicArn": topic_arn, "retention": None if retention is None else dict(retention)}
-
-
 def backup_config(settings: Settings) -> dict[str, Any]:
-    """The functions' BACKUP_CONFIG, from the settings."""
+    """The functions' BACKUP_CONFIG, written by the backup package's own schema (backup/config.py)."""
     retention = settings.retention
-    return render_backup_config(
+    return dict(render_config(
         domain=settings.domain_name, domain_owner=settings.owner_account_id, region=settings.region,
         repository=settings.internal_repository, bucket=settings.backup_bucket_name,
         topic_arn=settings.backup_topic_arn,
         retention=None if retention is None else {
             "archiveAfterDays": retention.archive_after_days, "keepNewest": retention.keep_newest,
-            "keep": [{"name": name, "version": version} for name, version in retention.keep],
-            "dryRun": retention.dry_run},
-    )
+            "keep": [f"{name}=={version}" for name, version in retention.keep], "dryRun": retention.dry_run},
+    ))
 
 
 def event_pattern(settings: Settings) -> dict[str, Any]:
-    """Version changes of `internal` in this stack's domain only."""
-    return {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE],
-            "detail": {"domainName": [settings.domain_name], "domainOwner": [settings.owner_account_id],
-                       "repositoryName": [settings.internal_repository]}}
+    """Version changes of `internal` in this stack's domain only (the pattern backup/events.py reads)."""
+    return dict(backup_event_pattern(domain=settings.domain_name, domain_owner=settings.owner_account_id,
+                                     repository=settings.internal_repository))
 
 
 def _compact(document: Mapping[str, Any]) -> str:

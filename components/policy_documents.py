@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from backup.layout import MANIFESTS, PUT_PREFIXES, RETENTION_PLANS
 from promoter.ledger import PREFIXES as LEDGER_PREFIXES
 
 if TYPE_CHECKING:
@@ -115,9 +116,9 @@ BACKUP_READ_ACTIONS = (
 )
 # ... where it writes in the backup bucket (README, "Backup, restore and retention": the bucket layout) ...
 BACKUP_WRITE_ACTION = "s3:PutObject"
-MANIFESTS_PREFIX = "manifests/"
-PLANS_PREFIX = "plans/"
-BACKUP_PREFIXES = ("packages/", MANIFESTS_PREFIX, "events/", PLANS_PREFIX)
+MANIFESTS_PREFIX = MANIFESTS
+PLANS_PREFIX = RETENTION_PLANS
+BACKUP_PREFIXES = PUT_PREFIXES  # where the backup writes, named once in backup/layout.py
 MANIFEST_READ_ACTION = "s3:GetObject"
 BUCKET_LIST_ACTION = "s3:ListBucket"
 # ... its queue (Lambda's SQS event source polls with the function's role, and reads the queue's attributes) ...

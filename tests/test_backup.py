@@ -198,7 +198,7 @@ def test_the_copier_takes_the_queue_reporting_each_failed_message(rendering):
     assert mapping.inputs["functionName"] == f"arn:aws:lambda:{REGION}:{OWNER}:function:pypi-registry-backup"
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
     # Five copiers at most, each reading one asset at a time: within CodeArtifact's 50 asset reads a second.
-    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 5}
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 4}  # backup.copier.MAX_CONCURRENT_COPIES
 
 
 def test_the_functions_run_the_backup_package_with_the_shared_config(rendering):
@@ -330,7 +330,7 @@ def test_the_copier_is_read_only_on_codeartifact_and_put_only_on_the_bucket(rend
     assert statements["ReadInternalVersions"]["Resource"] == f"{PREFIX}:package/acme/internal/*"
     assert statements["PutIntoTheBackup"]["Action"] == "s3:PutObject"
     assert statements["PutIntoTheBackup"]["Resource"] == [
-        f"arn:aws:s3:::{BUCKET}/{prefix}/*" for prefix in ("packages", "manifests", "events", "plans")]
+        f"arn:aws:s3:::{BUCKET}/{prefix}/*" for prefix in ("packages", "manifests", "events", "plans/retention")]
     text = json.dumps(statements)
     for never in ("s3:Delete", "Bypass", "UpdatePackageVersionsStatus", "s3:*", "codeartifact:Delete"):
         assert never not in text
@@ -342,7 +342,7 @@ def test_the_copier_is_read_only_on_codeartifact_and_put_only_on_the_bucket(rend
 def test_the_retention_role_archives_in_internal_only_and_writes_only_plans(rendering):
     statements = role_policy(rendering, "pypi-registry-retention")
     assert statements["ArchiveInInternal"]["Resource"] == f"{PREFIX}:package/acme/internal/*"
-    assert statements["PutIntoTheBackup"]["Resource"] == [f"arn:aws:s3:::{BUCKET}/plans/*"]
+    assert statements["PutIntoTheBackup"]["Resource"] == [f"arn:aws:s3:::{BUCKET}/plans/retention/*"]
     assert "GetPackageVersionAsset" not in json.dumps(statements)
 
 
