@@ -743,8 +743,8 @@ AIRLOCK_OTHER_ACTIONS = {
     PROMOTER: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES,
     PULL_BACK: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES,
     SCHEDULE_ROLE: frozenset({"lambda:InvokeFunction"}),
-    BACKUP_COPIER: frozenset({"s3:PutObject", "sqs:ReceiveMessage", "sqs:DeleteMessage"}) | _FUNCTION_WRITES
-    | _BACKUP_KEY_WRITES,
+    BACKUP_COPIER: frozenset({"s3:PutObject", "sqs:ReceiveMessage", "sqs:DeleteMessage", "kms:Decrypt"})
+    | _FUNCTION_WRITES | _BACKUP_KEY_WRITES,
     BACKUP_RECONCILER: frozenset({"s3:PutObject", "kms:Decrypt"}) | _FUNCTION_WRITES | _BACKUP_KEY_WRITES,
     RETENTION_JOB: frozenset({"s3:PutObject"}) | _FUNCTION_WRITES | _BACKUP_KEY_WRITES,
     BACKUP_REPLICATION: frozenset({"s3:ReplicateObject", "s3:ReplicateTags", "kms:Decrypt"}) | _BACKUP_KEY_WRITES,

@@ -610,12 +610,26 @@ def _internal_read_statements(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
+def _manifest_reads(settings: Settings) -> list[dict[str, Any]]:
+    """Reading the manifests back (a missing one is a 404 only with ListBucket, else 403), and decrypting them."""
+    return [
+        {"Sid": "ReadManifests", "Effect": "Allow", "Action": MANIFEST_READ_ACTION,
+         "Resource": f"{settings.backup_bucket_arn}/{MANIFESTS_PREFIX}*"},
+        {"Sid": "ListManifests", "Effect": "Allow", "Action": BUCKET_LIST_ACTION,
+         "Resource": settings.backup_bucket_arn,
+         "Condition": {"StringLike": {"s3:prefix": f"{MANIFESTS_PREFIX}*"}}},
+        _backup_key_statement(settings, settings.region, BACKUP_KEY_READ_ACTIONS, "DecryptTheBackup"),
+    ]
+
+
 def backup_policy(settings: Settings, function_name: str) -> PolicyDocument:
     """The copier: read every asset of internal's versions (read-only on CodeArtifact), put it and its manifest into
-    the backup bucket (never a delete), take its events off its queue, and publish what it copied."""
+    the backup bucket (never a delete), read a version's manifest back (a redelivered event whose version is
+    already copied costs no CodeArtifact call), take its events off its queue, and publish what it copied."""
     return {"Version": VERSION, "Statement": [
         *_internal_read_statements(settings),
         *_backup_puts(settings, BACKUP_PREFIXES),
+        *_manifest_reads(settings),
         {"Sid": "ReceiveOwnQueue", "Effect": "Allow", "Action": list(QUEUE_CONSUME_ACTIONS),
          "Resource": settings.backup_queue_arn},
         _logs_statement(settings, function_name),
@@ -631,12 +645,7 @@ def reconcile_policy(settings: Settings, function_name: str) -> PolicyDocument:
         {"Sid": "ListInternalPackages", "Effect": "Allow", "Action": list(PROMOTER_LIST_ACTIONS),
          "Resource": settings.repository_arn(internal)},
         *_backup_puts(settings, BACKUP_PREFIXES),
-        {"Sid": "ReadManifests", "Effect": "Allow", "Action": MANIFEST_READ_ACTION,
-         "Resource": f"{settings.backup_bucket_arn}/{MANIFESTS_PREFIX}*"},
-        {"Sid": "ListManifests", "Effect": "Allow", "Action": BUCKET_LIST_ACTION,
-         "Resource": settings.backup_bucket_arn,
-         "Condition": {"StringLike": {"s3:prefix": f"{MANIFESTS_PREFIX}*"}}},
-        _backup_key_statement(settings, settings.region, BACKUP_KEY_READ_ACTIONS, "DecryptTheBackup"),
+        *_manifest_reads(settings),
         _logs_statement(settings, function_name),
     ]}
 

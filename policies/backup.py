@@ -74,20 +74,23 @@ _READ_INTERNAL = {
 }
 # What each of the backup's roles may do, each action on resources of one shape: {action: resource pattern}.
 # {internal}, {bucket} and {replica} are filled in from the pack config.
+# Reading manifests back: the copier skips a version already copied, the reconciler compares them.
+_READ_MANIFESTS = {
+    "s3:GetObject": r"arn:aws:s3:::{bucket}/manifests/[^*?]*\*?",
+    "s3:ListBucket": r"arn:aws:s3:::{bucket}",
+    "kms:Decrypt": KEYS,
+}
 COPIER_GRANTS = {
-    **_READ_INTERNAL, **_COMMON,
+    **_READ_INTERNAL, **_COMMON, **_READ_MANIFESTS,
     "s3:PutObject": rf"arn:aws:s3:::{{bucket}}/{COPY_PREFIXES}/[^*?]*\*?",
     "sqs:ReceiveMessage": r"arn:aws:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+",
     "sqs:DeleteMessage": r"arn:aws:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+",
     "sqs:GetQueueAttributes": r"arn:aws:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+",
 }
 RECONCILER_GRANTS = {
-    **_READ_INTERNAL, **_COMMON,
+    **_READ_INTERNAL, **_COMMON, **_READ_MANIFESTS,
     "codeartifact:ListPackages": INTERNAL_REPOSITORY,
     "s3:PutObject": rf"arn:aws:s3:::{{bucket}}/{COPY_PREFIXES}/[^*?]*\*?",
-    "s3:GetObject": r"arn:aws:s3:::{bucket}/manifests/[^*?]*\*?",
-    "s3:ListBucket": r"arn:aws:s3:::{bucket}",
-    "kms:Decrypt": KEYS,
 }
 RETENTION_GRANTS = {
     **_COMMON,
@@ -109,7 +112,8 @@ REPLICATION_GRANTS = {
 }
 # (pack config key of the role, its grants, whose job) for the roles Lambda assumes.
 JOBS = (
-    ("backupRoleArn", COPIER_GRANTS, "the backup's copier (read-only on internal, put-only on the bucket)"),
+    ("backupRoleArn", COPIER_GRANTS, "the backup's copier (read-only on internal, put-only on the bucket but for "
+                                     "reading manifests back)"),
     ("reconcileRoleArn", RECONCILER_GRANTS, "the backup's reconciler"),
     ("retentionRoleArn", RETENTION_GRANTS, "the retention job (status changes in internal only)"),
 )

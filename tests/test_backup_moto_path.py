@@ -393,15 +393,8 @@ def _principal_star_as_string(policy: dict[str, Any]) -> dict[str, Any]:
         {**s, "Principal": "*"} if s.get("Principal") == {"AWS": "*"} else s for s in policy["Statement"]]}
 
 
-COPIER_ROLE_DENIES_MANIFEST_READS = pytest.mark.xfail(strict=True, reason=(
-    "components/policy_documents.py backup_policy gives the copier role no s3:GetObject on manifests/ (nor "
-    "s3:ListBucket), yet copy_version reads the version's manifest on every event (backup/handler.py, "
-    "run_copy_version -> Copier.manifest): in AWS every event fails with AccessDenied and ends in the dead-letter "
-    "queue"))
-
-
 @pytest.mark.parametrize("role_name", [
-    pytest.param("pypi-registry-backup", marks=COPIER_ROLE_DENIES_MANIFEST_READS, id="the-copiers-own-role"),
+    pytest.param("pypi-registry-backup", id="the-copiers-own-role"),
     # The control: the reconciler's role holds the same puts plus the manifest reads, so the evaluation below is
     # seen to allow a run whose every call is granted.
     pytest.param("pypi-registry-backup-reconcile", id="the-reconcilers-role"),
