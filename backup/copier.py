@@ -266,7 +266,8 @@ class Copier:
 
     # The copy --------------------------------------------------------------------------------------------------
 
-    def copy(self, package: str, version: str, event_id: str | None, previous: Manifest | None) -> Manifest | None:
+    def copy(self, package: str, version: str, event_id: str | None, previous: Manifest | None,
+             sequence_number: int | None = None) -> Manifest | None:
         """Copy every file of the version and write its manifest; None when the manifest already covers the
         version's current revision and files (nothing written)."""
         listed = self.listed(package, version)
@@ -286,6 +287,7 @@ class Copier:
             assets=tuple(copied),
             event_deduplication_id=event_id,
             copied_at=iso(self.now()),
+            sequence_number=sequence_number,
         )
         self.put_json(manifest_key(package, version), manifest.as_dict())
         return manifest

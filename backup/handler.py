@@ -154,7 +154,8 @@ def run_copy_version(
             if not first_delivery and previous is not None and previous.revision == parsed.revision:
                 summary.duplicates.append(name)
                 continue
-            manifest = copier.copy(parsed.package, parsed.version, parsed.deduplication_id, previous)
+            manifest = copier.copy(parsed.package, parsed.version, parsed.deduplication_id, previous,
+                                   parsed.sequence_number)
             if manifest is None:
                 summary.unchanged.append(name)
                 continue

@@ -2,7 +2,8 @@
 
 - `packages/NAME/VERSION/FILENAME`: each asset's bytes, put with its SHA-256 checksum;
 - `manifests/NAME/VERSION.json`: {"package", "version", "revision", "assets": [{"name", "sha256", "size"}],
-  "eventDeduplicationId" (null when the reconciler copied it), "copiedAt"}, written after every asset;
+  "eventDeduplicationId" and "sequenceNumber" (the event's; null when the reconciler copied it), "copiedAt"},
+  written after every asset;
 - `events/EVENT_DEDUP_ID`: an empty marker, put with If-None-Match so a redelivered event is seen as one (the id is
   base64, written in its URL-safe alphabet, "-" for "+" and "_" for "/", so that it stays one key segment);
 - `plans/retention/TIMESTAMP.json`: each retention run's plan (dry run or applied) and its outcome.
@@ -82,6 +83,8 @@ class Manifest:
     assets: tuple[Asset, ...]
     event_deduplication_id: str | None
     copied_at: str
+    # The event's sequenceNumber (its order among the version's changes); None for a copy the reconciler made.
+    sequence_number: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -91,12 +94,13 @@ class Manifest:
             "assets": [{"name": a.name, "sha256": a.sha256, "size": a.size} for a in self.assets],
             "eventDeduplicationId": self.event_deduplication_id,
             "copiedAt": self.copied_at,
+            "sequenceNumber": self.sequence_number,
         }
 
     @classmethod
     def from_dict(cls, data: object) -> Manifest:
         """Reads a manifest back; anything else raises LayoutError (a manifest not understood is not trusted)."""
-        keys = {"package", "version", "revision", "assets", "eventDeduplicationId", "copiedAt"}
+        keys = {"package", "version", "revision", "assets", "eventDeduplicationId", "copiedAt", "sequenceNumber"}
         if not isinstance(data, Mapping) or set(data) != keys:
             raise LayoutError(f"not a manifest: expected exactly the keys {sorted(keys)}")
         assets: list[Asset] = []
@@ -116,6 +120,9 @@ class Manifest:
         event_id = data["eventDeduplicationId"]
         if not all(isinstance(value, str) for value in strings) or not (event_id is None or isinstance(event_id, str)):
             raise LayoutError("not a manifest: package, version, revision and copiedAt must be strings")
+        sequence = data["sequenceNumber"]
+        if sequence is not None and (isinstance(sequence, bool) or not isinstance(sequence, int)):
+            raise LayoutError("not a manifest: sequenceNumber must be a whole number or null")
         return cls(
             package=str(data["package"]),
             version=str(data["version"]),
@@ -123,4 +130,5 @@ class Manifest:
             assets=tuple(assets),
             event_deduplication_id=event_id,
             copied_at=str(data["copiedAt"]),
+            sequence_number=sequence,
         )

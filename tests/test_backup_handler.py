@@ -340,6 +340,7 @@ def test_a_published_version_is_copied_file_by_file_then_its_manifest_and_announ
         "assets": [{"name": n, "sha256": sha256(d), "size": len(d)} for n, d in LIB_10],
         "eventDeduplicationId": DEDUP,
         "copiedAt": "2026-06-01T03:00:00Z",
+        "sequenceNumber": 1,  # the event's: the version's order of changes
     }
     # the marker, with the id's base64 in its URL-safe alphabet (one key segment)
     assert world.keys("events/") == ["events/2mEO0A2Ke07rWUTBXk3CAiQhdTXF4N94LNaT_ffffff="]

@@ -309,6 +309,7 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"manifests/{PACKAGE}/{VERSION}.json")["Body"].read())
     assert {k: v for k, v in manifest.items() if k != "copiedAt"} == {
         "package": PACKAGE, "version": VERSION, "revision": REVISION, "eventDeduplicationId": DEDUPLICATION_ID,
+        "sequenceNumber": 1,
         "assets": [{"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in FILES]}
     marker = "events/" + DEDUPLICATION_ID.replace("/", "_")
 

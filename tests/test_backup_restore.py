@@ -59,7 +59,7 @@ def back_up(s3, package: str, version: str, files: list[Path], **extra: object) 
         s3.put_object(Bucket=BUCKET, Key=f"packages/{package}/{version}/{path.name}", Body=data)
         assets.append({"name": path.name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
     manifest = {"package": package, "version": version, "revision": f"rev-{package}-{version}", "assets": assets,
-                "eventDeduplicationId": None, "copiedAt": "2026-07-01T00:00:00Z", **extra}
+                "eventDeduplicationId": None, "copiedAt": "2026-07-01T00:00:00Z", "sequenceNumber": None, **extra}
     s3.put_object(Bucket=BUCKET, Key=f"manifests/{package}/{version}.json", Body=json.dumps(manifest).encode())
     return manifest
 
@@ -198,7 +198,7 @@ GOOD_ASSET = {"name": "acme_core-1.0.0-py3-none-any.whl", "sha256": "a" * 64, "s
 def recorded(**fields: object) -> dict:
     """A manifest as the backup writes it (backup/layout.py), with `fields` changed."""
     return {"package": "acme-core", "version": "1.0.0", "revision": "rev-1", "assets": [GOOD_ASSET],
-            "eventDeduplicationId": None, "copiedAt": "2026-07-01T00:00:00Z", **fields}
+            "eventDeduplicationId": None, "copiedAt": "2026-07-01T00:00:00Z", "sequenceNumber": None, **fields}
 
 
 KEY = "manifests/acme-core/1.0.0.json"
