@@ -49,6 +49,8 @@ if settings.backup_mode:
     backup_events = BackupEvents("backup-events", BackupEventsArgs.from_settings(settings), opts=owner.options)
     BackupJobs("backup-jobs", BackupJobsArgs.from_settings(settings), queue_arn=backup_events.queue.arn,
                opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, backup_store]))
+    pulumi.export("backup", {"bucket": settings.backup_bucket_name, "replicaBucket": settings.replica_bucket_name,
+                             "topicArn": settings.backup_topic_arn})
 
 endpoint = aws.codeartifact.get_repository_endpoint_output(
     domain=registry.domain.domain,

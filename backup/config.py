@@ -31,7 +31,8 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}\Z")
 _ACCOUNT = re.compile(r"^[0-9]{12}\Z")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
+# An SNS topic's ARN (the restore checks its --topic-arn by it too).
+TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
 
 
 class ConfigError(ValueError):
@@ -109,7 +110,7 @@ class BackupConfig:
             region=reader.string("region", _REGION),
             repository=reader.string("repository", _REPOSITORY),
             bucket=reader.string("bucket", _BUCKET),
-            topic_arn=reader.string("topicArn", _TOPIC_ARN),
+            topic_arn=reader.string("topicArn", TOPIC_ARN),
             retention=_retention(reader),
         )
         reader.raise_problems()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 from urllib.parse import unquote, urljoin, urlsplit
 
+from backup.config import TOPIC_ARN
 from backup.layout import MANIFESTS, Asset, LayoutError, package_key
 from backup.layout import Manifest as Recorded
 
@@ -495,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", default="", metavar="NAME",
                         help="restore only packages whose name starts with NAME (a package name, or a prefix "
                              "such as acme-)")
+    parser.add_argument("--topic-arn", metavar="ARN",
+                        help="the backup's SNS topic (stack output backupTopicArn): a restore that succeeded is "
+                             "announced there as a 'restored' event, as the backup announces what it copied")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (every version and file in the bucket) and stop: no download, no "
                              "upload, no token needed")
@@ -508,7 +512,18 @@ def default_bucket() -> BackupBucket:
     return client
 
 
-def main(argv: Sequence[str] | None = None, *, bucket: BackupBucket | None = None,
+class Topic(Protocol):
+    """The SNS call the restore makes (boto3's SNS client)."""
+
+    def publish(self, **kwargs: object) -> object: ...
+
+
+def restored_event(bucket: str, target: Target, manifests: Sequence[Manifest], uploaded: int) -> dict[str, object]:
+    return {"event": "restored", "bucket": bucket, "target": target.repository_url, "uploaded": uploaded,
+            "versions": [f"{m.package}=={m.version}" for m in manifests]}
+
+
+def main(argv: Sequence[str] | None = None, *, bucket: BackupBucket | None = None, topic: Topic | None = None,
          environ: Mapping[str, str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run the restore; the keywords exist so tests can pass a bucket client and the environment."""
@@ -559,6 +574,14 @@ def main(argv: Sequence[str] | None = None, *, bucket: BackupBucket | None = Non
         return 1
     say(f"restored: {uploaded} files uploaded, {files - uploaded} already there; all {files} downloaded back "
         "through the index and byte-identical to the backup")
+    if args.topic_arn:
+        import boto3
+
+        topic = topic or boto3.client("sns", region_name=args.topic_arn.split(":")[3])
+        event = restored_event(args.bucket, target, manifests, uploaded)
+        topic.publish(TopicArn=args.topic_arn, Subject=f"restored {len(manifests)} versions",
+                      Message=json.dumps(event, sort_keys=True))
+        say(f"announced on {args.topic_arn}")
     return 0
 
 
@@ -568,6 +591,8 @@ def check_input(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[T
         raise UsageError(f"--bucket must be an S3 bucket name ({BUCKET_NAME.pattern}), got {args.bucket!r}")
     if "/" in args.prefix or (args.prefix and not FILE_NAME.fullmatch(args.prefix)):
         raise UsageError(f"--prefix must be a package name or the start of one, got {args.prefix!r}")
+    if args.topic_arn is not None and not TOPIC_ARN.match(args.topic_arn):
+        raise UsageError(f"--topic-arn must be an SNS topic ARN, got {args.topic_arn!r}")
     target = parse_index_url(args.index_url)
     if args.dry_run:
         return target, "", ""

@@ -367,3 +367,12 @@ def test_backup_documents_stay_within_aws_limits():
                      docs.retention_policy(settings, "f"), docs.replication_policy(settings)):
         assert len(docs.to_json(document)) <= docs.INLINE_ROLE_POLICY_LIMIT
     assert len(docs.to_json(docs.domain_permissions_policy(settings))) <= docs.RESOURCE_POLICY_LIMIT
+
+
+def test_the_restore_finds_its_bucket_and_topic_in_the_outputs(rendering):
+    settings = rendering.settings
+    assert rendering.outputs["backup"] == {"bucket": settings.backup_bucket_name,
+                                           "replicaBucket": settings.replica_bucket_name,
+                                           "topicArn": settings.backup_topic_arn}
+    assert settings.backup_region in settings.replica_bucket_name
+    assert "backup" not in render("prod").outputs  # off by default

@@ -132,6 +132,8 @@ def test_the_names_it_accepts_follow_the_login_helpers_rules():
     (["--bucket", BUCKET], {"PATH": WITH_TOKEN["PATH"]}, "no token: set TWINE_PASSWORD"),
     (["--bucket", BUCKET], {**WITH_TOKEN, "TWINE_USERNAME": "someone"}, "TWINE_USERNAME must be 'aws'"),
     (["--bucket", BUCKET], {"TWINE_PASSWORD": "a-token", "PATH": "/nonexistent"}, "twine is not installed"),
+    (["--bucket", BUCKET, "--topic-arn", "arn:aws:sqs:eu-west-1:111122223333:not-a-topic"], WITH_TOKEN,
+     "--topic-arn must be an SNS topic ARN"),
 ])
 def test_bad_input_exits_2_naming_it(argv, environ, said):
     code, _, err = run([*argv, "--index-url", STANDARD], NoBucket(), environ)
@@ -309,10 +311,13 @@ def operator(stub, home: Path) -> dict[str, str]:
             "TWINE_USERNAME": "aws", "TWINE_PASSWORD": token}
 
 
-def restore_into(stub, s3, environment: dict[str, str]) -> tuple[int, str, str]:
+def restore_into(stub, s3, environment: dict[str, str], *extra: str, topic=None) -> tuple[int, str, str]:
     """The restore, as the operator runs it: urllib and twine see the operator's environment."""
     with mock.patch.dict(os.environ, environment):
-        return run(["--bucket", BUCKET, "--index-url", stub.registry.endpoint()], s3, dict(os.environ))
+        out, err = io.StringIO(), io.StringIO()
+        code = restore.main(["--bucket", BUCKET, "--index-url", stub.registry.endpoint(), *extra], bucket=s3,
+                            topic=topic, environ=dict(os.environ), stdout=out, stderr=err)
+        return code, out.getvalue(), err.getvalue()
 
 
 def uploads(stub) -> list[dict]:
@@ -330,9 +335,20 @@ def test_drill_restore_into_the_stand_in_then_pip_installs_the_original_bytes(st
     originals = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for files in built.values() for path in files}
     environment = operator(stub, tmp_path / "operator")
 
-    code, out, err = restore_into(stub, s3, environment)
+    sns, sqs = boto3.client("sns", region_name=BACKUP_REGION), boto3.client("sqs", region_name=BACKUP_REGION)
+    topic_arn = sns.create_topic(Name="pypi-registry-backup-events")["TopicArn"]
+    queue = sqs.create_queue(QueueName="operators")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    code, out, err = restore_into(stub, s3, environment, "--topic-arn", topic_arn, topic=sns)
     assert code == 0, out + err
     assert stored(stub) == originals  # the stand-in's internal holds exactly the backed-up bytes
+    # Operators see it: one 'restored' event naming every version.
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert event["event"] == "restored" and event["uploaded"] == 4
+    assert sorted(event["versions"]) == sorted(f"{p}=={v}" for p, v in built)
     assert sorted((entry["path"], entry["status"], entry["auth"]) for entry in uploads(stub)) == [
         ("/pypi/internal/", 200, "valid")] * 4  # twine, one request per file
     assert all(entry["user_agent"].startswith("twine/") for entry in uploads(stub))
