@@ -208,6 +208,23 @@ class Promoter(pulumi.ComponentResource):
         return lambda_function.arn
 
 
+def bounded_role(logical: str, *, name: str, description: str, trust_policy: str, policy: str, boundary: str,
+                 tags: Mapping[str, str], opts: pulumi.ResourceOptions) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A service role of the airlock or the backup: the bootstrap's boundary on it, and its one inline policy,
+    named as the role (`{logical}` and `{logical}-policy`)."""
+    role = aws.iam.Role(
+        logical,
+        name=name,
+        description=description,
+        assume_role_policy=trust_policy,
+        max_session_duration=3600,
+        permissions_boundary=boundary,
+        tags=dict(tags),
+        opts=opts,
+    )
+    return role, aws.iam.RolePolicy(f"{logical}-policy", role=role.name, name=name, policy=policy, opts=opts)
+
+
 def declare_function(parent: pulumi.Resource, logical: str, function: FunctionArgs, *, code: pulumi.AssetArchive,
                      environment: Mapping[str, str], lambda_trust_policy: str, scheduler_trust_policy: str,
                      permissions_boundary: str, tags: Mapping[str, str]) -> aws.lambda_.Function:
@@ -215,23 +232,11 @@ def declare_function(parent: pulumi.Resource, logical: str, function: FunctionAr
     and, when it has one, its EventBridge Scheduler schedule with the schedule's own role (invoke that function
     only). The airlock's and the backup's functions are all declared here."""
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
-        f"{logical}-role",
-        name=function.role_name,
+    role, policy = bounded_role(
+        f"{logical}-role", name=function.role_name,
         description=f"Execution role of the Lambda function {function.function_name}",
-        assume_role_policy=lambda_trust_policy,
-        max_session_duration=3600,
-        permissions_boundary=permissions_boundary,
-        tags=dict(tags),
-        opts=child,
-    )
-    policy = aws.iam.RolePolicy(
-        f"{logical}-role-policy",
-        role=role.name,
-        name=function.role_name,
-        policy=function.role_policy,
-        opts=child,
-    )
+        trust_policy=lambda_trust_policy, policy=function.role_policy, boundary=permissions_boundary, tags=tags,
+        opts=child)
     logs = aws.cloudwatch.LogGroup(
         f"{logical}-logs",
         name=function.log_group_name,
@@ -255,23 +260,11 @@ def declare_function(parent: pulumi.Resource, logical: str, function: FunctionAr
     if function.schedule is None:
         return lambda_function
     schedule = function.schedule
-    schedule_role = aws.iam.Role(
-        f"{logical}-schedule-role",
-        name=schedule.role_name,
+    schedule_role, schedule_policy = bounded_role(
+        f"{logical}-schedule-role", name=schedule.role_name,
         description=f"EventBridge Scheduler invokes the Lambda function {function.function_name}",
-        assume_role_policy=scheduler_trust_policy,
-        max_session_duration=3600,
-        permissions_boundary=permissions_boundary,
-        tags=dict(tags),
-        opts=child,
-    )
-    schedule_policy = aws.iam.RolePolicy(
-        f"{logical}-schedule-role-policy",
-        role=schedule_role.name,
-        name=schedule.role_name,
-        policy=schedule.role_policy,
-        opts=child,
-    )
+        trust_policy=scheduler_trust_policy, policy=schedule.role_policy, boundary=permissions_boundary, tags=tags,
+        opts=child)
     aws.scheduler.Schedule(
         f"{logical}-schedule",
         name=schedule.name,

@@ -25,7 +25,7 @@ from backup.config import render_config
 from backup.copier import MAX_CONCURRENT_COPIES
 from backup.events import event_pattern as backup_event_pattern
 from components import policy_documents as docs
-from components.airlock import TOPIC_KEY, FunctionArgs, ScheduleArgs, declare_function
+from components.airlock import TOPIC_KEY, FunctionArgs, ScheduleArgs, bounded_role, declare_function
 from components.settings import (
     BACKUP_DEAD_LETTER_QUEUE_NAME,
     BACKUP_FUNCTION_NAME,
@@ -153,23 +153,11 @@ class BackupStore(pulumi.ComponentResource):
             self, f"{name}-replica", bucket_name=args.replica_bucket_name, policy=args.replica_bucket_policy,
             retention_days=args.retention_days, encryption=_kms_encryption(self.replica_key), tags=args.tags,
             provider=replica_provider)
-        role = aws.iam.Role(
-            f"{name}-replication-role",
-            name=args.replication_role_name,
+        role, role_policy = bounded_role(
+            f"{name}-replication-role", name=args.replication_role_name,
             description="S3 replicates the backup bucket into the second region",
-            assume_role_policy=args.replication_trust_policy,
-            max_session_duration=3600,
-            permissions_boundary=args.permissions_boundary,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-replication-role-policy",
-            role=role.name,
-            name=args.replication_role_name,
-            policy=args.replication_policy,
-            opts=child,
-        )
+            trust_policy=args.replication_trust_policy, policy=args.replication_policy,
+            boundary=args.permissions_boundary, tags=args.tags, opts=child)
         aws.s3.BucketReplicationConfig(
             f"{name}-replication",
             bucket=source.bucket.bucket,
