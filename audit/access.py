@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from audit.grants import (
     ADMINISTRATOR_POLICY,
+    ROLE,
     Role,
     RoleGrants,
     StackSetMember,
@@ -981,6 +982,37 @@ def administrator(account: str, org_id: str | None = None) -> Principal:
     return Principal.role(arn, {"inline:everything": ADMINISTRATOR_POLICY}, org_id)
 
 
+def expected_boundary(settings: Settings, arn: str) -> str | None:
+    """The bootstrap's permissions boundary a role the stack declares must carry, or None for a role without one:
+    what keeps a deploy role (or an operator) from making it more than its job, whatever its policies say."""
+    from fnmatch import fnmatchcase
+
+    account = arn.split(":")[4]
+    if account in settings.secondary_account_ids and arn == settings.reader_role_arn(account):
+        return settings.reader_boundary_arn(account)
+    if any(fnmatchcase(arn, pattern) for pattern in settings.github_role_patterns):
+        return settings.github_roles_boundary_arn
+    if arn in settings.airlock_role_arns:
+        return settings.airlock_roles_boundary_arn
+    if arn in settings.backup_role_arns:
+        return settings.backup_roles_boundary_arn
+    return None
+
+
+def boundary_problems(rendering: Rendering) -> list[str]:
+    """Every role of a bounded kind the stack declares carries its boundary (a changed program that drops or swaps
+    it would pass the proof otherwise, which evaluates identity policies without boundaries)."""
+    problems = []
+    for role in rendering.of_type(ROLE):
+        arn = role.outputs.get("arn") or f"arn:aws:iam::{role.account}:role/{role.inputs.get('name')}"
+        expected = expected_boundary(rendering.settings, str(arn))
+        actual = role.inputs.get("permissionsBoundary")
+        if expected is not None and actual != expected:
+            problems.append(f"role {role.inputs.get('name')} in {role.account} has the permissions boundary "
+                            f"{actual!r}, not the bootstrap's {expected}: nothing would keep it to its job")
+    return problems
+
+
 def subjects_from_rendering(rendering: Rendering, grants: RoleGrants | None = None,
                             members: list[StackSetMember] | None = None) -> list[Subject]:
     """Every role the stack declares or attaches a policy to (the reader and publisher roles the
@@ -1184,6 +1216,7 @@ def access_report(rendering: Rendering) -> AccessReport:
     violations += [f"{unplaced}: the proof cannot tell whom it reaches" for unplaced in grants.unplaced]
     violations += [f"{outside}: the proof does not evaluate it" for outside in grants.not_evaluated]
     violations += Registry.problems(rendering)
+    violations += boundary_problems(rendering)
     violations += stack_set_target_problems(rendering)
     violations += [f"the registry's resource policies allow {pattern}, which names no action the Service "
                    "Authorization Reference documents: the proof cannot decide what it grants"
