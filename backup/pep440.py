@@ -3,7 +3,7 @@ its normalised form (for matching the keep-list).
 
 `packaging` is not in Lambda's runtime and nothing is vendored, so this reads a version with the regular
 expression PEP 440 itself publishes (Appendix B, "Parsing version strings with regular expressions", the
-permissive form that accepts every spelling PEP 440 normalises). tests/test_backup_selection.py checks every
+permissive form that accepts every spelling PEP 440 normalises). tests/backup/test_backup_selection.py checks every
 answer against `packaging.version` over generated versions.
 """
 

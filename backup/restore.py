@@ -38,7 +38,7 @@ from backup.config import TOPIC_ARN
 from backup.layout import MANIFESTS, Asset, LayoutError, package_key
 from backup.layout import Manifest as Recorded
 
-# CodeArtifact's names (the same rules as pypi_login/config.py; tests/test_backup_restore.py keeps them equal).
+# CodeArtifact's names (the same rules as pypi_login/config.py; tests/backup/test_backup_restore.py keeps them equal).
 ACCOUNT_ID = r"[0-9]{12}"
 DOMAIN_NAME = r"[a-z][a-z0-9-]{0,48}[a-z0-9]"
 REPOSITORY_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}"

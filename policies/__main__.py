@@ -6,7 +6,7 @@ script, outside any package, so the relative imports between the pack's modules 
 This file therefore loads its own folder, whatever it is called, as the package PACKAGE with
 importlib, without touching sys.path: the pack needs nothing but its folder and its installed
 dependencies (policies/requirements.txt), so CI can run the base branch's copy from any checkout
-(tests/test_policy_pack_process.py starts a renamed copy so). PolicyPack starts a server and never
+(tests/policies/test_policy_pack_process.py starts a renamed copy so). PolicyPack starts a server and never
 returns.
 """
 

@@ -1,6 +1,6 @@
 """AWS facts the guardrails and the audit rely on, stated here so that both judges stand apart from the
 program they guard: a wrong constant in the program (an action dropped from a Deny) must not move the
-guard with it. tests/test_design.py shows the program's Denies name exactly these actions."""
+guard with it. tests/model/test_design.py shows the program's Denies name exactly these actions."""
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"

@@ -5,7 +5,7 @@ policy that moto keeps (`moto/iam/aws_managed_policies.py`, refreshed with each 
 `python -m policies.aws_managed --write` (`make managed-policies`; without --write it only says
 whether the file is current). It holds each policy's document only, keyed by path and name as the
 ARN spells them, and names the moto version and the SHA-256 of the data file it came from.
-tests/test_aws_managed_table.py regenerates it in memory from the installed moto and fails while
+tests/policies/test_aws_managed_table.py regenerates it in memory from the installed moto and fails while
 the two differ, so an upgrade of moto (a dev dependency, requirements-dev.in) without
 regenerating fails there. The pack and the audit only read the file: the pack installs no moto.
 

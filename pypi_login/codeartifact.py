@@ -20,7 +20,7 @@ TOKEN_USERNAME = "aws"  # noqa: S105
 
 # What a missing, expired or refused token looks like from each client. CodeArtifact is reported to
 # answer it with 401 or with 404; each client's words for both are taken from the real-client tests
-# (tests/test_clients_real.py), which check that this text quotes them.
+# (tests/pypi_login/test_clients_real.py), which check that this text quotes them.
 REFUSED_HINT = (
     "A missing, expired or refused token makes CodeArtifact answer 401 or 404, and the clients then say: "
     'pip "401 Error, Credentials not correct" or only "(from versions: none)"; '

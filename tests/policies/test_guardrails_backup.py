@@ -1,0 +1,299 @@
+"""The pack over the backup stack (tests/fixtures/Pulumi.backup.yaml): clean as the program declares it, and each
+backup rule, and each new type's place in the inventory, shown to bite with a bad case."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+
+import pytest
+
+from audit.guardrails import pack_config, rendering_violations
+from audit.render import Rendering
+from tests.components.test_backup import BUCKET, REPLICA, backup
+from tests.expected import OWNER, REGION
+
+PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
+BUCKETS = "backup-keeps-every-version"
+ROLES = "backup-roles-hold-what-they-need"
+EVENTS = "backup-events-reach-only-the-backup"
+LOCKED = "airlock-ledger-keeps-every-decision"
+COPIER_POLICY = "backup-jobs-pypi-registry-backup-role-policy"
+RECONCILE_POLICY = "backup-jobs-pypi-registry-backup-reconcile-role-policy"
+RETENTION_POLICY = "backup-jobs-pypi-registry-retention-role-policy"
+REPLICATION_POLICY = "backup-replication-role-policy"
+QUEUE = f"arn:aws:sqs:{REGION}:{OWNER}:pypi-registry-backup"
+
+
+@pytest.fixture(scope="module")
+def pristine() -> Rendering:
+    return backup()
+
+
+def changed(rendering: Rendering, name: str, change: Callable[[dict], None]) -> Rendering:
+    """A copy of the rendering with `change` applied to one resource's inputs and outputs alike."""
+    copied = copy.deepcopy(rendering)
+    resource = next(r for r in copied.resources if r.name == name)
+    change(resource.inputs)
+    change(resource.outputs)
+    return copied
+
+
+def without(rendering: Rendering, name: str) -> Rendering:
+    copied = copy.deepcopy(rendering)
+    copied.resources = [r for r in copied.resources if r.name != name]
+    return copied
+
+
+def messages(rendering: Rendering, policy: str) -> list[str]:
+    return [v.message for v in rendering_violations(rendering, pack_config(rendering.settings)) if v.policy == policy]
+
+
+def _set(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
+    def change(props: dict) -> None:
+        target = props
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+def _document(key: str, edit: Callable[[dict], None]) -> Callable[[dict], None]:
+    def change(props: dict) -> None:
+        document = json.loads(props[key])
+        edit(document)
+        props[key] = json.dumps(document)
+    return change
+
+
+def _add(key: str, statement: dict) -> Callable[[dict], None]:
+    return _document(key, lambda document: document["Statement"].append(statement))
+
+
+def _drop(key: str, sid: str) -> Callable[[dict], None]:
+    def edit(document: dict) -> None:
+        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != sid]
+    return _document(key, edit)
+
+
+def test_the_backup_stack_is_clean(pristine):
+    assert rendering_violations(pristine) == []
+    config = pack_config(pristine.settings)
+    assert config[BUCKETS]["backupBucketName"] == BUCKET and config[BUCKETS]["backupReplicaBucketName"] == REPLICA
+    assert config["domain-denies-loss-and-reopening"]["retentionRoleArn"] == (
+        f"arn:aws:iam::{OWNER}:role/pypi-registry-retention")
+
+
+def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
+    rendering = backup(retention=None)
+    assert rendering_violations(rendering) == []
+    assert "retentionRoleArn" not in pack_config(rendering.settings)["domain-denies-loss-and-reopening"]
+
+
+# --- the buckets ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "change", "policy", "expected"), [
+    ("backup-bucket", _set(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
+    ("backup-replica-bucket", _set(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
+    ("backup-object-lock", _set(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS, "COMPLIANCE"),
+    ("backup-replica-object-lock", _set(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS,
+     "COMPLIANCE"),
+    ("backup-versioning", _set(("versioningConfiguration", "status"), "Suspended"), BUCKETS, "versioning"),
+    ("backup-replica-versioning", _set(("versioningConfiguration", "status"), "Suspended"), LOCKED, "versioning"),
+    ("backup-encryption", _set(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+     BUCKETS, "not encrypted with a KMS key"),
+    ("backup-policy", _add("policy", {"Sid": "Cleanup", "Effect": "Allow", "Action": "s3:DeleteObjectVersion",
+                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+     BUCKETS, "the bucket policy allows s3:DeleteObjectVersion"),
+    ("backup-replica-policy", _add("policy", {"Sid": "Relock", "Effect": "Allow",
+                                              "Action": "s3:PutBucketObjectLockConfiguration",
+                                              "Resource": f"arn:aws:s3:::{REPLICA}",
+                                              "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+     BUCKETS, "the bucket policy allows s3:PutBucketObjectLockConfiguration"),
+    ("backup-policy", _add("policy", {"Sid": "Bypass", "Effect": "Allow", "Action": "s3:BypassGovernanceRetention",
+                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+     LOCKED, "the bucket policy allows s3:BypassGovernanceRetention"),
+    ("backup-policy", _drop("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
+    ("backup-policy", _drop("policy", "DenyWritesButTheBackup"), BUCKETS,
+     "does not deny s3:PutObject to every principal but the backup's roles"),
+    ("backup-replication", _set(("rules",), [{
+        "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Enabled"},
+        "destination": {"bucket": f"arn:aws:s3:::{REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
+    ("backup-replication", _set(("rules",), [{
+        "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Disabled"},
+        "destination": {"bucket": "arn:aws:s3:::somebody-elses-bucket"}}]), BUCKETS,
+     "writes into arn:aws:s3:::somebody-elses-bucket, which this stack does not declare"),
+    ("backup-replication", lambda props: props["rules"][0].update(status="Disabled"), BUCKETS,
+     f"no enabled replication rule copies it into the replica {REPLICA}"),
+    ("backup-replication", _set(("role",), f"arn:aws:iam::{OWNER}:role/someone"), BUCKETS,
+     f"it replicates as arn:aws:iam::{OWNER}:role/someone, which this stack does not declare"),
+    ("backup-topic", _set(("kmsMasterKeyId",), ""), LOCKED, "not KMS-encrypted"),
+])
+def test_each_bucket_rule_bites(pristine, name, change, policy, expected):
+    found = messages(changed(pristine, name, change), policy)
+    assert any(expected in m for m in found), found
+
+
+def test_a_missing_replica_or_replication_is_refused(pristine):
+    assert any(f"backupReplicaBucketName {REPLICA} is not a bucket this stack declares" in m
+               for m in messages(without(pristine, "backup-replica-bucket"), BUCKETS))
+    assert any("no enabled replication rule" in m for m in messages(without(pristine, "backup-replication"), BUCKETS))
+
+
+# --- the roles ------------------------------------------------------------------------------------------------
+
+
+def _statement(action: object, resource: object, **extra: object) -> dict:
+    return {"Sid": "Widened", "Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+@pytest.mark.parametrize(("name", "statement", "expected"), [
+    (COPIER_POLICY, _statement("codeartifact:UpdatePackageVersionsStatus", f"{PREFIX}:package/acme/internal/*"),
+     "codeartifact:UpdatePackageVersionsStatus (not an action the backup's copier"),
+    (COPIER_POLICY, _statement("codeartifact:PublishPackageVersion", f"{PREFIX}:package/acme/internal/*"),
+     "codeartifact:PublishPackageVersion (not an action"),
+    (COPIER_POLICY, _statement("codeartifact:GetPackageVersionAsset", f"{PREFIX}:package/acme/pypi-store/*"),
+     f"codeartifact:GetPackageVersionAsset on {PREFIX}:package/acme/pypi-store/*"),
+    (COPIER_POLICY, _statement("s3:DeleteObjectVersion", f"arn:aws:s3:::{BUCKET}/*"),
+     "s3:DeleteObjectVersion (not an action"),
+    (COPIER_POLICY, _statement("s3:BypassGovernanceRetention", f"arn:aws:s3:::{BUCKET}/*"),
+     "s3:BypassGovernanceRetention (not an action"),
+    (COPIER_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/*"), f"s3:PutObject on arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:PutObject", "arn:aws:s3:::other-bucket/packages/*"),
+     "s3:PutObject on arn:aws:s3:::other-bucket/packages/*"),
+    (COPIER_POLICY, _statement("kms:ScheduleKeyDeletion", f"arn:aws:kms:{REGION}:{OWNER}:key/*"),
+     "kms:ScheduleKeyDeletion (not an action"),
+    (COPIER_POLICY, _statement("kms:Decrypt", f"arn:aws:kms:{REGION}:{OWNER}:key/*"),
+     "without StringEquals kms:ViaService s3"),
+    (COPIER_POLICY, _statement("kms:GenerateDataKey", f"arn:aws:kms:{REGION}:{OWNER}:key/*"),
+     "without StringEquals kms:ViaService s3"),
+    (COPIER_POLICY, {"Sid": "Not", "Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"},
+     "NotAction or NotResource"),
+    (RECONCILE_POLICY, _statement("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*"),
+     f"s3:GetObject on arn:aws:s3:::{BUCKET}/*"),
+    (RETENTION_POLICY, _statement("codeartifact:UpdatePackageVersionsStatus", f"{PREFIX}:package/acme/pypi-store/*"),
+     f"codeartifact:UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/*"),
+    (RETENTION_POLICY, _statement("codeartifact:DeletePackageVersions", f"{PREFIX}:package/acme/internal/*"),
+     "codeartifact:DeletePackageVersions (not an action the retention job"),
+    (RETENTION_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/manifests/*"),
+     f"s3:PutObject on arn:aws:s3:::{BUCKET}/manifests/*"),
+    (REPLICATION_POLICY, _statement("s3:ReplicateDelete", f"arn:aws:s3:::{REPLICA}/*"),
+     "s3:ReplicateDelete (not an action S3 replication"),
+    (REPLICATION_POLICY, _statement("s3:ReplicateObject", "arn:aws:s3:::somewhere-else/*"),
+     "s3:ReplicateObject on arn:aws:s3:::somewhere-else/*"),
+])
+def test_each_role_rule_bites(pristine, name, statement, expected):
+    found = messages(changed(pristine, name, _add("policy", statement)), ROLES)
+    assert any(expected in m for m in found), found
+
+
+def test_a_backup_role_another_service_may_assume_is_refused(pristine):
+    def trust_ec2(props: dict) -> None:
+        document = json.loads(props["assumeRolePolicy"])
+        document["Statement"][0]["Principal"] = {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}
+        props["assumeRolePolicy"] = json.dumps(document)
+
+    found = messages(changed(pristine, "backup-jobs-pypi-registry-backup-role", trust_ec2), ROLES)
+    assert any("runs in AWS Lambda, trusted by lambda.amazonaws.com only" in m for m in found), found
+
+
+def test_a_second_role_s3_may_assume_is_refused(pristine):
+    def rename(props: dict) -> None:
+        props["arn"] = f"arn:aws:iam::{OWNER}:role/another-replicator"
+
+    found = messages(changed(pristine, "backup-replication-role", rename), ROLES)
+    assert any("is not the replicationRoleArn" in m for m in found), found
+
+
+def test_a_named_backup_role_the_stack_does_not_declare_is_refused(pristine):
+    found = messages(without(pristine, "backup-jobs-pypi-registry-backup-role"), ROLES)
+    assert any(f"backupRoleArn arn:aws:iam::{OWNER}:role/pypi-registry-backup" in m and "not a role this stack "
+               "declares" in m for m in found), found
+
+
+def test_without_the_pack_config_the_backup_roles_fail_the_airlock_rule(pristine):
+    """Fail closed: a role Lambda assumes that the config does not name as a backup job is held to the airlock's
+    grants, which have none of the backup's actions."""
+    config = pack_config(pristine.settings)
+    for properties in config.values():
+        for key in ("backupRoleArn", "reconcileRoleArn", "retentionRoleArn"):
+            properties.pop(key, None)
+    found = [v.message for v in rendering_violations(pristine, config)
+             if v.policy == "airlock-roles-hold-what-they-need"]
+    assert any("codeartifact:GetPackageVersionAsset" in m for m in found), found
+
+
+def test_the_retention_exemption_must_be_confined_to_internal(pristine):
+    unconfined = changed(pristine, "registry-domain-policy", _drop("policyDocument", "DenyRetentionOutsideInternal"))
+    found = messages(unconfined, "domain-denies-loss-and-reopening")
+    assert any(f"is not denied UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/pypi//example" in m
+               for m in found), found
+
+
+def test_in_a_stack_without_retention_nobody_else_may_be_exempt_from_status_changes(prod):
+    def exempt(props: dict) -> None:
+        document = json.loads(props["policyDocument"])
+        for statement in document["Statement"]:
+            if statement["Sid"] == "DenyChangingVersionStatus":
+                statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = [
+                    *statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+                    f"arn:aws:iam::{OWNER}:role/pypi-registry-retention"]
+        props["policyDocument"] = json.dumps(document)
+
+    copied = copy.deepcopy(prod)
+    resource = next(r for r in copied.resources if r.name == "registry-domain-policy")
+    exempt(resource.inputs)
+    exempt(resource.outputs)
+    found = messages(copied, "domain-denies-loss-and-reopening")
+    assert any("every version could be archived or unlisted" in m for m in found), found
+
+
+# --- the event path -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "change", "expected"), [
+    ("backup-events-queue", _set(("sqsManagedSseEnabled",), False), "it is not encrypted"),
+    ("backup-events-queue", _set(("redrivePolicy",), json.dumps({
+        "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:999999999999:elsewhere", "maxReceiveCount": 5})),
+     "sends to arn:aws:sqs:eu-west-1:999999999999:elsewhere, which is not a queue this stack declares"),
+    ("backup-events-queue-policy", _add("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
+                                                   "Action": "sqs:ReceiveMessage", "Resource": QUEUE}),
+     "only EventBridge (events.amazonaws.com) may send"),
+    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].pop("Condition")),
+     "is not conditioned on aws:SourceArn"),
+    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].update(
+        Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:999999999999:rule/other"}})),
+     "is not conditioned on aws:SourceArn"),
+    ("backup-events-target", _set(("arn",), "arn:aws:sqs:eu-west-1:999999999999:elsewhere"),
+     "is not a queue this stack declares"),
+    ("backup-jobs-pypi-registry-backup-queue", _set(("eventSourceArn",), "arn:aws:sqs:eu-west-1:999999999999:x"),
+     "its event source arn:aws:sqs:eu-west-1:999999999999:x is not a queue this stack declares"),
+    ("backup-jobs-pypi-registry-backup-queue", _set(("functionName",), "somebody-elses-function"),
+     "it invokes somebody-elses-function, which is not a function this stack declares"),
+])
+def test_each_event_rule_bites(pristine, name, change, expected):
+    found = messages(changed(pristine, name, change), EVENTS)
+    assert any(expected in m for m in found), found
+
+
+def test_a_queue_without_a_dead_letter_queue_is_refused(pristine):
+    found = messages(without(pristine, "backup-events-dead-letter"), EVENTS)
+    assert any("is not a queue this stack declares" in m for m in found), found
+    found = messages(changed(pristine, "backup-events-queue", lambda props: props.pop("redrivePolicy")), EVENTS)
+    assert any("it has no redrive policy" in m for m in found), found
+
+
+@pytest.mark.parametrize(("name", "key", "value"), [
+    ("backup-events-queue", "policy", "{}"),
+    ("backup-events-rule", "roleArn", f"arn:aws:iam::{OWNER}:role/x"),
+    ("backup-events-rule", "eventBusName", "arn:aws:events:eu-west-1:999999999999:event-bus/default"),
+    ("backup-events-target", "roleArn", f"arn:aws:iam::{OWNER}:role/x"),
+    ("backup-events-target", "httpTarget", {"pathParameterValues": ["x"]}),
+])
+def test_properties_no_rule_reads_are_refused(pristine, name, key, value):
+    found = messages(changed(pristine, name, _set((key,), value)), "resource-types-evaluated")
+    assert any(f"it sets {key}, which no rule evaluates" in m for m in found), found
