@@ -14,8 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from pypi_login import clients, config, doctor
+from pypi_login import clients, config, doctor, tool_config
 from pypi_login.codeartifact import REFUSED_HINT, Login, LoginError, Target, request_login
+from pypi_login.config_text import split_credentials
+from pypi_login.overrides import Override, comment_out, pip_config_files, pip_overrides, poetry_project, uv_overrides
 
 if TYPE_CHECKING:  # type stubs only (requirements-dev.txt)
     from mypy_boto3_codeartifact import CodeArtifactClient
@@ -312,8 +314,8 @@ def main(
         except UsageError as error:
             say(f"error: {error}")
             return 2
-        results = [doctor.status(setting, now())
-                   for setting in doctor.tool_settings(tools, environ, paths, name, cwd)]
+        results = [tool_config.status(setting, now())
+                   for setting in tool_config.tool_settings(tools, environ, paths, name, cwd)]
         for _, message in results:
             print(message, file=stdout)
         return 0 if all(usable for usable, _ in results) else 1
@@ -344,7 +346,7 @@ def main(
 
     if args.write:
         blocked = _preflight(tools, paths, environ, cwd, target, name, args.fix, say,
-                             pip_files or doctor.pip_config_files)
+                             pip_files or pip_config_files)
         if blocked:
             return 1
 
@@ -397,7 +399,7 @@ def _preflight(tools: Sequence[str], paths: clients.ConfigPaths, environ: Mappin
     lines of pip's and uv's configuration files are commented out first; what remains still refuses."""
     index_url = target.endpoint + "simple/"
     problems: list[str] = []
-    overrides: list[doctor.Override] = []
+    overrides: list[Override] = []
     for tool in tools:
         if tool == "pip":
             files = pip_files(environ)
@@ -410,21 +412,21 @@ def _preflight(tools: Sequence[str], paths: clients.ConfigPaths, environ: Mappin
                 problems.append(f"pip: pip does not read {paths.pip} (`pip config debug` lists "
                                 f"{', '.join(map(str, files))}): set PIP_CONFIG_FILE to the file it should read")
                 continue
-            overrides += doctor.pip_overrides(environ, paths.pip, files)
+            overrides += pip_overrides(environ, paths.pip, files)
         elif tool == "uv":
-            overrides += doctor.uv_overrides(environ, paths.uv, cwd, index_url)
+            overrides += uv_overrides(environ, paths.uv, cwd, index_url)
         else:
             variable = clients.poetry_variable(name)
             for suffix in ("_PASSWORD", "_USERNAME"):
                 if environ.get(variable + suffix):
-                    overrides.append(doctor.Override("poetry", f"${variable}{suffix}", f"is read over {paths.poetry}",
-                                                     f"unset {variable}{suffix}"))
+                    overrides.append(Override("poetry", f"${variable}{suffix}", f"is read over {paths.poetry}",
+                                              f"unset {variable}{suffix}"))
             url_variable = "POETRY_REPOSITORIES_" + variable[len("POETRY_HTTP_BASIC_"):] + "_URL"
-            if environ.get(url_variable) and doctor.split_credentials(environ[url_variable])[0] != index_url:
-                overrides.append(doctor.Override("poetry", f"${url_variable}", f"sends source {name!r} to another URL",
-                                                 f"unset {url_variable}"))
-            if doctor.poetry_project(cwd):
-                setting = doctor.poetry_setting(environ, paths.poetry, name, cwd, name)
+            if environ.get(url_variable) and split_credentials(environ[url_variable])[0] != index_url:
+                overrides.append(Override("poetry", f"${url_variable}", f"sends source {name!r} to another URL",
+                                          f"unset {url_variable}"))
+            if poetry_project(cwd):
+                setting = tool_config.poetry_setting(environ, paths.poetry, name, cwd, name)
                 problems += [f"poetry: {problem}" for problem in setting.problems]
                 if setting.index_url is not None and setting.index_url != index_url:
                     problems.append(f"poetry: {cwd / 'pyproject.toml'} sends source {name!r} to {setting.index_url}, "
@@ -433,7 +435,7 @@ def _preflight(tools: Sequence[str], paths: clients.ConfigPaths, environ: Mappin
     if fixable:
         for path in sorted({override.path for override in fixable if override.path is not None}):
             lines = {line for override in fixable if override.path == path for line in override.lines}
-            doctor.comment_out(path, lines)
+            comment_out(path, lines)
             say(f"fixed: commented out line{'s' if len(lines) > 1 else ''} {', '.join(map(str, sorted(lines)))} "
                 f"of {path}")
         return _preflight(tools, paths, environ, cwd, target, name, False, say, pip_files)
@@ -482,7 +484,7 @@ def _doctor(
     except UsageError as error:
         say(f"error: {error}")
         return 2
-    settings = doctor.tool_settings(tools, environ, paths, name, cwd)
+    settings = tool_config.tool_settings(tools, environ, paths, name, cwd)
 
     fresh: doctor.Fresh | None = None
     try:
