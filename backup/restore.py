@@ -10,14 +10,13 @@ twine cannot skip existing files on CodeArtifact (twine 7 refuses --skip-existin
 but PyPI's and TestPyPI's: "UnsupportedConfiguration"), so the target's index is asked first: a file
 already there with the manifest's sha256 is skipped, one there with other bytes is refused, and only
 missing files are uploaded. A second run therefore uploads nothing.
+
+The bucket side is backup/restore_bucket.py, the target's side (its URL and index) backup/restore_index.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import functools
-import hashlib
 import json
 import os
 import re
@@ -25,39 +24,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol, TextIO
-from urllib.parse import unquote, urljoin, urlsplit
 
 from backup.config import TOPIC_ARN
-from backup.layout import MANIFESTS, Asset, LayoutError, package_key
-from backup.layout import Manifest as Recorded
+from backup.layout import Asset
+from backup.restore_bucket import FILE_NAME, BackupBucket, Manifest, read_manifests, stage
+from backup.restore_errors import RestoreError, UsageError
+from backup.restore_index import TOKEN_USERNAME, Index, Listed, Target, parse_index_url
 
-# CodeArtifact's names (the same rules as pypi_login/config.py; tests/backup/test_backup_restore.py keeps them equal).
-ACCOUNT_ID = r"[0-9]{12}"
-DOMAIN_NAME = r"[a-z][a-z0-9-]{0,48}[a-z0-9]"
-REPOSITORY_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}"
-# The two hosts a CodeArtifact repository endpoint has: the domain's own, and a `repositories` VPC
-# endpoint's DNS name (private DNS off), whose path then names the domain.
-STANDARD_HOST = re.compile(rf"(?P<domain>{DOMAIN_NAME})-(?P<owner>{ACCOUNT_ID})\.d\.codeartifact\."
-                           r"(?P<region>[a-z0-9-]+)\.amazonaws\.com")
-VPCE_HOST = re.compile(r"vpce-[0-9a-f]+-[a-z0-9]+\.d\.codeartifact\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com")
-STANDARD_PATH = re.compile(rf"/pypi/(?P<repository>{REPOSITORY_NAME})/(simple/)?")
-VPCE_PATH = re.compile(rf"/pypi/d/(?P<domain>{DOMAIN_NAME})-(?P<owner>{ACCOUNT_ID})/(?P<repository>{REPOSITORY_NAME})/"
-                       r"(simple/)?")
 # S3's bucket naming rules (general purpose buckets).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-# A distribution's file name: one path segment, no dot-dot, what wheel and sdist names are made of.
-FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
-# The fixed user name CodeArtifact expects with a token (not a secret).
-TOKEN_USERNAME = "aws"  # noqa: S105
-# PEP 691 JSON first, HTML (PEP 503) as the fallback: CodeArtifact serves both, pypiserver HTML.
-ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
 DESCRIPTION = """\
 Replay the backup bucket into a CodeArtifact repository (the standby's `internal`, or a rebuilt one) with
@@ -87,326 +66,6 @@ mismatch, a different file already at the target, an upload or a verification fa
 2 bad input (no bucket, a URL that is not a CodeArtifact endpoint, an empty bucket, no token), nothing
 uploaded.
 """
-
-
-class UsageError(Exception):
-    """Bad input: exit 2, nothing uploaded."""
-
-
-class RestoreError(Exception):
-    """A refused file or a failed step: exit 1, naming what failed."""
-
-
-# --- the target -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """The repository to restore into: where twine uploads and where the simple index is."""
-
-    repository_url: str  # https://HOST/pypi/REPOSITORY/ (or the VPC endpoint's /pypi/d/DOMAIN-OWNER/REPOSITORY/)
-    host: str
-    repository: str
-    region: str
-
-    @property
-    def simple_url(self) -> str:
-        return self.repository_url + "simple/"
-
-
-@functools.cache  # botocore loads its endpoint data afresh for every session: read it once
-def codeartifact_regions() -> tuple[str, ...]:
-    """Regions where CodeArtifact is offered (aws partition), from botocore's offline endpoint data."""
-    import botocore.session
-
-    return tuple(sorted(botocore.session.get_session().get_available_regions("codeartifact", partition_name="aws")))
-
-
-def parse_index_url(url: str) -> Target:
-    """The target of --index-url, or UsageError: only a CodeArtifact pypi repository endpoint is accepted."""
-    rule = ("--index-url must be a CodeArtifact pypi repository endpoint, https://DOMAIN-OWNER.d.codeartifact.REGION."
-            "amazonaws.com/pypi/REPOSITORY/ (or its repositories VPC endpoint form), without credentials")
-    parts = urlsplit(url)
-    if parts.scheme != "https" or parts.username is not None or parts.password is not None:
-        raise UsageError(f"{rule}; got {url!r}")
-    if parts.query or parts.fragment or parts.port is not None or not parts.hostname:
-        raise UsageError(f"{rule}; got {url!r}")
-    host = parts.netloc
-    standard, vpce = STANDARD_HOST.fullmatch(host), VPCE_HOST.fullmatch(host)
-    path = (STANDARD_PATH if standard else VPCE_PATH).fullmatch(parts.path)
-    found = standard or vpce
-    if found is None or path is None:
-        raise UsageError(f"{rule}; got {url!r}")
-    region = found["region"]
-    regions = codeartifact_regions()
-    if region not in regions:
-        raise UsageError(f"--index-url names region {region!r}, where CodeArtifact is not offered "
-                         f"({', '.join(regions)}; from botocore, upgrade it if a new region is missing)")
-    prefix = parts.path[: -len("simple/")] if parts.path.endswith("/simple/") else parts.path
-    return Target(repository_url=f"https://{host}{prefix}", host=host, repository=path["repository"], region=region)
-
-
-# --- the bucket -----------------------------------------------------------------------------------
-
-
-class BackupBucket(Protocol):
-    """The S3 calls the restore makes (boto3's S3 client)."""
-
-    def get_paginator(self, operation_name: str) -> object: ...
-
-    def get_object(self, **kwargs: object) -> object: ...
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """A version to restore: its manifest's key and what the manifest lists (read by backup/layout.py, the one
-    reader of the format the backup writes)."""
-
-    key: str
-    package: str
-    version: str
-    assets: tuple[Asset, ...]
-
-    def object_key(self, asset: Asset) -> str:
-        return package_key(self.package, self.version, asset.name)
-
-
-def parse_manifest(key: str, body: bytes) -> Manifest:
-    """One manifest, checked against its key and the bucket layout; RestoreError naming the key otherwise."""
-    segments = key.split("/")
-    if len(segments) != 3 or f"{segments[0]}/" != MANIFESTS or not segments[2].endswith(".json"):
-        raise RestoreError(f"s3 object {key} is not manifests/NAME/VERSION.json: refusing a bucket this restore "
-                           "does not understand")
-    name, version = segments[1], segments[2][: -len(".json")]
-    try:
-        recorded = Recorded.from_dict(json.loads(body))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RestoreError(f"manifest {key} is not JSON ({error})") from None
-    except LayoutError as error:
-        raise RestoreError(f"manifest {key} is not understood: {error}") from None
-    if (recorded.package, recorded.version) != (name, version):
-        raise RestoreError(f"manifest {key} names {recorded.package!r} {recorded.version!r}, "
-                           f"not the {name!r} {version!r} of its key")
-    if not recorded.assets:
-        raise RestoreError(f"manifest {key} lists no assets")
-    for asset in recorded.assets:
-        if not FILE_NAME.fullmatch(asset.name) or ".." in asset.name:
-            raise RestoreError(f"manifest {key}: asset name {asset.name!r} is not a distribution's file name")
-        if asset.size < 0:
-            raise RestoreError(f"manifest {key}: {asset.name} has no size (a whole number of bytes): {asset.size!r}")
-    if len({asset.name for asset in recorded.assets}) != len(recorded.assets):
-        raise RestoreError(f"manifest {key} lists a file twice")
-    return Manifest(key=key, package=name, version=version, assets=recorded.assets)
-
-
-def _client_error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, Mapping):
-        details = response.get("Error")
-        if isinstance(details, Mapping):
-            return str(details.get("Code", ""))
-    return ""
-
-
-def _object_body(bucket: BackupBucket, name: str, key: str) -> bytes:
-    answer = bucket.get_object(Bucket=name, Key=key)
-    stream = answer.get("Body") if isinstance(answer, Mapping) else None
-    read = getattr(stream, "read", None)
-    if not callable(read):
-        raise RestoreError(f"s3://{name}/{key}: the answer has no body")
-    data = read()
-    if not isinstance(data, bytes):
-        raise RestoreError(f"s3://{name}/{key}: the body is not bytes")
-    return data
-
-
-def _manifest_keys(bucket: BackupBucket, name: str, prefix: str) -> Iterator[str]:
-    paginator = bucket.get_paginator("list_objects_v2")
-    paginate = getattr(paginator, "paginate", None)
-    if not callable(paginate):
-        raise RestoreError("boto3's list_objects_v2 paginator has no paginate()")
-    for page in paginate(Bucket=name, Prefix=MANIFESTS + prefix):
-        contents = page.get("Contents", []) if isinstance(page, Mapping) else None
-        if not isinstance(contents, list):
-            raise RestoreError(f"s3://{name}: a ListObjectsV2 page without a list of contents")
-        for entry in contents:
-            key = entry.get("Key") if isinstance(entry, Mapping) else None
-            if not isinstance(key, str):
-                raise RestoreError(f"s3://{name}: a listed object without a key: {entry!r}")
-            yield key
-
-
-def read_manifests(bucket: BackupBucket, name: str, prefix: str) -> list[Manifest]:
-    """Every manifest under manifests/PREFIX, sorted by package and version; UsageError when there is none."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        manifests = [parse_manifest(key, _object_body(bucket, name, key))
-                     for key in _manifest_keys(bucket, name, prefix)]
-    except ClientError as error:
-        code = _client_error_code(error)
-        if code == "NoSuchBucket":
-            raise UsageError(f"bucket {name!r} does not exist (check --bucket and the AWS account)") from None
-        raise RestoreError(f"cannot read s3://{name}: {error}") from None
-    except BotoCoreError as error:
-        raise RestoreError(f"cannot read s3://{name}: {error}") from None
-    if not manifests:
-        where = f"manifests/{prefix}" if prefix else "manifests/"
-        raise UsageError(f"bucket {name!r} holds no manifest under {where}: nothing to restore "
-                         "(is it the backup bucket?)")
-    return sorted(manifests, key=lambda manifest: (manifest.package, manifest.version))
-
-
-def stage(bucket: BackupBucket, name: str, manifests: Sequence[Manifest], directory: Path) -> dict[str, Path]:
-    """Download every file to `directory`, each checked against its manifest; RestoreError naming every mismatch.
-
-    Nothing is uploaded until every file of the run has passed: a bucket that holds one altered file is
-    not trusted for the others either.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    staged: dict[str, Path] = {}
-    problems = []
-    for manifest in manifests:
-        version_directory = directory / manifest.package / manifest.version
-        version_directory.mkdir(parents=True, exist_ok=True)
-        for asset in manifest.assets:
-            key = manifest.object_key(asset)
-            try:
-                data = _object_body(bucket, name, key)
-            except (ClientError, BotoCoreError) as error:
-                problems.append(f"{key}: cannot read it ({error})")
-                continue
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != asset.sha256:
-                problems.append(f"{key}: sha256 {digest}, the manifest {manifest.key} says {asset.sha256}")
-                continue
-            if len(data) != asset.size:
-                problems.append(f"{key}: {len(data)} bytes, the manifest {manifest.key} says {asset.size}")
-                continue
-            path = version_directory / asset.name
-            path.write_bytes(data)
-            staged[key] = path
-    if problems:
-        raise RestoreError("refused before any upload, the bucket's files do not match their manifests:\n  "
-                           + "\n  ".join(problems))
-    return staged
-
-
-# --- the index ------------------------------------------------------------------------------------
-
-
-def normalise(name: str) -> str:
-    """PEP 503 normalised name (the simple index's project page)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@dataclass(frozen=True)
-class Listed:
-    url: str
-    sha256: str | None  # the link's #sha256= (or PEP 691 hashes), when the index gives one
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href)
-
-
-def parse_project_page(page_url: str, content_type: str, body: bytes) -> dict[str, Listed]:
-    """File name -> where to download it and its sha256, from a PEP 691 JSON or PEP 503 HTML project page."""
-    found: dict[str, Listed] = {}
-    if content_type.split(";")[0].strip().endswith("+json"):
-        document = json.loads(body)
-        files = document.get("files") if isinstance(document, dict) else None
-        if not isinstance(files, list):
-            raise RestoreError(f"{page_url}: a JSON project page without a list of files")
-        for entry in files:
-            if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str) \
-                    or not isinstance(entry.get("url"), str):
-                raise RestoreError(f"{page_url}: a file entry without filename and url: {entry!r}")
-            hashes = entry.get("hashes")
-            digest = hashes.get("sha256") if isinstance(hashes, dict) else None
-            found[entry["filename"]] = Listed(urljoin(page_url, entry["url"]),
-                                              digest if isinstance(digest, str) else None)
-        return found
-    parser = _Links()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    for href in parser.hrefs:
-        url = urljoin(page_url, href)
-        parts = urlsplit(url)
-        fragment = dict(item.partition("=")[::2] for item in parts.fragment.split("&") if item)
-        file_name = unquote(parts.path.rsplit("/", 1)[-1])
-        found[file_name] = Listed(parts._replace(fragment="").geturl(), fragment.get("sha256"))
-    return found
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    content_type: str
-    body: bytes
-
-
-Fetch = Callable[[str, "str | None"], Response]
-
-
-class Index:
-    """The target's simple index, read with the token (sent to the target's host only)."""
-
-    def __init__(self, target: Target, token: str, fetch: Fetch | None = None) -> None:
-        self.target = target
-        self._token = token
-        self._fetch = fetch or self._urllib_fetch
-
-    def _urllib_fetch(self, url: str, accept: str | None) -> Response:
-        request = urllib.request.Request(url)  # noqa: S310 (https only: parse_index_url and get() check it)
-        if accept:
-            request.add_header("Accept", accept)
-        if urlsplit(url).netloc == self.target.host:
-            # Unredirected: urllib follows a redirect (an asset may be served from elsewhere) without it.
-            credentials = base64.b64encode(f"{TOKEN_USERNAME}:{self._token}".encode()).decode()
-            request.add_unredirected_header("Authorization", f"Basic {credentials}")
-        # A new opener reads the proxy settings of the environment now (urlopen's is built once).
-        opener = urllib.request.build_opener()
-        try:
-            with opener.open(request, timeout=60) as answer:
-                return Response(answer.status, answer.headers.get("Content-Type", ""), answer.read())
-        except urllib.error.HTTPError as error:
-            return Response(error.code, error.headers.get("Content-Type", ""), b"")
-
-    def get(self, url: str, accept: str | None = None) -> Response:
-        if urlsplit(url).scheme != "https":
-            raise RestoreError(f"the index links to {url}, which is not https: refusing it")
-        try:
-            return self._fetch(url, accept)
-        except (urllib.error.URLError, OSError) as error:
-            raise RestoreError(f"cannot reach {url}: {error}") from None
-
-    def files(self, package: str) -> dict[str, Listed]:
-        """What the index lists for a package (empty when the page is 404: not there yet, or a refused token)."""
-        page = f"{self.target.simple_url}{normalise(package)}/"
-        answer = self.get(page, ACCEPT)
-        if answer.status == 404:
-            return {}
-        if answer.status in (401, 403):
-            raise RestoreError(f"{page}: {answer.status}: the index refused the token in TWINE_PASSWORD "
-                               "(expired, or a role that may not read the repository): check the token")
-        if answer.status != 200:
-            raise RestoreError(f"{page}: unexpected status {answer.status}")
-        return parse_project_page(page, answer.content_type, answer.body)
-
-    def download_sha256(self, listed: Listed) -> str:
-        answer = self.get(listed.url)
-        if answer.status != 200:
-            raise RestoreError(f"{listed.url}: status {answer.status}")
-        return hashlib.sha256(answer.body).hexdigest()
 
 
 # --- plan, upload, verify --------------------------------------------------------------------------

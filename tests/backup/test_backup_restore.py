@@ -26,8 +26,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from backup import restore
+from backup import restore, restore_bucket, restore_index
 from backup.layout import Asset
+from backup.restore_errors import RestoreError
 from pypi_login import config as login_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ WITH_TOKEN = {"TWINE_PASSWORD": "a-token", "PATH": str(Path(PYTHON).parent)}
     "https://vpce-0a1b2c3d4e5f-abcdefgh.d.codeartifact.eu-west-1.vpce.amazonaws.com/pypi/d/acme-012345678901/internal/",
 ])
 def test_a_codeartifact_endpoint_is_the_target_and_twine_gets_the_repository_url(url):
-    target = restore.parse_index_url(url)
+    target = restore_index.parse_index_url(url)
     assert target.repository_url == url.removesuffix("simple/")
     assert target.simple_url == target.repository_url + "simple/"
     assert target.repository == "internal" and target.region == "eu-west-1"
@@ -120,10 +121,10 @@ def test_anything_but_a_codeartifact_endpoint_exits_2_before_the_bucket_is_read(
 
 
 def test_the_names_it_accepts_follow_the_login_helpers_rules():
-    assert login_config.ACCOUNT_ID.pattern == restore.ACCOUNT_ID
-    assert login_config.DOMAIN_NAME.pattern == restore.DOMAIN_NAME
-    assert login_config.REPOSITORY_NAME.pattern == restore.REPOSITORY_NAME
-    assert restore.VPCE_HOST.pattern == login_config.ENDPOINT_HOST.pattern
+    assert login_config.ACCOUNT_ID.pattern == restore_index.ACCOUNT_ID
+    assert login_config.DOMAIN_NAME.pattern == restore_index.DOMAIN_NAME
+    assert login_config.REPOSITORY_NAME.pattern == restore_index.REPOSITORY_NAME
+    assert restore_index.VPCE_HOST.pattern == login_config.ENDPOINT_HOST.pattern
 
 
 @pytest.mark.parametrize(("argv", "environ", "said"), [
@@ -222,11 +223,11 @@ KEY = "manifests/acme-core/1.0.0.json"
 ])
 def test_a_manifest_is_read_only_when_it_is_understood(key, manifest, said):
     if said is None:
-        parsed = restore.parse_manifest(key, json.dumps(manifest).encode())
+        parsed = restore_bucket.parse_manifest(key, json.dumps(manifest).encode())
         assert parsed.assets == (Asset(GOOD_ASSET["name"], "a" * 64, 10),)
         return
-    with pytest.raises(restore.RestoreError) as raised:
-        restore.parse_manifest(key, json.dumps(manifest).encode())
+    with pytest.raises(RestoreError) as raised:
+        restore_bucket.parse_manifest(key, json.dumps(manifest).encode())
     assert key in str(raised.value) and said in str(raised.value)
 
 
@@ -264,16 +265,17 @@ def test_project_pages_in_html_and_json_give_each_files_url_and_sha256():
     page = "https://host/pypi/internal/simple/acme-core/"
     html = (b'<html><body><a href="../../packages/acme_core-1.0.0-py3-none-any.whl#sha256=' + b"b" * 64 + b'">x</a>'
             b'<a href="1.0.0/acme_core-1.0.0.tar.gz">y</a></body></html>')
-    listed = restore.parse_project_page(page, "text/html; charset=utf-8", html)
+    listed = restore_index.parse_project_page(page, "text/html; charset=utf-8", html)
     assert listed == {
-        "acme_core-1.0.0-py3-none-any.whl": restore.Listed(
+        "acme_core-1.0.0-py3-none-any.whl": restore_index.Listed(
             "https://host/pypi/internal/packages/acme_core-1.0.0-py3-none-any.whl", "b" * 64),
-        "acme_core-1.0.0.tar.gz": restore.Listed(page + "1.0.0/acme_core-1.0.0.tar.gz", None),
+        "acme_core-1.0.0.tar.gz": restore_index.Listed(page + "1.0.0/acme_core-1.0.0.tar.gz", None),
     }
     document = {"meta": {"api-version": "1.1"}, "name": "acme-core", "files": [
         {"filename": "acme_core-1.0.0.tar.gz", "url": "1.0.0/acme_core-1.0.0.tar.gz", "hashes": {"sha256": "c" * 64}}]}
-    assert restore.parse_project_page(page, "application/vnd.pypi.simple.v1+json", json.dumps(document).encode()) == {
-        "acme_core-1.0.0.tar.gz": restore.Listed(page + "1.0.0/acme_core-1.0.0.tar.gz", "c" * 64)}
+    json_page = json.dumps(document).encode()
+    assert restore_index.parse_project_page(page, "application/vnd.pypi.simple.v1+json", json_page) == {
+        "acme_core-1.0.0.tar.gz": restore_index.Listed(page + "1.0.0/acme_core-1.0.0.tar.gz", "c" * 64)}
 
 
 # --- the drill: the real twine into the stand-in, then the real pip --------------------------------------
@@ -486,31 +488,33 @@ def test_pypi_login_pointed_at_the_standbys_outputs_sends_the_token_to_the_stand
 
 
 def test_verification_names_each_file_the_index_serves_with_other_bytes_or_not_at_all():
-    target = restore.parse_index_url(STANDARD)
+    target = restore_index.parse_index_url(STANDARD)
     wheel, sdist = b"the backed-up wheel", b"the backed-up sdist"
-    manifest = restore.Manifest("manifests/acme-core/1.0.0.json", "acme-core", "1.0.0", (
-        restore.Asset("acme_core-1.0.0-py3-none-any.whl", hashlib.sha256(wheel).hexdigest(), len(wheel)),
-        restore.Asset("acme_core-1.0.0.tar.gz", hashlib.sha256(sdist).hexdigest(), len(sdist))))
+    manifest = restore_bucket.Manifest("manifests/acme-core/1.0.0.json", "acme-core", "1.0.0", (
+        Asset("acme_core-1.0.0-py3-none-any.whl", hashlib.sha256(wheel).hexdigest(), len(wheel)),
+        Asset("acme_core-1.0.0.tar.gz", hashlib.sha256(sdist).hexdigest(), len(sdist))))
     page = target.simple_url + "acme-core/"
     served = {page: b'<a href="acme_core-1.0.0-py3-none-any.whl">w</a>',
               page + "acme_core-1.0.0-py3-none-any.whl": wheel}
     asked: list[str] = []
 
-    def fetch(url: str, accept: str | None) -> restore.Response:
+    def fetch(url: str, accept: str | None) -> restore_index.Response:
         asked.append(url)
-        return restore.Response(200, "text/html", served[url]) if url in served else restore.Response(404, "", b"")
+        if url in served:
+            return restore_index.Response(200, "text/html", served[url])
+        return restore_index.Response(404, "", b"")
 
-    with pytest.raises(restore.RestoreError) as missing:
-        restore.verify([manifest], restore.Index(target, "token", fetch))
+    with pytest.raises(RestoreError) as missing:
+        restore.verify([manifest], restore_index.Index(target, "token", fetch))
     assert str(missing.value).endswith("acme_core-1.0.0.tar.gz: not in the index after the restore")
     assert asked == [page, page + "acme_core-1.0.0-py3-none-any.whl"]  # the listed file was downloaded
 
     served[page] += b'<a href="acme_core-1.0.0.tar.gz">s</a>'
     served[page + "acme_core-1.0.0.tar.gz"] = sdist
-    restore.verify([manifest], restore.Index(target, "token", fetch))  # both served byte-identical
+    restore.verify([manifest], restore_index.Index(target, "token", fetch))  # both served byte-identical
     served[page + "acme_core-1.0.0.tar.gz"] = b"other bytes"
-    with pytest.raises(restore.RestoreError) as differs:
-        restore.verify([manifest], restore.Index(target, "token", fetch))
+    with pytest.raises(RestoreError) as differs:
+        restore.verify([manifest], restore_index.Index(target, "token", fetch))
     other = hashlib.sha256(b"other bytes").hexdigest()
     assert f"acme_core-1.0.0.tar.gz: downloaded sha256 {other}" in str(differs.value)
     assert "acme_core-1.0.0-py3-none-any.whl" not in str(differs.value)
