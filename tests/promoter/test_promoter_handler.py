@@ -1,7 +1,8 @@
-"""promote and pull_back end to end: S3 (Object Lock) and SNS in moto, the topic read through a subscribed SQS
+"""promote end to end: S3 (Object Lock) and SNS in moto, the topic read through a subscribed SQS
 queue; CodeArtifact through botocore's Stubber against botocore's own model (moto has no CodeArtifact), so
 every call and its parameters are checked against the real API; PyPI, OSV and the store repository's
-endpoint are local stand-ins on 127.0.0.1."""
+endpoint are local stand-ins on 127.0.0.1. The world they run in is the `world` fixture
+(tests/promoter/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,189 +10,18 @@ import ast
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
-from moto import mock_aws
 
-from promoter.config import PromoterConfig, render_config
-from promoter.handler import RunError, Services, promote, run_promote, run_pull_back
-from promoter.sources import OSVClient, PyPIClient
-from tests.promoter_stand_ins import OSV, TOKEN, File, StandIn, StoreEndpoint, osv_record, publish_pypi, serve
+from promoter.config import PromoterConfig
+from promoter.handler import RunError, promote, run_promote
+from tests.promoter.handler_support import NOW, RELEASES, World, demo_release, publish_demo
+from tests.promoter_stand_ins import File, StandIn, publish_pypi, serve
 
 pytestmark = pytest.mark.moto
-
-UTC = timezone.utc
-REGION = "eu-west-1"
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-DOMAIN = {"domain": "acme", "domainOwner": "123456789012"}
-BUCKET = "acme-airlock-ledger"
-
-
-@pytest.fixture
-def http() -> Iterator[StandIn]:
-    yield from serve()
-
-
-@dataclass
-class World:
-    http: StandIn
-    config: PromoterConfig
-    services: Services
-    stubber: Stubber
-    queue_url: str
-    store: StoreEndpoint
-    osv: OSV
-
-    def expect(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
-        self.stubber.add_response(operation, response, {**DOMAIN, **params})
-
-    def expect_versions(self, repository: str, package: str, versions: dict[str, str]) -> None:
-        listed = [{"version": v, "revision": f"rev-{v}", "status": s} for v, s in versions.items()]
-        params = {"repository": repository, "format": "pypi", "package": package}
-        if versions:
-            self.expect("list_package_versions", params, {"versions": listed, "format": "pypi", "package": package})
-        else:
-            self.stubber.add_client_error(
-                "list_package_versions",
-                "ResourceNotFoundException",
-                http_status_code=404,
-                expected_params={**DOMAIN, **params},
-            )
-
-    def expect_store_packages(self, packages: tuple[str, ...] = ()) -> None:
-        """The store's packages, listed last in a promote run (what consumers held before the airlock)."""
-        self.expect("list_packages", {"repository": "pypi-store", "format": "pypi"},
-                    {"packages": [{"format": "pypi", "package": p} for p in packages]})
-
-    def expect_access(self) -> None:
-        self.expect(
-            "get_repository_endpoint",
-            {"repository": "pypi-store", "format": "pypi"},
-            {"repositoryEndpoint": self.store.endpoint(self.http)},
-        )
-        self.expect("get_authorization_token", {"durationSeconds": 900}, {"authorizationToken": TOKEN})
-
-    def expect_copy(self, package: str, version: str, failure: str | None = None) -> None:
-        params = {
-            "sourceRepository": "pypi-store",
-            "destinationRepository": "pypi-vetted",
-            "format": "pypi",
-            "package": package,
-            "versions": [version],
-            "allowOverwrite": False,
-        }
-        if failure is None:
-            response = {
-                "successfulVersions": {version: {"revision": "r1", "status": "Published"}},
-                "failedVersions": {},
-            }
-        else:
-            response = {
-                "successfulVersions": {},
-                "failedVersions": {version: {"errorCode": failure, "errorMessage": failure}},
-            }
-        self.expect("copy_package_versions", params, response)
-
-    def ledger(self) -> list[dict[str, Any]]:
-        s3 = boto3.client("s3", region_name=REGION)
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="decisions/").get("Contents", [])]
-        return [json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()) | {"_key": key} for key in keys]
-
-    def messages(self) -> list[dict[str, Any]]:
-        sqs = boto3.client("sqs", region_name=REGION)
-        found = []
-        while batch := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return found
-
-
-@pytest.fixture
-def world(http: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True
-        )
-        s3.put_object_lock_configuration(
-            Bucket=BUCKET,
-            ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
-            },
-        )
-        sns = boto3.client("sns", region_name=REGION)
-        topic_arn = sns.create_topic(Name="airlock")["TopicArn"]
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="airlock-reader")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        document = render_config(
-            domain="acme",
-            domain_owner="123456789012",
-            region=REGION,
-            store_repository="pypi-store",
-            vetted_repository="pypi-vetted",
-            internal_repository="internal",
-            public_packages=["demo"],
-            cooldown="3d",
-            waivers=[{"package": "demo==2.1", "reason": "urgent fix, reviewed in PR 42"}],
-            refuse_severity="HIGH",
-            allowed_licenses=[],
-            ledger_bucket=BUCKET,
-            topic_arn=topic_arn,
-            pypi_url=http.base_url,
-            osv_url=http.base_url,
-        )
-        config = PromoterConfig.from_mapping(document)
-        codeartifact = boto3.client("codeartifact", region_name=REGION)
-        with Stubber(codeartifact) as stubber:
-            services = Services(codeartifact, s3, sns, PyPIClient(http.base_url), OSVClient(http.base_url))
-            yield World(http, config, services, stubber, queue_url, StoreEndpoint(), OSV())
-            stubber.assert_no_pending_responses()
-
-
-def demo_release(version: str, age: timedelta) -> list[File]:
-    uploaded = NOW - age
-    return [
-        File(f"demo-{version}-py3-none-any.whl", f"wheel {version}".encode(), uploaded),
-        File(f"demo-{version}.tar.gz", f"sdist {version}".encode(), uploaded + timedelta(minutes=5)),
-    ]
-
-
-RELEASES = {
-    "0.9": demo_release("0.9", timedelta(days=400)),
-    "1.0": demo_release("1.0", timedelta(days=10)),
-    "1.1": demo_release("1.1", timedelta(days=9)),
-    "1.2": demo_release("1.2", timedelta(days=8)),
-    "2.0": demo_release("2.0", timedelta(hours=2)),
-    "2.1": demo_release("2.1", timedelta(hours=1)),
-}
-
-
-def publish_demo(world: World) -> None:
-    publish_pypi(world.http, "demo", RELEASES)
-    world.osv.add(osv_record("GHSA-hhhh-hhhh-hhhh", "demo", severity="HIGH"), ("demo", "1.1"))
-    world.osv.add(osv_record("MAL-2026-7", "demo"), ("demo", "1.2"))
-    world.osv.add(osv_record("GHSA-llll-llll-llll", "demo", severity="LOW"), ("demo", "1.0"))
-    world.osv.install(world.http)
-    world.store.files["demo"] = {f.filename: f for files in RELEASES.values() for f in files}
-    world.store.install(world.http)
 
 
 def test_promote_decides_ingests_copies_and_records_every_decision(world: World) -> None:
@@ -401,80 +231,6 @@ def test_an_admission_is_deferred_when_the_run_is_out_of_time(world: World) -> N
     assert summary["deferred"] == ["demo==1.0"]
     assert summary["decisions"] == {}
     assert world.ledger() == []
-
-
-def test_pull_back_archives_in_every_repository_that_holds_the_version(world: World) -> None:
-    world.osv.add(osv_record("MAL-2026-9", "demo"), ("demo", "1.0"))
-    world.osv.add(osv_record("GHSA-cccc-cccc-cccc", "demo", severity="CRITICAL"), ("demo", "1.3"))
-    world.osv.add(osv_record("GHSA-hhhh-hhhh-hhhh", "demo", severity="HIGH"), ("demo", "2.1"))  # waived
-    world.osv.add(osv_record("GHSA-mmmm-mmmm-mmmm", "demo", severity="MODERATE"), ("demo", "1.1"))
-    world.osv.install(world.http)
-    world.expect(
-        "list_packages",
-        {"repository": "pypi-vetted", "format": "pypi"},
-        {"packages": [{"format": "pypi", "package": "demo"}]},
-    )
-    world.expect_versions(
-        "pypi-vetted",
-        "demo",
-        {"1.0": "Published", "1.1": "Published", "1.3": "Published", "2.1": "Published", "0.9": "Archived"},
-    )
-    world.expect_versions("internal", "demo", {"1.0": "Published"})
-    archive = {"format": "pypi", "package": "demo", "expectedStatus": "Published", "targetStatus": "Archived"}
-    world.expect(
-        "update_package_versions_status",
-        {**archive, "repository": "pypi-vetted", "versions": ["1.0", "1.3"]},
-        {
-            "successfulVersions": {v: {"revision": "r", "status": "Archived"} for v in ["1.0", "1.3"]},
-            "failedVersions": {},
-        },
-    )
-    world.expect(
-        "update_package_versions_status",
-        {**archive, "repository": "internal", "versions": ["1.0"]},
-        {"successfulVersions": {"1.0": {"revision": "r", "status": "Archived"}}, "failedVersions": {}},
-    )
-
-    summary = run_pull_back(world.config, world.services, NOW)
-
-    assert summary["decisions"] == {"archived": ["demo==1.0", "demo==1.3"]}
-    ledger = {r["version"]: r for r in world.ledger()}
-    assert ledger["1.0"]["repositories"] == ["pypi-vetted", "internal"]
-    assert ledger["1.0"]["kind"] == "pull_back"
-    assert ledger["1.0"]["reasons"] == ["MAL-2026-9: OSV malicious-package advisory"]
-    assert ledger["1.3"]["repositories"] == ["pypi-vetted"]
-    assert sorted(m["version"] for m in world.messages()) == ["1.0", "1.3"]
-    # OSV was asked only about Published versions
-    queried = [
-        q["version"] for s in world.http.seen if s.path == "/v1/querybatch" for q in json.loads(s.body)["queries"]
-    ]
-    assert sorted(queried) == ["1.0", "1.1", "1.3", "2.1"]
-
-
-def test_pull_back_finishes_a_version_archived_in_vetted_but_not_yet_in_internal(world: World) -> None:
-    world.osv.add(osv_record("MAL-2026-9", "demo"), ("demo", "1.0"))
-    world.osv.install(world.http)
-    world.expect(
-        "list_packages",
-        {"repository": "pypi-vetted", "format": "pypi"},
-        {"packages": [{"format": "pypi", "package": "demo"}]},
-    )
-    world.expect_versions("pypi-vetted", "demo", {"1.0": "Archived"})
-    world.expect_versions("internal", "demo", {"1.0": "Published"})
-    world.expect(
-        "update_package_versions_status",
-        {
-            "format": "pypi",
-            "package": "demo",
-            "expectedStatus": "Published",
-            "targetStatus": "Archived",
-            "repository": "internal",
-            "versions": ["1.0"],
-        },
-        {"successfulVersions": {"1.0": {"revision": "r", "status": "Archived"}}, "failedVersions": {}},
-    )
-    run_pull_back(world.config, world.services, NOW)
-    assert [r["repositories"] for r in world.ledger()] == [["internal"]]
 
 
 def test_the_lambda_entry_point_reads_its_configuration_from_the_environment(
