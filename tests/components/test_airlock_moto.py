@@ -1,8 +1,8 @@
 """The airlock deployed into moto from what the program records for tests/fixtures/Pulumi.airlock.yaml: the ledger
 bucket (Object Lock, versioning, encryption, public access block, policy), the topic, the four roles, the two
 Lambda functions (their code zipped from the repository's `promoter/` folder as Pulumi zips the recorded archive)
-and the two EventBridge Scheduler schedules. Every create call takes its arguments from the recorded inputs; what
-moto then holds is compared with what the program declares.
+and the two EventBridge Scheduler schedules. Every create call takes its arguments from the recorded inputs
+(tests/components/moto_deploy.py); what moto then holds is compared with what the program declares.
 
 Then the promote schedule's target runs in-process, as Lambda would run it: the handler the function names, loaded
 from the function's code, with the function's environment and its role's credentials; S3 and SNS are moto,
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import io
 import json
 import os
-import sys
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -37,227 +34,27 @@ from moto.iam.access_control import PermissionResult
 from moto.s3.models import FakeBucket
 
 from audit.pmapper_compat import local_check_authorization_full
-from audit.render import RecordedResource, Rendering
+from audit.render import Rendering
 from components.airlock import CONFIG_VARIABLE, LEDGER_RETENTION_DAYS
+from tests.components.moto_deploy import (
+    BUCKET_POLICY,
+    CREATORS,
+    FUNCTION,
+    ROLE,
+    ROLE_POLICY,
+    UTC,
+    Deployed,
+    LambdaContext,
+    _whole,
+    deploy_airlock,
+    handler_from_archive,
+    pulumi_zip,
+)
 from tests.components.test_airlock import airlock
-from tests.moto_iam import DeployedRole, MotoAws, moto_aws, read_roles
+from tests.moto_iam import DeployedRole, moto_aws, read_roles
 from tests.promoter_stand_ins import OSV, TOKEN, File, StandIn, StoreEndpoint, osv_record, publish_pypi, serve
 
 pytestmark = pytest.mark.moto
-
-UTC = timezone.utc
-AIRLOCK_COMPONENTS = ("pypi-registry:index:Ledger", "pypi-registry:index:Promoter")
-
-BUCKET = "aws:s3/bucket:Bucket"
-VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
-ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-TOPIC = "aws:sns/topic:Topic"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-FUNCTION = "aws:lambda/function:Function"
-SCHEDULE = "aws:scheduler/schedule:Schedule"
-
-
-# --- the recorded archive, zipped as Pulumi zips it ------------------------------------------------------
-
-
-def _archive_entries(archive: Mapping[str, Any], base: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-    """(name in the zip, file) for a recorded archive, in Pulumi's order: an asset archive's members by sorted
-    name, each under its name; a folder walked in lexical order, files only, `.pulumi` folders left out (Pulumi's
-    sdk/go/common/resource/archive). Any other form is refused rather than guessed."""
-    if set(archive) == {"assetArchive"}:
-        for name in sorted(archive["assetArchive"]):
-            member = archive["assetArchive"][name]
-            if set(member) == {"fileAsset"}:
-                yield prefix + name, base / member["fileAsset"]
-            else:
-                yield from _archive_entries(member, base, f"{prefix}{name}/")
-    elif set(archive) == {"fileArchive"}:
-        folder = base / archive["fileArchive"]
-        assert folder.is_dir(), f"{folder} is not a folder: a zip or tar archive is not unpacked here"
-
-        def walk(directory: Path, relative: str) -> Iterator[tuple[str, Path]]:
-            for entry in sorted(directory.iterdir(), key=lambda p: p.name):
-                if entry.name == ".pulumi":
-                    continue
-                if entry.is_dir():
-                    yield from walk(entry, f"{relative}{entry.name}/")
-                else:
-                    yield f"{relative}{entry.name}", entry
-
-        yield from walk(folder, prefix)
-    else:
-        raise AssertionError(f"an archive form this test does not build: {sorted(archive)}")
-
-
-def pulumi_zip(archive: Mapping[str, Any], project_dir: Path) -> bytes:
-    """The zip the AWS provider uploads for a recorded archive: deflated members, a fixed 1990-01-01 timestamp."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as written:
-        seen: set[str] = set()
-        for name, path in _archive_entries(archive, project_dir, ""):
-            if name in seen:  # Pulumi keeps the first of two members with one name
-                continue
-            seen.add(name)
-            info = zipfile.ZipInfo(name, date_time=(1990, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            written.writestr(info, path.read_bytes())
-    return buffer.getvalue()
-
-
-# --- deploying what the airlock declares -------------------------------------------------------------------
-
-
-def airlock_resources(rendering: Rendering) -> list[RecordedResource]:
-    parents = {c.urn for c in rendering.components if c.type in AIRLOCK_COMPONENTS}
-    assert len(parents) == len(AIRLOCK_COMPONENTS), "the rendering has no airlock: is the fixture in airlock mode?"
-    return [r for r in rendering.resources if r.parent in parents]
-
-
-def _whole(value: Any) -> int:
-    """A number the mock engine recorded (as a float) that AWS takes as an integer."""
-    assert float(value).is_integer(), value
-    return int(value)
-
-
-def _tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in (inputs.get("tags") or {}).items()]
-
-
-def _s3(aws: MotoAws, r: RecordedResource) -> Any:
-    return aws.client(r.account, "s3", r.region)
-
-
-def create_bucket(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    _s3(aws, r).create_bucket(
-        Bucket=r.inputs["bucket"], CreateBucketConfiguration={"LocationConstraint": r.region},
-        ObjectLockEnabledForBucket=bool(r.inputs.get("objectLockEnabled", False)))
-    if r.inputs.get("tags"):
-        _s3(aws, r).put_bucket_tagging(Bucket=r.inputs["bucket"], Tagging={"TagSet": _tags(r.inputs)})
-
-
-def create_versioning(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    _s3(aws, r).put_bucket_versioning(
-        Bucket=r.inputs["bucket"], VersioningConfiguration={"Status": r.inputs["versioningConfiguration"]["status"]})
-
-
-def create_object_lock(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    retention = r.inputs["rule"]["defaultRetention"]
-    period = "days" if "days" in retention else "years"
-    default = {"Mode": retention["mode"], period.capitalize(): _whole(retention[period])}
-    _s3(aws, r).put_object_lock_configuration(Bucket=r.inputs["bucket"], ObjectLockConfiguration={
-        "ObjectLockEnabled": r.inputs["objectLockEnabled"], "Rule": {"DefaultRetention": default}})
-
-
-def create_encryption(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    rules = [{"ApplyServerSideEncryptionByDefault": {
-        "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"],
-        **({"KMSMasterKeyID": rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]}
-           if "kmsMasterKeyId" in rule["applyServerSideEncryptionByDefault"] else {})},
-        **({"BucketKeyEnabled": bool(rule["bucketKeyEnabled"])} if "bucketKeyEnabled" in rule else {})}
-        for rule in r.inputs["rules"]]
-    _s3(aws, r).put_bucket_encryption(Bucket=r.inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
-
-
-def create_public_access_block(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    keys = {"blockPublicAcls": "BlockPublicAcls", "blockPublicPolicy": "BlockPublicPolicy",
-            "ignorePublicAcls": "IgnorePublicAcls", "restrictPublicBuckets": "RestrictPublicBuckets"}
-    _s3(aws, r).put_public_access_block(
-        Bucket=r.inputs["bucket"],
-        PublicAccessBlockConfiguration={aws_key: bool(r.inputs.get(key, False)) for key, aws_key in keys.items()})
-
-
-def create_bucket_policy(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    _s3(aws, r).put_bucket_policy(Bucket=r.inputs["bucket"], Policy=r.inputs["policy"])
-
-
-def create_topic(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    attributes = {"KmsMasterKeyId": r.inputs["kmsMasterKeyId"]} if "kmsMasterKeyId" in r.inputs else {}
-    aws.client(r.account, "sns").create_topic(Name=r.inputs["name"], Attributes=attributes, Tags=_tags(r.inputs))
-
-
-def create_role(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    boundary = {"PermissionsBoundary": r.inputs["permissionsBoundary"]} if "permissionsBoundary" in r.inputs else {}
-    aws.iam(r.account).create_role(
-        RoleName=r.inputs["name"], AssumeRolePolicyDocument=r.inputs["assumeRolePolicy"],
-        Description=r.inputs.get("description", ""),
-        MaxSessionDuration=_whole(r.inputs.get("maxSessionDuration", 3600)), Tags=_tags(r.inputs), **boundary)
-
-
-def create_role_policy(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    aws.iam(r.account).put_role_policy(RoleName=r.inputs["role"], PolicyName=r.inputs["name"],
-                                       PolicyDocument=r.inputs["policy"])
-
-
-def create_log_group(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    logs = aws.client(r.account, "logs")
-    logs.create_log_group(logGroupName=r.inputs["name"], tags=dict(r.inputs.get("tags") or {}))
-    logs.put_retention_policy(logGroupName=r.inputs["name"], retentionInDays=_whole(r.inputs["retentionInDays"]))
-
-
-def create_function(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    aws.client(r.account, "lambda").create_function(
-        FunctionName=r.inputs["name"], Role=r.inputs["role"], Runtime=r.inputs["runtime"],
-        Handler=r.inputs["handler"], Code={"ZipFile": pulumi_zip(r.inputs["code"], project_dir)},
-        Timeout=_whole(r.inputs["timeout"]), MemorySize=_whole(r.inputs["memorySize"]),
-        Environment={"Variables": dict(r.inputs["environment"]["variables"])},
-        Tags=dict(r.inputs.get("tags") or {}))
-
-
-def create_schedule(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
-    target = r.inputs["target"]
-    retry = target.get("retryPolicy") or {}
-    aws.client(r.account, "scheduler").create_schedule(
-        Name=r.inputs["name"], ScheduleExpression=r.inputs["scheduleExpression"],
-        FlexibleTimeWindow={"Mode": r.inputs["flexibleTimeWindow"]["mode"]},
-        Target={"Arn": target["arn"], "RoleArn": target["roleArn"],
-                "RetryPolicy": {"MaximumRetryAttempts": _whole(retry["maximumRetryAttempts"])}}
-        if retry else {"Arn": target["arn"], "RoleArn": target["roleArn"]})
-
-
-# In creation order: each resource exists before anything that names it.
-CREATORS: dict[str, Callable[[MotoAws, RecordedResource, Path], None]] = {
-    BUCKET: create_bucket, VERSIONING: create_versioning, OBJECT_LOCK: create_object_lock,
-    ENCRYPTION: create_encryption, PUBLIC_ACCESS: create_public_access_block, BUCKET_POLICY: create_bucket_policy,
-    TOPIC: create_topic, ROLE: create_role, ROLE_POLICY: create_role_policy, LOG_GROUP: create_log_group,
-    FUNCTION: create_function, SCHEDULE: create_schedule,
-}
-
-
-def deploy_airlock(aws: MotoAws, rendering: Rendering) -> list[RecordedResource]:
-    resources = airlock_resources(rendering)
-    unknown = sorted({r.type for r in resources} - set(CREATORS))
-    assert not unknown, f"the airlock declares types this deployment does not create: {unknown}"
-    for type_, create in CREATORS.items():
-        for resource in resources:
-            if resource.type == type_:
-                assert resource.account and resource.region, f"{resource.name} has no account-pinned provider"
-                create(aws, resource, rendering.project_dir)
-    return resources
-
-
-@dataclass
-class Deployed:
-    aws: MotoAws
-    rendering: Rendering
-    resources: list[RecordedResource]
-    account: str
-    region: str
-
-    def client(self, service: str) -> Any:
-        return self.aws.client(self.account, service)
-
-    def recorded(self, type_: str, name: str) -> RecordedResource:
-        (found,) = [r for r in self.resources if r.type == type_ and r.inputs.get("name") == name]
-        return found
-
-    def recorded_bucket(self) -> RecordedResource:
-        (found,) = [r for r in self.resources if r.type == BUCKET]
-        return found
 
 
 @pytest.fixture(scope="module")
@@ -406,39 +203,6 @@ def test_each_schedule_invokes_its_function_through_its_own_role(deployed: Deplo
 
 
 # --- the promote schedule's target, run in-process --------------------------------------------------------------
-
-
-@contextmanager
-def handler_from_archive(archive: Path, handler: str) -> Iterator[Callable[[object, object], Any]]:
-    """The handler as Lambda imports it: from the function's code (the zip on sys.path), not from this checkout's
-    already imported `promoter`, which is put back afterwards."""
-    module_name, function_name = handler.rsplit(".", 1)
-    top = module_name.split(".")[0]
-    saved = {name: module for name, module in sys.modules.items() if name == top or name.startswith(f"{top}.")}
-    for name in saved:
-        del sys.modules[name]
-    sys.path.insert(0, str(archive))
-    importlib.invalidate_caches()
-    try:
-        module = importlib.import_module(module_name)
-        assert module.__file__ is not None and module.__file__.startswith(str(archive)), module.__file__
-        yield getattr(module, function_name)
-    finally:
-        sys.path.remove(str(archive))
-        for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    timeout_seconds: int
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = datetime.now(UTC) - self.started
-        return max(0, self.timeout_seconds * 1000 - int(elapsed.total_seconds() * 1000))
 
 
 @dataclass(frozen=True)

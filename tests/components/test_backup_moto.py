@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from audit.render import RecordedResource, Rendering
-from tests.components.test_airlock_moto import (
+from tests.components.moto_deploy import (
     BUCKET,
     BUCKET_POLICY,
     ENCRYPTION,

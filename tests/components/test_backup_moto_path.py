@@ -38,7 +38,7 @@ from moto.s3.models import FakeBucket
 
 from audit.pmapper_compat import local_check_authorization_full
 from tests.components import test_backup_moto
-from tests.components.test_airlock_moto import FUNCTION, OBJECT_LOCK, LambdaContext, handler_from_archive, pulumi_zip
+from tests.components.moto_deploy import FUNCTION, OBJECT_LOCK, LambdaContext, handler_from_archive, pulumi_zip
 from tests.components.test_backup import BUCKET as BUCKET_NAME
 from tests.components.test_backup import REPLICA, SECOND
 from tests.components.test_backup_moto import KEY, REPLICATION, Deployed
