@@ -12,7 +12,7 @@ import pytest
 from audit.access import access_section
 from components import policy_documents as docs
 from tests.expected import MANAGED_POLICY, OWNER, ROLE, ROLE_POLICY
-from tests.policies.test_guardrails_rules import (
+from tests.policies.support import (
     PUBLISHER,
     SECONDARY,
     SETTINGS,

@@ -24,24 +24,23 @@ from bootstrap import documents as bootstrap
 from components import policy_documents as docs
 from policies import iam_documents as iam
 from tests.expected import (
+    DOMAIN,
     DOMAIN_ARN,
+    DOMAIN_POLICY,
     GITHUB_OIDC_PROVIDER,
     INTERNAL_PACKAGES,
+    KMS_KEY,
+    MANAGED_POLICY,
     OWNER,
     OWNER_ADMIN,
     PACKAGE_ARN,
-    ROLE_POLICY,
-)
-from tests.policies.test_guardrails_grants import domain_with_policy, program_policy
-from tests.policies.test_guardrails_rules import (
-    DOMAIN,
-    DOMAIN_POLICY,
-    KMS_KEY,
-    MANAGED_POLICY,
-    ORG_SETTINGS,
-    ORGANIZATION,
     REPOSITORY_POLICY,
     ROLE,
+    ROLE_POLICY,
+)
+from tests.policies.support import (
+    ORG_SETTINGS,
+    ORGANIZATION,
     SECONDARY,
     SETTINGS,
     group,
@@ -51,6 +50,7 @@ from tests.policies.test_guardrails_rules import (
     stack_violations,
     violations,
 )
+from tests.policies.test_guardrails_grants import domain_with_policy, program_policy
 
 DENY_RULE = "domain-denies-loss-and-reopening"
 KMS_RULE = "kms-key-policy-owner-only"

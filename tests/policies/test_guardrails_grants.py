@@ -28,7 +28,7 @@ from tests.expected import (
     ROLE_POLICY,
     STRANGER,
 )
-from tests.policies.test_guardrails_rules import (
+from tests.policies.support import (
     CONFIG,
     PUBLISHER,
     SECONDARY,

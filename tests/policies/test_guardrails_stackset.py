@@ -15,7 +15,7 @@ from components.reader import ReaderArgs
 from policies.guardrails import POLICIES
 from policies.templates import read_template
 from tests.expected import OWNER, STRANGER
-from tests.policies.test_guardrails_rules import SETTINGS, violations
+from tests.policies.support import SETTINGS, violations
 
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
 NATIVE_STACK_SET = "aws-native:cloudformation:StackSet"

@@ -15,7 +15,7 @@ from audit.render import RecordedResource, Rendering, render
 from policies.inventory import EVALUATED_TYPES, INERT_TYPES
 from policies.templates import read_template
 from tests.expected import DOMAIN, DOMAIN_POLICY, OWNER, REPOSITORY, REPOSITORY_POLICY
-from tests.policies.test_guardrails_rules import stack_resource, stack_violations
+from tests.policies.support import stack_resource, stack_violations
 
 TYPES_RULE = "resource-types-evaluated"
 ONE_POLICY_RULE = "one-permissions-policy-per-domain-and-repository"

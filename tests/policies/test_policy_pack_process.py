@@ -25,7 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from audit.stack_config import PROJECT_DIR
 from components.reader import ReaderArgs
 from policies.guardrails import PACK_NAME, POLICIES
-from tests.policies.test_guardrails_rules import SETTINGS
+from tests.policies.support import SETTINGS
 from tests.policies.test_guardrails_stack import analyzer, struct
 
 PACK = PROJECT_DIR / "policies"

@@ -136,7 +136,7 @@ def test_the_document_rules_read_the_documents_they_guard(read_by_rule, prod):
 
 
 def test_a_resource_rule_that_meets_an_unknown_reports_a_mandatory_violation():
-    from tests.policies.test_guardrails_rules import violations
+    from tests.policies.support import violations
 
     found = violations("codeartifact-no-unconditioned-public-grant",
                        "aws:codeartifact/domainPermissions:DomainPermissions",

@@ -1,0 +1,148 @@
+"""Calling one guardrail directly, as CrossGuard calls it (ResourceValidationArgs/StackValidationArgs), with the
+settings and pack config the policy tests share, and the documents the program builds from them. Used across
+tests/policies and by tests/audit."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from components import policy_documents as docs
+from components.settings import parse_settings
+from policies.guardrails import POLICIES, policy_config
+from tests.expected import OWNER, PACKAGE_ARN, PACKAGE_GROUP, REGION
+
+SECONDARY = "444455556666"  # the one secondary account of SETTINGS
+ORGANIZATION = "o-a1b2c3d4e5"
+
+SETTINGS = parse_settings(
+    {
+        "ownerAccountId": OWNER,
+        "domainName": "acme",
+        "internalPrefixes": ["acme-", "acmecorp-"],
+        "secondaryAccountIds": [SECONDARY],
+        "publishers": [
+            {"repository": "acme/acme-core", "packages": ["acme-core"]},
+            {
+                "repository": "acme/data-tools",
+                "packages": ["acme-data-tools"],
+                "subjects": [
+                    "repo:acme/data-tools:ref:refs/tags/v1.0.0",
+                    "repo:acme@1342004/data-tools@86712231:environment:pypi",
+                ],
+            },
+        ],
+    },
+    REGION,
+)
+ORG_SETTINGS = replace(SETTINGS, organization_id=ORGANIZATION)
+PUBLISHER = SETTINGS.publishers[1]
+
+CONFIG = policy_config({
+    "ownerAccountId": OWNER,
+    "allowedAccountIds": [SECONDARY],
+    "allowedOrganizationId": ORGANIZATION,
+    "allowedExternalConnections": ["public:pypi"],
+    "allowedGithubOwners": ["acme"],
+    "internalPrefixes": ["acme-", "acmecorp-"],
+    "publisherPackages": {p.repository: list(p.packages) for p in SETTINGS.publishers},
+})
+
+
+def policy_named(name: str):
+    return next(p for p in POLICIES if p.name == name)
+
+
+def options(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def provider(account: str = OWNER) -> PolicyProviderResource:
+    # The engine hands provider config over as strings, lists as JSON.
+    props = {"allowedAccountIds": json.dumps([account]), "region": REGION}
+    return PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy(props),
+                                  f"urn:pulumi:test::p::pulumi:providers:aws::{account}", account)
+
+
+def violations(name: str, resource_type: str, props: dict, *, account: str = OWNER,
+               config: dict | None = None) -> list[str]:
+    """What one resource policy reports for one resource, props wrapped as CrossGuard wraps them."""
+    policy = policy_named(name)
+    assert isinstance(policy, ResourceValidationPolicy)
+    urn = f"urn:pulumi:test::p::{resource_type}::r"
+    args = ResourceValidationArgs(resource_type, unknown_checking_proxy(copy.deepcopy(props)), urn, "r",
+                                  options(), provider(account), CONFIG.get(name, {}) if config is None else config)
+    found: list[str] = []
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def stack_resource(resource_type: str, name: str, props: dict, *, protect: bool = False,
+                   dependencies: dict | None = None) -> PolicyResource:
+    return PolicyResource(resource_type, unknown_checking_proxy(props), f"urn:pulumi:test::p::{resource_type}::{name}",
+                          name, options(protect), provider(), None, [], dependencies or {})
+
+
+def stack_violations(name: str, resources: list[PolicyResource], config: dict | None = None) -> list[tuple]:
+    policy = policy_named(name)
+    assert isinstance(policy, StackValidationPolicy)
+    found: list[tuple] = []
+    args = StackValidationArgs(resources, CONFIG.get(name, {}) if config is None else config)
+    policy.validate(args, lambda message, urn=None: found.append((message, urn)))
+    return found
+
+
+def domain_policy(settings=SETTINGS) -> dict:
+    return {"policyDocument": docs.to_json(docs.domain_permissions_policy(settings)), "domain": "acme"}
+
+
+def repository_policy(settings=SETTINGS, repository: str = "internal", document: dict | None = None) -> dict:
+    document = document or docs.repository_permissions_policy(settings, repository)
+    return {"policyDocument": docs.to_json(document), "repository": repository, "domain": "acme"}
+
+
+def with_statement(document: dict, **changes) -> dict:
+    """The document with its first statement changed (None removes a key)."""
+    document = copy.deepcopy(document)
+    statement = document["Statement"][0]
+    for key, value in changes.items():
+        if value is None:
+            statement.pop(key, None)
+        else:
+            statement[key] = value
+    return document
+
+
+def read_statement(principal, actions, condition=None) -> dict:
+    statement = {"Sid": "Grant", "Effect": "Allow", "Principal": principal, "Action": actions,
+                 "Resource": f"{PACKAGE_ARN}/internal/*"}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def trust(subjects=None, conditions=None) -> dict:
+    publisher = replace(PUBLISHER, subjects=tuple(subjects)) if subjects else PUBLISHER
+    document = docs.publisher_trust_policy(SETTINGS, publisher)
+    if conditions is not None:
+        document["Statement"][0]["Condition"] = conditions
+    return {"assumeRolePolicy": docs.to_json(document), "name": publisher.role_name}
+
+
+def group(pattern: str, external: str = "BLOCK") -> PolicyResource:
+    return stack_resource(PACKAGE_GROUP, pattern, {"domainName": "acme", "pattern": pattern, "originConfiguration": {
+        "restrictions": {"externalUpstream": {"restrictionMode": external},
+                         "publish": {"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["internal"]}}}})
