@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.repository.test_workflows import FIXTURES, PINNED_USES, tool
+from tests.repository.support import FIXTURES, PINNED_USES, tool
 
 ACTION = Path(__file__).resolve().parents[2] / ".github" / "actions" / "codeartifact-install" / "action.yml"
 OWNER = "012345678901"

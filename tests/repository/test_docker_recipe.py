@@ -55,7 +55,7 @@ import pytest
 import yaml
 from packaging.utils import parse_wheel_filename
 
-from tests.repository.test_workflows import tool
+from tests.repository.support import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "docker"

@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from tests.repository.test_workflows import NAMES, WORKFLOWS, load
+from tests.repository.support import NAMES, WORKFLOWS, load
 
 if sys.version_info >= (3, 11):
     import tomllib
