@@ -66,6 +66,8 @@ bench: $(STAMP)
 ## for the token; installs buildah and busybox-static with apt-get when missing. `make test` runs the
 ## same tests when they are installed and skips them, saying why, when not; here they must run.
 DOCKER_PROOF_PACKAGES := buildah busybox-static
+# The recipe's checks and its real build (marker docker), each file whole.
+DOCKER_PROOF_TESTS := tests/repository/test_docker_recipe.py tests/repository/test_docker_real_build.py
 docker-proof: $(STAMP)
 	@for package in $(DOCKER_PROOF_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q ' installed$$' || missing=1; \
@@ -73,7 +75,7 @@ docker-proof: $(STAMP)
 	if [ -n "$$missing" ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DOCKER_PROOF_PACKAGES); \
 	fi
-	DOCKER_PROOF_REQUIRED=1 $(BIN)/python -m pytest -q tests/repository/test_docker_recipe.py
+	DOCKER_PROOF_REQUIRED=1 $(BIN)/python -m pytest -q $(DOCKER_PROOF_TESTS)
 
 ## crosscheck: ask @cloud-copilot/iam-simulate every request the access report decides, and fail on any
 ## request principalmapper decides otherwise. Installs tests/iam_simulate with npm ci (the lock's exact
