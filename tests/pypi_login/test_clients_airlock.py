@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from tests.codeartifact_stub import Stub
 from tests.codeartifact_stub.simple_index import upload_time
-from tests.pypi_login.test_clients_real import PYTHON, Machine, exported, record
+from tests.pypi_login.clients_support import PYTHON, Machine, exported, record
 
 pytestmark = pytest.mark.clients
 

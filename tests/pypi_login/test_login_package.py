@@ -143,7 +143,7 @@ def locked_closure(distribution: str) -> list[str]:
 def test_the_wheel_alone_logs_in_against_the_stand_in(tmp_path):
     from tests.codeartifact_stub import Stub
     from tests.codeartifact_stub.distributions import write_wheel
-    from tests.pypi_login.test_clients_real import INTERNAL, PUBLIC, Machine
+    from tests.pypi_login.clients_support import INTERNAL, PUBLIC, Machine
 
     # Build from a copy: setuptools writes its build directory and egg-info beside the sources.
     source = tmp_path / "source"
