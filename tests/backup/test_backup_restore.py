@@ -448,7 +448,8 @@ def test_drill_a_refused_token_fails_naming_the_token(stub, s3, built, tmp_path,
 
 
 def test_pypi_login_pointed_at_the_standbys_outputs_sends_the_token_to_the_standby_only(tmp_path):
-    """README, "Restore and standby": `pypi-login --stack-outputs standby.json` needs no change to the helper."""
+    """docs/backup.md, "Restore and standby": `pypi-login --stack-outputs standby.json` needs no change to the
+    helper."""
     from botocore.stub import Stubber
 
     from pypi_login.cli import main as pypi_login
@@ -519,7 +520,7 @@ def test_verification_names_each_file_the_index_serves_with_other_bytes_or_not_a
 def test_the_readmes_restore_commands_parse():
     import shlex
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "backup.md").read_text(encoding="utf-8")
     section = readme.split("## Restore and standby\n", 1)[1].split("\n## ", 1)[0]
     commands = [line.split("#", 1)[0] for line in section.splitlines() if line.startswith("python -m backup.restore")]
     assert len(commands) == 3

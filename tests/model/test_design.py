@@ -146,10 +146,11 @@ def _readme_default(value) -> str:
 
 
 def test_the_readme_configuration_table_shows_the_settings_defaults():
-    text = (PROJECT_DIR / "README.md").read_text()
-    section = text[text.index("## Configuration reference"):]
+    text = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    section = text[text.index("\n## Keys\n"):]
     table = section[:section.index("\n## ", 1)]
-    rows = dict(re.findall(r"^\| `([A-Za-z:]+)` \| ([^|]+?) \|", table, flags=re.MULTILINE))
+    # | key | type | default | rule |
+    rows = dict(re.findall(r"^\| `([A-Za-z:]+)` \| [^|]+ \| ([^|]+?) \|", table, flags=re.MULTILINE))
     for key, value in DEFAULTS.items():
         assert rows.get(key) == _readme_default(value), key
 

@@ -11,7 +11,7 @@ its boto3 path against the fake API), then each client installs in the mode a us
 - expired: printed mode, then the token expires before the install.
 
 Each runs with the front answering a bad token with 401 and with 404 (both are reported for
-CodeArtifact). What each client prints is asserted here and quoted by the README and the helper;
+CodeArtifact). What each client prints is asserted here and quoted by docs/consuming.md and the helper;
 the outcome of every run is collected into the client x mode matrix printed at the end of the run.
 """
 
@@ -45,8 +45,8 @@ INTERNAL, PUBLIC = "acme-core", "publiclib"
 CLIENTS = ("pip", "uv", "poetry")
 VARIANTS = (401, 404)
 
-# What each client prints when the index refuses the token, as observed in these tests. The README
-# ("Installing packages") and the helper (REFUSED_HINT) quote exactly these; none of them says 404.
+# What each client prints when the index refuses the token, as observed in these tests. docs/consuming.md
+# ("When an install fails") and the helper (REFUSED_HINT) quote exactly these; none of them says 404.
 REFUSED = {
     ("pip", 401): "401 Error, Credentials not correct",
     ("pip", 404): "(from versions: none)",
@@ -217,7 +217,7 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
     assert source_add in helper.stderr  # the command the helper tells poetry users to run, run here
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
-    # The README's usage: eval the exports in the shell, then install.
+    # The documented usage (docs/consuming.md): eval the exports in the shell, then install.
     result = machine.shell(f'eval "$EXPORTS"\n{machine.install_command(client)}', env={"EXPORTS": helper.stdout},
                            label=f"{client} printed {variant}")
     record(client, f"printed ({variant})", outcome(client, machine, result))
@@ -364,7 +364,7 @@ def test_a_project_configured_with_the_helper_installs_with_the_actions_defaults
 # --- keyring mode ---------------------------------------------------------------------------------
 
 # What each client needs to ask keyrings.codeartifact (installed in this venv with keyring, so the
-# `keyring` command on PATH has it too). The README documents exactly these settings.
+# `keyring` command on PATH has it too). docs/consuming.md documents exactly these settings.
 KEYRING_SETTINGS = {
     "pip": lambda index: {"PIP_INDEX_URL": index},
     "uv": lambda index: {"UV_DEFAULT_INDEX": index.replace("https://", "https://aws@"),
@@ -474,8 +474,8 @@ def test_an_expired_token_fails_with_the_words_the_readme_quotes(stub, tmp_path,
 
 
 def test_readme_and_helper_quote_what_the_clients_print():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Installing packages"):readme.index("### In a consuming repository's CI")]
+    readme = (ROOT / "docs" / "consuming.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## On a laptop"):readme.index("## In a consuming repository's CI")]
     for phrase in REFUSED.values():
         assert phrase in section, phrase
         assert phrase in REFUSED_HINT, phrase
@@ -490,7 +490,7 @@ def test_status_without_arguments_after_eval_of_the_exports_sees_every_token(stu
     helper = machine.helper()
     script = 'eval "$EXPORTS"\npython -m pypi_login --status'
     result = machine.shell(script, env={"EXPORTS": helper.stdout, "PYTHONPATH": str(ROOT)})
-    record("helper", "--status after eval (README usage)", "ok" if result.returncode == 0 else "fails")
+    record("helper", "--status after eval (documented usage)", "ok" if result.returncode == 0 else "fails")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "poetry: token in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD valid until" in result.stdout
     assert result.stdout.count("valid until") == 3
@@ -828,5 +828,5 @@ def test_readme_names_the_client_versions_these_tests_ran():
     uv = subprocess.run(["uv", "--version"], env={"PATH": str(Path(PYTHON).parent)}, capture_output=True, text=True,
                         check=True).stdout.split()[1]
     tested = (f"tested with pip {version('pip')}, uv {uv}, poetry {version('poetry')} and twine {version('twine')}")
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert tested in readme, f"update the README's keyring paragraph after re-checking it: {tested}"
+    readme = " ".join((ROOT / "docs" / "consuming.md").read_text(encoding="utf-8").split())
+    assert tested in readme, f"update the keyring paragraph of docs/consuming.md after re-checking it: {tested}"
