@@ -26,7 +26,7 @@ from bootstrap.permissions import (
     table,
 )
 from components.settings import Settings
-from policies.iam_actions import document_beyond_read_only
+from policies.iam_actions import access_level, document_beyond_read_only
 from tests.components.test_airlock import airlock
 from tests.components.test_backup import backup
 from tests.components.test_stackset import orgscale
@@ -82,6 +82,7 @@ def test_every_classic_type_the_program_declares_in_any_mode_has_an_entry(render
     derivable = {t for t in (*bootstrap.OWNER_TYPES, *bootstrap.BACKUP_TYPES, *bootstrap.STACK_SET_TYPES)
                  if t.startswith(CLASSIC_PREFIX)}
     assert derivable <= declared, derivable - declared
+    assert set(bootstrap.READER_TYPES) == {t for r in renderings.values() for t in classic_types(r, owner=False)}
 
 
 def test_a_classic_type_without_an_entry_fails_the_derivation(monkeypatch, renderings, calls):
@@ -194,3 +195,19 @@ def test_a_call_whose_resource_type_the_stack_places_nowhere_fails_the_check(mon
     found = uncovered_calls(settings, {"aws:lambda/function:Function"}, {"Statement": []}, ("read",), calls)
     assert "aws:lambda/function:Function read lambda:ListVersionsByFunction: no resource of the stack to allow it on" \
         in found
+
+
+# --- the secondary accounts' roles ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["prod", "orgscale"])
+def test_the_secondary_roles_hold_the_provider_calls_of_the_readers_types(renderings, calls, mode):
+    settings = renderings[mode].settings
+    account = settings.secondary_account_ids[0]
+    preview = {a for s in bootstrap.secondary_preview_policy(settings, account)["Statement"] for a in s["Action"]}
+    deploy = {a for s in bootstrap.secondary_deploy_policy(settings, account)["Statement"] for a in s["Action"]}
+    entries = [calls["types"][t] for t in bootstrap.READER_TYPES]
+    assert {a for entry in entries for a in entry["read"]} <= preview
+    assert {a for entry in entries for operation in PROVIDER_OPERATIONS for a in entry[operation]} <= deploy
+    assert "iam:ListInstanceProfilesForRole" in deploy - preview  # deleting a reader role lists its profiles first
+    assert all(access_level(a) in ("Read", "List") for a in preview)
