@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from audit import diff, smt
+from audit.diff import decisions
 from audit.render import Rendering, render
 from policies import iam_actions
 from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER
@@ -439,11 +440,11 @@ def test_more_combinations_of_claims_than_are_probed_count_as_a_token_let_in(mon
 
     old = trust("repo:acme/a:environment:pypi", "repo:acme/b:environment:pypi")
     new = trust("repo:acme/a:environment:pypi")
-    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) is None  # 4 subjects x 3 audiences, one removed
-    assert diff._newly_assumable(new, old, GITHUB, PUBLISHER) == \
+    assert decisions._newly_assumable(old, new, GITHUB, PUBLISHER) is None  # 4 subjects x 3 audiences, one removed
+    assert decisions._newly_assumable(new, old, GITHUB, PUBLISHER) == \
         "sub=repo:acme/b:environment:pypi, aud=sts.amazonaws.com"
-    monkeypatch.setattr(diff, "MAX_PROBES", 11)
-    assert diff._newly_assumable(old, new, GITHUB, PUBLISHER) == (
+    monkeypatch.setattr(decisions, "MAX_PROBES", 11)
+    assert decisions._newly_assumable(old, new, GITHUB, PUBLISHER) == (
         "any of 12 combinations of claims (more than the 11 probed one by one)")
 
 
