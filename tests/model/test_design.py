@@ -105,7 +105,7 @@ def test_the_packs_own_facts_equal_the_programs():
 def test_the_audit_takes_no_facts_from_the_program():
     """The audit may read the program's settings (what the stack is configured to be), never its lists of
     actions: dropping an action from the program's Deny must not drop it from the proof."""
-    for path in sorted((PROJECT_DIR / "audit").glob("*.py")):
+    for path in sorted((PROJECT_DIR / "audit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
                 assert node.module == "components.settings", f"{path.name} imports {node.module}"
