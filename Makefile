@@ -26,7 +26,9 @@ preview: $(PREVIEW_STAMP)
 
 ## deploy-permissions: regenerate bootstrap/handler_permissions.json, the CloudFormation registry schemas'
 ## handler permissions (from the installed cfn-lint) the CI roles' policies are derived from; run it after
-## `make lock` moves cfn-lint: tests/bootstrap/test_deploy_permissions.py fails until the table matches.
+## `make lock` moves cfn-lint: tests/bootstrap/test_deploy_permissions.py fails until the table matches. The calls the
+## classic provider makes beyond the handlers are bootstrap/provider_calls.json, read from its source by hand (its own
+## test fails when pulumi-aws moves, until they are read again); `python -m bootstrap.permissions` checks both.
 deploy-permissions: $(STAMP)
 	$(BIN)/python -m bootstrap.permissions --write
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bootstrap.permissions import HANDLERS, READ_HANDLERS, permissions, scoped_statements
+from bootstrap.permissions import HANDLERS, READ_HANDLERS, UNUSED, permissions, provider_actions, scoped_statements
 from components.policy_documents import (
     GITHUB_OIDC_AUDIENCE,
     GITHUB_OIDC_HOST,
@@ -53,6 +53,8 @@ BOUNDARY_ACTIONS = (
     "codeartifact:Describe*", "codeartifact:Get*", "codeartifact:List*", "codeartifact:ReadFromRepository",
 )
 ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+# What the stack declares in a secondary account: the reader role, its policy and their attachment.
+READER_TYPES = ("aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 # The resource types the program declares in the owner account (tests/bootstrap/test_deploy_permissions.py renders both
 # reader modes and checks that these cover them); StackSet mode adds the reader StackSet and its instances.
 OWNER_TYPES = (
@@ -237,10 +239,18 @@ def backup_roles_boundary_policy(settings: Settings) -> PolicyDocument:
     return _union_boundary(grants, "BackupJob")
 
 
+def _with_provider_calls(actions: tuple[str, ...], handlers: tuple[str, ...]) -> list[str]:
+    """These actions, then what the classic provider calls for the reader's types in these handlers beyond them
+    (bootstrap/provider_calls.json), less what the deploy role may do only conditioned and what no resource uses."""
+    extra = {a for t in READER_TYPES for a in provider_actions(t, handlers)}
+    extra -= {*actions, *BOUNDED_ACTIONS, *ATTACH_ACTIONS, *UNUSED}
+    return [*actions, *sorted(extra)]
+
+
 def secondary_preview_policy(settings: Settings, account_id: str) -> PolicyDocument:
     """A secondary account's preview role: read the reader role and policy, nothing else."""
     return {"Version": VERSION, "Statement": [
-        {"Sid": "ReadTheReader", "Effect": "Allow", "Action": list(READER_READ_ACTIONS),
+        {"Sid": "ReadTheReader", "Effect": "Allow", "Action": _with_provider_calls(READER_READ_ACTIONS, READ_HANDLERS),
          "Resource": _reader_arns(settings, account_id)},
     ]}
 
@@ -276,7 +286,8 @@ def secondary_deploy_policy(settings: Settings, account_id: str) -> PolicyDocume
     attach only that policy."""
     role, policy = _reader_arns(settings, account_id)
     return {"Version": VERSION, "Statement": [
-        {"Sid": "ManageTheReader", "Effect": "Allow", "Action": list(READER_READ_ACTIONS + READER_WRITE_ACTIONS),
+        {"Sid": "ManageTheReader", "Effect": "Allow",
+         "Action": _with_provider_calls(READER_READ_ACTIONS + READER_WRITE_ACTIONS, HANDLERS),
          "Resource": [role, policy]},
         {"Sid": "OnlyInsideTheReadersBoundary", "Effect": "Allow", "Action": list(BOUNDED_ACTIONS), "Resource": role,
          "Condition": {"ArnEquals": {"iam:PermissionsBoundary": settings.reader_boundary_arn(account_id)}}},

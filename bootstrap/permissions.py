@@ -12,6 +12,12 @@ schema covers is listed by hand in `NOT_IN_ANY_SCHEMA`, each with why. Types tha
 The lists are a checked-in table, bootstrap/handler_permissions.json, generated from the installed cfn-lint by
 `python -m bootstrap.permissions --write` (`make deploy-permissions`); tests/bootstrap/test_deploy_permissions.py fails
 while the table and cfn-lint differ, and when a type the checks evaluate has no entry here.
+
+The classic provider is terraform-provider-aws underneath, and it makes calls the handlers do not list (a bucket's
+read asks for its request payment configuration, a function's for its versions). Those are in
+bootstrap/provider_calls.json, read from the provider's source by hand, one entry per classic type: a classic type
+without one fails the derivation. tests/bootstrap/test_provider_calls.py checks each entry against the installed
+cfn-lint, policy_sentry and pulumi-aws, and each mode's CI roles against the entries.
 """
 
 from __future__ import annotations
@@ -31,11 +37,15 @@ if TYPE_CHECKING:
     from components.settings import Settings
 
 TABLE_PATH = Path(__file__).with_name("handler_permissions.json")
+PROVIDER_CALLS_PATH = Path(__file__).with_name("provider_calls.json")
 GENERATOR = "python -m bootstrap.permissions --write (make deploy-permissions)"
 # cfn-lint keeps one schema set per region; the registry's types are the same in every commercial region.
 SCHEMA_REGION = "us-east-1"
 HANDLERS = ("create", "read", "update", "delete", "list")
 READ_HANDLERS = ("read", "list")
+# What the classic provider does for a resource (bootstrap/provider_calls.json); the list handler has no counterpart.
+PROVIDER_OPERATIONS = ("create", "read", "update", "delete")
+CLASSIC_PREFIX = "aws:"
 
 # Pulumi type -> the CloudFormation type whose handlers do its work; None: it creates nothing in AWS.
 CLOUDFORMATION_TYPES: dict[str, str | None] = {
@@ -247,8 +257,28 @@ def table() -> dict[str, Any]:
     return loaded
 
 
+@cache
+def provider_calls() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(PROVIDER_CALLS_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def provider_actions(resource_type: str, handlers: Iterable[str],
+                     calls: Mapping[str, Any] | None = None) -> set[str]:
+    """What the classic provider calls for this type in these handlers beyond the type's CloudFormation handlers
+    (`calls`: the provider_calls.json table, the checked-in one by default); KeyError for a classic type without an
+    entry, so no classic type is derived from its CloudFormation handlers alone."""
+    types = (calls or provider_calls())["types"]
+    if resource_type not in types:
+        raise KeyError(f"{resource_type}: no entry in {PROVIDER_CALLS_PATH.name}; read its Terraform resource's CRUD "
+                       "functions and add what they call beyond the CloudFormation handlers")
+    return {action for handler in handlers if handler in PROVIDER_OPERATIONS
+            for action in types[resource_type][handler]}
+
+
 def permissions(resource_types: Iterable[str], handlers: tuple[str, ...]) -> list[str]:
-    """The sorted actions the handlers of these Pulumi types need; KeyError for a type with no entry here."""
+    """The sorted actions the handlers of these Pulumi types need, with what the classic provider calls beyond them;
+    KeyError for a type with no entry here or, classic, none in provider_calls.json."""
     schemas = table()["types"]
     found: set[str] = set()
     for resource_type in resource_types:
@@ -261,6 +291,8 @@ def permissions(resource_types: Iterable[str], handlers: tuple[str, ...]) -> lis
             found.update(schemas[cloudformation].get(handler, ()))
             if resource_type.startswith("aws-native:"):
                 found.update(CLOUD_CONTROL[handler])
+        if resource_type.startswith(CLASSIC_PREFIX):
+            found.update(provider_actions(resource_type, handlers))
     for actions, needed_by, _ in NOT_IN_ANY_SCHEMA:
         if set(needed_by) & set(handlers):
             found.update(actions)
@@ -286,6 +318,7 @@ def generate_table() -> dict[str, Any]:
     actions = {a for handlers in types.values() for found in handlers.values() for a in found}
     actions |= {a for found in CLOUD_CONTROL.values() for a in found}
     actions |= {a for found, _, _ in NOT_IN_ANY_SCHEMA for a in found}
+    actions |= {a for calls in provider_calls()["types"].values() for op in PROVIDER_OPERATIONS for a in calls[op]}
     resources = {}
     for action in sorted(actions):
         service, name = action.split(":")
@@ -316,13 +349,61 @@ def table_differences(checked_in: dict[str, Any], generated: dict[str, Any]) -> 
     return found
 
 
+PROVIDER_CALL_KEYS = {"terraform", "source", "functions", *PROVIDER_OPERATIONS}
+
+
+def provider_call_problems(calls: Mapping[str, Any], handler_table: Mapping[str, Any]) -> list[str]:
+    """Why provider_calls.json (`calls`) is not what the derivation may rely on, given the handler table: read for
+    another pulumi-aws than the installed one, a type the derivation does not map as classic, an action policy_sentry
+    does not know, a read that is not Read or List, an action the type's CloudFormation handlers list already (under
+    read: its read and list handlers; else any), or one without its resource types in handler_permissions.json."""
+    from importlib.metadata import version
+
+    from policies.iam_actions import access_level
+
+    found = []
+    installed = version("pulumi_aws")
+    if calls.get("pulumi_aws") != installed:
+        found.append(f"{PROVIDER_CALLS_PATH.name} was read for pulumi-aws {calls.get('pulumi_aws')}; installed: "
+                     f"{installed}. Re-read the upstream CRUD functions of each type, then set pulumi_aws")
+    schemas, formats = handler_table["types"], handler_table["resources"]
+    for resource_type, entry in sorted(calls.get("types", {}).items()):
+        cloudformation = CLOUDFORMATION_TYPES.get(resource_type)
+        if not resource_type.startswith(CLASSIC_PREFIX) or cloudformation is None:
+            found.append(f"{resource_type}: not a classic type that CLOUDFORMATION_TYPES maps")
+            continue
+        if set(entry) != PROVIDER_CALL_KEYS:
+            found.append(f"{resource_type}: has {sorted(entry)}, not {sorted(PROVIDER_CALL_KEYS)}")
+            continue
+        handlers = schemas[cloudformation]
+        for operation in PROVIDER_OPERATIONS:
+            compared = READ_HANDLERS if operation == "read" else HANDLERS
+            listed = {a for handler in compared for a in handlers.get(handler, ())}
+            for action, where in sorted(entry[operation].items()):
+                name = f"{resource_type} {operation} {action}"
+                level = access_level(action)
+                if level is None:
+                    found.append(f"{name}: not an action policy_sentry knows")
+                elif operation == "read" and level not in ("Read", "List"):
+                    found.append(f"{name}: {level}, not Read or List")
+                if action in listed:
+                    found.append(f"{name}: {cloudformation}'s handlers list it already; remove it")
+                if action not in formats:
+                    found.append(f"{name}: no resource types in {TABLE_PATH.name}; run {GENERATOR}")
+                if not where:
+                    found.append(f"{name}: says not where the provider makes the call")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Without --write, exit 1 (listing why) when the checked-in table is not the installed cfn-lint's;
-    with --write, rewrite it."""
+    """Without --write, exit 1 (listing why) when the checked-in table is not the installed cfn-lint's, or
+    provider_calls.json does not fit it; with --write, rewrite it."""
     from policies.generated_tables import table_command
 
     return table_command(argv, prog="python -m bootstrap.permissions", path=TABLE_PATH, generator=GENERATOR,
-                         generate=generate_table, render=render_table, differences=table_differences,
+                         generate=generate_table, render=render_table,
+                         differences=lambda mine, theirs: (table_differences(mine, theirs)
+                                                           + provider_call_problems(provider_calls(), theirs)),
                          summary=lambda t, _: f"{len(t['types'])} CloudFormation types, from {t['generated_from']}")
 
 

@@ -4,7 +4,7 @@ A type the checks do not read could create a principal, grant a permission or de
 (a CloudFormation stack, an IAM user with an access key, an Identity Center permission set, a
 Lambda permission, an Organizations policy...), and would pass every rule unseen. So the list is
 explicit and closed: a type is here only when every rule that concerns it reads it, in the pack and
-in the audit's access proof alike (audit/access.py and audit/grants.py read these same types), or
+in the audit's access proof alike (audit/access/ and audit/grants.py read these same types), or
 when it can grant nothing. Anything else is a mandatory violation naming the resource, until rules
 that evaluate it are added beside its entry here.
 """

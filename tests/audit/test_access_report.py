@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import pytest
@@ -173,13 +172,10 @@ def test_organization_mode_member_reads_outsider_gets_nothing():
 def test_accounts_with_identical_policies_are_evaluated_once_and_shown_once():
     accounts = [f"{200000000000 + i:012d}" for i in range(40)]
     rendering = render("prod", overrides={"pypi-registry:secondaryAccountIds": accounts})
-    started = time.perf_counter()
     report = access_report(rendering)
-    elapsed = time.perf_counter() - started
     # reader roles, their administrators, the outsider, the two publishers, the owner's administrator,
     # the deploy CI role, the operator
     assert report.shapes_evaluated == 8
-    assert elapsed < 10
     text = access_section(rendering).text
     assert "40 x reader role, e.g. reader 200000000000" in text
     assert "40 x admin (Action *), e.g. admin in 200000000000" in text

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from audit import diff
-from tests.audit.test_access_diff import audit, git, repository  # noqa: F401 (the fixture)
+from tests.audit.diff_support import audit, git
 
 pytestmark = pytest.mark.judge
 
@@ -83,7 +83,7 @@ ATTACKS = {
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_each_attack_fails_the_judge(repository, tmp_path, attack):  # noqa: F811
+def test_each_attack_fails_the_judge(repository, tmp_path, attack):
     tree = tmp_path / attack
     git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
     try:
@@ -111,7 +111,7 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("attack", sorted(REFUSED))
-def test_a_deployment_the_audit_cannot_see_is_refused_by_the_judge(repository, tmp_path, attack):  # noqa: F811
+def test_a_deployment_the_audit_cannot_see_is_refused_by_the_judge(repository, tmp_path, attack):
     tree = tmp_path / attack
     git(repository, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
     try:

@@ -197,7 +197,7 @@ def test_the_audit_prints_the_file_for_a_listed_repository_and_refuses_another(t
 
 
 def test_the_readme_shows_the_entry_the_audit_prints_for_the_prod_stack():
-    text = (PROJECT_DIR / "README.md").read_text()
+    text = (PROJECT_DIR / "docs" / "consuming.md").read_text()
     command = "python -m audit --stack prod --dependabot-yml acme/service-a\n```\n\n```yaml\n"
     shown = text[text.index(command) + len(command):]
     shown = yaml.safe_load(shown[:shown.index("```")])

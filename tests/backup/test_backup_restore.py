@@ -127,7 +127,7 @@ def test_a_dry_run_prints_the_plan_without_a_token_or_twine(s3, tmp_path):
 def test_the_readmes_restore_commands_parse():
     import shlex
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "backup.md").read_text(encoding="utf-8")
     section = readme.split("## Restore and standby\n", 1)[1].split("\n## ", 1)[0]
     commands = [line.split("#", 1)[0] for line in section.splitlines() if line.startswith("python -m backup.restore")]
     assert len(commands) == 3

@@ -197,7 +197,8 @@ def test_drill_a_refused_token_fails_naming_the_token(stub, s3, built, tmp_path,
 
 
 def test_pypi_login_pointed_at_the_standbys_outputs_sends_the_token_to_the_standby_only(tmp_path):
-    """README, "Restore and standby": `pypi-login --stack-outputs standby.json` needs no change to the helper."""
+    """docs/backup.md, "Restore and standby": `pypi-login --stack-outputs standby.json` needs no change to the
+    helper."""
     from botocore.stub import Stubber
 
     from pypi_login.cli import main as pypi_login

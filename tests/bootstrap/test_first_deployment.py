@@ -1,4 +1,4 @@
-"""From an empty AWS organization to a running registry, in the order `python -m bootstrap` prints and the README
+"""From an empty AWS organization to a running registry, in the order `python -m bootstrap` prints and docs/operating.md
 gives, walked offline: every `aws` command of the bootstrap's summary runs against moto (IAM, STS, S3 and
 CloudFormation, each in its account), the first `pulumi up` is what the program declares (rendered under Pulumi's
 mock engine) created in moto by the roles that step assumes, and after each step principalmapper, over what moto

@@ -8,7 +8,7 @@ deletes, every account's roles are read back and each reader is decided by the a
 resource policies of the step, so "every account can read" is shown at every moment, not only at the end.
 
 The StackSet's reader is named `stackSetReaderRoleName`, never `readerRoleName`: for one step an account
-holds both readers, and a consumer switches names in between (README, "Switching reader modes"). The
+holds both readers, and a consumer switches names in between (docs/operating.md, "Switching reader modes"). The
 naive one-step switches, with the StackSet's role named like the per-account one (what the program used to
 declare), fail in moto with EntityAlreadyExists.
 
@@ -95,7 +95,7 @@ def start(org: Organization) -> dict[str, Any]:
 
 
 def forward(org: Organization) -> list[tuple[str, dict[str, Any]]]:
-    """accounts -> stackset, as the README's steps say."""
+    """accounts -> stackset, as the steps of docs/operating.md say."""
     return [
         ("1. the StackSet beside the per-account readers", stack_set_mode(org, org.accounts)),
         ("2. the OU's accounts off secondaryAccountIds", stack_set_mode(org, (org.outside,))),
@@ -103,7 +103,7 @@ def forward(org: Organization) -> list[tuple[str, dict[str, Any]]]:
 
 
 def reverse(org: Organization) -> list[tuple[str, dict[str, Any]]]:
-    """stackset -> accounts, as the README's steps say."""
+    """stackset -> accounts, as the steps of docs/operating.md say."""
     return [
         ("1. per-account readers beside the StackSet", stack_set_mode(org, org.accounts)),
         ("2. readerDeployment back to accounts", accounts_mode(org, org.accounts, organization=True)),

@@ -105,7 +105,7 @@ def test_the_packs_own_facts_equal_the_programs():
 def test_the_audit_takes_no_facts_from_the_program():
     """The audit may read the program's settings (what the stack is configured to be), never its lists of
     actions: dropping an action from the program's Deny must not drop it from the proof."""
-    for path in sorted((PROJECT_DIR / "audit").glob("*.py")):
+    for path in sorted((PROJECT_DIR / "audit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
                 assert node.module == "components.settings", f"{path.name} imports {node.module}"
@@ -146,10 +146,11 @@ def _readme_default(value) -> str:
 
 
 def test_the_readme_configuration_table_shows_the_settings_defaults():
-    text = (PROJECT_DIR / "README.md").read_text()
-    section = text[text.index("## Configuration reference"):]
+    text = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    section = text[text.index("\n## Keys\n"):]
     table = section[:section.index("\n## ", 1)]
-    rows = dict(re.findall(r"^\| `([A-Za-z:]+)` \| ([^|]+?) \|", table, flags=re.MULTILINE))
+    # | key | type | default | rule |
+    rows = dict(re.findall(r"^\| `([A-Za-z:]+)` \| [^|]+ \| ([^|]+?) \|", table, flags=re.MULTILINE))
     for key, value in DEFAULTS.items():
         assert rows.get(key) == _readme_default(value), key
 

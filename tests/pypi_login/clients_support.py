@@ -22,8 +22,8 @@ INTERNAL, PUBLIC = "acme-core", "publiclib"
 CLIENTS = ("pip", "uv", "poetry")
 VARIANTS = (401, 404)
 
-# What each client prints when the index refuses the token, as observed in these tests. The README
-# ("Installing packages") and the helper (REFUSED_HINT) quote exactly these; none of them says 404.
+# What each client prints when the index refuses the token, as observed in these tests. docs/consuming.md
+# ("When an install fails") and the helper (REFUSED_HINT) quote exactly these; none of them says 404.
 REFUSED = {
     ("pip", 401): "401 Error, Credentials not correct",
     ("pip", 404): "(from versions: none)",

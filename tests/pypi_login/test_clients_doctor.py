@@ -26,7 +26,7 @@ def test_status_without_arguments_after_eval_of_the_exports_sees_every_token(stu
     helper = machine.helper()
     script = 'eval "$EXPORTS"\npython -m pypi_login --status'
     result = machine.shell(script, env={"EXPORTS": helper.stdout, "PYTHONPATH": str(ROOT)})
-    record("helper", "--status after eval (README usage)", "ok" if result.returncode == 0 else "fails")
+    record("helper", "--status after eval (documented usage)", "ok" if result.returncode == 0 else "fails")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "poetry: token in $POETRY_HTTP_BASIC_INTERNAL_PASSWORD valid until" in result.stdout
     assert result.stdout.count("valid until") == 3

@@ -11,7 +11,7 @@ its boto3 path against the fake API), then each client installs in the mode a us
 - expired: printed mode, then the token expires before the install.
 
 Each runs with the front answering a bad token with 401 and with 404 (both are reported for
-CodeArtifact). What each client prints is asserted here and quoted by the README and the helper;
+CodeArtifact). What each client prints is asserted here and quoted by docs/consuming.md and the helper;
 the outcome of every run is collected into the client x mode matrix printed at the end of the run.
 
 The machine each client runs on, and the matrix, are tests/pypi_login/clients_support.py; the stand-in
@@ -64,7 +64,7 @@ def test_printed_mode_installs_internal_and_public_packages(stub, tmp_path, clie
     assert source_add in helper.stderr  # the command the helper tells poetry users to run, run here
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
-    # The README's usage: eval the exports in the shell, then install.
+    # The documented usage (docs/consuming.md): eval the exports in the shell, then install.
     result = machine.shell(f'eval "$EXPORTS"\n{machine.install_command(client)}', env={"EXPORTS": helper.stdout},
                            label=f"{client} printed {variant}")
     record(client, f"printed ({variant})", outcome(client, machine, result))
@@ -211,7 +211,7 @@ def test_a_project_configured_with_the_helper_installs_with_the_actions_defaults
 # --- keyring mode ---------------------------------------------------------------------------------
 
 # What each client needs to ask keyrings.codeartifact (installed in this venv with keyring, so the
-# `keyring` command on PATH has it too). The README documents exactly these settings.
+# `keyring` command on PATH has it too). docs/consuming.md documents exactly these settings.
 KEYRING_SETTINGS = {
     "pip": lambda index: {"PIP_INDEX_URL": index},
     "uv": lambda index: {"UV_DEFAULT_INDEX": index.replace("https://", "https://aws@"),
@@ -321,8 +321,8 @@ def test_an_expired_token_fails_with_the_words_the_readme_quotes(stub, tmp_path,
 
 
 def test_readme_and_helper_quote_what_the_clients_print():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Installing packages"):readme.index("### In a consuming repository's CI")]
+    readme = (ROOT / "docs" / "consuming.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## On a laptop"):readme.index("## In a consuming repository's CI")]
     for phrase in REFUSED.values():
         assert phrase in section, phrase
         assert phrase in REFUSED_HINT, phrase

@@ -104,5 +104,5 @@ def test_readme_names_the_client_versions_these_tests_ran():
     uv = subprocess.run(["uv", "--version"], env={"PATH": str(Path(PYTHON).parent)}, capture_output=True, text=True,
                         check=True).stdout.split()[1]
     tested = (f"tested with pip {version('pip')}, uv {uv}, poetry {version('poetry')} and twine {version('twine')}")
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert tested in readme, f"update the README's keyring paragraph after re-checking it: {tested}"
+    readme = " ".join((ROOT / "docs" / "consuming.md").read_text(encoding="utf-8").split())
+    assert tested in readme, f"update the keyring paragraph of docs/consuming.md after re-checking it: {tested}"

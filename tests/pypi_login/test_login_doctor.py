@@ -100,7 +100,7 @@ def test_status_of_a_file_edited_by_hand_is_unknown(home, stubbed):
 
 
 def test_status_without_arguments_finds_the_printed_poetry_variable(home, stubbed):
-    # The README's usage: eval the exports, then `--status` with no arguments. The source name is
+    # The documented usage (docs/consuming.md): eval the exports, then `--status` with no arguments. The source name is
     # not passed again, so poetry's variable is found by looking for POETRY_HTTP_BASIC_*_PASSWORD.
     client, stubber = stubbed
     expect_login(stubber)

@@ -94,8 +94,8 @@ def test_one_set_of_defaults_for_the_helper_the_action_and_the_docker_recipe():
     recipe = BUILD_SH.read_text(encoding="utf-8")
     assert 'PIP_INDEX_URL="${PIP_INDEX_URL:-${UV_DEFAULT_INDEX:-}}"' in recipe
     assert {"PIP_INDEX_URL", "UV_DEFAULT_INDEX"} <= set(helper)
-    # The README's login section names the same source.
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # The consumers' page (docs/consuming.md) names the same source.
+    readme = (ROOT / "docs" / "consuming.md").read_text(encoding="utf-8")
     assert f"poetry source add --priority=primary {config.DEFAULT_SOURCE_NAME} <indexUrl>" in readme
 
 
@@ -186,7 +186,7 @@ def test_the_wheel_alone_logs_in_against_the_stand_in(tmp_path):
         write_wheel(stub.packages, PUBLIC, "2.0.0")
         write_wheel(stub.packages, INTERNAL, "1.0.0", [f"{PUBLIC}>=2"])
         machine = Machine(stub, tmp_path / "machine")
-        # The README's laptop journey: the config once from the stack outputs, then --write each day.
+        # The laptop journey of docs/consuming.md: the config once from the stack outputs, then --write each day.
         configured = machine.run([command, "--configure", "--stack-outputs", str(machine.outputs)])
         assert configured.returncode == 0, configured.stderr
         wrote = machine.run([command, "--write", "--tool", "pip"], cwd=machine.project)

@@ -62,7 +62,7 @@ def test_publish_never_rewrites_pip_configuration_or_adds_an_index():
         assert forbidden not in scripts
 
 
-# The caller workflow the README shows, kept here so it is linted like the workflows themselves.
+# The caller workflow docs/publishing.md shows, kept here so it is linted like the workflows themselves.
 CALLER_EXAMPLE = FIXTURES / "library-release.yml"
 
 
