@@ -46,13 +46,13 @@ from audit.pmapper_compat import (
 from audit.render import Rendering
 from audit.sections import Section
 from bootstrap.documents import ci_deploy_policy
-from components.settings import (
+from model.names import (
     PROMOTE_SCHEDULE_ROLE_NAME,
     PULL_BACK_SCHEDULE_ROLE_NAME,
     RECONCILE_SCHEDULE_ROLE_NAME,
     RETENTION_SCHEDULE_ROLE_NAME,
-    Settings,
 )
+from model.settings import Settings
 from policies import iam_actions
 from policies import iam_documents as iam
 from policies.aws_facts import (

@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components import policy_documents as docs
-from components.settings import Settings
+from model.documents.codeartifact import domain_permissions_policy, key_policy, repository_permissions_policy
+from model.settings import Settings
+from model.trust_policy import to_json
 
 EXTERNAL_CONNECTION = "public:pypi"
 # Airlock mode: every PyPI package, the domain-wide group that the internal prefixes' groups override.
@@ -40,16 +41,16 @@ class RegistryArgs:
     def from_settings(cls, settings: Settings) -> RegistryArgs:
         repository_policies = {}
         for repository in settings.readable_repositories:
-            document = docs.repository_permissions_policy(settings, repository)
+            document = repository_permissions_policy(settings, repository)
             if document is not None:
-                repository_policies[repository] = docs.to_json(document)
+                repository_policies[repository] = to_json(document)
         return cls(
             domain_name=settings.domain_name,
             key_alias_name=settings.key_alias_name,
             store_repository=settings.store_repository,
             internal_repository=settings.internal_repository,
-            key_policy=docs.to_json(docs.key_policy(settings)),
-            domain_policy=docs.to_json(docs.domain_permissions_policy(settings)),
+            key_policy=to_json(key_policy(settings)),
+            domain_policy=to_json(domain_permissions_policy(settings)),
             repository_policies=repository_policies,
             package_groups={prefix: settings.package_group_pattern(prefix) for prefix in settings.internal_prefixes},
             tags=dict(settings.tags),

@@ -21,7 +21,10 @@ from audit.grants import Role, trusted_by
 from audit.pmapper_compat import local_check_authorization_full
 from audit.render import Rendering, render
 from bootstrap import documents as bootstrap
-from components import policy_documents as docs
+from model.documents.codeartifact import domain_permissions_policy, key_policy, repository_permissions_policy
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
+from model.documents.readers import reader_identity_policy
+from model.trust_policy import to_json
 from policies import iam_documents as iam
 from tests.expected import (
     DOMAIN_ARN,
@@ -131,7 +134,7 @@ def test_pack_a_deny_with_not_action_denies_every_action_it_does_not_list():
 
 
 def test_pack_a_key_policy_deny_with_not_resource_leaves_the_key_loss_allowed():
-    policy = json.loads(docs.to_json(docs.key_policy(SETTINGS)))
+    policy = json.loads(to_json(key_policy(SETTINGS)))
     assert violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)}) == []
     rewrite("DenyKeyLoss", Resource=None, NotResource="arn:aws:kms:*:*:key/other")(policy)
     found = violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)})
@@ -206,7 +209,7 @@ STRANGER_ACCOUNT = "999988887777"
 
 
 def key_policy_with(condition: dict[str, Any]) -> dict[str, str]:
-    policy = docs.key_policy(SETTINGS)
+    policy = key_policy(SETTINGS)
     rewrite("CodeArtifactUsesKeyForOwnerAccount", Condition=condition)(policy)
     return {"policy": json.dumps(policy)}
 
@@ -220,7 +223,7 @@ def test_pack_a_star_key_grant_narrowed_to_the_owner_and_another_account_is_refu
 
 
 def reader_policy_with(condition: dict[str, Any]) -> dict[str, str]:
-    policy = docs.reader_identity_policy(SETTINGS)
+    policy = reader_identity_policy(SETTINGS)
     bearer = next(s for s in policy["Statement"] if s["Action"] == "sts:GetServiceBearerToken")
     bearer["Condition"] = condition
     return {"policy": json.dumps(policy)}
@@ -242,7 +245,7 @@ def test_pack_a_bearer_token_for_codeartifact_and_other_services_is_refused(cond
 
 def test_pack_a_principal_condition_naming_an_allowed_and_another_account_or_organization_is_refused():
     rule = "codeartifact-grants-only-to-allowed-accounts"
-    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    document = repository_permissions_policy(ORG_SETTINGS, "internal")
     assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
     for key, values in [("aws:PrincipalOrgID", [ORGANIZATION, "o-zzzzzzzzzz"]),
                         ("aws:PrincipalAccount", [SECONDARY, STRANGER_ACCOUNT])]:
@@ -265,7 +268,7 @@ RESOURCE_SIDE_IDS = ["resource-org", "resource-account", "source-org", "source-a
 
 @pytest.mark.parametrize("condition", RESOURCE_SIDE_CONDITIONS, ids=RESOURCE_SIDE_IDS)
 def test_pack_a_star_registry_grant_narrowed_by_a_resource_or_source_key_is_public(condition):
-    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    document = repository_permissions_policy(ORG_SETTINGS, "internal")
     rule = "codeartifact-no-unconditioned-public-grant"
     assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
     document["Statement"][0]["Condition"] = condition
@@ -435,7 +438,7 @@ def sub(operator: str, *values: str) -> dict[str, Any]:
     return {operator: {"token.actions.githubusercontent.com:sub": list(values)}}
 
 
-PUBLISHER_TRUST = docs.publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
+PUBLISHER_TRUST = publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
 PULL_REQUEST_TRUSTS = {
     # A second statement for pull requests beside the publishing one.
     "second-statement": [*PUBLISHER_TRUST["Statement"],
@@ -457,7 +460,7 @@ def publisher_role_resources(trust_statements: list[dict[str, Any]]) -> list[Pol
     role = stack_resource(ROLE, "gh", {"name": "gh", "assumeRolePolicy": json.dumps(
         {"Version": "2012-10-17", "Statement": trust_statements})})
     policy = stack_resource(ROLE_POLICY, "gh-publish", {"role": "gh", "policy": json.dumps(
-        docs.publisher_permissions_policy(SETTINGS, publisher))})
+        publisher_permissions_policy(SETTINGS, publisher))})
     return [role, policy]
 
 
@@ -652,8 +655,8 @@ def sized(length: int, resource_prefix: str) -> dict[str, Any]:
     """A compact document of exactly `length` characters: one Allow, its Resource padded."""
     document = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "codeartifact:ReadFromRepository", "Resource": resource_prefix}]}
-    document["Statement"][0]["Resource"] += "a" * (length - len(docs.to_json(document)))
-    assert len(docs.to_json(document)) == length
+    document["Statement"][0]["Resource"] += "a" * (length - len(to_json(document)))
+    assert len(to_json(document)) == length
     return document
 
 
@@ -663,7 +666,7 @@ def size_violations(resource_type: str, key: str, text: str, **props: str) -> li
 
 def test_pack_an_iam_document_counts_its_non_whitespace_characters_as_sent():
     document = sized(6144, f"{INTERNAL_PACKAGES}/pypi//")
-    compact = docs.to_json(document)
+    compact = to_json(document)
     assert size_violations(MANAGED_POLICY, "policy", compact) == []
     # IAM does not count whitespace...
     assert size_violations(MANAGED_POLICY, "policy", json.dumps(document, indent=4)) == []
@@ -672,13 +675,13 @@ def test_pack_an_iam_document_counts_its_non_whitespace_characters_as_sent():
     assert json.loads(escaped) == document
     found = size_violations(MANAGED_POLICY, "policy", escaped)
     assert len(found) == 1 and found[0].endswith(f" is {len(escaped)} characters, over the AWS limit of 6144"), found
-    found = size_violations(MANAGED_POLICY, "policy", docs.to_json(sized(6145, f"{INTERNAL_PACKAGES}/pypi//")))
+    found = size_violations(MANAGED_POLICY, "policy", to_json(sized(6145, f"{INTERNAL_PACKAGES}/pypi//")))
     assert len(found) == 1 and found[0].endswith(" is 6145 characters, over the AWS limit of 6144"), found
 
 
 def test_pack_a_codeartifact_document_counts_every_character_sent_whitespace_too():
     document = sized(5120, f"{INTERNAL_PACKAGES}/pypi//")
-    assert size_violations(DOMAIN_POLICY, "policyDocument", docs.to_json(document), domain="acme") == []
+    assert size_violations(DOMAIN_POLICY, "policyDocument", to_json(document), domain="acme") == []
     pretty = json.dumps(document, indent=1)
     found = size_violations(DOMAIN_POLICY, "policyDocument", pretty, domain="acme")
     assert found and f"is {len(pretty)} characters, over the AWS limit of 5120" in found[0], found
@@ -686,11 +689,11 @@ def test_pack_a_codeartifact_document_counts_every_character_sent_whitespace_too
 
 def test_pack_measures_the_programs_documents_exactly_as_the_program_sends_them():
     many = replace(SETTINGS, secondary_account_ids=tuple(f"{200000000000 + i:012d}" for i in range(200)))
-    sent = docs.to_json(docs.domain_permissions_policy(many))
+    sent = to_json(domain_permissions_policy(many))
     found = size_violations(DOMAIN_POLICY, "policyDocument", sent, domain="acme")
     assert len(found) == 1 and found[0].endswith(f" is {len(sent)} characters, over the AWS limit of 5120"), found
     subjects = tuple(f"repo:acme/data-tools:environment:e{i}" for i in range(60))
-    trust = docs.to_json(docs.publisher_trust_policy(SETTINGS, replace(SETTINGS.publishers[1], subjects=subjects)))
+    trust = to_json(publisher_trust_policy(SETTINGS, replace(SETTINGS.publishers[1], subjects=subjects)))
     found = size_violations(ROLE, "assumeRolePolicy", trust)
     assert len(found) == 1 and found[0].endswith(f" is {len(trust)} characters, over the AWS limit of 2048"), found
 

@@ -21,10 +21,11 @@ from audit.access import READER, SECONDARY_ADMIN, access_report, access_section
 from audit.grants import stack_set_target_problems
 from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
-from audit.stack_config import read_yaml
 from bootstrap import documents as bootstrap
-from components import policy_documents as docs
-from components.settings import ConfigError, parse_settings
+from model.documents.readers import MEMBER_ACCOUNT, cloudformation_sub, reader_identity_policy, reader_trust_policy
+from model.parse import parse_settings
+from model.settings import ConfigError
+from model.stack_file import read_yaml
 from policies.iam_actions import access_level
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 
@@ -195,7 +196,7 @@ def test_the_stack_set_readers_policy_is_the_per_account_readers_policy(stackset
     managed = template["Resources"]["ReaderPolicy"]
     per_account = stackset.one(POLICY, f"reader-{MANAGEMENT}-read-policy")
     assert managed["Properties"]["PolicyDocument"] == json.loads(per_account.inputs["policy"])
-    assert managed["Properties"]["PolicyDocument"] == docs.reader_identity_policy(stackset.settings)
+    assert managed["Properties"]["PolicyDocument"] == reader_identity_policy(stackset.settings)
     # Named after each mode's own role name, so that one account can hold both.
     assert per_account.inputs["name"] == f"{READER_ROLE_NAME}-acme"
     assert managed["Properties"]["ManagedPolicyName"] == f"{ORG_READER_ROLE_NAME}-acme"
@@ -209,7 +210,7 @@ def test_the_stack_set_readers_role_is_the_per_account_readers_role(stackset):
         per_account["description"], per_account["maxSessionDuration"])
     assert (role["RoleName"], per_account["name"]) == (ORG_READER_ROLE_NAME, READER_ROLE_NAME)
     # The trust names the member account itself: CloudFormation substitutes it in each account.
-    assert role["AssumeRolePolicyDocument"] == docs.cloudformation_sub(docs.reader_trust_policy(docs.MEMBER_ACCOUNT))
+    assert role["AssumeRolePolicyDocument"] == cloudformation_sub(reader_trust_policy(MEMBER_ACCOUNT))
     principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
     assert principal == {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}}
     as_deployed = json.loads(json.dumps(role["AssumeRolePolicyDocument"]).replace(
@@ -227,7 +228,7 @@ def test_the_template_attaches_its_policy_to_its_role_and_holds_nothing_else(sta
 
 def test_cloudformation_sub_wraps_only_strings_naming_a_pseudo_parameter():
     document = {"a": ["arn:aws:iam::${AWS::AccountId}:root", "plain", 3], "b": {"c": "${aws:username}"}}
-    assert docs.cloudformation_sub(document) == {
+    assert cloudformation_sub(document) == {
         "a": [{"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}, "plain", 3], "b": {"c": "${aws:username}"}}
 
 

@@ -15,8 +15,10 @@ import pulumi
 import pytest
 
 from audit.render import run_program
-from audit.stack_config import PROJECT_DIR, load_stack_config
-from components.settings import ConfigError, Publisher, codeartifact_regions, parse_settings
+from model.parse import parse_settings
+from model.rules import codeartifact_regions
+from model.settings import ConfigError, Publisher
+from model.stack_file import PROJECT_DIR, load_stack_config
 
 VALID = {
     "ownerAccountId": "111122223333",
@@ -335,8 +337,8 @@ def test_every_codeartifact_region_is_accepted(region):
 
 def test_patterns_are_applied_whole_never_with_match():
     # re.match(r"^...$") accepts "111122223333\n": validation uses fullmatch only.
-    for path in ("components/settings.py", "pypi_login/cli.py"):
-        source = (PROJECT_DIR / path).read_text()
+    for path in [*sorted((PROJECT_DIR / "model").rglob("*.py")), PROJECT_DIR / "pypi_login" / "cli.py"]:
+        source = path.read_text()
         assert not re.search(r"[A-Z_]+\.match\(", source), path
         assert not re.search(r're\.compile\(r"\^', source), path
 
