@@ -91,7 +91,7 @@ class DiffError(Exception):
 # to the folder holding Pulumi.yaml: the program and its configuration. Everything else (the
 # audit, the pack, the action table, the locks, anything the pull request adds elsewhere, such
 # as a module that would shadow a library) is the judge's.
-PROGRAM_PATHS = ("__main__.py", "components", "Pulumi.yaml")
+PROGRAM_PATHS = ("__main__.py", "components", "model", "Pulumi.yaml")
 
 
 def acceptance_path(stack: str) -> str:

@@ -229,3 +229,12 @@ def test_a_function_over_the_limit_is_found():
     body = "".join(f"        x{i} = {i}\n" for i in range(40))
     source = f"def short():\n    return 1\n\n\nclass C:\n    def long(self):\n{body}"
     assert long_functions(source, PARSE_FUNCTION_MAX_LINES) == [("long", 41)]
+
+
+def test_the_judge_takes_every_package_of_the_program_from_the_pull_request(packages):
+    """`--program-from` puts the pull request's program in place of the base's (audit.diff.PROGRAM_PATHS): every
+    package __main__.py imports must be in it, or a pull request's settings or documents would be judged as the
+    base's."""
+    from audit.diff import PROGRAM_PATHS
+
+    assert packages["__main__"] <= set(PROGRAM_PATHS)
