@@ -22,8 +22,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components import policy_documents as docs
-from components.settings import parse_settings
+from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
+from model.documents.readers import reader_identity_policy, reader_trust_policy
+from model.parse import parse_settings
+from model.trust_policy import to_json
 from policies.guardrails import CONFIG_PROPERTIES, POLICIES, policy_config
 from tests.expected import (
     DOMAIN,
@@ -122,12 +125,12 @@ def stack_violations(name: str, resources: list[PolicyResource], config: dict | 
 
 
 def domain_policy(settings=SETTINGS) -> dict:
-    return {"policyDocument": docs.to_json(docs.domain_permissions_policy(settings)), "domain": "acme"}
+    return {"policyDocument": to_json(domain_permissions_policy(settings)), "domain": "acme"}
 
 
 def repository_policy(settings=SETTINGS, repository: str = "internal", document: dict | None = None) -> dict:
-    document = document or docs.repository_permissions_policy(settings, repository)
-    return {"policyDocument": docs.to_json(document), "repository": repository, "domain": "acme"}
+    document = document or repository_permissions_policy(settings, repository)
+    return {"policyDocument": to_json(document), "repository": repository, "domain": "acme"}
 
 
 def with_statement(document: dict, **changes) -> dict:
@@ -184,7 +187,7 @@ def test_no_public_grant_passes_explicit_accounts_and_organization_condition(pro
     assert violations("codeartifact-no-unconditioned-public-grant", resource_type, props) == []
 
 
-ORG_DOCUMENT = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+ORG_DOCUMENT = repository_permissions_policy(ORG_SETTINGS, "internal")
 
 
 @pytest.mark.parametrize("document", [
@@ -250,12 +253,12 @@ def test_cross_account_read_only_passes_the_read_grants_and_the_reader_policy():
     for props in (domain_policy(), domain_policy(ORG_SETTINGS), repository_policy(),
                   repository_policy(ORG_SETTINGS, "pypi-store")):
         assert violations("cross-account-codeartifact-read-only", DOMAIN_POLICY, props) == []
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
     assert violations("cross-account-codeartifact-read-only", MANAGED_POLICY, reader, account=SECONDARY) == []
 
 
 def test_cross_account_read_only_lets_the_owner_account_publish():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     assert violations("cross-account-codeartifact-read-only", ROLE_POLICY, publisher, account=OWNER) == []
     owner_grant = read_statement({"AWS": f"arn:aws:iam::{OWNER}:role/ci"}, "codeartifact:PublishPackageVersion")
     assert violations("cross-account-codeartifact-read-only", REPOSITORY_POLICY,
@@ -285,7 +288,7 @@ def test_cross_account_read_only_reports_not_action():
 
 
 def test_cross_account_read_only_reports_write_policies_deployed_into_secondary_accounts():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     found = violations("cross-account-codeartifact-read-only", MANAGED_POLICY, publisher, account=SECONDARY)
     assert len(found) == 1
     assert f"in account {SECONDARY} (not the owner {OWNER})" in found[0] and "PublishPackageVersion" in found[0]
@@ -303,10 +306,10 @@ def test_cross_account_read_only_falls_back_to_the_provider_account_as_owner():
 
 def trust(subjects=None, conditions=None) -> dict:
     publisher = replace(PUBLISHER, subjects=tuple(subjects)) if subjects else PUBLISHER
-    document = docs.publisher_trust_policy(SETTINGS, publisher)
+    document = publisher_trust_policy(SETTINGS, publisher)
     if conditions is not None:
         document["Statement"][0]["Condition"] = conditions
-    return {"assumeRolePolicy": docs.to_json(document), "name": publisher.role_name}
+    return {"assumeRolePolicy": to_json(document), "name": publisher.role_name}
 
 
 AUD = "token.actions.githubusercontent.com:aud"
@@ -365,7 +368,7 @@ def test_github_trust_reports_loose_subjects_and_audiences(props, expected):
 
 
 def test_github_trust_ignores_roles_that_do_not_trust_github():
-    reader = {"assumeRolePolicy": docs.to_json(docs.reader_trust_policy(SECONDARY))}
+    reader = {"assumeRolePolicy": to_json(reader_trust_policy(SECONDARY))}
     assert violations("github-oidc-trust-pinned", ROLE, reader, config={}) == []
 
 
@@ -378,8 +381,8 @@ def test_github_trust_rejects_every_owner_when_none_is_configured():
 
 
 def test_bearer_token_passes_reader_and_publisher_policies():
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     assert violations("bearer-token-codeartifact-only", MANAGED_POLICY, reader) == []
     assert violations("bearer-token-codeartifact-only", ROLE_POLICY, publisher) == []
     assert violations("bearer-token-codeartifact-only", DOMAIN_POLICY, domain_policy()) == []
@@ -415,8 +418,8 @@ def test_bearer_token_reports_it_in_a_resource_policy():
 
 
 def test_no_wildcard_write_passes_publisher_and_reader_policies():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
     assert violations("no-codeartifact-write-on-any-resource", ROLE_POLICY, publisher) == []
     assert violations("no-codeartifact-write-on-any-resource", MANAGED_POLICY, reader) == []
     # Read actions on "*" are not writes.
@@ -432,7 +435,7 @@ def test_no_wildcard_write_passes_publisher_and_reader_policies():
     (ROLE_POLICY, {"policy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "codeartifact:DeleteRepository",
         "Resource": f"arn:aws:codeartifact:{REGION}:{OWNER}:*"}]})}),
-    (ROLE, {"assumeRolePolicy": docs.to_json(docs.reader_trust_policy(OWNER)),
+    (ROLE, {"assumeRolePolicy": to_json(reader_trust_policy(OWNER)),
             "inlinePolicies": [{"name": "ci", "policy": identity("codeartifact:Put*")["policy"]}]}),
 ], ids=["publish-star", "all-star", "star-star", "all-on-packages", "account-wide-arn", "role-inline"])
 def test_no_wildcard_write_reports_writes_on_every_resource(resource_type, props):
@@ -464,7 +467,7 @@ def test_external_connection_reports_unexpected_connections(resource_type, props
 
 def publisher_stack(extra: list[PolicyResource] = ()) -> list[PolicyResource]:
     publish = {"role": PUBLISHER.role_name,
-               "policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+               "policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     return [
         stack_resource(REPOSITORY, "store", STORE),
         stack_resource(REPOSITORY, "internal", INTERNAL),
@@ -564,8 +567,8 @@ def test_document_limits_passes_every_document_the_program_builds():
         (DOMAIN_POLICY, domain_policy()),
         (REPOSITORY_POLICY, repository_policy()),
         (ROLE, trust()),
-        (MANAGED_POLICY, {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}),
-        (ROLE_POLICY, {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}),
+        (MANAGED_POLICY, {"policy": to_json(reader_identity_policy(SETTINGS))}),
+        (ROLE_POLICY, {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}),
     ]:
         assert violations("policy-documents-within-aws-limits", resource_type, props) == []
 
@@ -578,9 +581,9 @@ MANY_SUBJECTS = replace(PUBLISHER, subjects=tuple(f"repo:acme/data-tools:environ
 @pytest.mark.parametrize(("resource_type", "props", "expected"), [
     (DOMAIN_POLICY, domain_policy(MANY_ACCOUNTS), "over the AWS limit of 5120"),
     (REPOSITORY_POLICY, repository_policy(MANY_ACCOUNTS), "over the AWS limit of 5120"),
-    (ROLE, {"assumeRolePolicy": docs.to_json(docs.publisher_trust_policy(SETTINGS, MANY_SUBJECTS))},
+    (ROLE, {"assumeRolePolicy": to_json(publisher_trust_policy(SETTINGS, MANY_SUBJECTS))},
      "over the AWS limit of 2048"),
-    (MANAGED_POLICY, {"policy": docs.to_json(read_statement(
+    (MANAGED_POLICY, {"policy": to_json(read_statement(
         {"AWS": OWNER}, [f"codeartifact:ReadFromRepository{i}" for i in range(200)]))},
      "over the AWS limit of 6144"),
     (ROLE_POLICY, {"policy": '{"Statement": [}'}, "not valid JSON"),
