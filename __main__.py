@@ -9,7 +9,8 @@ from components.backup import BackupEvents, BackupEventsArgs, BackupJobs, Backup
 from components.publishers import GithubPublishers, PublishersArgs
 from components.reader import ReaderArgs, SecondaryAccountReader, StackSetReaderArgs, StackSetReaders
 from components.registry import Registry, RegistryArgs
-from components.settings import ConfigError, load_settings
+from model.pulumi_config import load_settings
+from model.settings import ConfigError
 
 try:
     settings = load_settings()

@@ -26,9 +26,9 @@ from audit.dependabot import dependabot_yml
 from audit.guardrails import guardrails_section, pack_config, pack_config_path, render_pack_config
 from audit.render import Rendering, render
 from audit.sections import Section
-from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from audit.summary import resources_section
-from components.settings import ConfigError
+from model.settings import ConfigError
+from model.stack_file import PROJECT_DIR, load_stack_config, stack_settings
 
 # Each check turns the rendering into one section of the report.
 SECTIONS: list[Callable[[Rendering], Section]] = [

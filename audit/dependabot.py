@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.settings import Settings
+from model.settings import Settings
 
 REGISTRY_NAME = "codeartifact"
 

@@ -35,7 +35,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from audit.render import RecordedResource, Rendering
 from audit.sections import Section
-from components.settings import Settings
+from model.settings import Settings
 from policies import iam_documents as iam
 from policies.guardrails import PACK_ENFORCEMENT_LEVEL, PACK_NAME, POLICIES, Guardrail, policy_config
 

@@ -18,8 +18,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import alias_pb2, resource_pb2
 from pulumi.runtime.stack import Stack
 
-from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file, stack_settings
-from components.settings import PROJECT, Settings
+from model.names import PROJECT
+from model.settings import Settings
+from model.stack_file import PROJECT_DIR, as_engine_config, load_stack_config, project_file, stack_settings
 
 AWS_PROVIDER = "pulumi:providers:aws"
 AWS_NATIVE_PROVIDER = "pulumi:providers:aws-native"

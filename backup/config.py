@@ -20,7 +20,7 @@ ENVIRONMENT_VARIABLE: Final = "BACKUP_CONFIG"
 
 KEYS: Final = ("domain", "domainOwner", "region", "repository", "bucket", "topicArn", "retention")
 RETENTION_KEYS: Final = ("archiveAfterDays", "keepNewest", "keep", "dryRun")
-# The settings' defaults (components/settings.py documents the same): archive dev and pre-release versions
+# The settings' defaults (model/names.py documents the same): archive dev and pre-release versions
 # older than half a year, keep the newest five of each release series, and only plan until told otherwise.
 RETENTION_DEFAULTS: Final[Mapping[str, object]] = {"archiveAfterDays": 180, "keepNewest": 5, "keep": [], "dryRun": True}
 

@@ -85,14 +85,14 @@ def largest(rendering: Rendering, type_: str, key: str) -> int:
 
 def largest_in_templates(rendering: Rendering, trust: bool) -> int:
     """The largest managed policy (or trust policy) of the StackSet templates, compact as IAM counts it."""
-    from components import policy_documents as docs
+    from model.trust_policy import to_json
     from policies.templates import read_template
 
     sizes = [0]
     for stack_set in rendering.of_type(STACK_SET):
         template = read_template(stack_set.inputs["templateBody"])
         documents = [r.trust for r in template.roles] if trust else [p.document for p in template.policies]
-        sizes += [len(docs.to_json(d)) for d in documents if d is not None]
+        sizes += [len(to_json(d)) for d in documents if d is not None]
     return max(sizes)
 
 
@@ -120,7 +120,7 @@ def _run_row(accounts: int, publishers: int, mode: str, stack: str,
     from audit.__main__ import SECTIONS, audit_document
     from audit.guardrails import stack_pack_config
     from audit.render import render
-    from components.settings import ConfigError
+    from model.settings import ConfigError
 
     row: dict[str, Any] = {"accounts": accounts, "publishers": publishers, "mode": mode, "stack": stack}
     started, started_wall = time.process_time(), time.perf_counter()
@@ -220,10 +220,10 @@ def machine() -> str:
 
 
 def format_table(rows: list[dict[str, Any]], repeat: int = 1) -> str:
-    from components import policy_documents as docs
+    from model.names import MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
 
-    limits = (f"limits: resource policy {docs.RESOURCE_POLICY_LIMIT}, managed policy "
-              f"{docs.MANAGED_POLICY_LIMIT}, trust policy {docs.TRUST_POLICY_LIMIT} characters")
+    limits = (f"limits: resource policy {RESOURCE_POLICY_LIMIT}, managed policy "
+              f"{MANAGED_POLICY_LIMIT}, trust policy {TRUST_POLICY_LIMIT} characters")
     phases = list(dict.fromkeys(check for row in rows for check in checks(row)))
     header = ["N", "M", "mode", "resources", "render s", "render MiB"]
     for phase in phases:
@@ -264,12 +264,12 @@ def format_table(rows: list[dict[str, Any]], repeat: int = 1) -> str:
 
 
 def over_limit(row: Mapping[str, Any]) -> bool:
-    from components import policy_documents as docs
+    from model.names import MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT, TRUST_POLICY_LIMIT
 
     return "rejected" not in row and (
-        max(row["domain_policy"], row["repository_policy"]) > docs.RESOURCE_POLICY_LIMIT
-        or row["managed_policy"] > docs.MANAGED_POLICY_LIMIT
-        or row["trust_policy"] > docs.TRUST_POLICY_LIMIT
+        max(row["domain_policy"], row["repository_policy"]) > RESOURCE_POLICY_LIMIT
+        or row["managed_policy"] > MANAGED_POLICY_LIMIT
+        or row["trust_policy"] > TRUST_POLICY_LIMIT
     )
 
 

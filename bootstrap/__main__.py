@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from bootstrap.documents import (
     SECONDARY_STACK_NAME,
     ci_deploy_managed_policies,
@@ -32,16 +31,12 @@ from bootstrap.documents import (
     secondary_roles_template,
 )
 from bootstrap.state_bucket import bucket_name_problems
-from components.policy_documents import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, to_json
-from components.settings import (
-    GITHUB_ID,
-    GITHUB_OWNER,
-    GITHUB_REPO,
-    ROLE_ARN,
-    ConfigError,
-    Settings,
-    role_arn_problem,
-)
+from model.github import GITHUB_ID, GITHUB_OWNER, GITHUB_REPO
+from model.names import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from model.rules import ROLE_ARN, role_arn_problem
+from model.settings import ConfigError, Settings
+from model.stack_file import PROJECT_DIR, load_stack_config, stack_settings
+from model.trust_policy import to_json
 
 EXIT_INVALID = 2
 

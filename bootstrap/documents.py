@@ -17,20 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bootstrap.permissions import HANDLERS, READ_HANDLERS, UNUSED, permissions, provider_actions, scoped_statements
-from components.policy_documents import (
-    GITHUB_OIDC_AUDIENCE,
-    GITHUB_OIDC_HOST,
-    MANAGED_POLICY_LIMIT,
-    MEMBER_ACCOUNT,
-    PUBLISH_ACTIONS,
-    VERSION,
-    cloudformation_sub,
-    to_json,
-)
-from components.settings import PROJECT
+from model.documents.actions import PUBLISH_ACTIONS
+from model.documents.readers import MEMBER_ACCOUNT, cloudformation_sub
+from model.names import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, MANAGED_POLICY_LIMIT, PROJECT
+from model.trust_policy import VERSION, to_json
 
 if TYPE_CHECKING:
-    from components.settings import Settings
+    from model.settings import Settings
 
 PolicyDocument = dict[str, Any]
 
@@ -215,27 +208,29 @@ def airlock_roles_boundary_policy(settings: Settings) -> PolicyDocument:
     """The permissions boundary of the airlock's roles: exactly the union of what the promoter, the pull-back job
     and their two schedules are granted, so that whatever the deploy role writes into one of them, it does no more
     than one of those jobs."""
-    from components import policy_documents as docs
-    from components.settings import PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME
+    from model.documents.airlock import promoter_policy, pull_back_policy
+    from model.documents.jobs import invoke_policy
+    from model.names import PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME
 
-    grants = [docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME),
-              docs.pull_back_policy(settings, PULL_BACK_FUNCTION_NAME),
-              *(docs.invoke_policy(settings, name) for name in (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME))]
+    grants = [promoter_policy(settings, PROMOTER_FUNCTION_NAME),
+              pull_back_policy(settings, PULL_BACK_FUNCTION_NAME),
+              *(invoke_policy(settings, name) for name in (PROMOTER_FUNCTION_NAME, PULL_BACK_FUNCTION_NAME))]
     return _union_boundary(grants, "AirlockJob")
 
 
 def backup_roles_boundary_policy(settings: Settings) -> PolicyDocument:
     """The permissions boundary of the backup's roles: exactly the union of what the copier, the reconciler, the
     retention job (when on), S3's replication and the schedules are granted."""
-    from components import policy_documents as docs
-    from components.settings import BACKUP_FUNCTION_NAME, RECONCILE_FUNCTION_NAME, RETENTION_FUNCTION_NAME
+    from model.documents.backup import backup_policy, reconcile_policy, replication_policy, retention_policy
+    from model.documents.jobs import invoke_policy
+    from model.names import BACKUP_FUNCTION_NAME, RECONCILE_FUNCTION_NAME, RETENTION_FUNCTION_NAME
 
-    grants = [docs.backup_policy(settings, BACKUP_FUNCTION_NAME),
-              docs.reconcile_policy(settings, RECONCILE_FUNCTION_NAME), docs.replication_policy(settings),
-              docs.invoke_policy(settings, RECONCILE_FUNCTION_NAME)]
+    grants = [backup_policy(settings, BACKUP_FUNCTION_NAME),
+              reconcile_policy(settings, RECONCILE_FUNCTION_NAME), replication_policy(settings),
+              invoke_policy(settings, RECONCILE_FUNCTION_NAME)]
     if settings.retention_mode:
-        grants += [docs.retention_policy(settings, RETENTION_FUNCTION_NAME),
-                   docs.invoke_policy(settings, RETENTION_FUNCTION_NAME)]
+        grants += [retention_policy(settings, RETENTION_FUNCTION_NAME),
+                   invoke_policy(settings, RETENTION_FUNCTION_NAME)]
     return _union_boundary(grants, "BackupJob")
 
 

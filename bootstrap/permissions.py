@@ -29,12 +29,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.policy_documents import BACKUP_KEY_ALIAS
-from components.settings import BACKUP_DEAD_LETTER_QUEUE_NAME, BACKUP_QUEUE_NAME
+from model.names import BACKUP_DEAD_LETTER_QUEUE_NAME, BACKUP_KEY_ALIAS, BACKUP_QUEUE_NAME
 from policies.inventory import COMPONENT_TYPE_PREFIX
 
 if TYPE_CHECKING:
-    from components.settings import Settings
+    from model.settings import Settings
 
 TABLE_PATH = Path(__file__).with_name("handler_permissions.json")
 PROVIDER_CALLS_PATH = Path(__file__).with_name("provider_calls.json")

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components.settings import Settings
+from model.settings import Settings
 
 READER_COMPONENT_TYPE = "pypi-registry:index:SecondaryAccountReader"
 DEPLOY_SESSION_NAME = "pypi-registry-deploy"

@@ -15,8 +15,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import policy_documents as docs
-from components.settings import (
+from components.storage import declare_locked_bucket
+from model.documents.airlock import ledger_bucket_policy, promoter_policy, pull_back_policy
+from model.documents.jobs import invoke_policy, lambda_trust_policy, scheduler_trust_policy
+from model.names import (
     PROMOTE_SCHEDULE_NAME,
     PROMOTE_SCHEDULE_ROLE_NAME,
     PROMOTER_FUNCTION_NAME,
@@ -25,9 +27,9 @@ from components.settings import (
     PULL_BACK_ROLE_NAME,
     PULL_BACK_SCHEDULE_NAME,
     PULL_BACK_SCHEDULE_ROLE_NAME,
-    Settings,
 )
-from components.storage import declare_locked_bucket
+from model.settings import Settings
+from model.trust_policy import to_json
 from promoter.config import render_config
 
 # The promoter's code: the top-level package `promoter/` of this repository, packaged as it is. Relative to the
@@ -74,7 +76,7 @@ class LedgerArgs:
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerArgs:
         return cls(bucket_name=settings.ledger_bucket_name,
-                   bucket_policy=docs.to_json(docs.ledger_bucket_policy(settings)),
+                   bucket_policy=to_json(ledger_bucket_policy(settings)),
                    topic_name=settings.airlock_topic_arn.rsplit(":", 1)[1], tags=dict(settings.tags))
 
 
@@ -120,7 +122,7 @@ class ScheduleArgs:
     def for_function(cls, settings: Settings, function_name: str, name: str, expression: str,
                      role_name: str) -> ScheduleArgs:
         return cls(name=name, expression=expression, role_name=role_name,
-                   role_policy=docs.to_json(docs.invoke_policy(settings, function_name)),
+                   role_policy=to_json(invoke_policy(settings, function_name)),
                    role_arn=settings.owner_role_arn(role_name))
 
 
@@ -142,7 +144,7 @@ class FunctionArgs:
     def for_settings(cls, settings: Settings, function_name: str, handler: str, role_name: str,
                      policy: dict[str, Any], timeout: int, schedule: ScheduleArgs | None = None) -> FunctionArgs:
         return cls(function_name=function_name, handler=handler, role_name=role_name,
-                   role_policy=docs.to_json(policy), log_group_name=settings.log_group_name(function_name),
+                   role_policy=to_json(policy), log_group_name=settings.log_group_name(function_name),
                    timeout_seconds=timeout, function_arn=settings.function_arn(function_name), schedule=schedule)
 
 
@@ -166,14 +168,14 @@ class PromoterArgs:
         return cls(
             functions=(
                 function(PROMOTER_FUNCTION_NAME, PROMOTE_HANDLER, PROMOTER_ROLE_NAME,
-                         docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME), PROMOTE_SCHEDULE_NAME,
+                         promoter_policy(settings, PROMOTER_FUNCTION_NAME), PROMOTE_SCHEDULE_NAME,
                          PROMOTE_SCHEDULE, PROMOTE_SCHEDULE_ROLE_NAME, 600),
                 function(PULL_BACK_FUNCTION_NAME, PULL_BACK_HANDLER, PULL_BACK_ROLE_NAME,
-                         docs.pull_back_policy(settings, PULL_BACK_FUNCTION_NAME), PULL_BACK_SCHEDULE_NAME,
+                         pull_back_policy(settings, PULL_BACK_FUNCTION_NAME), PULL_BACK_SCHEDULE_NAME,
                          PULL_BACK_SCHEDULE, PULL_BACK_SCHEDULE_ROLE_NAME, 900),
             ),
-            lambda_trust_policy=docs.to_json(docs.lambda_trust_policy()),
-            scheduler_trust_policy=docs.to_json(docs.scheduler_trust_policy(settings)),
+            lambda_trust_policy=to_json(lambda_trust_policy()),
+            scheduler_trust_policy=to_json(scheduler_trust_policy(settings)),
             config=json.dumps(promoter_config(settings), separators=(",", ":"), sort_keys=True),
             source=str(source),
             permissions_boundary=settings.airlock_roles_boundary_arn,

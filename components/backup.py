@@ -24,11 +24,24 @@ import pulumi_aws as aws
 from backup.config import render_config
 from backup.copier import MAX_CONCURRENT_COPIES
 from backup.events import event_pattern as backup_event_pattern
-from components import policy_documents as docs
 from components.airlock import TOPIC_KEY, FunctionArgs, ScheduleArgs, bounded_role, declare_function
-from components.settings import (
+from components.storage import declare_locked_bucket
+from model.documents.backup import (
+    backup_bucket_policy,
+    backup_key_policy,
+    backup_policy,
+    backup_queue_policy,
+    reconcile_policy,
+    replica_bucket_policy,
+    replication_policy,
+    replication_trust_policy,
+    retention_policy,
+)
+from model.documents.jobs import lambda_trust_policy, scheduler_trust_policy
+from model.names import (
     BACKUP_DEAD_LETTER_QUEUE_NAME,
     BACKUP_FUNCTION_NAME,
+    BACKUP_KEY_ALIAS,
     BACKUP_QUEUE_NAME,
     BACKUP_ROLE_NAME,
     BACKUP_RULE_NAME,
@@ -43,9 +56,9 @@ from components.settings import (
     RETENTION_ROLE_NAME,
     RETENTION_SCHEDULE_NAME,
     RETENTION_SCHEDULE_ROLE_NAME,
-    Settings,
 )
-from components.storage import declare_locked_bucket
+from model.settings import Settings
+from model.trust_policy import to_json
 
 # The backup's code: the top-level package `backup/` of this repository, packaged as it is (as the promoter's).
 BACKUP_PACKAGE = "backup"
@@ -117,14 +130,14 @@ class BackupStoreArgs:
     def from_settings(cls, settings: Settings) -> BackupStoreArgs:
         return cls(
             bucket_name=settings.backup_bucket_name,
-            bucket_policy=docs.to_json(docs.backup_bucket_policy(settings)),
+            bucket_policy=to_json(backup_bucket_policy(settings)),
             replica_bucket_name=settings.replica_bucket_name,
-            replica_bucket_policy=docs.to_json(docs.replica_bucket_policy(settings)),
-            key_policy=docs.to_json(docs.backup_key_policy(settings, settings.region)),
-            replica_key_policy=docs.to_json(docs.backup_key_policy(settings, settings.backup_region or "")),
+            replica_bucket_policy=to_json(replica_bucket_policy(settings)),
+            key_policy=to_json(backup_key_policy(settings, settings.region)),
+            replica_key_policy=to_json(backup_key_policy(settings, settings.backup_region or "")),
             replication_role_name=REPLICATION_ROLE_NAME,
-            replication_trust_policy=docs.to_json(docs.replication_trust_policy(settings)),
-            replication_policy=docs.to_json(docs.replication_policy(settings)),
+            replication_trust_policy=to_json(replication_trust_policy(settings)),
+            replication_policy=to_json(replication_policy(settings)),
             topic_name=BACKUP_TOPIC_NAME,
             retention_days=settings.backup_retention_days,
             permissions_boundary=settings.backup_roles_boundary_arn,
@@ -201,7 +214,7 @@ class BackupStore(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=docs.BACKUP_KEY_ALIAS,
+            name=BACKUP_KEY_ALIAS,
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
@@ -231,7 +244,7 @@ class BackupEventsArgs:
         return cls(rule_name=BACKUP_RULE_NAME, event_pattern=_compact(event_pattern(settings)),
                    queue_name=BACKUP_QUEUE_NAME, dead_letter_queue_name=BACKUP_DEAD_LETTER_QUEUE_NAME,
                    dead_letter_queue_arn=settings.queue_arn(BACKUP_DEAD_LETTER_QUEUE_NAME),
-                   queue_policy=docs.to_json(docs.backup_queue_policy(settings)), tags=dict(settings.tags))
+                   queue_policy=to_json(backup_queue_policy(settings)), tags=dict(settings.tags))
 
 
 class BackupEvents(pulumi.ComponentResource):
@@ -309,18 +322,18 @@ class BackupJobsArgs:
                                              RECONCILE_TIMEOUT_SECONDS, schedule)
 
         jobs = [scheduled(RECONCILE_FUNCTION_NAME, RECONCILE_HANDLER, RECONCILE_ROLE_NAME,
-                          docs.reconcile_policy(settings, RECONCILE_FUNCTION_NAME), RECONCILE_SCHEDULE_NAME,
+                          reconcile_policy(settings, RECONCILE_FUNCTION_NAME), RECONCILE_SCHEDULE_NAME,
                           RECONCILE_SCHEDULE, RECONCILE_SCHEDULE_ROLE_NAME)]
         if settings.retention_mode:
             jobs.append(scheduled(RETENTION_FUNCTION_NAME, RETAIN_HANDLER, RETENTION_ROLE_NAME,
-                                  docs.retention_policy(settings, RETENTION_FUNCTION_NAME), RETENTION_SCHEDULE_NAME,
+                                  retention_policy(settings, RETENTION_FUNCTION_NAME), RETENTION_SCHEDULE_NAME,
                                   RETENTION_SCHEDULE, RETENTION_SCHEDULE_ROLE_NAME))
         return cls(
             copier=FunctionArgs.for_settings(settings, BACKUP_FUNCTION_NAME, COPY_HANDLER, BACKUP_ROLE_NAME,
-                                             docs.backup_policy(settings, BACKUP_FUNCTION_NAME), COPY_TIMEOUT_SECONDS),
+                                             backup_policy(settings, BACKUP_FUNCTION_NAME), COPY_TIMEOUT_SECONDS),
             scheduled=tuple(jobs),
-            lambda_trust_policy=docs.to_json(docs.lambda_trust_policy()),
-            scheduler_trust_policy=docs.to_json(docs.scheduler_trust_policy(settings)),
+            lambda_trust_policy=to_json(lambda_trust_policy()),
+            scheduler_trust_policy=to_json(scheduler_trust_policy(settings)),
             config=_compact(backup_config(settings)),
             source=str(source),
             permissions_boundary=settings.backup_roles_boundary_arn,

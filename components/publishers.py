@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import policy_documents as docs
-from components.settings import ReaderRole, Settings
+from model.documents.github import github_reader_trust_policy, publisher_permissions_policy, publisher_trust_policy
+from model.documents.readers import reader_identity_policy
+from model.names import GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST
+from model.settings import ReaderRole, Settings
+from model.trust_policy import to_json
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,8 @@ class CiReaderArgs:
         return cls(
             role_name=role.name,
             description=f"{who} in {', '.join(repositories)} install packages (read-only)"[:1000],
-            trust_policy=docs.to_json(docs.github_reader_trust_policy(settings, role)),
-            read_policy=docs.to_json(docs.reader_identity_policy(settings)),
+            trust_policy=to_json(github_reader_trust_policy(settings, role)),
+            read_policy=to_json(reader_identity_policy(settings)),
             repositories=repositories,
         )
 
@@ -69,8 +72,8 @@ class PublishersArgs:
                     role_name=publisher.role_name,
                     description=f"GitHub Actions in {publisher.repository} publish "
                     f"{', '.join(publisher.packages)}"[:1000],
-                    trust_policy=docs.to_json(docs.publisher_trust_policy(settings, publisher)),
-                    publish_policy=docs.to_json(docs.publisher_permissions_policy(settings, publisher)),
+                    trust_policy=to_json(publisher_trust_policy(settings, publisher)),
+                    publish_policy=to_json(publisher_permissions_policy(settings, publisher)),
                 )
                 for publisher in settings.publishers
             ),
@@ -97,8 +100,8 @@ class GithubPublishers(pulumi.ComponentResource):
         if args.create_oidc_provider and (args.roles or args.ci_readers or args.dependabot_readers):
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
-                url=f"https://{docs.GITHUB_OIDC_HOST}",
-                client_id_lists=[docs.GITHUB_OIDC_AUDIENCE],
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_id_lists=[GITHUB_OIDC_AUDIENCE],
                 tags=dict(args.tags),
                 # Other roles may trust it (the CI roles, roles outside the stack): removing the last publisher
                 # and reader must not take it away from them; only an explicit `pulumi state delete` forgets it.

@@ -13,8 +13,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import policy_documents as docs
-from components.settings import Settings
+from model.documents.readers import MEMBER_ACCOUNT, cloudformation_sub, reader_identity_policy, reader_trust_policy
+from model.settings import Settings
+from model.trust_policy import to_json
 
 # Up to 12 hours, the longest token `aws codeartifact login` asks for.
 READER_MAX_SESSION_SECONDS = 43200
@@ -51,8 +52,8 @@ class ReaderArgs:
             policy_description=f"Read-only access to CodeArtifact domain {settings.domain_name} "
             f"in {settings.owner_account_id}",
             role_description=f"Installs Python packages from {settings.domain_name} (read-only)",
-            read_policy=docs.to_json(docs.reader_identity_policy(settings)),
-            trust_policy=docs.to_json(docs.reader_trust_policy(account_id)),
+            read_policy=to_json(reader_identity_policy(settings)),
+            trust_policy=to_json(reader_trust_policy(account_id)),
         )
 
     @classmethod
@@ -60,7 +61,7 @@ class ReaderArgs:
         """The reader of every StackSet member account: its trust names `docs.MEMBER_ACCOUNT`, and its role and
         policy are named after `stackSetReaderRoleName`, never the per-account reader's names, so that an account
         holding both while it moves between the modes meets no name that already exists."""
-        member = cls.for_account(settings, docs.MEMBER_ACCOUNT, role_name=settings.stack_set_reader_role_name)
+        member = cls.for_account(settings, MEMBER_ACCOUNT, role_name=settings.stack_set_reader_role_name)
         return dataclasses.replace(member, permissions_boundary=None)
 
     def cloudformation_template(self) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class ReaderArgs:
                     "Properties": {
                         "ManagedPolicyName": self.policy_name,
                         "Description": self.policy_description,
-                        "PolicyDocument": docs.cloudformation_sub(json.loads(self.read_policy)),
+                        "PolicyDocument": cloudformation_sub(json.loads(self.read_policy)),
                         "Roles": [{"Ref": TEMPLATE_ROLE}],
                     },
                 },
@@ -83,7 +84,7 @@ class ReaderArgs:
                     "Properties": {
                         "RoleName": self.role_name,
                         "Description": self.role_description,
-                        "AssumeRolePolicyDocument": docs.cloudformation_sub(json.loads(self.trust_policy)),
+                        "AssumeRolePolicyDocument": cloudformation_sub(json.loads(self.trust_policy)),
                         "MaxSessionDuration": self.max_session_duration,
                     },
                 },
@@ -148,7 +149,7 @@ class StackSetReaderArgs:
             stack_set_name=settings.reader_stack_set_name,
             description=f"{settings.stack_set_reader_role_name} in every account of the chosen organizational units: "
             f"read-only access to CodeArtifact domain {settings.domain_name} in {settings.owner_account_id}",
-            template_body=docs.to_json(reader.cloudformation_template()),
+            template_body=to_json(reader.cloudformation_template()),
             organizational_unit_ids=settings.organizational_unit_ids,
             region=settings.region,
             call_as=settings.stack_set_call_as,

@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components import policy_documents as docs
-from components.settings import Settings
+from model.documents.codeartifact import domain_permissions_policy, key_policy, repository_permissions_policy
+from model.settings import Settings
+from model.trust_policy import to_json
 
 EXTERNAL_CONNECTION = "public:pypi"
 # Airlock mode: every PyPI package, the domain-wide group that the internal prefixes' groups override.
@@ -40,16 +41,16 @@ class RegistryArgs:
     def from_settings(cls, settings: Settings) -> RegistryArgs:
         repository_policies = {}
         for repository in settings.readable_repositories:
-            document = docs.repository_permissions_policy(settings, repository)
+            document = repository_permissions_policy(settings, repository)
             if document is not None:
-                repository_policies[repository] = docs.to_json(document)
+                repository_policies[repository] = to_json(document)
         return cls(
             domain_name=settings.domain_name,
             key_alias_name=settings.key_alias_name,
             store_repository=settings.store_repository,
             internal_repository=settings.internal_repository,
-            key_policy=docs.to_json(docs.key_policy(settings)),
-            domain_policy=docs.to_json(docs.domain_permissions_policy(settings)),
+            key_policy=to_json(key_policy(settings)),
+            domain_policy=to_json(domain_permissions_policy(settings)),
             repository_policies=repository_policies,
             package_groups={prefix: settings.package_group_pattern(prefix) for prefix in settings.internal_prefixes},
             tags=dict(settings.tags),
@@ -74,8 +75,28 @@ class Registry(pulumi.ComponentResource):
         # A domain or repository delete loses every package, and a new key or
         # name means replacement: protect them and keep them if removed from code.
         keep = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
+        # Declared in this order, as before the steps had names: the key, the domain, the repositories, the policies,
+        # the package groups.
+        self.key = self._key(name, args, keep, child)
+        self.domain = self._domain(name, args, keep)
+        self.store, self.vetted, self.internal = self._repositories(name, args, keep)
+        self.domain_policy = self._domain_policy(name, args, child)
+        self.repository_policies = self._repository_policies(name, args, child)
+        self.package_groups = self._package_groups(name, args, child)
+        self.register_outputs(
+            {
+                "domainArn": self.domain.arn,
+                "keyArn": self.key.arn,
+                "internalRepositoryArn": self.internal.arn,
+                "storeRepositoryArn": self.store.arn,
+                **({"vettedRepositoryArn": self.vetted.arn} if self.vetted is not None else {}),
+            }
+        )
 
-        self.key = aws.kms.Key(
+    def _key(self, name: str, args: RegistryArgs, keep: pulumi.ResourceOptions,
+             child: pulumi.ResourceOptions) -> aws.kms.Key:
+        """The domain's customer-managed key (rotated), and its alias."""
+        key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts the CodeArtifact domain {args.domain_name}",
             enable_key_rotation=True,
@@ -87,17 +108,25 @@ class Registry(pulumi.ComponentResource):
         aws.kms.Alias(
             f"{name}-key-alias",
             name=args.key_alias_name,
-            target_key_id=self.key.key_id,
+            target_key_id=key.key_id,
             opts=child,
         )
-        self.domain = aws.codeartifact.Domain(
+        return key
+
+    def _domain(self, name: str, args: RegistryArgs, keep: pulumi.ResourceOptions) -> aws.codeartifact.Domain:
+        return aws.codeartifact.Domain(
             f"{name}-domain",
             domain=args.domain_name,
             encryption_key=self.key.arn,
             tags=dict(args.tags),
             opts=keep,
         )
-        self.store = aws.codeartifact.Repository(
+
+    def _repositories(self, name: str, args: RegistryArgs, keep: pulumi.ResourceOptions) -> tuple[
+            aws.codeartifact.Repository, aws.codeartifact.Repository | None, aws.codeartifact.Repository]:
+        """(store, vetted or None, internal): `internal`'s upstream is the store, or in airlock mode the vetted
+        repository."""
+        store = aws.codeartifact.Repository(
             f"{name}-{args.store_repository}",
             repository=args.store_repository,
             domain=self.domain.domain,
@@ -109,10 +138,10 @@ class Registry(pulumi.ComponentResource):
         )
         # Airlock mode: public versions reach `internal` only through the vetted repository, which nothing but
         # the promoter's copies fill (no external connection, no upstream).
-        self.vetted: aws.codeartifact.Repository | None = None
-        upstream = self.store
+        vetted: aws.codeartifact.Repository | None = None
+        upstream = store
         if args.vetted_repository is not None:
-            self.vetted = upstream = aws.codeartifact.Repository(
+            vetted = upstream = aws.codeartifact.Repository(
                 f"{name}-{args.vetted_repository}",
                 repository=args.vetted_repository,
                 domain=self.domain.domain,
@@ -121,7 +150,7 @@ class Registry(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=keep,
             )
-        self.internal = aws.codeartifact.Repository(
+        internal = aws.codeartifact.Repository(
             f"{name}-{args.internal_repository}",
             repository=args.internal_repository,
             domain=self.domain.domain,
@@ -131,15 +160,22 @@ class Registry(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=keep,
         )
+        return store, vetted, internal
 
-        self.domain_policy = aws.codeartifact.DomainPermissions(
+    def _domain_policy(self, name: str, args: RegistryArgs,
+                       child: pulumi.ResourceOptions) -> aws.codeartifact.DomainPermissions:
+        return aws.codeartifact.DomainPermissions(
             f"{name}-domain-policy",
             domain=self.domain.domain,
             domain_owner=self.domain.owner,
             policy_document=args.domain_policy,
             opts=child,
         )
-        self.repository_policies = []
+
+    def _repository_policies(self, name: str, args: RegistryArgs,
+                             child: pulumi.ResourceOptions) -> list[aws.codeartifact.RepositoryPermissionsPolicy]:
+        """A permissions policy for each repository that has one (none when nobody reads cross-account)."""
+        policies = []
         repositories = [(args.store_repository, self.store), (args.internal_repository, self.internal)]
         if args.vetted_repository is not None and self.vetted is not None:
             repositories.insert(1, (args.vetted_repository, self.vetted))
@@ -147,7 +183,7 @@ class Registry(pulumi.ComponentResource):
             document = args.repository_policies.get(repository_name)
             if document is None:
                 continue
-            self.repository_policies.append(
+            policies.append(
                 aws.codeartifact.RepositoryPermissionsPolicy(
                     f"{name}-{repository_name}-policy",
                     domain=self.domain.domain,
@@ -157,11 +193,14 @@ class Registry(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+        return policies
 
-        # Dependency-confusion guard: names under an internal prefix never come
-        # from public PyPI and are published only into `internal`.
+    def _package_groups(self, name: str, args: RegistryArgs,
+                        child: pulumi.ResourceOptions) -> list[aws_native.codeartifact.PackageGroup]:
+        """Dependency-confusion guard: names under an internal prefix never come from public PyPI and are published
+        only into `internal`; in airlock mode, every other name comes only through the promoter."""
         mode = aws_native.codeartifact.PackageGroupRestrictionTypeRestrictionMode
-        self.package_groups = [
+        groups = [
             aws_native.codeartifact.PackageGroup(
                 f"{name}-group-{prefix}",
                 domain_name=self.domain.domain,
@@ -183,33 +222,29 @@ class Registry(pulumi.ComponentResource):
             for prefix, pattern in args.package_groups.items()
         ]
         if self.vetted is not None:
-            # Every other PyPI name may come only through the promoter: fetched from public PyPI by the store
-            # alone, copied into the vetted repository (nothing publishes there), retained by `internal` from it.
-            self.package_groups.append(aws_native.codeartifact.PackageGroup(
-                f"{name}-group-public",
-                domain_name=self.domain.domain,
-                domain_owner=self.domain.owner,
-                pattern=EVERY_PYPI_PACKAGE,
-                description="Public packages: from public PyPI into the store only, on through the promoter",
-                origin_configuration={
-                    "restrictions": {
-                        "external_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
-                                              "repositories": [self.store.repository]},
-                        "internal_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
-                                              "repositories": [self.internal.repository]},
-                        "publish": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
-                                    "repositories": [self.vetted.repository]},
-                    }
-                },
-                opts=child,
-            ))
+            groups.append(self._public_group(name, self.vetted, child))
+        return groups
 
-        self.register_outputs(
-            {
-                "domainArn": self.domain.arn,
-                "keyArn": self.key.arn,
-                "internalRepositoryArn": self.internal.arn,
-                "storeRepositoryArn": self.store.arn,
-                **({"vettedRepositoryArn": self.vetted.arn} if self.vetted is not None else {}),
-            }
+    def _public_group(self, name: str, vetted: aws.codeartifact.Repository,
+                      child: pulumi.ResourceOptions) -> aws_native.codeartifact.PackageGroup:
+        """Every other PyPI name may come only through the promoter: fetched from public PyPI by the store alone,
+        copied into the vetted repository (nothing publishes there), retained by `internal` from it."""
+        mode = aws_native.codeartifact.PackageGroupRestrictionTypeRestrictionMode
+        return aws_native.codeartifact.PackageGroup(
+            f"{name}-group-public",
+            domain_name=self.domain.domain,
+            domain_owner=self.domain.owner,
+            pattern=EVERY_PYPI_PACKAGE,
+            description="Public packages: from public PyPI into the store only, on through the promoter",
+            origin_configuration={
+                "restrictions": {
+                    "external_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                          "repositories": [self.store.repository]},
+                    "internal_upstream": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                          "repositories": [self.internal.repository]},
+                    "publish": {"restriction_mode": mode.ALLOW_SPECIFIC_REPOSITORIES,
+                                "repositories": [vetted.repository]},
+                }
+            },
+            opts=child,
         )

@@ -1,7 +1,7 @@
 """A bucket that keeps every object: the airlock's ledger, the backup and its replica.
 
 Object Lock in COMPLIANCE mode with a default retention, versioning, encryption at rest, public access blocked and
-a policy that denies every delete (components/policy_documents.py, `locked_bucket_policy`). The policy pack holds
+a policy that denies every delete (model/documents/jobs.py, `locked_bucket_policy`). The policy pack holds
 every S3 bucket to the same (policies/airlock.py, airlock-ledger-keeps-every-decision).
 """
 

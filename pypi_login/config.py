@@ -19,7 +19,7 @@ DEFAULT_REPOSITORY = "internal"
 DEFAULT_SOURCE_NAME = "internal"
 
 # Applied with `fullmatch`: `re.match(r"^...$")` would accept a trailing newline. The program validates the same
-# names by the same rules (components/settings.py; tests/pypi_login/test_login_package.py keeps them equal).
+# names by the same rules (model/rules.py; tests/pypi_login/test_login_package.py keeps them equal).
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")
 REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")

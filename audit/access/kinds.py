@@ -23,13 +23,13 @@ from audit.grants import (
 )
 from audit.render import Rendering
 from bootstrap.documents import ci_deploy_policy
-from components.settings import (
+from model.names import (
     PROMOTE_SCHEDULE_ROLE_NAME,
     PULL_BACK_SCHEDULE_ROLE_NAME,
     RECONCILE_SCHEDULE_ROLE_NAME,
     RETENTION_SCHEDULE_ROLE_NAME,
-    Settings,
 )
+from model.settings import Settings
 from policies import iam_actions
 
 # The worst case inside an account is a principal with ADMINISTRATOR_POLICY (Allow * on *),

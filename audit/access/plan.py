@@ -23,7 +23,7 @@ from audit.access.principals import (
     statements,
 )
 from audit.grants import RoleGrants
-from components.settings import Settings
+from model.settings import Settings
 from policies import iam_actions
 from policies.aws_facts import (
     IRREVERSIBLE_ACTIONS,

@@ -22,10 +22,19 @@ from audit.diff.widening import EXIT_CLEAN, EXIT_FAILED, DiffError, acceptance_p
 BASE_TIMEOUT_SECONDS = 600
 
 # What a pull request supplies when another commit's audit judges it (--program-from), relative
-# to the folder holding Pulumi.yaml: the program and its configuration. Everything else (the
+# to the folder holding Pulumi.yaml: the program, every package it imports (the settings and
+# documents, the components, the Lambda code they deploy; tests/model/test_layering.py holds this
+# to the imports), and its configuration. Everything else (the
 # audit, the pack, the action table, the locks, anything the pull request adds elsewhere, such
 # as a module that would shadow a library) is the judge's.
-PROGRAM_PATHS = ("__main__.py", "components", "Pulumi.yaml")
+PROGRAM_PATHS = ("__main__.py", "components", "model", "promoter", "backup", "Pulumi.yaml")
+
+
+# Inside those, what stays the judge's: the reader of Pulumi.yaml and Pulumi.<stack>.yaml, which
+# decides what configuration the rendering sees and refuses what the CLI would read otherwise. A
+# pull request's own reader could drop a key its stack file sets, so the audit would render
+# another configuration than `pulumi up` deploys.
+KEPT_FROM_JUDGE = ("model/stack_file.py",)
 
 
 def program_paths(stack: str) -> tuple[str, ...]:
@@ -70,7 +79,10 @@ def base_worktree(repo: Path, commit: str) -> Iterator[Path]:
 
 def overlay_program(source: Path, target: Path, stack: str) -> None:
     """Put `source`'s program and configuration (program_paths) in place of `target`'s: a path
-    `source` lacks is removed from `target` too, links are copied as links, bytecode is left."""
+    `source` lacks is removed from `target` too, links are copied as links, bytecode is left.
+    KEPT_FROM_JUDGE stay `target`'s."""
+    kept = {relative: (target / relative).read_bytes() for relative in KEPT_FROM_JUDGE
+            if (target / relative).is_file() and not (target / relative).is_symlink()}
     for relative in program_paths(stack):
         destination, origin = target / relative, source / relative
         if destination.is_dir() and not destination.is_symlink():
@@ -82,6 +94,13 @@ def overlay_program(source: Path, target: Path, stack: str) -> None:
         elif origin.exists() or origin.is_symlink():
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, destination, follow_symlinks=False)
+    for relative in KEPT_FROM_JUDGE:
+        destination = target / relative
+        if destination.is_symlink() or destination.exists():
+            destination.unlink()
+        if relative in kept:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(kept[relative])
 
 
 def start_audit(project_dir: Path, stack: str) -> subprocess.Popen[str]:

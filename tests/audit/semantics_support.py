@@ -12,7 +12,7 @@ from typing import Any
 from pulumi_policy import PolicyResource
 
 from audit.render import Rendering
-from components import policy_documents as docs
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
 from tests.expected import INTERNAL_PACKAGES, ROLE, ROLE_POLICY
 from tests.policies.support import SETTINGS, stack_resource
 
@@ -39,7 +39,7 @@ def violation_lines(section: Any, who: str) -> list[str]:
     return [line for line in section.text.splitlines() if line.startswith(f"VIOLATION: {who} ")]
 
 
-PUBLISHER_TRUST = docs.publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
+PUBLISHER_TRUST = publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
 
 
 def publisher_role_resources(trust_statements: list[dict[str, Any]]) -> list[PolicyResource]:
@@ -47,5 +47,5 @@ def publisher_role_resources(trust_statements: list[dict[str, Any]]) -> list[Pol
     role = stack_resource(ROLE, "gh", {"name": "gh", "assumeRolePolicy": json.dumps(
         {"Version": "2012-10-17", "Statement": trust_statements})})
     policy = stack_resource(ROLE_POLICY, "gh-publish", {"role": "gh", "policy": json.dumps(
-        docs.publisher_permissions_policy(SETTINGS, publisher))})
+        publisher_permissions_policy(SETTINGS, publisher))})
     return [role, policy]

@@ -143,14 +143,16 @@ def test_the_overlay_takes_only_the_program_and_its_configuration(tmp_path):
     files = {"__main__.py": "judge program", "components/settings.py": "judge", "components/gone.py": "judge",
              "Pulumi.yaml": "judge", "Pulumi.prod.yaml": "judge", "Pulumi.dev.yaml": "judge",
              "policies/policy-config.prod.json": "judge", "policies/iam_action_levels.json": "judge",
-             "audit/diff/judge.py": "judge"}
+             "audit/diff/judge.py": "judge", "model/stack_file.py": "judge's reader", "model/parse.py": "judge"}
     for name, text in files.items():
         (judge / name).parent.mkdir(parents=True, exist_ok=True)
         (judge / name).write_text(text)
     pulled = {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
               "components/__pycache__/settings.cpython-311.pyc": "pr", "Pulumi.yaml": "pr",
               "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "pr", "policies/policy-config.prod.json": "pr",
-              "policies/iam_action_levels.json": "pr", "audit/diff/judge.py": "pr", "z3.py": "pr shadowing a library"}
+              "policies/iam_action_levels.json": "pr", "audit/diff/judge.py": "pr", "z3.py": "pr shadowing a library",
+              "model/stack_file.py": "pr's reader that drops a key", "model/parse.py": "pr",
+              "promoter/handler.py": "pr", "backup/copier.py": "pr"}
     for name, text in pulled.items():
         (pull / name).parent.mkdir(parents=True, exist_ok=True)
         (pull / name).write_text(text)
@@ -159,7 +161,8 @@ def test_the_overlay_takes_only_the_program_and_its_configuration(tmp_path):
     assert found == {"__main__.py": "pr program", "components/settings.py": "pr", "components/new.py": "pr",
                      "Pulumi.yaml": "pr", "Pulumi.prod.yaml": "pr", "Pulumi.dev.yaml": "judge",
                      "policies/policy-config.prod.json": "pr", "policies/iam_action_levels.json": "judge",
-                     "audit/diff/judge.py": "judge"}
+                     "audit/diff/judge.py": "judge", "model/stack_file.py": "judge's reader", "model/parse.py": "pr",
+                     "promoter/handler.py": "pr", "backup/copier.py": "pr"}
     # A program file the pull request deletes is gone on its side too.
     (pull / "Pulumi.prod.yaml").unlink()
     diff.overlay_program(pull, judge, "prod")

@@ -32,8 +32,8 @@ from audit.access import (
 from audit.grants import role_grants
 from audit.render import RecordedResource, Rendering, render
 from audit.sections import Section
-from audit.stack_config import PROJECT_DIR
-from components.policy_documents import CODEARTIFACT_SERVICE, IRREVERSIBLE_ACTIONS
+from model.documents.actions import CODEARTIFACT_SERVICE, IRREVERSIBLE_ACTIONS
+from model.stack_file import PROJECT_DIR
 from tests.expected import (
     BREAK_GLASS,
     DEPLOYER,

@@ -24,7 +24,7 @@ from audit.access import (
     web_identity_may_assume,
 )
 from audit.render import Rendering, render
-from components.settings import Publisher
+from model.settings import Publisher
 from tests.expected import OWNER, REGION, SECONDARIES
 from tests.moto_iam import (
     DeployedRole,

@@ -12,7 +12,7 @@ import pytest
 import audit.__main__ as audit_cli
 from audit.access import access_report, access_section, codeartifact_actions, expand_decisions
 from audit.render import Rendering, render
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from tests.expected import (
     CI_DEPLOY_ALLOWED,
     DEPLOY_COLUMNS,

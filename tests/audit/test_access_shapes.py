@@ -28,7 +28,7 @@ from audit.access import (
 )
 from audit.diff import Side, rendering_json
 from audit.render import Rendering, render
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from tests.audit.test_access_grants import recorded, with_resources
 from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER, READER_ROLE_NAME, REPOSITORY_ARN
 

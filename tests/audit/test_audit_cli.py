@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from policies.guardrails import POLICIES
 from tests.expected import OWNER, REGION, SECONDARIES
 

@@ -25,7 +25,7 @@ from audit.guardrails import (
     stack_pack_config,
 )
 from audit.render import Rendering, render
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from policies.guardrails import POLICIES
 from tests.expected import SECONDARIES, STRANGER
 

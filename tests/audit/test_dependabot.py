@@ -18,9 +18,10 @@ from audit.access import access_report, access_section, github_claims, web_ident
 from audit.dependabot import dependabot_registry, dependabot_yml
 from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
-from audit.stack_config import PROJECT_DIR
-from components import policy_documents as docs
-from components.settings import ConfigError, parse_settings
+from model.documents.readers import reader_identity_policy
+from model.parse import parse_settings
+from model.settings import ConfigError
+from model.stack_file import PROJECT_DIR
 from tests.expected import GITHUB_OIDC_PROVIDER, INTERNAL_PACKAGES, OWNER, REGION
 
 BASE = {"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"]}
@@ -90,7 +91,7 @@ def test_the_program_declares_a_read_only_role_as_the_proxy_assumes_it(with_depe
         "token.actions.githubusercontent.com:sub": [DEPENDABOT_SUBJECT, "repo:acme/web:ref:refs/heads/main"],
     }}
     policy = with_dependabot.one("aws:iam/rolePolicy:RolePolicy", "publishers-dependabot-reader-read")
-    assert json.loads(policy.inputs["policy"]) == docs.reader_identity_policy(with_dependabot.settings)
+    assert json.loads(policy.inputs["policy"]) == reader_identity_policy(with_dependabot.settings)
     assert with_dependabot.outputs["dependabotRoleArns"] == {"acme/app": ROLE, "acme/web": ROLE}
     for subject, audience, expected in [
         (DEPENDABOT_SUBJECT, PROXY_AUDIENCE, True),
@@ -124,7 +125,7 @@ def _changed(rendering: Rendering, name: str, key: str, document: dict) -> Rende
 
 
 def test_a_dependabot_role_that_may_publish_fails_the_proof(with_dependabot):
-    document = docs.reader_identity_policy(with_dependabot.settings)
+    document = reader_identity_policy(with_dependabot.settings)
     document["Statement"].append({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
                                   "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})
     section = access_section(_changed(with_dependabot, "publishers-dependabot-reader-read", "policy", document))

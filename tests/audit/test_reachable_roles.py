@@ -10,7 +10,7 @@ import json
 import pytest
 
 from audit.access import access_section
-from components import policy_documents as docs
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
 from tests.expected import MANAGED_POLICY, OWNER, ROLE, ROLE_POLICY
 from tests.policies.support import (
     PUBLISHER,
@@ -51,7 +51,7 @@ def inline(target, statements: list[dict], name: str = "inline"):
     return policy
 
 
-GITHUB_PULL_REQUESTS = json.dumps(docs.publisher_trust_policy(SETTINGS, PUBLISHER)).replace(
+GITHUB_PULL_REQUESTS = json.dumps(publisher_trust_policy(SETTINGS, PUBLISHER)).replace(
     "environment:pypi", "pull_request")
 
 
@@ -100,9 +100,9 @@ def test_a_role_that_trusts_a_reachable_role_is_reachable_too():
 def test_roles_only_the_owner_account_can_assume_and_read_only_roles_pass():
     owner_only = role("owner-only", trust({"AWS": f"arn:aws:iam::{OWNER}:root"}))
     reader = role("reader", trust({"AWS": f"arn:aws:iam::{SECONDARY}:root"}))
-    publisher = role("gh", json.dumps(docs.publisher_trust_policy(SETTINGS, PUBLISHER)))
+    publisher = role("gh", json.dumps(publisher_trust_policy(SETTINGS, PUBLISHER)))
     resources = [owner_only, inline(owner_only, ADMIN_PATH), reader, inline(reader, READS), publisher,
-                 inline(publisher, docs.publisher_permissions_policy(SETTINGS, PUBLISHER)["Statement"])]
+                 inline(publisher, publisher_permissions_policy(SETTINGS, PUBLISHER)["Statement"])]
     assert stack_violations(RULE, resources) == []
     # A data read named by ARN is not a read of everything.
     named = [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",

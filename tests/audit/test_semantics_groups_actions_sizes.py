@@ -13,7 +13,9 @@ import pytest
 
 from audit.access import access_report, access_section
 from audit.render import Rendering
-from components import policy_documents as docs
+from model.documents.codeartifact import domain_permissions_policy
+from model.documents.github import publisher_trust_policy
+from model.trust_policy import to_json
 from tests.audit.semantics_support import (
     OWN_PACKAGE,
     PUBLISHER_ROW,
@@ -155,8 +157,8 @@ def sized(length: int, resource_prefix: str) -> dict[str, Any]:
     """A compact document of exactly `length` characters: one Allow, its Resource padded."""
     document = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "codeartifact:ReadFromRepository", "Resource": resource_prefix}]}
-    document["Statement"][0]["Resource"] += "a" * (length - len(docs.to_json(document)))
-    assert len(docs.to_json(document)) == length
+    document["Statement"][0]["Resource"] += "a" * (length - len(to_json(document)))
+    assert len(to_json(document)) == length
     return document
 
 
@@ -166,7 +168,7 @@ def size_violations(resource_type: str, key: str, text: str, **props: str) -> li
 
 def test_pack_an_iam_document_counts_its_non_whitespace_characters_as_sent():
     document = sized(6144, f"{INTERNAL_PACKAGES}/pypi//")
-    compact = docs.to_json(document)
+    compact = to_json(document)
     assert size_violations(MANAGED_POLICY, "policy", compact) == []
     # IAM does not count whitespace...
     assert size_violations(MANAGED_POLICY, "policy", json.dumps(document, indent=4)) == []
@@ -175,13 +177,13 @@ def test_pack_an_iam_document_counts_its_non_whitespace_characters_as_sent():
     assert json.loads(escaped) == document
     found = size_violations(MANAGED_POLICY, "policy", escaped)
     assert len(found) == 1 and found[0].endswith(f" is {len(escaped)} characters, over the AWS limit of 6144"), found
-    found = size_violations(MANAGED_POLICY, "policy", docs.to_json(sized(6145, f"{INTERNAL_PACKAGES}/pypi//")))
+    found = size_violations(MANAGED_POLICY, "policy", to_json(sized(6145, f"{INTERNAL_PACKAGES}/pypi//")))
     assert len(found) == 1 and found[0].endswith(" is 6145 characters, over the AWS limit of 6144"), found
 
 
 def test_pack_a_codeartifact_document_counts_every_character_sent_whitespace_too():
     document = sized(5120, f"{INTERNAL_PACKAGES}/pypi//")
-    assert size_violations(DOMAIN_POLICY, "policyDocument", docs.to_json(document), domain="acme") == []
+    assert size_violations(DOMAIN_POLICY, "policyDocument", to_json(document), domain="acme") == []
     pretty = json.dumps(document, indent=1)
     found = size_violations(DOMAIN_POLICY, "policyDocument", pretty, domain="acme")
     assert found and f"is {len(pretty)} characters, over the AWS limit of 5120" in found[0], found
@@ -189,11 +191,11 @@ def test_pack_a_codeartifact_document_counts_every_character_sent_whitespace_too
 
 def test_pack_measures_the_programs_documents_exactly_as_the_program_sends_them():
     many = replace(SETTINGS, secondary_account_ids=tuple(f"{200000000000 + i:012d}" for i in range(200)))
-    sent = docs.to_json(docs.domain_permissions_policy(many))
+    sent = to_json(domain_permissions_policy(many))
     found = size_violations(DOMAIN_POLICY, "policyDocument", sent, domain="acme")
     assert len(found) == 1 and found[0].endswith(f" is {len(sent)} characters, over the AWS limit of 5120"), found
     subjects = tuple(f"repo:acme/data-tools:environment:e{i}" for i in range(60))
-    trust = docs.to_json(docs.publisher_trust_policy(SETTINGS, replace(SETTINGS.publishers[1], subjects=subjects)))
+    trust = to_json(publisher_trust_policy(SETTINGS, replace(SETTINGS.publishers[1], subjects=subjects)))
     found = size_violations(ROLE, "assumeRolePolicy", trust)
     assert len(found) == 1 and found[0].endswith(f" is {len(trust)} characters, over the AWS limit of 2048"), found
 

@@ -14,7 +14,9 @@ import pytest
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
 from audit.grants import Role, trusted_by
 from audit.render import Rendering, render
-from components import policy_documents as docs
+from model.documents.codeartifact import key_policy, repository_permissions_policy
+from model.documents.readers import reader_identity_policy
+from model.trust_policy import to_json
 from tests.audit.semantics_support import (
     DENY_RULE,
     OWN_PACKAGE,
@@ -96,7 +98,7 @@ def test_pack_a_deny_with_not_action_denies_every_action_it_does_not_list():
 
 
 def test_pack_a_key_policy_deny_with_not_resource_leaves_the_key_loss_allowed():
-    policy = json.loads(docs.to_json(docs.key_policy(SETTINGS)))
+    policy = json.loads(to_json(key_policy(SETTINGS)))
     assert violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)}) == []
     rewrite("DenyKeyLoss", Resource=None, NotResource="arn:aws:kms:*:*:key/other")(policy)
     found = violations(KMS_RULE, KMS_KEY, {"policy": json.dumps(policy)})
@@ -171,7 +173,7 @@ STRANGER_ACCOUNT = "999988887777"
 
 
 def key_policy_with(condition: dict[str, Any]) -> dict[str, str]:
-    policy = docs.key_policy(SETTINGS)
+    policy = key_policy(SETTINGS)
     rewrite("CodeArtifactUsesKeyForOwnerAccount", Condition=condition)(policy)
     return {"policy": json.dumps(policy)}
 
@@ -185,7 +187,7 @@ def test_pack_a_star_key_grant_narrowed_to_the_owner_and_another_account_is_refu
 
 
 def reader_policy_with(condition: dict[str, Any]) -> dict[str, str]:
-    policy = docs.reader_identity_policy(SETTINGS)
+    policy = reader_identity_policy(SETTINGS)
     bearer = next(s for s in policy["Statement"] if s["Action"] == "sts:GetServiceBearerToken")
     bearer["Condition"] = condition
     return {"policy": json.dumps(policy)}
@@ -207,7 +209,7 @@ def test_pack_a_bearer_token_for_codeartifact_and_other_services_is_refused(cond
 
 def test_pack_a_principal_condition_naming_an_allowed_and_another_account_or_organization_is_refused():
     rule = "codeartifact-grants-only-to-allowed-accounts"
-    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    document = repository_permissions_policy(ORG_SETTINGS, "internal")
     assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
     for key, values in [("aws:PrincipalOrgID", [ORGANIZATION, "o-zzzzzzzzzz"]),
                         ("aws:PrincipalAccount", [SECONDARY, STRANGER_ACCOUNT])]:
@@ -230,7 +232,7 @@ RESOURCE_SIDE_IDS = ["resource-org", "resource-account", "source-org", "source-a
 
 @pytest.mark.parametrize("condition", RESOURCE_SIDE_CONDITIONS, ids=RESOURCE_SIDE_IDS)
 def test_pack_a_star_registry_grant_narrowed_by_a_resource_or_source_key_is_public(condition):
-    document = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+    document = repository_permissions_policy(ORG_SETTINGS, "internal")
     rule = "codeartifact-no-unconditioned-public-grant"
     assert violations(rule, REPOSITORY_POLICY, {"policyDocument": json.dumps(document)}) == []
     document["Statement"][0]["Condition"] = condition

@@ -12,8 +12,8 @@ import pulumi
 import pytest
 
 from audit.render import render
-from audit.stack_config import PROJECT_DIR
 from bench import floor, scale
+from model.stack_file import PROJECT_DIR
 
 
 class RecordingMocks(floor.FloorMocks):

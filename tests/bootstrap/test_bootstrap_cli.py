@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.stack_config import PROJECT_DIR, load_stack_config, stack_settings
 from bootstrap.__main__ import EXIT_INVALID, main, summary
 from bootstrap.documents import secondary_roles_template
-from components.settings import parse_settings
+from model.parse import parse_settings
+from model.stack_file import PROJECT_DIR, load_stack_config, stack_settings
 from tests.components.test_stackset import raw_settings
 
 OWNER = "111122223333"
@@ -277,7 +277,8 @@ def test_the_deploy_ci_roles_managed_policies_are_its_permissions_each_within_ia
     """In airlock mode the whole is over the 10,240 characters a role's inline policies may hold: it is delivered as
     managed policies, each within 6,144, that together allow exactly the whole."""
     from bootstrap.documents import ci_deploy_managed_policies, ci_deploy_policy
-    from components.policy_documents import MANAGED_POLICY_LIMIT, to_json
+    from model.names import MANAGED_POLICY_LIMIT
+    from model.trust_policy import to_json
     from tests.components.test_airlock import airlock
 
     settings = airlock().settings

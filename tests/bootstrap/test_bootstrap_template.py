@@ -15,8 +15,9 @@ from cfnlint.api import ManualArgs, lint
 from audit.access import Principal
 from audit.pmapper_compat import local_check_authorization_full
 from bootstrap import documents as bootstrap
-from components.policy_documents import MEMBER_ACCOUNT
-from components.settings import Settings, parse_settings
+from model.documents.readers import MEMBER_ACCOUNT
+from model.parse import parse_settings
+from model.settings import Settings
 from tests.components.test_stackset import raw_settings
 from tests.moto_iam import DeployedRole, MotoAws, _document, moto_aws
 

@@ -14,7 +14,7 @@ from audit.access import Principal, github_claims, web_identity_may_assume
 from audit.pmapper_compat import Policy, local_check_authorization_full
 from audit.render import render
 from bootstrap import documents as bootstrap
-from components.settings import parse_settings
+from model.parse import parse_settings
 from policies.iam_actions import document_beyond_read_only
 
 OWNER = "111122223333"

@@ -191,8 +191,9 @@ def test_the_boundary_holds_every_owner_role_to_reading_and_publishing_whatever_
         return bool(local_check_authorization_full(everything, action, resource, {}))
 
     # Every grant of a publisher and a reader fits inside it ...
-    from components import policy_documents as docs
-    for document in (docs.publisher_permissions_policy(settings, publisher), docs.reader_identity_policy(settings)):
+    from model.documents.github import publisher_permissions_policy
+    from model.documents.readers import reader_identity_policy
+    for document in (publisher_permissions_policy(settings, publisher), reader_identity_policy(settings)):
         for statement in document["Statement"]:
             actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
             resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
@@ -233,13 +234,13 @@ def test_in_airlock_mode_the_deploy_role_manages_the_airlock_only_inside_its_bou
 
 
 def test_the_airlock_boundary_is_exactly_the_union_of_the_airlocks_grants():
-    from components import policy_documents as docs
-    from components.settings import PROMOTER_FUNCTION_NAME
+    from model.documents.airlock import promoter_policy
+    from model.names import PROMOTER_FUNCTION_NAME
     from tests.components.test_airlock import airlock
 
     settings = airlock().settings
     boundary = bootstrap.airlock_roles_boundary_policy(settings)
-    granted = docs.promoter_policy(settings, PROMOTER_FUNCTION_NAME)
+    granted = promoter_policy(settings, PROMOTER_FUNCTION_NAME)
     unnamed = [{k: v for k, v in s.items() if k != "Sid"} for s in boundary["Statement"]]
     assert all({k: v for k, v in s.items() if k != "Sid"} in unnamed for s in granted["Statement"])
     assert document_beyond_read_only(boundary)  # it writes (copies, archives, the ledger) ...

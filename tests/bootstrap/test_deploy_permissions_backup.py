@@ -11,8 +11,10 @@ from audit.access import Principal
 from audit.pmapper_compat import local_check_authorization_full
 from bootstrap import documents as bootstrap
 from bootstrap.permissions import ARN_FORMAT, HANDLERS, RESOURCE_SCOPES, permissions, table
-from components import policy_documents as docs
-from components.policy_documents import MANAGED_POLICY_LIMIT, to_json
+from model.documents.backup import backup_policy, reconcile_policy, replication_policy, retention_policy
+from model.documents.jobs import invoke_policy
+from model.names import MANAGED_POLICY_LIMIT
+from model.trust_policy import to_json
 from policies.iam_actions import document_beyond_read_only
 from tests.components.test_backup import REPLICA, backup
 
@@ -106,14 +108,14 @@ def test_the_backup_boundary_is_exactly_the_union_of_the_backups_grants(renderin
     settings = rendering.settings
     boundary = bootstrap.backup_roles_boundary_policy(settings)
     unnamed = [{k: v for k, v in s.items() if k != "Sid"} for s in boundary["Statement"]]
-    grants = [docs.backup_policy(settings, "pypi-registry-backup"),
-              docs.reconcile_policy(settings, "pypi-registry-backup-reconcile"),
-              docs.retention_policy(settings, "pypi-registry-retention"), docs.replication_policy(settings),
-              docs.invoke_policy(settings, "pypi-registry-retention")]
+    grants = [backup_policy(settings, "pypi-registry-backup"),
+              reconcile_policy(settings, "pypi-registry-backup-reconcile"),
+              retention_policy(settings, "pypi-registry-retention"), replication_policy(settings),
+              invoke_policy(settings, "pypi-registry-retention")]
     for grant in grants:
         assert all({k: v for k, v in s.items() if k != "Sid"} in unnamed for s in grant["Statement"])
     granted = [{k: v for k, v in s.items() if k != "Sid"} for g in grants for s in g["Statement"]]
-    granted.append({k: v for k, v in docs.invoke_policy(settings, "pypi-registry-backup-reconcile")["Statement"][0]
+    granted.append({k: v for k, v in invoke_policy(settings, "pypi-registry-backup-reconcile")["Statement"][0]
                     .items() if k != "Sid"})
     assert all(s in granted for s in unnamed)
     assert document_beyond_read_only(boundary)

@@ -31,7 +31,7 @@ from audit.access import Principal, web_identity_may_assume
 from audit.pmapper_compat import Policy, local_check_authorization_full
 from audit.render import Rendering, render
 from bootstrap.__main__ import main as bootstrap_main
-from components.settings import Settings
+from model.settings import Settings
 from tests.expected import OPERATOR_ROLE, STACK_CREATES_OIDC_PROVIDER
 from tests.moto_iam import DeployedRole, MotoAws, deploy_iam, moto_aws, read_oidc_providers, read_roles
 

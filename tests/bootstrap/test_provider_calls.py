@@ -25,7 +25,7 @@ from bootstrap.permissions import (
     scoped_statements,
     table,
 )
-from components.settings import Settings
+from model.settings import Settings
 from policies.iam_actions import access_level, document_beyond_read_only
 from tests.components.test_airlock import airlock
 from tests.components.test_backup import backup

@@ -14,7 +14,7 @@ from cfnlint.api import ManualArgs, lint
 from audit.access import Principal
 from audit.pmapper_compat import local_check_authorization_full
 from bootstrap import documents as bootstrap
-from components.settings import parse_settings
+from model.parse import parse_settings
 
 OWNER = "111122223333"
 REGION = "eu-west-1"

@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 
 from audit.render import Rendering, render
-from audit.stack_config import read_yaml
-from components import policy_documents as docs
 from components.airlock import CONFIG_VARIABLE
-from components.settings import ConfigError, Settings, parse_settings
+from model.documents.codeartifact import domain_permissions_policy
+from model.documents.sizes import size_problems
+from model.names import RESOURCE_POLICY_LIMIT
+from model.parse import parse_settings
+from model.settings import ConfigError, Settings
+from model.stack_file import read_yaml
+from model.trust_policy import to_json
 from tests.expected import OWNER, REGION
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "Pulumi.airlock.yaml"
@@ -290,5 +294,5 @@ def test_the_ledger_keeps_every_decision(rendering):
 
 def test_airlock_documents_stay_within_aws_limits():
     settings = settings_of()
-    assert not docs.size_problems(settings)
-    assert len(docs.to_json(docs.domain_permissions_policy(settings))) <= docs.RESOURCE_POLICY_LIMIT
+    assert not size_problems(settings)
+    assert len(to_json(domain_permissions_policy(settings))) <= RESOURCE_POLICY_LIMIT

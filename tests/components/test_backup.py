@@ -13,10 +13,15 @@ import pytest
 
 from audit.guardrails import pack_config
 from audit.render import Rendering, render
-from audit.stack_config import read_yaml
-from components import policy_documents as docs
 from components.backup import CONFIG_VARIABLE
-from components.settings import ConfigError, Settings, parse_settings
+from model.documents.backup import backup_policy, reconcile_policy, replication_policy, retention_policy
+from model.documents.codeartifact import domain_permissions_policy
+from model.documents.sizes import size_problems
+from model.names import INLINE_ROLE_POLICY_LIMIT, RESOURCE_POLICY_LIMIT
+from model.parse import parse_settings
+from model.settings import ConfigError, Settings
+from model.stack_file import read_yaml
+from model.trust_policy import to_json
 from policies.iam_actions import access_level
 from tests.expected import OWNER, REGION
 
@@ -363,11 +368,11 @@ def test_the_backup_roles_are_bounded_and_trusted_by_their_service_only(renderin
 
 def test_backup_documents_stay_within_aws_limits():
     settings = settings_of()
-    assert not docs.size_problems(settings)
-    for document in (docs.backup_policy(settings, "f"), docs.reconcile_policy(settings, "f"),
-                     docs.retention_policy(settings, "f"), docs.replication_policy(settings)):
-        assert len(docs.to_json(document)) <= docs.INLINE_ROLE_POLICY_LIMIT
-    assert len(docs.to_json(docs.domain_permissions_policy(settings))) <= docs.RESOURCE_POLICY_LIMIT
+    assert not size_problems(settings)
+    for document in (backup_policy(settings, "f"), reconcile_policy(settings, "f"),
+                     retention_policy(settings, "f"), replication_policy(settings)):
+        assert len(to_json(document)) <= INLINE_ROLE_POLICY_LIMIT
+    assert len(to_json(domain_permissions_policy(settings))) <= RESOURCE_POLICY_LIMIT
 
 
 def test_the_restore_finds_its_bucket_and_topic_in_the_outputs(rendering):

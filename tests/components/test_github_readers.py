@@ -13,8 +13,12 @@ import pytest
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
 from audit.guardrails import rendering_violations
 from audit.render import RecordedResource, Rendering, render
-from components import policy_documents as docs
-from components.settings import ConfigError, parse_settings
+from model.documents.github import github_reader_trust_policy
+from model.documents.readers import reader_identity_policy
+from model.names import READER_ROLES_MAX, TRUST_POLICY_LIMIT
+from model.parse import parse_settings
+from model.settings import ConfigError
+from model.trust_policy import to_json
 from tests.expected import GITHUB_OIDC_PROVIDER, INTERNAL_PACKAGES, OWNER, REGION
 
 BASE = {"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"]}
@@ -76,7 +80,7 @@ def test_the_program_declares_one_read_only_role_trusting_exactly_those_subjects
                                                     "repo:acme/service-b:environment:ci"],
     }}
     policy = with_readers.one("aws:iam/rolePolicy:RolePolicy", "publishers-ci-reader-read")
-    assert json.loads(policy.inputs["policy"]) == docs.reader_identity_policy(with_readers.settings)
+    assert json.loads(policy.inputs["policy"]) == reader_identity_policy(with_readers.settings)
     assert with_readers.outputs["githubReaderRoleArn"] == READER_ROLE
     for subject, expected in [("repo:acme/service-a:pull_request", True), ("repo:acme/service-b:pull_request", False),
                               ("repo:acme/service-c:ref:refs/heads/main", False)]:
@@ -114,7 +118,7 @@ def _with_policy(rendering: Rendering, document: dict) -> Rendering:
 
 
 def test_a_reader_role_trusting_pull_requests_that_may_publish_fails_the_pack_and_the_proof(with_readers):
-    document = docs.reader_identity_policy(with_readers.settings)
+    document = reader_identity_policy(with_readers.settings)
     document["Statement"].append({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
                                   "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})
     tampered = _with_policy(with_readers, document)
@@ -148,18 +152,18 @@ def organization_readers(count: int, *, ids: bool) -> list[dict]:
 
 
 def trust_size(settings, role) -> int:
-    return len(docs.to_json(docs.github_reader_trust_policy(settings, role)))
+    return len(to_json(github_reader_trust_policy(settings, role)))
 
 
 @pytest.mark.parametrize("ids", [False, True], ids=["classic", "immutable"])
 def test_a_thousand_repositories_fill_reader_roles_each_trust_policy_within_the_limit(ids):
     settings = settings_with(organization_readers(ORGANIZATION, ids=ids))
     roles = settings.github_reader_roles
-    assert all(trust_size(settings, role) <= docs.TRUST_POLICY_LIMIT for role in roles)
+    assert all(trust_size(settings, role) <= TRUST_POLICY_LIMIT for role in roles)
     # Filled: no role could have taken the next repository in.
     for role, following in itertools.pairwise(roles):
         fuller = replace(role, readers=(*role.readers, following.readers[0]))
-        assert trust_size(settings, fuller) > docs.TRUST_POLICY_LIMIT
+        assert trust_size(settings, fuller) > TRUST_POLICY_LIMIT
     assert [role.name for role in roles[:3]] == ["gh-pypi-reader", "gh-pypi-reader-2", "gh-pypi-reader-3"]
     assert [r.repository for role in roles for r in role.readers] == [r.repository for r in settings.github_readers]
     # Two subjects take 83 characters per repository in the classic form, 119 in the immutable one, next to the
@@ -179,11 +183,11 @@ def test_appending_repositories_moves_none_of_the_earlier_ones():
 def test_more_reader_roles_than_allowed_are_refused_naming_the_key():
     # Each repository's subjects fill most of a trust policy, so each needs a role of its own.
     readers = [{"repository": f"acme/s{i}", "subjects": [f"repo:acme/s{i}:ref:refs/tags/v{t}" for t in range(40)]}
-               for i in range(docs.READER_ROLES_MAX + 1)]
+               for i in range(READER_ROLES_MAX + 1)]
     with pytest.raises(ConfigError, match=r"githubReaders: 201 repositories would need 201 reader roles, more than "
                                           r"200"):
         settings_with(readers)
-    assert len(settings_with(readers[:-1]).github_reader_roles) == docs.READER_ROLES_MAX
+    assert len(settings_with(readers[:-1]).github_reader_roles) == READER_ROLES_MAX
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +199,7 @@ def test_at_a_thousand_repositories_each_maps_to_the_one_role_that_trusts_it(org
     roles = {role.inputs["name"]: json.loads(role.inputs["assumeRolePolicy"])
              for role in organization.of_type("aws:iam/role:Role") if role.inputs["name"].startswith("gh-pypi-reader")}
     assert len(roles) == len(organization.settings.github_reader_roles)
-    assert all(len(docs.to_json(trust)) <= docs.TRUST_POLICY_LIMIT for trust in roles.values())
+    assert all(len(to_json(trust)) <= TRUST_POLICY_LIMIT for trust in roles.values())
     mapping = organization.outputs["githubReaderRoleArns"]
     assert len(mapping) == ORGANIZATION and organization.outputs["githubReaderRoleArn"] == READER_ROLE
     for reader in organization.settings.github_readers[::37]:  # a sample through every role; each check is a proof
@@ -224,7 +228,7 @@ def test_at_a_thousand_repositories_the_pack_and_the_access_proof_pass_and_every
 
 
 def test_a_later_reader_role_that_may_publish_fails_the_pack_and_the_proof(organization):
-    document = docs.reader_identity_policy(organization.settings)
+    document = reader_identity_policy(organization.settings)
     document["Statement"].append({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
                                   "Resource": f"{INTERNAL_PACKAGES}/pypi//acme-core"})
     text = json.dumps(document)

@@ -6,8 +6,12 @@ import re
 
 import pytest
 
-from components import policy_documents as docs
-from components.settings import ConfigError, parse_settings
+from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
+from model.documents.readers import reader_identity_policy
+from model.names import MANAGED_POLICY_LIMIT, RESOURCE_POLICY_LIMIT
+from model.parse import parse_settings
+from model.settings import ConfigError
+from model.trust_policy import to_json
 from tests.expected import BREAK_GLASS, OWNER, REGION
 
 BASE = {"ownerAccountId": OWNER, "domainName": "acme", "internalPrefixes": ["acme-"]}
@@ -22,10 +26,10 @@ def settings_for(count: int, **extra):
 
 
 def resource_policy_sizes(settings) -> list[int]:
-    documents = [docs.domain_permissions_policy(settings)] + [
-        docs.repository_permissions_policy(settings, r) for r in settings.repositories
+    documents = [domain_permissions_policy(settings)] + [
+        repository_permissions_policy(settings, r) for r in settings.repositories
     ]
-    return [len(docs.to_json(d)) for d in documents]
+    return [len(to_json(d)) for d in documents]
 
 
 def test_explicit_list_rejects_the_first_account_that_does_not_fit_and_says_how_many_fit():
@@ -39,7 +43,7 @@ def test_explicit_list_rejects_the_first_account_that_does_not_fit_and_says_how_
     fits = int(re.search(r"at most (\d+) accounts fit:", message).group(1))
     # The number is exact: that many accounts are accepted, one more is not.
     largest = settings_for(fits)
-    assert max(resource_policy_sizes(largest)) <= docs.RESOURCE_POLICY_LIMIT
+    assert max(resource_policy_sizes(largest)) <= RESOURCE_POLICY_LIMIT
     with pytest.raises(ConfigError):
         settings_for(fits + 1)
 
@@ -68,5 +72,5 @@ def test_too_many_subjects_overflow_the_trust_policy_and_are_rejected():
 
 def test_reader_policy_does_not_grow_with_accounts():
     small, large = settings_for(1), settings_for(100)
-    assert docs.reader_identity_policy(small) == docs.reader_identity_policy(large)
-    assert len(docs.to_json(docs.reader_identity_policy(large))) <= docs.MANAGED_POLICY_LIMIT
+    assert reader_identity_policy(small) == reader_identity_policy(large)
+    assert len(to_json(reader_identity_policy(large))) <= MANAGED_POLICY_LIMIT

@@ -13,8 +13,11 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from audit.stack_config import PROJECT_DIR, as_engine_config, load_stack_config, project_file, read_yaml
-from components.settings import SCALAR_KEYS, STRUCTURED_KEYS, ConfigError, load_settings, parse_settings
+from model.names import SCALAR_KEYS, STRUCTURED_KEYS
+from model.parse import parse_settings
+from model.pulumi_config import load_settings
+from model.settings import ConfigError
+from model.stack_file import PROJECT_DIR, as_engine_config, load_stack_config, project_file, read_yaml
 
 HEADER = (
     "config:\n"

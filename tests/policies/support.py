@@ -20,8 +20,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components import policy_documents as docs
-from components.settings import parse_settings
+from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
+from model.documents.github import publisher_trust_policy
+from model.parse import parse_settings
+from model.trust_policy import to_json
 from policies.guardrails import POLICIES, policy_config
 from tests.expected import OWNER, PACKAGE_ARN, PACKAGE_GROUP, REGION
 
@@ -106,12 +108,12 @@ def stack_violations(name: str, resources: list[PolicyResource], config: dict | 
 
 
 def domain_policy(settings=SETTINGS) -> dict:
-    return {"policyDocument": docs.to_json(docs.domain_permissions_policy(settings)), "domain": "acme"}
+    return {"policyDocument": to_json(domain_permissions_policy(settings)), "domain": "acme"}
 
 
 def repository_policy(settings=SETTINGS, repository: str = "internal", document: dict | None = None) -> dict:
-    document = document or docs.repository_permissions_policy(settings, repository)
-    return {"policyDocument": docs.to_json(document), "repository": repository, "domain": "acme"}
+    document = document or repository_permissions_policy(settings, repository)
+    return {"policyDocument": to_json(document), "repository": repository, "domain": "acme"}
 
 
 def with_statement(document: dict, **changes) -> dict:
@@ -136,10 +138,10 @@ def read_statement(principal, actions, condition=None) -> dict:
 
 def trust(subjects=None, conditions=None) -> dict:
     publisher = replace(PUBLISHER, subjects=tuple(subjects)) if subjects else PUBLISHER
-    document = docs.publisher_trust_policy(SETTINGS, publisher)
+    document = publisher_trust_policy(SETTINGS, publisher)
     if conditions is not None:
         document["Statement"][0]["Condition"] = conditions
-    return {"assumeRolePolicy": docs.to_json(document), "name": publisher.role_name}
+    return {"assumeRolePolicy": to_json(document), "name": publisher.role_name}
 
 
 def group(pattern: str, external: str = "BLOCK") -> PolicyResource:

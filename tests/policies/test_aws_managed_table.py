@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from policies import aws_managed
 from policies.aws_managed import TABLE_PATH, Table, generate_table, render_table, table_differences
 

@@ -13,7 +13,9 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components import policy_documents as docs
+from model.documents.codeartifact import domain_permissions_policy
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
+from model.documents.readers import reader_trust_policy
 from policies.guardrails import POLICIES
 from tests.expected import (
     BREAK_GLASS,
@@ -76,8 +78,8 @@ def role(trust: dict) -> dict:
 
 
 @pytest.mark.parametrize("props", [
-    role(docs.reader_trust_policy(SECONDARY)),
-    role(docs.publisher_trust_policy(SETTINGS, PUBLISHER)),
+    role(reader_trust_policy(SECONDARY)),
+    role(publisher_trust_policy(SETTINGS, PUBLISHER)),
     role(document(allow({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole"))),
     role(document(allow({"AWS": f"arn:aws:iam::{OWNER}:role/deploy"}, "sts:AssumeRole"))),
 ], ids=["reader", "publisher", "service", "owner-role"])
@@ -117,7 +119,7 @@ def test_trust_reports_not_principal_and_reads_aws_native_roles():
 
 
 def test_trust_without_config_refuses_other_accounts_but_not_the_roles_own():
-    reader = role(docs.reader_trust_policy(SECONDARY))
+    reader = role(reader_trust_policy(SECONDARY))
     assert violations(TRUST_RULE, ROLE, reader, account=SECONDARY, config={}) == []
     assert violations(TRUST_RULE, ROLE, reader, account=OWNER, config={})
 
@@ -250,7 +252,7 @@ SCOPE_RULE = "github-roles-publish-only-own-packages"
 
 def publisher_role(**extra) -> object:
     props = {"name": "gh", "arn": f"arn:aws:iam::{OWNER}:role/gh",
-             "assumeRolePolicy": json.dumps(docs.publisher_trust_policy(SETTINGS, PUBLISHER)), **extra}
+             "assumeRolePolicy": json.dumps(publisher_trust_policy(SETTINGS, PUBLISHER)), **extra}
     return stack_resource(ROLE, "gh", props)
 
 
@@ -261,10 +263,10 @@ def inline(target, policy: dict) -> object:
 
 def test_scope_passes_the_real_publisher_policy_and_ignores_roles_github_cannot_assume():
     target = publisher_role()
-    assert stack_violations(SCOPE_RULE, [target, inline(target, docs.publisher_permissions_policy(
+    assert stack_violations(SCOPE_RULE, [target, inline(target, publisher_permissions_policy(
         SETTINGS, PUBLISHER))]) == []
     reader = stack_resource(ROLE, "reader", {"name": "reader", "assumeRolePolicy": json.dumps(
-        docs.reader_trust_policy(OWNER))})
+        reader_trust_policy(OWNER))})
     writes = stack_resource(ROLE_POLICY, "reader-inline", {"role": "reader", "policy": json.dumps(
         document(allow(None, "codeartifact:CopyPackageVersions", f"{INTERNAL_PACKAGES}/pypi//acme-x")))})
     assert stack_violations(SCOPE_RULE, [reader, writes]) == []
@@ -309,7 +311,7 @@ def test_scope_reports_everything_beyond_publishing_exact_packages(statement, ex
 
 def test_scope_holds_a_configured_name_outside_every_prefix_and_fails_closed_without_config():
     target = publisher_role()
-    own = inline(target, docs.publisher_permissions_policy(SETTINGS, PUBLISHER))
+    own = inline(target, publisher_permissions_policy(SETTINGS, PUBLISHER))
     outside = {**CONFIG[SCOPE_RULE], "publisherPackages": {"acme/data-tools": ["acme-data-tools"]},
                "internalPrefixes": ["other-"]}
     found = stack_violations(SCOPE_RULE, [target, own], config=outside)
@@ -320,8 +322,8 @@ def test_scope_holds_a_configured_name_outside_every_prefix_and_fails_closed_wit
 
 
 def test_a_role_two_repositories_share_publishes_only_what_both_claim():
-    shared = docs.publisher_trust_policy(SETTINGS, PUBLISHER)
-    other = docs.publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
+    shared = publisher_trust_policy(SETTINGS, PUBLISHER)
+    other = publisher_trust_policy(SETTINGS, SETTINGS.publishers[0])
     statement = shared["Statement"][0]
     subjects = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     other_subject = other["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
@@ -329,7 +331,7 @@ def test_a_role_two_repositories_share_publishes_only_what_both_claim():
         *([subjects] if isinstance(subjects, str) else subjects), other_subject]
     target = stack_resource(ROLE, "gh", {"name": "gh", "arn": f"arn:aws:iam::{OWNER}:role/gh",
                                          "assumeRolePolicy": json.dumps(shared)})
-    found = stack_violations(SCOPE_RULE, [target, inline(target, docs.publisher_permissions_policy(SETTINGS,
+    found = stack_violations(SCOPE_RULE, [target, inline(target, publisher_permissions_policy(SETTINGS,
                                                                                                  PUBLISHER))])
     assert found and "'acme-data-tools', which is not one of the packages" in found[0][0]
 
@@ -375,7 +377,7 @@ def domain_with_policy(policy: dict | None) -> list:
 
 
 def program_policy(**settings) -> dict:
-    return docs.domain_permissions_policy(replace(SETTINGS, **settings))
+    return domain_permissions_policy(replace(SETTINGS, **settings))
 
 
 def changed(sid: str, **changes) -> dict:

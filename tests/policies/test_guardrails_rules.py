@@ -11,7 +11,10 @@ from __future__ import annotations
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from components import policy_documents as docs
+from model.documents.codeartifact import repository_permissions_policy
+from model.documents.github import publisher_permissions_policy
+from model.documents.readers import reader_identity_policy, reader_trust_policy
+from model.trust_policy import to_json
 from policies.guardrails import CONFIG_PROPERTIES, POLICIES, policy_config
 from tests.expected import DOMAIN_POLICY, MANAGED_POLICY, OWNER, REPOSITORY_POLICY, ROLE, ROLE_POLICY, STRANGER
 from tests.policies.support import (
@@ -63,7 +66,7 @@ def test_no_public_grant_passes_explicit_accounts_and_organization_condition(pro
     assert violations("codeartifact-no-unconditioned-public-grant", resource_type, props) == []
 
 
-ORG_DOCUMENT = docs.repository_permissions_policy(ORG_SETTINGS, "internal")
+ORG_DOCUMENT = repository_permissions_policy(ORG_SETTINGS, "internal")
 
 
 @pytest.mark.parametrize("document", [
@@ -129,12 +132,12 @@ def test_cross_account_read_only_passes_the_read_grants_and_the_reader_policy():
     for props in (domain_policy(), domain_policy(ORG_SETTINGS), repository_policy(),
                   repository_policy(ORG_SETTINGS, "pypi-store")):
         assert violations("cross-account-codeartifact-read-only", DOMAIN_POLICY, props) == []
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
     assert violations("cross-account-codeartifact-read-only", MANAGED_POLICY, reader, account=SECONDARY) == []
 
 
 def test_cross_account_read_only_lets_the_owner_account_publish():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     assert violations("cross-account-codeartifact-read-only", ROLE_POLICY, publisher, account=OWNER) == []
     owner_grant = read_statement({"AWS": f"arn:aws:iam::{OWNER}:role/ci"}, "codeartifact:PublishPackageVersion")
     assert violations("cross-account-codeartifact-read-only", REPOSITORY_POLICY,
@@ -164,7 +167,7 @@ def test_cross_account_read_only_reports_not_action():
 
 
 def test_cross_account_read_only_reports_write_policies_deployed_into_secondary_accounts():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     found = violations("cross-account-codeartifact-read-only", MANAGED_POLICY, publisher, account=SECONDARY)
     assert len(found) == 1
     assert f"in account {SECONDARY} (not the owner {OWNER})" in found[0] and "PublishPackageVersion" in found[0]
@@ -236,7 +239,7 @@ def test_github_trust_reports_loose_subjects_and_audiences(props, expected):
 
 
 def test_github_trust_ignores_roles_that_do_not_trust_github():
-    reader = {"assumeRolePolicy": docs.to_json(docs.reader_trust_policy(SECONDARY))}
+    reader = {"assumeRolePolicy": to_json(reader_trust_policy(SECONDARY))}
     assert violations("github-oidc-trust-pinned", ROLE, reader, config={}) == []
 
 

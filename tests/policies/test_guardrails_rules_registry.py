@@ -11,7 +11,9 @@ from dataclasses import replace
 import pytest
 from pulumi_policy import PolicyResource
 
-from components import policy_documents as docs
+from model.documents.github import publisher_permissions_policy, publisher_trust_policy
+from model.documents.readers import reader_identity_policy, reader_trust_policy
+from model.trust_policy import to_json
 from tests.expected import (
     DOMAIN,
     DOMAIN_POLICY,
@@ -44,8 +46,8 @@ from tests.policies.support import (
 
 
 def test_bearer_token_passes_reader_and_publisher_policies():
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     assert violations("bearer-token-codeartifact-only", MANAGED_POLICY, reader) == []
     assert violations("bearer-token-codeartifact-only", ROLE_POLICY, publisher) == []
     assert violations("bearer-token-codeartifact-only", DOMAIN_POLICY, domain_policy()) == []
@@ -81,8 +83,8 @@ def test_bearer_token_reports_it_in_a_resource_policy():
 
 
 def test_no_wildcard_write_passes_publisher_and_reader_policies():
-    publisher = {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
-    reader = {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}
+    publisher = {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
+    reader = {"policy": to_json(reader_identity_policy(SETTINGS))}
     assert violations("no-codeartifact-write-on-any-resource", ROLE_POLICY, publisher) == []
     assert violations("no-codeartifact-write-on-any-resource", MANAGED_POLICY, reader) == []
     # Read actions on "*" are not writes.
@@ -98,7 +100,7 @@ def test_no_wildcard_write_passes_publisher_and_reader_policies():
     (ROLE_POLICY, {"policy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "codeartifact:DeleteRepository",
         "Resource": f"arn:aws:codeartifact:{REGION}:{OWNER}:*"}]})}),
-    (ROLE, {"assumeRolePolicy": docs.to_json(docs.reader_trust_policy(OWNER)),
+    (ROLE, {"assumeRolePolicy": to_json(reader_trust_policy(OWNER)),
             "inlinePolicies": [{"name": "ci", "policy": identity("codeartifact:Put*")["policy"]}]}),
 ], ids=["publish-star", "all-star", "star-star", "all-on-packages", "account-wide-arn", "role-inline"])
 def test_no_wildcard_write_reports_writes_on_every_resource(resource_type, props):
@@ -130,7 +132,7 @@ def test_external_connection_reports_unexpected_connections(resource_type, props
 
 def publisher_stack(extra: list[PolicyResource] = ()) -> list[PolicyResource]:
     publish = {"role": PUBLISHER.role_name,
-               "policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}
+               "policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}
     return [
         stack_resource(REPOSITORY, "store", STORE),
         stack_resource(REPOSITORY, "internal", INTERNAL),
@@ -224,8 +226,8 @@ def test_document_limits_passes_every_document_the_program_builds():
         (DOMAIN_POLICY, domain_policy()),
         (REPOSITORY_POLICY, repository_policy()),
         (ROLE, trust()),
-        (MANAGED_POLICY, {"policy": docs.to_json(docs.reader_identity_policy(SETTINGS))}),
-        (ROLE_POLICY, {"policy": docs.to_json(docs.publisher_permissions_policy(SETTINGS, PUBLISHER))}),
+        (MANAGED_POLICY, {"policy": to_json(reader_identity_policy(SETTINGS))}),
+        (ROLE_POLICY, {"policy": to_json(publisher_permissions_policy(SETTINGS, PUBLISHER))}),
     ]:
         assert violations("policy-documents-within-aws-limits", resource_type, props) == []
 
@@ -238,9 +240,9 @@ MANY_SUBJECTS = replace(PUBLISHER, subjects=tuple(f"repo:acme/data-tools:environ
 @pytest.mark.parametrize(("resource_type", "props", "expected"), [
     (DOMAIN_POLICY, domain_policy(MANY_ACCOUNTS), "over the AWS limit of 5120"),
     (REPOSITORY_POLICY, repository_policy(MANY_ACCOUNTS), "over the AWS limit of 5120"),
-    (ROLE, {"assumeRolePolicy": docs.to_json(docs.publisher_trust_policy(SETTINGS, MANY_SUBJECTS))},
+    (ROLE, {"assumeRolePolicy": to_json(publisher_trust_policy(SETTINGS, MANY_SUBJECTS))},
      "over the AWS limit of 2048"),
-    (MANAGED_POLICY, {"policy": docs.to_json(read_statement(
+    (MANAGED_POLICY, {"policy": to_json(read_statement(
         {"AWS": OWNER}, [f"codeartifact:ReadFromRepository{i}" for i in range(200)]))},
      "over the AWS limit of 6144"),
     (ROLE_POLICY, {"policy": '{"Statement": [}'}, "not valid JSON"),

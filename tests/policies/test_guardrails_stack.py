@@ -19,10 +19,10 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 import audit.__main__ as audit_main
-import components.settings as settings_module
+import model.pulumi_config as pulumi_config
 from audit.guardrails import guardrails_section, pack_config, rendering_violations, run_pack
 from audit.render import Rendering, render
-from audit.stack_config import PROJECT_DIR
+from model.stack_file import PROJECT_DIR
 from policies.guardrails import PACK_NAME, POLICIES
 from tests.expected import INTERNAL_PACKAGES, OWNER, REGION, STRANGER
 
@@ -77,15 +77,15 @@ def test_example_config_file_fits_each_policy_schema():
 def weakened(monkeypatch, change) -> Rendering:
     """Render prod with settings that parse_settings would never return.
 
-    The program reads settings through components.settings.parse_settings; patching it
+    The program reads settings through model.pulumi_config's parse_settings; patching it
     hands the program the weakened settings while the pack keeps the reviewed config.
     """
-    original = settings_module.parse_settings
+    original = pulumi_config.parse_settings
 
     def parse_then_weaken(raw, region):
         return change(original(raw, region))
 
-    monkeypatch.setattr(settings_module, "parse_settings", parse_then_weaken)
+    monkeypatch.setattr(pulumi_config, "parse_settings", parse_then_weaken)
     return render("prod")
 
 

@@ -22,8 +22,8 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from audit.stack_config import PROJECT_DIR
 from components.reader import ReaderArgs
+from model.stack_file import PROJECT_DIR
 from policies.guardrails import PACK_NAME, POLICIES
 from tests.policies.support import SETTINGS
 from tests.policies.test_guardrails_stack import analyzer, struct

@@ -176,11 +176,11 @@ def test_the_lambda_codes_naming_rules_are_the_programs_and_refuse_a_trailing_ne
     """The Lambda packages ship alone (no components/), so they keep their own copies of the program's rules."""
     import importlib
 
-    from components import settings
+    from model import rules
 
     config = importlib.import_module(module)
     for mine, programs in (("_DOMAIN", "DOMAIN_NAME"), ("_REPOSITORY", "REPOSITORY_NAME"), ("_ACCOUNT", "ACCOUNT_ID")):
         pattern = getattr(config, mine)
-        assert pattern.pattern.removeprefix("^").removesuffix("\\Z") == getattr(settings, programs).pattern, mine
+        assert pattern.pattern.removeprefix("^").removesuffix("\\Z") == getattr(rules, programs).pattern, mine
         assert pattern.match("acme") or pattern.match("111122223333")
         assert not pattern.match("acme\n") and not pattern.match("111122223333\n"), mine

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audit.stack_config import load_stack_config, stack_settings
+from model.stack_file import load_stack_config, stack_settings
 from pypi_login import clients, config
 from pypi_login.codeartifact import Login
 
@@ -202,7 +202,7 @@ def test_the_wheel_alone_logs_in_against_the_stand_in(tmp_path):
 def test_the_login_commands_naming_rules_are_the_programs():
     """pypi-login ships alone (boto3 only), so it keeps its own copy of the rules the program validates the same
     names by; they must not drift apart."""
-    from components import settings
+    from model import rules
 
     for name in ("ACCOUNT_ID", "DOMAIN_NAME", "REPOSITORY_NAME"):
-        assert getattr(config, name).pattern == getattr(settings, name).pattern, name
+        assert getattr(config, name).pattern == getattr(rules, name).pattern, name

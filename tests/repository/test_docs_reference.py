@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from components.settings import SCALAR_KEYS, STRUCTURED_KEYS
+from model.names import SCALAR_KEYS, STRUCTURED_KEYS
 from policies.guardrails import POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]

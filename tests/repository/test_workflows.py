@@ -376,7 +376,8 @@ def code_owners(path: str) -> list[str]:
 @pytest.mark.parametrize("path", [
     "policies/guardrails.py", "policies/policy-config.prod.json", "policies/accepted-widening.prod.json",
     "policies/iam_action_levels.json", "policies/aws_managed_policies.json", "policies/requirements.txt",
-    "audit/diff/judge.py", "audit/origin.py", ".github/workflows/pull-request.yml", ".github/CODEOWNERS",
+    "audit/diff/judge.py", "audit/origin.py", "model/stack_file.py", ".github/workflows/pull-request.yml",
+    ".github/CODEOWNERS",
     "requirements-dev.txt",
 ])
 def test_what_judges_a_pull_request_has_a_code_owner(path):

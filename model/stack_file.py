@@ -26,7 +26,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from components.settings import PROJECT, ConfigError, Settings, parse_settings
+from model.names import PROJECT
+from model.parse import parse_settings
+from model.settings import ConfigError, Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 YAML_VERSION = (1, 2)
