@@ -135,7 +135,7 @@ managed-policies: $(STAMP)
 	$(BIN)/python -m policies.aws_managed --write
 
 ## login-wheel: build the login command's wheel into dist/ (login/pyproject.toml; the lock's setuptools, no
-## download); publish it into `internal` with the publish workflow or twine (README, "Installing packages")
+## download); publish it into `internal` with the publish workflow or twine (docs/consuming.md)
 login-wheel: $(STAMP)
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist ./login
 	rm -rf login/build *.egg-info

@@ -37,13 +37,13 @@ stack_set_readers = (
     if settings.stack_set_mode else None
 )
 publishers = GithubPublishers("publishers", PublishersArgs.from_settings(settings), opts=owner.options)
-# Airlock mode: public versions reach consumers only once the promoter admitted them (README, "Curation airlock").
+# Airlock mode: public versions reach consumers only once the promoter admitted them (docs/airlock.md).
 if settings.airlock_mode:
     ledger = Ledger("airlock-ledger", LedgerArgs.from_settings(settings), opts=owner.options)
     Promoter("airlock", PromoterArgs.from_settings(settings),
              opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, ledger]))
-# Loss-proof operations: every internal version copied to a locked bucket replicated to backupRegion (README,
-# "Backup, restore and retention").
+# Loss-proof operations: every internal version copied to a locked bucket replicated to backupRegion
+# (docs/backup.md).
 if settings.backup_mode:
     backup_store = BackupStore("backup", BackupStoreArgs.from_settings(settings),
                                replica_provider=accounts.backup_region_provider(settings), opts=owner.options)

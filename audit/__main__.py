@@ -2,7 +2,7 @@
 
 `--diff-against REF` instead shows who gained or lost what between REF and the working tree
 (or, with `--program-from DIR`, REF carrying DIR's program, judged by REF's audit), by
-principalmapper and by Z3 (audit/diff/; README, "Access diff").
+principalmapper and by Z3 (audit/diff/; docs/audit.md, "Access diff").
 
 Exit status: 0 clean, 1 when a check fails (with --diff-against: widening that was not accepted
 with --accept-widening, or the two engines disagree), 2 for invalid configuration (with

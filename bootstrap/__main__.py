@@ -219,8 +219,9 @@ def summary(settings: Settings, stack: str, ci_roles: tuple[str, str], state_buc
               f"   pulumi stack select {stack} --create",
               f"   pulumi preview {pack}",
               f"   pulumi up {pack}",
-              "", "Then CI: the GitHub environments preview and production, the variables and secret of the README's "
-                  "\"CI for this repository\"; pull requests preview as ci-preview, main deploys as ci-deploy."]
+              "", "Then CI: the GitHub environments preview and production, the variables and secret of "
+                  "docs/operating.md's \"CI for this repository\"; pull requests preview as ci-preview, main deploys "
+                  "as ci-deploy."]
     return "\n".join(lines)
 
 

@@ -59,7 +59,7 @@ READER_DEPLOYMENTS = ("accounts", "stackset")
 # registered as delegated administrator for StackSets (DELEGATED_ADMIN).
 STACK_SET_CALLERS = ("SELF", "DELEGATED_ADMIN")
 
-# The one place each default is written; Pulumi.yaml and the README's configuration table are
+# The one place each default is written; Pulumi.yaml and docs/configuration.md's table are
 # checked against it (tests/model/test_design.py).
 DEFAULTS: dict[str, Any] = {
     "storeRepositoryName": "pypi-store",
@@ -88,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     # creating a role of an existing name fails with EntityAlreadyExists.
     "stackSetReaderRoleName": "codeartifact-pypi-org-reader",
     "managementAccountId": "",
-    # The curation airlock (README, "Curation airlock"): off unless publicIngest is airlock.
+    # The curation airlock (docs/airlock.md): off unless publicIngest is airlock.
     "publicIngest": "direct",
     "vettedRepositoryName": "pypi-vetted",
     "publicPackages": [],
@@ -96,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     "waivers": [],
     "refuseSeverity": "HIGH",
     "allowedLicenses": [],
-    # Loss-proof operations (README, "Backup, restore and retention"): off unless backupRegion is set.
+    # Loss-proof operations (docs/backup.md): off unless backupRegion is set.
     "backupRegion": "",
     "backupRetentionDays": 3650,
     "standby": False,

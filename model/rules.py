@@ -10,7 +10,7 @@ from typing import Any
 
 from model.names import DEPENDABOT_ROLE_NAME, GITHUB_READER_ROLE_NAME
 
-# AWS's naming rules (see README, "Configuration reference"). Every pattern is
+# AWS's naming rules (see docs/configuration.md). Every pattern is
 # applied with `fullmatch`: `re.match(r"^...$")` would accept a trailing newline.
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")

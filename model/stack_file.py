@@ -9,7 +9,7 @@ sits in a list) is refused here, and must be quoted.
 
 Every other key of both files is either honoured as the CLI honours it or refused (ConfigError,
 exit 2): the keys that would make `pulumi up` run another program, read the stack file from
-elsewhere, load other plugins or pull values from outside the repository (README, "How the stack
+elsewhere, load other plugins or pull values from outside the repository (docs/configuration.md, "How the stack
 file is read").
 """
 

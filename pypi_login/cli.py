@@ -46,7 +46,7 @@ Never add the index with --extra-index-url: a second index lets a public package
 internal name win (dependency confusion). The CodeArtifact index already serves PyPI.
 
 To avoid refreshing tokens, the keyring backend keyrings.codeartifact fetches a token whenever a
-tool asks, but each tool asks differently (README, "Installing packages"): pip only after a 401
+tool asks, but each tool asks differently (docs/consuming.md): pip only after a 401
 and, without a terminal, only with --keyring-provider import; uv only with --keyring-provider
 subprocess and `aws@` in the index URL; poetry only with the backend in its own environment.
 """

@@ -166,7 +166,8 @@ class Doctor:
             return False, f"{tool}: wrong URL: {setting.problems[0]}"
         if setting.token is None:
             keyring = (" pip asks a keyring only after a 401, uv only with --keyring-provider subprocess and "
-                       "aws@ in the URL, poetry only with keyrings.codeartifact in its own environment (README).")
+                       "aws@ in the URL, poetry only with keyrings.codeartifact in its own environment "
+                       "(docs/consuming.md).")
             unset = setting.missing or f"{where} names {url} without a token"
             return False, f"{tool}: no token: {unset}; {again}.{keyring}"
         if setting.username != TOKEN_USERNAME:

@@ -202,7 +202,7 @@ class DiffReport:
         if not (self.access.principals or self.access.trust or self.documents or self.origin):
             lines += ["", "No principal gained or lost anything; no policy document or origin control changed."]
         lines += ["", "`python -m audit --stack " + self.stack + " --diff-against <base>` reproduces this "
-                  "(README, \"Access diff\")."]
+                  "(docs/audit.md, \"Access diff\")."]
         return "\n".join(lines) + "\n"
 
     def as_json(self) -> Json:

@@ -23,7 +23,7 @@ class DiffError(Exception):
 
 
 def acceptance_path(stack: str) -> str:
-    """The reviewed list of accepted widenings (README, "Access diff"), beside the pack config."""
+    """The reviewed list of accepted widenings (docs/audit.md, "Access diff"), beside the pack config."""
     return f"policies/accepted-widening.{stack}.json"
 
 

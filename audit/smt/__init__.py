@@ -10,7 +10,7 @@ A document is wider when some request is allowed by the new version and not the 
 explicitly denied by the old version and not the new one (a Deny dropped in one document lets
 through what another document allows).
 
-The model (README, "Access diff"):
+The model (docs/audit.md, "Access diff"):
 - an action is one the Service Authorization Reference lists for a service the documents name
   (or an action of no listed service), matched without case as IAM does; resources, principals
   and condition values are any strings, matched with case;

@@ -94,7 +94,7 @@ BACKUP_READ_ACTIONS = (
     "codeartifact:ListPackageVersionAssets",
     "codeartifact:GetPackageVersionAsset",
 )
-# ... where it writes in the backup bucket (README, "Backup, restore and retention": the bucket layout) ...
+# ... where it writes in the backup bucket (docs/backup.md: the bucket layout) ...
 BACKUP_WRITE_ACTION = "s3:PutObject"
 MANIFESTS_PREFIX = MANIFESTS
 PLANS_PREFIX = RETENTION_PLANS
