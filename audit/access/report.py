@@ -28,10 +28,10 @@ from audit.grants import (
     role_grants,
     stack_set_members,
     stack_set_target_problems,
-    trusted_by,
 )
 from audit.render import Rendering
 from audit.sections import Section
+from audit.trust_entries import trusted_by
 from policies import iam_actions
 from policies.aws_facts import (
     IRREVERSIBLE_ACTIONS,

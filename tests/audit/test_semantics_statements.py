@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from audit.access import access_report, access_section, github_claims, web_identity_may_assume
-from audit.grants import Role, trusted_by
+from audit.grants import Role
 from audit.render import Rendering, render
+from audit.trust_entries import trusted_by
 from model.documents.codeartifact import key_policy, repository_permissions_policy
 from model.documents.readers import reader_identity_policy
 from model.trust_policy import to_json
