@@ -40,16 +40,17 @@ pack-config: $(STAMP)
 audit-json: $(STAMP)
 	$(BIN)/python -m audit --stack prod --json
 
-## test: lint, type check, then every test but the slow groups (about two minutes on two cores)
-SLOW_GROUPS := clients or judge or docker
+## test: lint, type check, then every test but the slow groups (under two minutes on two cores)
+SLOW_GROUPS := clients or judge or moto or docker
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -m "not ($(SLOW_GROUPS))"
 
 ## test-slow: the slow groups `make test` leaves out: real pip, uv, poetry and twine against the local
-## stand-in (clients), and the access diff over git repositories, the judge (judge). The real Docker
-## build is `make docker-proof`, the second evaluator `make crosscheck`; `.ci/run` runs them all.
+## stand-in (clients), the access diff over git repositories, the judge (judge), and the deployments
+## into moto's accounts (moto). The real Docker build is `make docker-proof`, the second evaluator
+## `make crosscheck`; `.ci/run` runs them all.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m "clients or judge"
+	$(BIN)/python -m pytest -q -m "(clients or judge or moto) and not docker"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
