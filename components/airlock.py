@@ -148,13 +148,30 @@ class FunctionArgs:
                    timeout_seconds=timeout, function_arn=settings.function_arn(function_name), schedule=schedule)
 
 
+def package_modules(source: Path) -> tuple[str, ...]:
+    """The Python modules of a Lambda package's folder, relative to the project folder (where the Pulumi CLI runs
+    the program): only `*.py`, so the function's code, and its hash, are the source's whatever else the checkout
+    holds (the package's README, `__pycache__`). A folder with none is refused before anything is declared."""
+    modules = tuple(sorted(f"{source.as_posix()}/{path.name}" for path in source.glob("*.py")))
+    if not modules:
+        raise ValueError(f"{source.as_posix()}/ holds no Python module to package: the program runs from the "
+                         "folder that holds Pulumi.yaml")
+    return modules
+
+
+def package_archive(package: str, modules: tuple[str, ...]) -> pulumi.AssetArchive:
+    """The modules as the top-level package `package`, so that a handler imports as `package.module`."""
+    return pulumi.AssetArchive({package: pulumi.AssetArchive(
+        {Path(module).name: pulumi.FileAsset(module) for module in modules})})
+
+
 @dataclass(frozen=True)
 class PromoterArgs:
     functions: tuple[FunctionArgs, ...]
     lambda_trust_policy: str
     scheduler_trust_policy: str
     config: str  # PROMOTER_CONFIG, JSON
-    source: str  # the folder packaged as the top-level package `promoter`
+    modules: tuple[str, ...]  # the files packaged as the top-level package `promoter` (package_modules)
     permissions_boundary: str
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -177,7 +194,7 @@ class PromoterArgs:
             lambda_trust_policy=to_json(lambda_trust_policy()),
             scheduler_trust_policy=to_json(scheduler_trust_policy(settings)),
             config=json.dumps(promoter_config(settings), separators=(",", ":"), sort_keys=True),
-            source=str(source),
+            modules=package_modules(source),
             permissions_boundary=settings.airlock_roles_boundary_arn,
             tags=dict(settings.tags),
         )
@@ -193,8 +210,7 @@ class Promoter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PromoterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pypi-registry:index:Promoter", name, None, opts)
-        # The folder as the package `promoter`, so that the handlers import as promoter.handler.*.
-        code = pulumi.AssetArchive({PROMOTER_PACKAGE: pulumi.FileArchive(args.source)})
+        code = package_archive(PROMOTER_PACKAGE, args.modules)
         self.function_arns: dict[str, pulumi.Output[str]] = {}
         for function_args in args.functions:
             self.function_arns[function_args.function_name] = self._function(name, function_args, args, code)

@@ -24,7 +24,15 @@ import pulumi_aws as aws
 from backup.config import render_config
 from backup.copier import MAX_CONCURRENT_COPIES
 from backup.events import event_pattern as backup_event_pattern
-from components.airlock import TOPIC_KEY, FunctionArgs, ScheduleArgs, bounded_role, declare_function
+from components.airlock import (
+    TOPIC_KEY,
+    FunctionArgs,
+    ScheduleArgs,
+    bounded_role,
+    declare_function,
+    package_archive,
+    package_modules,
+)
 from components.storage import declare_locked_bucket
 from model.documents.backup import (
     backup_bucket_policy,
@@ -309,7 +317,7 @@ class BackupJobsArgs:
     lambda_trust_policy: str
     scheduler_trust_policy: str
     config: str  # BACKUP_CONFIG, JSON
-    source: str  # the folder packaged as the top-level package `backup`
+    modules: tuple[str, ...]  # the files packaged as the top-level package `backup` (package_modules)
     permissions_boundary: str
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -335,7 +343,7 @@ class BackupJobsArgs:
             lambda_trust_policy=to_json(lambda_trust_policy()),
             scheduler_trust_policy=to_json(scheduler_trust_policy(settings)),
             config=_compact(backup_config(settings)),
-            source=str(source),
+            modules=package_modules(source),
             permissions_boundary=settings.backup_roles_boundary_arn,
             tags=dict(settings.tags),
         )
@@ -353,7 +361,7 @@ class BackupJobs(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pypi-registry:index:BackupJobs", name, None, opts)
         # The folder as the package `backup`, so that the handlers import as backup.handler.*.
-        code = pulumi.AssetArchive({BACKUP_PACKAGE: pulumi.FileArchive(args.source)})
+        code = package_archive(BACKUP_PACKAGE, args.modules)
         common: dict[str, Any] = {
             "code": code, "environment": {CONFIG_VARIABLE: args.config},
             "lambda_trust_policy": args.lambda_trust_policy, "scheduler_trust_policy": args.scheduler_trust_policy,

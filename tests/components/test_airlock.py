@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audit.render import Rendering, render
-from components.airlock import CONFIG_VARIABLE
+from components.airlock import CONFIG_VARIABLE, package_modules
 from model.documents.codeartifact import domain_permissions_policy
 from model.documents.sizes import size_problems
 from model.names import RESOURCE_POLICY_LIMIT
@@ -213,7 +213,8 @@ def test_the_functions_run_the_promoter_package_with_the_shared_config(rendering
                         "pypi-registry-pull-back": "promoter.handler.pull_back"}
     for function in functions.values():
         assert function.inputs["runtime"] == "python3.12"
-        assert function.inputs["code"] == {"assetArchive": {"promoter": {"fileArchive": "promoter"}}}
+        assert function.inputs["code"] == {"assetArchive": {"promoter": {"assetArchive": {
+            path.name: {"fileAsset": f"promoter/{path.name}"} for path in Path("promoter").glob("*.py")}}}}
         config = json.loads(function.inputs["environment"]["variables"][CONFIG_VARIABLE])
         assert set(config) == CONFIG_KEYS
         assert config["cooldownSeconds"] == 259200
@@ -296,3 +297,16 @@ def test_airlock_documents_stay_within_aws_limits():
     settings = settings_of()
     assert not size_problems(settings)
     assert len(to_json(domain_permissions_policy(settings))) <= RESOURCE_POLICY_LIMIT
+
+
+def test_the_functions_code_is_the_packages_modules_only(tmp_path, monkeypatch):
+    """What else a checkout holds beside the modules (the package's README, bytecode, an editor's file) is not in
+    the function's code, so its hash is the same from every checkout; an empty folder is refused, named."""
+    package = tmp_path / "promoter"
+    (package / "__pycache__").mkdir(parents=True)
+    for name in ("handler.py", "__init__.py", "README.md", "handler.py~", "__pycache__/handler.cpython-312.pyc"):
+        (package / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert package_modules(Path("promoter")) == ("promoter/__init__.py", "promoter/handler.py")
+    with pytest.raises(ValueError, match="elsewhere/ holds no Python module to package"):
+        package_modules(Path("elsewhere"))

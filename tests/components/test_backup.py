@@ -215,7 +215,8 @@ def test_the_functions_run_the_backup_package_with_the_shared_config(rendering):
         "pypi-registry-retention": "backup.handler.retain"}
     for function in functions.values():
         assert function.inputs["runtime"] == "python3.12"
-        assert function.inputs["code"] == {"assetArchive": {"backup": {"fileArchive": "backup"}}}
+        assert function.inputs["code"] == {"assetArchive": {"backup": {"assetArchive": {
+            path.name: {"fileAsset": f"backup/{path.name}"} for path in Path("backup").glob("*.py")}}}}
         config = json.loads(function.inputs["environment"]["variables"][CONFIG_VARIABLE])
         assert set(config) == CONFIG_KEYS
         assert config == {"domain": "acme", "domainOwner": OWNER, "region": REGION, "repository": "internal",
