@@ -18,6 +18,11 @@ except ConfigError as error:
     # Fail the preview before any resource is declared: nothing is created or lost.
     raise pulumi.RunError(str(error)) from None
 
+# The Lambda packages are read (their modules listed) before any resource is declared: a folder with none fails
+# the preview here, with nothing created.
+promoter_args = PromoterArgs.from_settings(settings) if settings.airlock_mode else None
+backup_jobs_args = BackupJobsArgs.from_settings(settings) if settings.backup_mode else None
+
 owner = accounts.owner_providers(settings)
 registry = Registry("registry", RegistryArgs.from_settings(settings), opts=owner.options)
 readers = {
@@ -38,17 +43,17 @@ stack_set_readers = (
 )
 publishers = GithubPublishers("publishers", PublishersArgs.from_settings(settings), opts=owner.options)
 # Airlock mode: public versions reach consumers only once the promoter admitted them (docs/airlock.md).
-if settings.airlock_mode:
+if promoter_args is not None:
     ledger = Ledger("airlock-ledger", LedgerArgs.from_settings(settings), opts=owner.options)
-    Promoter("airlock", PromoterArgs.from_settings(settings),
+    Promoter("airlock", promoter_args,
              opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, ledger]))
 # Loss-proof operations: every internal version copied to a locked bucket replicated to backupRegion
 # (docs/backup.md).
-if settings.backup_mode:
+if backup_jobs_args is not None:
     backup_store = BackupStore("backup", BackupStoreArgs.from_settings(settings),
                                replica_provider=accounts.backup_region_provider(settings), opts=owner.options)
     backup_events = BackupEvents("backup-events", BackupEventsArgs.from_settings(settings), opts=owner.options)
-    BackupJobs("backup-jobs", BackupJobsArgs.from_settings(settings), queue_arn=backup_events.queue.arn,
+    BackupJobs("backup-jobs", backup_jobs_args, queue_arn=backup_events.queue.arn,
                opts=pulumi.ResourceOptions(providers=[owner.aws], depends_on=[registry, backup_store]))
     pulumi.export("backup", {"bucket": settings.backup_bucket_name, "replicaBucket": settings.replica_bucket_name,
                              "topicArn": settings.backup_topic_arn})

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from audit.render import Rendering, render
+from audit.render import Rendering, render, run_program
 from components.airlock import CONFIG_VARIABLE, package_modules
 from model.documents.codeartifact import domain_permissions_policy
 from model.documents.sizes import size_problems
 from model.names import RESOURCE_POLICY_LIMIT
 from model.parse import parse_settings
 from model.settings import ConfigError, Settings
-from model.stack_file import read_yaml
+from model.stack_file import PROJECT_DIR, read_yaml
 from model.trust_policy import to_json
 from tests.expected import OWNER, REGION
 
@@ -310,3 +310,13 @@ def test_the_functions_code_is_the_packages_modules_only(tmp_path, monkeypatch):
     assert package_modules(Path("promoter")) == ("promoter/__init__.py", "promoter/handler.py")
     with pytest.raises(ValueError, match="elsewhere/ holds no Python module to package"):
         package_modules(Path("elsewhere"))
+
+
+def test_a_lambda_package_with_no_module_fails_before_any_resource_is_declared(tmp_path, monkeypatch):
+    """The program lists the packages' modules first: run from a folder that has none, it fails with the folder
+    named and has declared nothing (not the registry that comes before the airlock)."""
+    monkeypatch.chdir(tmp_path)
+    recorded: list = []
+    with pytest.raises(ValueError, match="promoter/ holds no Python module to package"):
+        run_program(airlock_config(), STACK, PROJECT_DIR, recorded=recorded)
+    assert [r.urn for r in recorded if r.custom] == []
