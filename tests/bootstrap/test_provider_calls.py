@@ -19,8 +19,10 @@ from bootstrap import documents as bootstrap
 from bootstrap import permissions
 from bootstrap.permissions import (
     CLASSIC_PREFIX,
+    HANDLERS,
     PROVIDER_CALLS_PATH,
     PROVIDER_OPERATIONS,
+    READ_HANDLERS,
     provider_call_problems,
     scoped_statements,
     table,
@@ -219,3 +221,21 @@ def test_the_secondary_roles_hold_the_provider_calls_of_the_readers_types(render
     assert {a for entry in entries for operation in PROVIDER_OPERATIONS for a in entry[operation]} <= deploy
     assert "iam:ListInstanceProfilesForRole" in deploy - preview  # deleting a reader role lists its profiles first
     assert all(access_level(a) in ("Read", "List") for a in preview)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_preview_role_of_every_mode_only_reads(renderings, mode):
+    """ci-preview runs on pull requests: in every mode, whatever types that mode declares, it holds Read and List
+    actions only, besides assuming the secondary accounts' (read-only) preview roles."""
+    policy = bootstrap.ci_preview_policy(renderings[mode].settings)
+    assert set(document_beyond_read_only(policy)) <= {"sts:AssumeRole"}
+
+
+def test_a_write_a_read_handler_lists_is_left_out_of_the_preview_role_only():
+    """CloudFormation's read handlers of the Lambda function and its event source mapping list kms:Decrypt (for
+    environment variables or filters encrypted with a key of one's own); the program sets no such key, so the
+    classic provider's read never decrypts, and a role pull requests run holds no Write action for it."""
+    function, mapping = "aws:lambda/function:Function", "aws:lambda/eventSourceMapping:EventSourceMapping"
+    assert "kms:Decrypt" not in permissions.permissions([function, mapping], READ_HANDLERS)
+    assert "kms:Decrypt" in permissions.permissions([function], HANDLERS)
+    assert access_level("kms:Decrypt") not in ("Read", "List")
