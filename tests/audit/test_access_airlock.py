@@ -10,9 +10,9 @@ import pytest
 
 from audit.access import PROMOTER, PULL_BACK, SCHEDULE_ROLE, access_report
 from audit.render import Rendering
-from tests.components.test_airlock import airlock
 from tests.expected import OWNER, REGION
 from tests.policies.test_guardrails_airlock import _add_statement, _without_statement, changed
+from tests.stacks import airlock
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 PROMOTER_ARN = f"arn:aws:iam::{OWNER}:role/pypi-registry-promoter"

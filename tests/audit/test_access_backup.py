@@ -15,7 +15,6 @@ from audit.access import (
     access_report,
 )
 from audit.render import Rendering
-from tests.components.test_backup import BUCKET, backup
 from tests.expected import OWNER, REGION
 from tests.policies.test_guardrails_backup import (
     COPIER_POLICY,
@@ -25,6 +24,7 @@ from tests.policies.test_guardrails_backup import (
     _drop,
     changed,
 )
+from tests.stacks import BACKUP_BUCKET, backup
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 COPIER_ARN = f"arn:aws:iam::{OWNER}:role/pypi-registry-backup"
@@ -83,7 +83,7 @@ def test_a_copier_that_could_publish_is_found(pristine):
 ])
 def test_a_backup_role_that_could_delete_from_the_bucket_is_found(pristine, policy, action):
     widened = changed(pristine, policy, _add("policy", {"Effect": "Allow", "Action": action,
-                                                        "Resource": f"arn:aws:s3:::{BUCKET}/*"}))
+                                                        "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*"}))
     found = access_report(widened).violations
     assert any(action in v and "beyond Read and List outside CodeArtifact" in v for v in found), found
 

@@ -50,9 +50,9 @@ from tests.components.moto_deploy import (
     handler_from_archive,
     pulumi_zip,
 )
-from tests.components.test_airlock import airlock
 from tests.moto_iam import DeployedRole, moto_aws, read_roles
 from tests.promoter_stand_ins import OSV, TOKEN, File, StandIn, StoreEndpoint, osv_record, publish_pypi, serve
+from tests.stacks import airlock
 
 pytestmark = pytest.mark.moto
 

@@ -44,9 +44,8 @@ from tests.components.moto_deploy import (
     create_topic,
     create_versioning,
 )
-from tests.components.test_backup import BUCKET as BUCKET_NAME
-from tests.components.test_backup import REPLICA, SECOND, backup
 from tests.moto_iam import MotoAws, moto_aws
+from tests.stacks import BACKUP_BUCKET, BACKUP_REGION, BACKUP_REPLICA, backup
 
 pytestmark = pytest.mark.moto
 
@@ -239,14 +238,14 @@ def deployed(rendering: Rendering, tmp_path: Path) -> Iterator[Deployed]:
 def test_every_backup_resource_is_created_in_the_owner_account_in_its_region(deployed: Deployed) -> None:
     assert {r.type for r in deployed.resources} == set(CREATORS)  # every creator ran: the deployment is whole
     assert {r.account for r in deployed.resources} == {deployed.account}
-    replica_side = {r.name for r in deployed.resources if r.region == SECOND}
+    replica_side = {r.name for r in deployed.resources if r.region == BACKUP_REGION}
     assert replica_side == {"backup-replica-key", "backup-replica-key-alias", "backup-replica-bucket",
                             "backup-replica-versioning", "backup-replica-object-lock", "backup-replica-encryption",
                             "backup-replica-public-access", "backup-replica-policy"}
 
 
-@pytest.mark.parametrize(("bucket", "region", "key"), [(BUCKET_NAME, None, "backup-key"),
-                                                       (REPLICA, SECOND, "backup-replica-key")])
+@pytest.mark.parametrize(("bucket", "region", "key"), [(BACKUP_BUCKET, None, "backup-key"),
+                                                       (BACKUP_REPLICA, BACKUP_REGION, "backup-replica-key")])
 def test_both_buckets_are_locked_in_compliance_mode_versioned_kms_encrypted_and_private(
         deployed: Deployed, bucket: str, region: str | None, key: str) -> None:
     s3 = deployed.client("s3", region)
@@ -271,12 +270,12 @@ def test_both_buckets_are_locked_in_compliance_mode_versioned_kms_encrypted_and_
 
 
 def test_every_version_replicates_into_the_locked_replica_and_no_delete_does(deployed: Deployed) -> None:
-    held = deployed.client("s3").get_bucket_replication(Bucket=BUCKET_NAME)["ReplicationConfiguration"]
+    held = deployed.client("s3").get_bucket_replication(Bucket=BACKUP_BUCKET)["ReplicationConfiguration"]
     recorded = deployed.recorded(REPLICATION, "backup-replication").inputs
     assert held["Role"] == recorded["role"] == deployed.rendering.settings.replication_role_arn
     (rule,) = held["Rules"]
     assert rule["Status"] == "Enabled" and rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
-    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{REPLICA}"
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{BACKUP_REPLICA}"
     replica_key = deployed.arns[deployed.recorded(KEY, "backup-replica-key").outputs["arn"]]
     assert rule["Destination"]["EncryptionConfiguration"] == {"ReplicaKmsKeyID": replica_key}
     role = deployed.client("iam").get_role(RoleName="pypi-registry-backup-replication")["Role"]

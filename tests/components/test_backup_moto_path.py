@@ -39,10 +39,9 @@ from moto.s3.models import FakeBucket
 from audit.pmapper_compat import local_check_authorization_full
 from tests.components import test_backup_moto
 from tests.components.moto_deploy import FUNCTION, OBJECT_LOCK, LambdaContext, handler_from_archive, pulumi_zip
-from tests.components.test_backup import BUCKET as BUCKET_NAME
-from tests.components.test_backup import REPLICA, SECOND
 from tests.components.test_backup_moto import KEY, REPLICATION, Deployed
 from tests.moto_iam import read_roles
+from tests.stacks import BACKUP_BUCKET, BACKUP_REGION, BACKUP_REPLICA
 
 pytestmark = pytest.mark.moto
 
@@ -296,7 +295,7 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
         deployed: Deployed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     run = run_event_path(deployed, monkeypatch, tmp_path)
     bucket = run.config["bucket"]
-    assert bucket == BUCKET_NAME
+    assert bucket == BACKUP_BUCKET
 
     # First batch: the one event, copied; second batch: the redelivery is no failure, the malformed message is.
     assert [len(batch) for batch in run.batches] == [1, 2]
@@ -343,10 +342,10 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
     assert replication["Role"] == deployed.recorded(REPLICATION, "backup-replication").inputs["role"]
     (rule,) = replication["Rules"]
     assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": ""}
-    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{REPLICA}"
-    replica_s3 = deployed.client("s3", SECOND)
-    assert replica_s3.get_bucket_location(Bucket=REPLICA)["LocationConstraint"] == SECOND
-    replica_lock = replica_s3.get_object_lock_configuration(Bucket=REPLICA)["ObjectLockConfiguration"]
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{BACKUP_REPLICA}"
+    replica_s3 = deployed.client("s3", BACKUP_REGION)
+    assert replica_s3.get_bucket_location(Bucket=BACKUP_REPLICA)["LocationConstraint"] == BACKUP_REGION
+    replica_lock = replica_s3.get_object_lock_configuration(Bucket=BACKUP_REPLICA)["ObjectLockConfiguration"]
     assert replica_lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
 
     # The topic announced the copy once: not the redelivery, not the malformed message.

@@ -11,8 +11,8 @@ import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import RecordedResource, Rendering
-from tests.components.test_airlock import airlock
 from tests.expected import OWNER, REGION
+from tests.stacks import airlock
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 PROMOTER_POLICY = "airlock-pypi-registry-promoter-role-policy"

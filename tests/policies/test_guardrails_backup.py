@@ -11,8 +11,8 @@ import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import Rendering
-from tests.components.test_backup import BUCKET, REPLICA, backup
 from tests.expected import OWNER, REGION
+from tests.stacks import BACKUP_BUCKET, BACKUP_REPLICA, backup
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 BUCKETS = "backup-keeps-every-version"
@@ -80,7 +80,8 @@ def _drop(key: str, sid: str) -> Callable[[dict], None]:
 def test_the_backup_stack_is_clean(pristine):
     assert rendering_violations(pristine) == []
     config = pack_config(pristine.settings)
-    assert config[BUCKETS]["backupBucketName"] == BUCKET and config[BUCKETS]["backupReplicaBucketName"] == REPLICA
+    assert config[BUCKETS]["backupBucketName"] == BACKUP_BUCKET
+    assert config[BUCKETS]["backupReplicaBucketName"] == BACKUP_REPLICA
     assert config["domain-denies-loss-and-reopening"]["retentionRoleArn"] == (
         f"arn:aws:iam::{OWNER}:role/pypi-registry-retention")
 
@@ -105,16 +106,16 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
     ("backup-encryption", _set(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
      BUCKETS, "not encrypted with a KMS key"),
     ("backup-policy", _add("policy", {"Sid": "Cleanup", "Effect": "Allow", "Action": "s3:DeleteObjectVersion",
-                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                                      "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
                                       "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:DeleteObjectVersion"),
     ("backup-replica-policy", _add("policy", {"Sid": "Relock", "Effect": "Allow",
                                               "Action": "s3:PutBucketObjectLockConfiguration",
-                                              "Resource": f"arn:aws:s3:::{REPLICA}",
+                                              "Resource": f"arn:aws:s3:::{BACKUP_REPLICA}",
                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:PutBucketObjectLockConfiguration"),
     ("backup-policy", _add("policy", {"Sid": "Bypass", "Effect": "Allow", "Action": "s3:BypassGovernanceRetention",
-                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                                      "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
                                       "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      LOCKED, "the bucket policy allows s3:BypassGovernanceRetention"),
     ("backup-policy", _drop("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
@@ -122,13 +123,13 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
      "does not deny s3:PutObject to every principal but the backup's roles"),
     ("backup-replication", _set(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Enabled"},
-        "destination": {"bucket": f"arn:aws:s3:::{REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
+        "destination": {"bucket": f"arn:aws:s3:::{BACKUP_REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
     ("backup-replication", _set(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Disabled"},
         "destination": {"bucket": "arn:aws:s3:::somebody-elses-bucket"}}]), BUCKETS,
      "writes into arn:aws:s3:::somebody-elses-bucket, which this stack does not declare"),
     ("backup-replication", lambda props: props["rules"][0].update(status="Disabled"), BUCKETS,
-     f"no enabled replication rule copies it into the replica {REPLICA}"),
+     f"no enabled replication rule copies it into the replica {BACKUP_REPLICA}"),
     ("backup-replication", _set(("role",), f"arn:aws:iam::{OWNER}:role/someone"), BUCKETS,
      f"it replicates as arn:aws:iam::{OWNER}:role/someone, which this stack does not declare"),
     ("backup-topic", _set(("kmsMasterKeyId",), ""), LOCKED, "not KMS-encrypted"),
@@ -139,7 +140,7 @@ def test_each_bucket_rule_bites(pristine, name, change, policy, expected):
 
 
 def test_a_missing_replica_or_replication_is_refused(pristine):
-    assert any(f"backupReplicaBucketName {REPLICA} is not a bucket this stack declares" in m
+    assert any(f"backupReplicaBucketName {BACKUP_REPLICA} is not a bucket this stack declares" in m
                for m in messages(without(pristine, "backup-replica-bucket"), BUCKETS))
     assert any("no enabled replication rule" in m for m in messages(without(pristine, "backup-replication"), BUCKETS))
 
@@ -158,11 +159,12 @@ def _statement(action: object, resource: object, **extra: object) -> dict:
      "codeartifact:PublishPackageVersion (not an action"),
     (COPIER_POLICY, _statement("codeartifact:GetPackageVersionAsset", f"{PREFIX}:package/acme/pypi-store/*"),
      f"codeartifact:GetPackageVersionAsset on {PREFIX}:package/acme/pypi-store/*"),
-    (COPIER_POLICY, _statement("s3:DeleteObjectVersion", f"arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:DeleteObjectVersion", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
      "s3:DeleteObjectVersion (not an action"),
-    (COPIER_POLICY, _statement("s3:BypassGovernanceRetention", f"arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:BypassGovernanceRetention", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
      "s3:BypassGovernanceRetention (not an action"),
-    (COPIER_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/*"), f"s3:PutObject on arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
+     f"s3:PutObject on arn:aws:s3:::{BACKUP_BUCKET}/*"),
     (COPIER_POLICY, _statement("s3:PutObject", "arn:aws:s3:::other-bucket/packages/*"),
      "s3:PutObject on arn:aws:s3:::other-bucket/packages/*"),
     (COPIER_POLICY, _statement("kms:ScheduleKeyDeletion", f"arn:aws:kms:{REGION}:{OWNER}:key/*"),
@@ -173,15 +175,15 @@ def _statement(action: object, resource: object, **extra: object) -> dict:
      "without StringEquals kms:ViaService s3"),
     (COPIER_POLICY, {"Sid": "Not", "Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"},
      "NotAction or NotResource"),
-    (RECONCILE_POLICY, _statement("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*"),
-     f"s3:GetObject on arn:aws:s3:::{BUCKET}/*"),
+    (RECONCILE_POLICY, _statement("s3:GetObject", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
+     f"s3:GetObject on arn:aws:s3:::{BACKUP_BUCKET}/*"),
     (RETENTION_POLICY, _statement("codeartifact:UpdatePackageVersionsStatus", f"{PREFIX}:package/acme/pypi-store/*"),
      f"codeartifact:UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/*"),
     (RETENTION_POLICY, _statement("codeartifact:DeletePackageVersions", f"{PREFIX}:package/acme/internal/*"),
      "codeartifact:DeletePackageVersions (not an action the retention job"),
-    (RETENTION_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/manifests/*"),
-     f"s3:PutObject on arn:aws:s3:::{BUCKET}/manifests/*"),
-    (REPLICATION_POLICY, _statement("s3:ReplicateDelete", f"arn:aws:s3:::{REPLICA}/*"),
+    (RETENTION_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BACKUP_BUCKET}/manifests/*"),
+     f"s3:PutObject on arn:aws:s3:::{BACKUP_BUCKET}/manifests/*"),
+    (REPLICATION_POLICY, _statement("s3:ReplicateDelete", f"arn:aws:s3:::{BACKUP_REPLICA}/*"),
      "s3:ReplicateDelete (not an action S3 replication"),
     (REPLICATION_POLICY, _statement("s3:ReplicateObject", "arn:aws:s3:::somewhere-else/*"),
      "s3:ReplicateObject on arn:aws:s3:::somewhere-else/*"),

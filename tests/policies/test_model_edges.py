@@ -16,14 +16,10 @@ from policies.inventory import EVALUATED_TYPES, INERT_TYPES
 from policies.templates import read_template
 from tests.expected import DOMAIN, DOMAIN_POLICY, OWNER, REPOSITORY, REPOSITORY_POLICY
 from tests.policies.support import stack_resource, stack_violations
+from tests.stacks import STACKSET_OVERRIDES
 
 TYPES_RULE = "resource-types-evaluated"
 ONE_POLICY_RULE = "one-permissions-policy-per-domain-and-repository"
-STACKSET_OVERRIDES = {
-    "pypi-registry:readerDeployment": "stackset",
-    "pypi-registry:organizationId": "o-a1b2c3d4e5",
-    "pypi-registry:organizationalUnitIds": ["ou-abcd-12345678"],
-}
 ADMIN_TEMPLATE = json.dumps({"Resources": {"Admin": {"Type": "AWS::IAM::Role", "Properties": {
     "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
                                                 "Principal": {"Federated": "*"}}]},
