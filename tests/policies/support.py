@@ -20,6 +20,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from audit.guardrails import rendering_violations
+from audit.render import Rendering
 from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
 from model.documents.github import publisher_trust_policy
 from model.parse import parse_settings
@@ -148,3 +150,8 @@ def group(pattern: str, external: str = "BLOCK") -> PolicyResource:
     return stack_resource(PACKAGE_GROUP, pattern, {"domainName": "acme", "pattern": pattern, "originConfiguration": {
         "restrictions": {"externalUpstream": {"restrictionMode": external},
                          "publish": {"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["internal"]}}}})
+
+
+def mandatory(rendering: Rendering, rule: str) -> list[str]:
+    """The mandatory violations of one rule over a whole rendering, each as `urn: message`."""
+    return [f"{v.urn}: {v.message}" for v in rendering_violations(rendering) if v.policy == rule and v.mandatory]

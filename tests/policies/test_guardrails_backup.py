@@ -12,32 +12,28 @@ import pytest
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import Rendering
 from tests.expected import OWNER, REGION
-from tests.stacks import BACKUP_BUCKET, BACKUP_REPLICA, backup
+from tests.renderings import add_statement, changed, drop_statement, edit_document
+from tests.stacks import (
+    BACKUP_BUCKET,
+    BACKUP_REPLICA,
+    COPIER_POLICY,
+    RECONCILE_POLICY,
+    REPLICATION_POLICY,
+    RETENTION_POLICY,
+    backup,
+)
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 BUCKETS = "backup-keeps-every-version"
 ROLES = "backup-roles-hold-what-they-need"
 EVENTS = "backup-events-reach-only-the-backup"
 LOCKED = "airlock-ledger-keeps-every-decision"
-COPIER_POLICY = "backup-jobs-pypi-registry-backup-role-policy"
-RECONCILE_POLICY = "backup-jobs-pypi-registry-backup-reconcile-role-policy"
-RETENTION_POLICY = "backup-jobs-pypi-registry-retention-role-policy"
-REPLICATION_POLICY = "backup-replication-role-policy"
 QUEUE = f"arn:aws:sqs:{REGION}:{OWNER}:pypi-registry-backup"
 
 
 @pytest.fixture(scope="module")
 def pristine() -> Rendering:
     return backup()
-
-
-def changed(rendering: Rendering, name: str, change: Callable[[dict], None]) -> Rendering:
-    """A copy of the rendering with `change` applied to one resource's inputs and outputs alike."""
-    copied = copy.deepcopy(rendering)
-    resource = next(r for r in copied.resources if r.name == name)
-    change(resource.inputs)
-    change(resource.outputs)
-    return copied
 
 
 def without(rendering: Rendering, name: str) -> Rendering:
@@ -57,24 +53,6 @@ def _set(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
             target = target[key]
         target[path[-1]] = value
     return change
-
-
-def _document(key: str, edit: Callable[[dict], None]) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        document = json.loads(props[key])
-        edit(document)
-        props[key] = json.dumps(document)
-    return change
-
-
-def _add(key: str, statement: dict) -> Callable[[dict], None]:
-    return _document(key, lambda document: document["Statement"].append(statement))
-
-
-def _drop(key: str, sid: str) -> Callable[[dict], None]:
-    def edit(document: dict) -> None:
-        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != sid]
-    return _document(key, edit)
 
 
 def test_the_backup_stack_is_clean(pristine):
@@ -105,21 +83,23 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
     ("backup-replica-versioning", _set(("versioningConfiguration", "status"), "Suspended"), LOCKED, "versioning"),
     ("backup-encryption", _set(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
      BUCKETS, "not encrypted with a KMS key"),
-    ("backup-policy", _add("policy", {"Sid": "Cleanup", "Effect": "Allow", "Action": "s3:DeleteObjectVersion",
-                                      "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
-                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-policy", add_statement("policy", {"Sid": "Cleanup", "Effect": "Allow",
+                                               "Action": "s3:DeleteObjectVersion",
+                                               "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
+                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:DeleteObjectVersion"),
-    ("backup-replica-policy", _add("policy", {"Sid": "Relock", "Effect": "Allow",
-                                              "Action": "s3:PutBucketObjectLockConfiguration",
-                                              "Resource": f"arn:aws:s3:::{BACKUP_REPLICA}",
-                                              "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-replica-policy", add_statement("policy", {"Sid": "Relock", "Effect": "Allow",
+                                                       "Action": "s3:PutBucketObjectLockConfiguration",
+                                                       "Resource": f"arn:aws:s3:::{BACKUP_REPLICA}",
+                                                       "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:PutBucketObjectLockConfiguration"),
-    ("backup-policy", _add("policy", {"Sid": "Bypass", "Effect": "Allow", "Action": "s3:BypassGovernanceRetention",
-                                      "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
-                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-policy", add_statement("policy", {"Sid": "Bypass", "Effect": "Allow",
+                                               "Action": "s3:BypassGovernanceRetention",
+                                               "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
+                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      LOCKED, "the bucket policy allows s3:BypassGovernanceRetention"),
-    ("backup-policy", _drop("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
-    ("backup-policy", _drop("policy", "DenyWritesButTheBackup"), BUCKETS,
+    ("backup-policy", drop_statement("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
+    ("backup-policy", drop_statement("policy", "DenyWritesButTheBackup"), BUCKETS,
      "does not deny s3:PutObject to every principal but the backup's roles"),
     ("backup-replication", _set(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Enabled"},
@@ -189,7 +169,7 @@ def _statement(action: object, resource: object, **extra: object) -> dict:
      "s3:ReplicateObject on arn:aws:s3:::somewhere-else/*"),
 ])
 def test_each_role_rule_bites(pristine, name, statement, expected):
-    found = messages(changed(pristine, name, _add("policy", statement)), ROLES)
+    found = messages(changed(pristine, name, add_statement("policy", statement)), ROLES)
     assert any(expected in m for m in found), found
 
 
@@ -230,7 +210,8 @@ def test_without_the_pack_config_the_backup_roles_fail_the_airlock_rule(pristine
 
 
 def test_the_retention_exemption_must_be_confined_to_internal(pristine):
-    unconfined = changed(pristine, "registry-domain-policy", _drop("policyDocument", "DenyRetentionOutsideInternal"))
+    unconfined = changed(pristine, "registry-domain-policy",
+                         drop_statement("policyDocument", "DenyRetentionOutsideInternal"))
     found = messages(unconfined, "domain-denies-loss-and-reopening")
     assert any(f"is not denied UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/pypi//example" in m
                for m in found), found
@@ -262,12 +243,12 @@ def test_in_a_stack_without_retention_nobody_else_may_be_exempt_from_status_chan
     ("backup-events-queue", _set(("redrivePolicy",), json.dumps({
         "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:999999999999:elsewhere", "maxReceiveCount": 5})),
      "sends to arn:aws:sqs:eu-west-1:999999999999:elsewhere, which is not a queue this stack declares"),
-    ("backup-events-queue-policy", _add("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
-                                                   "Action": "sqs:ReceiveMessage", "Resource": QUEUE}),
+    ("backup-events-queue-policy", add_statement("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
+                                                            "Action": "sqs:ReceiveMessage", "Resource": QUEUE}),
      "only EventBridge (events.amazonaws.com) may send"),
-    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].pop("Condition")),
+    ("backup-events-queue-policy", edit_document("policy", lambda d: d["Statement"][0].pop("Condition")),
      "is not conditioned on aws:SourceArn"),
-    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].update(
+    ("backup-events-queue-policy", edit_document("policy", lambda d: d["Statement"][0].update(
         Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:999999999999:rule/other"}})),
      "is not conditioned on aws:SourceArn"),
     ("backup-events-target", _set(("arn",), "arn:aws:sqs:eu-west-1:999999999999:elsewhere"),
