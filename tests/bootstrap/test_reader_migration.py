@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from audit.access import AccessEvaluator, Registry
 from audit.render import RecordedResource, Rendering, render
-from tests.audit.test_access_readers import Deployment, allowed_requests, read_path
+from tests.audit.readers_support import Deployment, allowed_requests, read_path
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 from tests.moto_iam import (
     ATTACHMENT,

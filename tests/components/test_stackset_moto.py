@@ -28,7 +28,7 @@ from audit.access import (
 )
 from audit.grants import role_grants
 from audit.render import Rendering, render
-from tests.audit.test_access_readers import Deployment, allowed_requests, non_read_actions, read_path
+from tests.audit.readers_support import Deployment, allowed_requests, non_read_actions, read_path
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 from tests.moto_iam import (
     DeployedRole,
