@@ -1,7 +1,8 @@
 """What the tests expect, written out by hand rather than taken from the code under test, so that a
 change to the policy builders or to the prod stack's configuration shows up as a difference.
 
-Shared by the test modules; the renderings they read are fixtures in tests/conftest.py.
+Shared by the test modules; the prod rendering they read is a fixture in tests/conftest.py, the example
+stacks beside it are rendered by tests/stacks.py.
 """
 
 # --- the prod stack, as Pulumi.prod.yaml configures it -------------------------------------------
@@ -59,6 +60,8 @@ KMS_KEY = "aws:kms/key:Key"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+STACK_SET_INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
 
 # --- the read path ------------------------------------------------------------------------------
 

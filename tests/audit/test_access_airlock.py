@@ -10,9 +10,9 @@ import pytest
 
 from audit.access import PROMOTER, PULL_BACK, SCHEDULE_ROLE, access_report
 from audit.render import Rendering
-from tests.components.test_airlock import airlock
 from tests.expected import OWNER, REGION
-from tests.policies.test_guardrails_airlock import _add_statement, _without_statement, changed
+from tests.renderings import add_statement, changed, drop_statement
+from tests.stacks import airlock
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 PROMOTER_ARN = f"arn:aws:iam::{OWNER}:role/pypi-registry-promoter"
@@ -52,27 +52,29 @@ def test_the_airlock_roles_do_their_jobs_and_nothing_more(pristine):
 
 
 def test_a_promoter_that_could_copy_into_internal_is_found(pristine):
-    widened = changed(pristine, "registry-domain-policy", _without_statement("DenyPromoterCopyingOutsideVetted"))
-    widened = changed(widened, "airlock-pypi-registry-promoter-role-policy", _add_statement(
-        {"Effect": "Allow", "Action": "codeartifact:CopyPackageVersions",
-         "Resource": [f"{PREFIX}:repository/acme/internal", f"{PREFIX}:package/acme/internal/*"]}))
+    widened = changed(pristine, "registry-domain-policy",
+                      drop_statement("policyDocument", "DenyPromoterCopyingOutsideVetted"))
+    widened = changed(widened, "airlock-pypi-registry-promoter-role-policy", add_statement("policy", {
+        "Effect": "Allow", "Action": "codeartifact:CopyPackageVersions",
+        "Resource": [f"{PREFIX}:repository/acme/internal", f"{PREFIX}:package/acme/internal/*"]}))
     found = access_report(widened).violations
     assert any("pypi-registry-promoter" in v and f"CopyPackageVersions on {PREFIX}:repository/acme/internal" in v
                for v in found), found
 
 
 def test_the_store_read_by_anyone_but_the_promoter_is_found(pristine):
-    opened = changed(pristine, "registry-domain-policy", _without_statement("DenyReadingTheStore"))
+    opened = changed(pristine, "registry-domain-policy", drop_statement("policyDocument", "DenyReadingTheStore"))
     found = access_report(opened).violations
     assert any(f"may codeartifact:ReadFromRepository on {PREFIX}:repository/acme/pypi-store" in v and "admin" in v
                for v in found), found
 
 
 def test_a_pull_back_job_archiving_in_the_store_is_found(pristine):
-    widened = changed(pristine, "registry-domain-policy", _without_statement("DenyPullBackOutsideVettedAndInternal"))
-    widened = changed(widened, "airlock-pypi-registry-pull-back-role-policy", _add_statement(
-        {"Effect": "Allow", "Action": "codeartifact:UpdatePackageVersionsStatus",
-         "Resource": f"{PREFIX}:package/acme/pypi-store/*"}))
+    widened = changed(pristine, "registry-domain-policy",
+                      drop_statement("policyDocument", "DenyPullBackOutsideVettedAndInternal"))
+    widened = changed(widened, "airlock-pypi-registry-pull-back-role-policy", add_statement("policy", {
+        "Effect": "Allow", "Action": "codeartifact:UpdatePackageVersionsStatus",
+        "Resource": f"{PREFIX}:package/acme/pypi-store/*"}))
     found = access_report(widened).violations
     assert any("pypi-registry-pull-back" in v and "UpdatePackageVersionsStatus on" in v and "/pypi-store/" in v
                for v in found), found
@@ -83,7 +85,7 @@ def test_a_pull_back_job_archiving_in_the_store_is_found(pristine):
     ("airlock-pypi-registry-promoter-schedule-role-policy", "s3:PutObject"),
 ])
 def test_an_airlock_role_beyond_its_job_outside_codeartifact_is_found(pristine, policy, action):
-    widened = changed(pristine, policy, _add_statement({"Effect": "Allow", "Action": action, "Resource": "*"}))
+    widened = changed(pristine, policy, add_statement("policy", {"Effect": "Allow", "Action": action, "Resource": "*"}))
     found = access_report(widened).violations
     assert any(f"holds {action}" in v for v in found), found
 

@@ -15,16 +15,9 @@ from audit.access import (
     access_report,
 )
 from audit.render import Rendering
-from tests.components.test_backup import BUCKET, backup
 from tests.expected import OWNER, REGION
-from tests.policies.test_guardrails_backup import (
-    COPIER_POLICY,
-    REPLICATION_POLICY,
-    RETENTION_POLICY,
-    _add,
-    _drop,
-    changed,
-)
+from tests.renderings import add_statement, changed, drop_statement
+from tests.stacks import BACKUP_BUCKET, COPIER_POLICY, REPLICATION_POLICY, RETENTION_POLICY, backup
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 COPIER_ARN = f"arn:aws:iam::{OWNER}:role/pypi-registry-backup"
@@ -68,7 +61,7 @@ def test_the_backup_roles_do_their_jobs_and_nothing_more(pristine):
 
 
 def test_a_copier_that_could_publish_is_found(pristine):
-    widened = changed(pristine, COPIER_POLICY, _add("policy", {
+    widened = changed(pristine, COPIER_POLICY, add_statement("policy", {
         "Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
         "Resource": f"{PREFIX}:package/acme/internal/*"}))
     found = access_report(widened).violations
@@ -82,15 +75,16 @@ def test_a_copier_that_could_publish_is_found(pristine):
     (REPLICATION_POLICY, "s3:ReplicateDelete"),
 ])
 def test_a_backup_role_that_could_delete_from_the_bucket_is_found(pristine, policy, action):
-    widened = changed(pristine, policy, _add("policy", {"Effect": "Allow", "Action": action,
-                                                        "Resource": f"arn:aws:s3:::{BUCKET}/*"}))
+    widened = changed(pristine, policy, add_statement("policy", {"Effect": "Allow", "Action": action,
+                                                                 "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*"}))
     found = access_report(widened).violations
     assert any(action in v and "beyond Read and List outside CodeArtifact" in v for v in found), found
 
 
 def test_a_retention_job_that_could_archive_outside_internal_is_found(pristine):
-    widened = changed(pristine, "registry-domain-policy", _drop("policyDocument", "DenyRetentionOutsideInternal"))
-    widened = changed(widened, RETENTION_POLICY, _add("policy", {
+    widened = changed(pristine, "registry-domain-policy",
+                      drop_statement("policyDocument", "DenyRetentionOutsideInternal"))
+    widened = changed(widened, RETENTION_POLICY, add_statement("policy", {
         "Effect": "Allow", "Action": STATUS, "Resource": f"{PREFIX}:package/acme/pypi-store/*"}))
     found = access_report(widened).violations
     assert any("pypi-registry-retention" in v and f"{STATUS} on {PREFIX}:package/acme/pypi-store" in v

@@ -41,8 +41,8 @@ from audit.access import (
     expand_decisions,
 )
 from audit.render import Rendering, render
-from tests.components.test_stackset import orgscale
 from tests.expected import BREAK_GLASS, OWNER, REGION, SECONDARIES
+from tests.stacks import orgscale
 
 pytestmark = pytest.mark.iam_simulate
 

@@ -50,6 +50,7 @@ from tests.expected import (
     SECONDARIES,
 )
 from tests.moto_iam import deploy_iam, moto_aws, read_roles
+from tests.renderings import recorded, with_resources
 
 SECONDARY = SECONDARIES[0]
 PUBLISHER_ROLE = f"arn:aws:iam::{OWNER}:role/gh-publish-acme-acme-core"
@@ -76,18 +77,6 @@ def program_with(tmp_path: Path, declarations: str) -> Rendering:
         """
     (tmp_path / "__main__.py").write_text(textwrap.dedent(prologue) + textwrap.dedent(declarations))
     return render("prod", project_dir=tmp_path)
-
-
-def recorded(type_: str, name: str, inputs: dict, account: str = OWNER,
-             outputs: dict | None = None) -> RecordedResource:
-    """A resource as the program would have recorded it in `account`."""
-    return RecordedResource(urn=f"urn:pulumi:prod::pypi-registry::{type_}::{name}", type=type_, name=name,
-                            custom=True, parent="", provider="", protect=False, retain_on_delete=False,
-                            inputs=inputs, outputs={**inputs, **(outputs or {})}, account=account, region=REGION)
-
-
-def with_resources(rendering: Rendering, *resources: RecordedResource) -> Rendering:
-    return replace(rendering, resources=[*rendering.resources, *resources])
 
 
 def attachment(name: str, role: str, policy_arn: str, account: str = OWNER) -> RecordedResource:

@@ -8,8 +8,6 @@ repository, against the domain and repository policies the program sends to Code
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from audit.access import (
@@ -17,14 +15,20 @@ from audit.access import (
     BEARER_TOKEN_ACTION,
     SERVICE_NAME_KEY,
     AccessEvaluator,
-    Check,
     Principal,
     Registry,
     access_level,
-    codeartifact_actions,
 )
 from audit.render import Rendering, render
-from tests.expected import DOMAIN_READ, OWNER, READER_ROLE_NAME, REGION, REPOSITORY_READ, SECONDARIES
+from tests.audit.readers_support import (
+    DOMAIN_READ_PATH,
+    REPOSITORY_READ_PATH,
+    Deployment,
+    allowed_requests,
+    non_read_actions,
+    read_path,
+)
+from tests.expected import OWNER, READER_ROLE_NAME, REGION, SECONDARIES
 from tests.moto_iam import (
     DeployedRole,
     add_role,
@@ -38,57 +42,6 @@ from tests.moto_iam import (
 pytestmark = pytest.mark.moto
 
 OUTSIDER = "999900001111"  # neither nominated nor in the organization
-PACKAGE_NAMES = ("acme-core", "requests")  # an internal and a public name
-
-# The read path, written out rather than imported, so that a grant added to the policy
-# builders shows up here as a difference: the token on the domain (plus two read-only views of
-# it), and on repositories and their packages what pip and `aws codeartifact login` need
-# (ReadFromRepository, GetRepositoryEndpoint) with the read-only Describe/List/Get actions.
-# The read path, written out independently of the policy builders (tests/expected.py).
-DOMAIN_READ_PATH = set(DOMAIN_READ)
-REPOSITORY_READ_PATH = set(REPOSITORY_READ)
-
-
-@dataclass
-class Deployment:
-    rendering: Rendering
-    evaluator: AccessEvaluator
-    roles: dict[str, dict[str, DeployedRole]]  # account -> role ARN -> role, as moto returns them
-    org_ids: dict[str, str | None]  # account -> aws:PrincipalOrgID, as Organizations answers it
-
-    @property
-    def registry(self) -> Registry:
-        return self.evaluator.registry
-
-    def principal(self, account: str, role_name: str) -> Principal:
-        role = self.roles[account][f"arn:aws:iam::{account}:role/{role_name}"]
-        return role.principal(self.org_ids.get(account))
-
-
-def checked_resources(registry: Registry) -> list[str]:
-    """The domain, each repository, and a package ARN per name in each repository."""
-    repositories = sorted(registry.repository_arns)
-    return ([registry.domain_arn] + [registry.repository_arns[r] for r in repositories]
-            + [registry.package_arn(r, name) for r in repositories for name in PACKAGE_NAMES])
-
-
-def allowed_requests(deployment: Deployment, principal: Principal) -> set[tuple[str, str]]:
-    """Every (action, resource) among all codeartifact actions on the checked resources that is allowed."""
-    checks = tuple(Check(action, resource) for resource in checked_resources(deployment.registry)
-                   for action in codeartifact_actions())
-    decisions = deployment.evaluator.decide(principal, checks)
-    return {(c.action, c.resource) for c, allowed in zip(checks, decisions, strict=True) if allowed}
-
-
-def read_path(registry: Registry) -> set[tuple[str, str]]:
-    expected = {(action, registry.domain_arn) for action in DOMAIN_READ_PATH}
-    for resource in checked_resources(registry)[1:]:
-        expected |= {(action, resource) for action in REPOSITORY_READ_PATH}
-    return expected
-
-
-def non_read_actions() -> list[str]:
-    return [a for a in codeartifact_actions() if access_level(a) not in ("Read", "List")]
 
 
 def deploy(rendering: Rendering, aws, extra_administrators: tuple[str, ...]) -> dict[str, dict[str, DeployedRole]]:

@@ -29,8 +29,8 @@ from audit.access import (
 from audit.diff import Side, rendering_json
 from audit.render import Rendering, render
 from model.stack_file import PROJECT_DIR
-from tests.audit.test_access_grants import recorded, with_resources
 from tests.expected import DOMAIN_ARN, INTERNAL_PACKAGES, OWNER, READER_ROLE_NAME, REPOSITORY_ARN
+from tests.renderings import recorded, with_resources
 
 PUBLISH = "codeartifact:PublishPackageVersion"
 ACCOUNTS = [f"{200000000000 + i:012d}" for i in range(6)]

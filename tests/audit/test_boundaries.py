@@ -10,9 +10,7 @@ import pytest
 
 from audit.access import access_report, boundary_problems
 from audit.render import Rendering, render
-from tests.components.test_airlock import airlock
-from tests.components.test_backup import backup
-from tests.policies.test_model_edges import STACKSET_OVERRIDES
+from tests.stacks import STACKSET_OVERRIDES, airlock, backup
 
 
 def with_boundary(rendering: Rendering, role_name: str, boundary: str | None) -> Rendering:

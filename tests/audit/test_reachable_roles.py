@@ -16,11 +16,12 @@ from tests.policies.support import (
     PUBLISHER,
     SECONDARY,
     SETTINGS,
+    mandatory,
     provider,
     stack_resource,
     stack_violations,
 )
-from tests.policies.test_model_edges import mandatory, with_resource
+from tests.renderings import with_resource
 
 RULE = "reachable-roles-read-only"
 ADMIN_PATH = [{"Effect": "Allow", "Action": ["iam:*", "kms:PutKeyPolicy"], "Resource": "*"}]

@@ -28,8 +28,7 @@ from tests.audit.semantics_support import (
     with_document,
 )
 from tests.expected import DOMAIN, DOMAIN_POLICY, GITHUB_OIDC_PROVIDER, OWNER, ROLE, ROLE_POLICY
-from tests.policies.support import SECONDARY, options, policy_named, stack_violations
-from tests.policies.test_guardrails_grants import program_policy
+from tests.policies.support import SECONDARY, options, policy_named, program_policy, stack_violations
 
 # --- an account that cannot be told is no other account ---------------------------------------
 

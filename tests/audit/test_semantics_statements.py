@@ -38,8 +38,16 @@ from tests.expected import (
     ROLE,
     ROLE_POLICY,
 )
-from tests.policies.support import ORG_SETTINGS, ORGANIZATION, SECONDARY, SETTINGS, stack_violations, violations
-from tests.policies.test_guardrails_grants import domain_with_policy, program_policy
+from tests.policies.support import (
+    ORG_SETTINGS,
+    ORGANIZATION,
+    SECONDARY,
+    SETTINGS,
+    domain_with_policy,
+    program_policy,
+    stack_violations,
+    violations,
+)
 
 KMS_RULE = "kms-key-policy-owner-only"
 

@@ -15,7 +15,7 @@ from bootstrap.__main__ import EXIT_INVALID, main, summary
 from bootstrap.documents import secondary_roles_template
 from model.parse import parse_settings
 from model.stack_file import PROJECT_DIR, load_stack_config, stack_settings
-from tests.components.test_stackset import raw_settings
+from tests.stacks import orgscale_raw_settings
 
 OWNER = "111122223333"
 # As Pulumi.prod.yaml sets ciPreviewRoleArn and ciDeployRoleArn.
@@ -172,15 +172,16 @@ def test_a_role_path_is_passed_to_create_role():
 
 
 def test_in_stack_set_mode_the_summary_gives_the_organization_commands_and_no_roles_in_the_units():
-    settings = parse_settings(raw_settings(), "eu-west-1")
+    settings = parse_settings(orgscale_raw_settings(), "eu-west-1")
     text = summary(settings, "orgscale", (PREVIEW, DEPLOY), None, Path("out"))
     assert "aws organizations enable-aws-service-access --service-principal " \
            "member.org.stacksets.cloudformation.amazonaws.com" in text
     assert f"aws organizations register-delegated-administrator --account-id {OWNER} " in text
     assert "In each secondary account (012345678901)" in text  # the management account, outside every StackSet
     assert "need no preview or deploy role" in text
-    as_self = summary(parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=OWNER), "eu-west-1"),
-                      "orgscale", (PREVIEW, DEPLOY), None, Path("out"))
+    called_as_self = parse_settings(orgscale_raw_settings(stackSetCallAs="SELF", managementAccountId=OWNER),
+                                    "eu-west-1")
+    as_self = summary(called_as_self, "orgscale", (PREVIEW, DEPLOY), None, Path("out"))
     assert "register-delegated-administrator" not in as_self
 
 
@@ -279,7 +280,7 @@ def test_the_deploy_ci_roles_managed_policies_are_its_permissions_each_within_ia
     from bootstrap.documents import ci_deploy_managed_policies, ci_deploy_policy
     from model.names import MANAGED_POLICY_LIMIT
     from model.trust_policy import to_json
-    from tests.components.test_airlock import airlock
+    from tests.stacks import airlock
 
     settings = airlock().settings
     whole = ci_deploy_policy(settings)

@@ -18,8 +18,8 @@ from bootstrap import documents as bootstrap
 from model.documents.readers import MEMBER_ACCOUNT
 from model.parse import parse_settings
 from model.settings import Settings
-from tests.components.test_stackset import raw_settings
 from tests.moto_iam import DeployedRole, MotoAws, _document, moto_aws
+from tests.stacks import orgscale_raw_settings
 
 OWNER = "111122223333"
 SECONDARIES = ("012345678901", "444455556666")
@@ -57,7 +57,8 @@ def in_account(template: dict, account: str) -> dict:
 # --- the template ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("settings", [SETTINGS, parse_settings(raw_settings(), REGION)], ids=["accounts", "stackset"])
+@pytest.mark.parametrize("settings", [SETTINGS, parse_settings(orgscale_raw_settings(), REGION)],
+                         ids=["accounts", "stackset"])
 def test_the_template_passes_cfn_lint(settings: Settings):
     assert lint_matches(bootstrap.secondary_roles_template(settings, CI_PREVIEW, CI_DEPLOY)) == []
 

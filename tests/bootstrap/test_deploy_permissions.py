@@ -28,7 +28,7 @@ from bootstrap.permissions import (
 )
 from policies.iam_actions import access_level, document_beyond_read_only
 from policies.inventory import EVALUATED_TYPES, INERT_TYPES
-from tests.policies.test_model_edges import STACKSET_OVERRIDES
+from tests.stacks import STACKSET_OVERRIDES
 
 
 def allowed_actions(policy: dict) -> set[str]:
@@ -210,7 +210,7 @@ def test_the_boundary_holds_every_owner_role_to_reading_and_publishing_whatever_
 
 
 def test_in_airlock_mode_the_deploy_role_manages_the_airlock_only_inside_its_boundary_and_names():
-    from tests.components.test_airlock import airlock
+    from tests.stacks import airlock
 
     settings = airlock().settings
     ci_deploy = Principal.role(CI_DEPLOY, {"inline:deploy": bootstrap.ci_deploy_policy(settings)})
@@ -236,7 +236,7 @@ def test_in_airlock_mode_the_deploy_role_manages_the_airlock_only_inside_its_bou
 def test_the_airlock_boundary_is_exactly_the_union_of_the_airlocks_grants():
     from model.documents.airlock import promoter_policy
     from model.names import PROMOTER_FUNCTION_NAME
-    from tests.components.test_airlock import airlock
+    from tests.stacks import airlock
 
     settings = airlock().settings
     boundary = bootstrap.airlock_roles_boundary_policy(settings)

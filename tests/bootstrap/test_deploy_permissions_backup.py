@@ -16,7 +16,7 @@ from model.documents.jobs import invoke_policy
 from model.names import MANAGED_POLICY_LIMIT
 from model.trust_policy import to_json
 from policies.iam_actions import document_beyond_read_only
-from tests.components.test_backup import REPLICA, backup
+from tests.stacks import BACKUP_REPLICA, backup
 
 OWNER = "111122223333"
 CI_DEPLOY = f"arn:aws:iam::{OWNER}:role/pypi-registry-ci-deploy"
@@ -73,7 +73,7 @@ def test_without_a_backup_no_backup_type_or_role_is_granted(prod):
 def test_the_deploy_role_reaches_the_backups_resources_only(rendering, ci_deploy):
     settings = rendering.settings
     assert may(ci_deploy, "s3:PutReplicationConfiguration", settings.backup_bucket_arn)
-    assert may(ci_deploy, "s3:PutBucketPolicy", f"arn:aws:s3:::{REPLICA}")
+    assert may(ci_deploy, "s3:PutBucketPolicy", f"arn:aws:s3:::{BACKUP_REPLICA}")
     assert not may(ci_deploy, "s3:PutBucketPolicy", "arn:aws:s3:::another-bucket")
     assert may(ci_deploy, "sqs:SetQueueAttributes", settings.backup_queue_arn)
     assert not may(ci_deploy, "sqs:SetQueueAttributes", f"arn:aws:sqs:eu-west-1:{OWNER}:another-queue")

@@ -29,9 +29,7 @@ from bootstrap.permissions import (
 )
 from model.settings import Settings
 from policies.iam_actions import access_level, document_beyond_read_only
-from tests.components.test_airlock import airlock
-from tests.components.test_backup import backup
-from tests.components.test_stackset import orgscale
+from tests.stacks import airlock, backup, orgscale
 
 CI_ROLE = "arn:aws:iam::111122223333:role/pypi-registry-ci"
 MODES = {"prod": lambda: render("prod"), "airlock": airlock, "backup": backup, "orgscale": orgscale}

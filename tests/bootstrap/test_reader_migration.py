@@ -28,8 +28,7 @@ from botocore.exceptions import ClientError
 
 from audit.access import AccessEvaluator, Registry
 from audit.render import RecordedResource, Rendering, render
-from tests.audit.test_access_readers import Deployment, allowed_requests, read_path
-from tests.components.test_stackset import STACK, orgscale_config
+from tests.audit.readers_support import Deployment, allowed_requests, read_path
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 from tests.moto_iam import (
     ATTACHMENT,
@@ -46,6 +45,7 @@ from tests.moto_iam import (
     organization_of,
     read_roles,
 )
+from tests.stacks import ORGSCALE_STACK, orgscale_config
 
 pytestmark = pytest.mark.moto
 
@@ -234,7 +234,7 @@ def walk(steps: list[tuple[str, dict[str, Any]]], org: Organization, aws: MotoAw
          change: Callable[[Rendering], Rendering] = lambda r: r) -> list[Step]:
     done = []
     for name, config in steps:
-        step = apply(aws, org, before, Step(name, change(render(STACK, config=config))))
+        step = apply(aws, org, before, Step(name, change(render(ORGSCALE_STACK, config=config))))
         done.append(step)
         if step.error:
             break
@@ -376,15 +376,16 @@ def naive_switch(to_stack_set: bool) -> NaiveSwitch:
     with moto_aws(REGION) as aws:
         org = create_organization(aws)
         if to_stack_set:
-            before = render(STACK, config=start(org))
+            before = render(ORGSCALE_STACK, config=start(org))
             after = stack_set_mode(org, (org.outside,))
         else:
-            before = named_like_the_per_account_reader(render(STACK, config=stack_set_mode(org, (org.outside,))))
+            before = named_like_the_per_account_reader(
+                render(ORGSCALE_STACK, config=stack_set_mode(org, (org.outside,))))
             after = accounts_mode(org, org.accounts, organization=True)
         for resource in applied(before).values():
             _create(aws, resource)
         step = apply(aws, org, before, Step("one step", named_like_the_per_account_reader(
-            render(STACK, config=after))))
+            render(ORGSCALE_STACK, config=after))))
         roles = {a: {arn.rsplit("/", 1)[1] for arn in read_roles(aws, a)} & set(READER_NAMES) for a in org.accounts}
     return NaiveSwitch(org, step, roles)
 

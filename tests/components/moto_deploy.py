@@ -1,7 +1,7 @@
 """Deploying what the program records into moto, resource by resource, each create call taking its arguments
-from the recorded inputs: the airlock (tests/components/test_airlock_moto.py), and the creators and the code's
-zip the backup's deployment reuses (tests/components/test_backup_moto.py, test_backup_moto_path.py). Also the
-handler a function names, loaded from its zipped code as Lambda loads it."""
+from the recorded inputs: the airlock (tests/components/test_airlock_moto.py) and the backup
+(tests/components/test_backup_moto.py, test_backup_moto_path.py; the fixtures that deploy it are in
+tests/components/conftest.py). Also the handler a function names, loaded from its zipped code as Lambda loads it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,7 @@ def create_schedule(aws: MotoAws, r: RecordedResource, project_dir: Path) -> Non
 
 
 # In creation order: each resource exists before anything that names it.
-CREATORS: dict[str, Callable[[MotoAws, RecordedResource, Path], None]] = {
+AIRLOCK_CREATORS: dict[str, Callable[[MotoAws, RecordedResource, Path], None]] = {
     BUCKET: create_bucket, VERSIONING: create_versioning, OBJECT_LOCK: create_object_lock,
     ENCRYPTION: create_encryption, PUBLIC_ACCESS: create_public_access_block, BUCKET_POLICY: create_bucket_policy,
     TOPIC: create_topic, ROLE: create_role, ROLE_POLICY: create_role_policy, LOG_GROUP: create_log_group,
@@ -204,9 +204,9 @@ CREATORS: dict[str, Callable[[MotoAws, RecordedResource, Path], None]] = {
 
 def deploy_airlock(aws: MotoAws, rendering: Rendering) -> list[RecordedResource]:
     resources = airlock_resources(rendering)
-    unknown = sorted({r.type for r in resources} - set(CREATORS))
+    unknown = sorted({r.type for r in resources} - set(AIRLOCK_CREATORS))
     assert not unknown, f"the airlock declares types this deployment does not create: {unknown}"
-    for type_, create in CREATORS.items():
+    for type_, create in AIRLOCK_CREATORS.items():
         for resource in resources:
             if resource.type == type_:
                 assert resource.account and resource.region, f"{resource.name} has no account-pinned provider"
@@ -215,7 +215,7 @@ def deploy_airlock(aws: MotoAws, rendering: Rendering) -> list[RecordedResource]
 
 
 @dataclass
-class Deployed:
+class DeployedAirlock:
     aws: MotoAws
     rendering: Rendering
     resources: list[RecordedResource]
@@ -232,6 +232,174 @@ class Deployed:
     def recorded_bucket(self) -> RecordedResource:
         (found,) = [r for r in self.resources if r.type == BUCKET]
         return found
+
+
+# --- deploying what the backup declares --------------------------------------------------------------------
+
+BACKUP_COMPONENTS = ("pypi-registry:index:BackupStore", "pypi-registry:index:BackupEvents",
+                     "pypi-registry:index:BackupJobs")
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+# The backup's code is another part of the repository; until it is there, a stand-in package of the same name is
+# zipped in its place (the declaration names the folder, not its contents).
+STAND_IN_HANDLER = "def copy_version(event, context):\n    return {}\n\n\ndef reconcile(event, context):\n    " \
+                   "return {}\n\n\ndef retain(event, context):\n    return {}\n"
+
+
+def _client(aws: MotoAws, r: RecordedResource, service: str) -> Any:
+    return aws.client(r.account, service, r.region)
+
+
+def create_key(aws: MotoAws, r: RecordedResource, project_dir: Path) -> str:
+    kms = _client(aws, r, "kms")
+    key = kms.create_key(Policy=r.inputs["policy"], Description=r.inputs.get("description", ""),
+                         Tags=[{"TagKey": k, "TagValue": v} for k, v in (r.inputs.get("tags") or {}).items()])
+    key_id = key["KeyMetadata"]["KeyId"]
+    if r.inputs.get("enableKeyRotation"):
+        kms.enable_key_rotation(KeyId=key_id)
+    return str(key["KeyMetadata"]["Arn"])
+
+
+def create_alias(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
+    _client(aws, r, "kms").create_alias(AliasName=r.inputs["name"], TargetKeyId=r.inputs["targetKeyId"])
+
+
+def create_queue(aws: MotoAws, r: RecordedResource, project_dir: Path) -> str:
+    attributes = {"SqsManagedSseEnabled": str(r.inputs["sqsManagedSseEnabled"]).lower()}
+    for key, attribute in (("visibilityTimeoutSeconds", "VisibilityTimeout"),
+                           ("messageRetentionSeconds", "MessageRetentionPeriod")):
+        if key in r.inputs:
+            attributes[attribute] = str(_whole(r.inputs[key]))
+    if "redrivePolicy" in r.inputs:
+        attributes["RedrivePolicy"] = r.inputs["redrivePolicy"]
+    sqs = _client(aws, r, "sqs")
+    url = sqs.create_queue(QueueName=r.inputs["name"], Attributes=attributes, tags=dict(r.inputs.get("tags") or {}))
+    return str(sqs.get_queue_attributes(QueueUrl=url["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"])
+
+
+def create_queue_policy(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
+    sqs = _client(aws, r, "sqs")
+    url = sqs.get_queue_url(QueueName=r.inputs["queueUrl"].rsplit("/", 1)[1])["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": r.inputs["policy"]})
+
+
+def create_rule(aws: MotoAws, r: RecordedResource, project_dir: Path) -> str:
+    found = _client(aws, r, "events").put_rule(
+        Name=r.inputs["name"], EventPattern=r.inputs["eventPattern"], Description=r.inputs.get("description", ""),
+        Tags=_tags(r.inputs))
+    return str(found["RuleArn"])
+
+
+def create_target(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
+    _client(aws, r, "events").put_targets(Rule=r.inputs["rule"], Targets=[
+        {"Id": r.inputs.get("targetId") or r.name, "Arn": r.inputs["arn"]}])
+
+
+def create_replication(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
+    rules = []
+    for rule in r.inputs["rules"]:
+        destination = rule["destination"]
+        rules.append({
+            "ID": rule["id"], "Status": rule["status"], "Priority": _whole(rule["priority"]), "Filter": rule["filter"],
+            "DeleteMarkerReplication": {"Status": rule["deleteMarkerReplication"]["status"]},
+            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {
+                "Status": rule["sourceSelectionCriteria"]["sseKmsEncryptedObjects"]["status"]}},
+            "Destination": {"Bucket": destination["bucket"], "EncryptionConfiguration": {
+                "ReplicaKmsKeyID": destination["encryptionConfiguration"]["replicaKmsKeyId"]}},
+        })
+    _client(aws, r, "s3").put_bucket_replication(Bucket=r.inputs["bucket"], ReplicationConfiguration={
+        "Role": r.inputs["role"], "Rules": rules})
+
+
+def create_mapping(aws: MotoAws, r: RecordedResource, project_dir: Path) -> None:
+    _client(aws, r, "lambda").create_event_source_mapping(
+        EventSourceArn=r.inputs["eventSourceArn"], FunctionName=r.inputs["functionName"],
+        BatchSize=_whole(r.inputs["batchSize"]), FunctionResponseTypes=list(r.inputs["functionResponseTypes"]),
+        ScalingConfig={"MaximumConcurrency": _whole(r.inputs["scalingConfig"]["maximumConcurrency"])})
+
+
+# In creation order: each resource exists before anything that names it. A creator that returns an ARN makes moto's
+# ARN stand for the recorded one in whatever is created after it.
+BACKUP_CREATORS: dict[str, Callable[[MotoAws, RecordedResource, Path], str | None]] = {
+    KEY: create_key, ALIAS: create_alias, BUCKET: create_bucket, VERSIONING: create_versioning,
+    OBJECT_LOCK: create_object_lock, ENCRYPTION: create_encryption, PUBLIC_ACCESS: create_public_access_block,
+    BUCKET_POLICY: create_bucket_policy, TOPIC: create_topic, ROLE: create_role, ROLE_POLICY: create_role_policy,
+    REPLICATION: create_replication, QUEUE: create_queue, QUEUE_POLICY: create_queue_policy, RULE: create_rule,
+    TARGET: create_target, LOG_GROUP: create_log_group, FUNCTION: create_function, MAPPING: create_mapping,
+    SCHEDULE: create_schedule,
+}
+
+
+def _substituted(value: Any, arns: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substituted(v, arns) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substituted(v, arns) for v in value]
+    if isinstance(value, str):
+        return arns.get(value, value)
+    return value
+
+
+def backup_resources(rendering: Rendering) -> list[RecordedResource]:
+    parents = {c.urn for c in rendering.components if c.type in BACKUP_COMPONENTS}
+    assert len(parents) == len(BACKUP_COMPONENTS), "the rendering has no backup: is backupRegion set?"
+    return [r for r in rendering.resources if r.parent in parents]
+
+
+def deploy_backup(aws: MotoAws, rendering: Rendering, project_dir: Path) -> tuple[list[RecordedResource],
+                                                                                   dict[str, str]]:
+    resources = backup_resources(rendering)
+    unknown = sorted({r.type for r in resources} - set(BACKUP_CREATORS))
+    assert not unknown, f"the backup declares types this deployment does not create: {unknown}"
+    arns: dict[str, str] = {}
+    for type_, create in BACKUP_CREATORS.items():
+        for resource in resources:
+            if resource.type != type_:
+                continue
+            assert resource.account and resource.region, f"{resource.name} has no account-pinned provider"
+            inputs = _substituted(resource.inputs, arns)
+            if type_ == ALIAS:
+                inputs["targetKeyId"] = arns[_key_arn(rendering, resource)]
+            created = create(aws, _with_inputs(resource, inputs), project_dir)
+            if created is not None:
+                arns[resource.outputs["arn"]] = created
+    return resources, arns
+
+
+def _key_arn(rendering: Rendering, alias: RecordedResource) -> str:
+    """The recorded ARN of the key an alias targets (the alias names it by its ID, an output)."""
+    (key,) = [r for r in rendering.of_type(KEY) if r.outputs["keyId"] == alias.inputs["targetKeyId"]]
+    return str(key.outputs["arn"])
+
+
+def _with_inputs(resource: RecordedResource, inputs: dict[str, Any]) -> RecordedResource:
+    return replace(resource, inputs=inputs)
+
+
+@dataclass
+class DeployedBackup:
+    aws: MotoAws
+    rendering: Rendering
+    resources: list[RecordedResource]
+    arns: dict[str, str]  # recorded ARN -> moto's
+    account: str
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.aws.client(self.account, service, region)
+
+    def recorded(self, type_: str, name: str) -> RecordedResource:
+        (found,) = [r for r in self.resources if r.type == type_ and r.name == name]
+        return found
+
+
+# --- a function's handler, as Lambda runs it ------------------------------------------------------------
 
 
 @contextmanager

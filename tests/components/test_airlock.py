@@ -5,25 +5,23 @@ tests/policies/test_guardrails_airlock.py, the access report's in tests/audit/te
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from audit.render import Rendering, render, run_program
+from audit.render import Rendering, run_program
 from components.airlock import CONFIG_VARIABLE, package_modules
 from model.documents.codeartifact import domain_permissions_policy
 from model.documents.sizes import size_problems
 from model.names import RESOURCE_POLICY_LIMIT
 from model.parse import parse_settings
 from model.settings import ConfigError, Settings
-from model.stack_file import PROJECT_DIR, read_yaml
+from model.stack_file import PROJECT_DIR
 from model.trust_policy import to_json
 from tests.expected import OWNER, REGION
+from tests.stacks import AIRLOCK_STACK, airlock, airlock_config
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "Pulumi.airlock.yaml"
-STACK = "airlock"
 REPOSITORY = "aws:codeartifact/repository:Repository"
 GROUP = "aws-native:codeartifact:PackageGroup"
 FUNCTION = "aws:lambda/function:Function"
@@ -34,21 +32,6 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 CONFIG_KEYS = {"domain", "domainOwner", "region", "storeRepository", "vettedRepository", "internalRepository",
                "publicPackages", "cooldownSeconds", "waivers", "refuseSeverity", "allowedLicenses", "ledgerBucket",
                "topicArn", "pypiUrl", "osvUrl"}
-
-
-def airlock_config(**changes: object) -> dict:
-    config = copy.deepcopy(read_yaml(FIXTURE).data["config"])
-    for key, value in changes.items():
-        full = f"pypi-registry:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
-
-
-def airlock(**changes: object) -> Rendering:
-    return render(STACK, config=airlock_config(**changes))
 
 
 @pytest.fixture(scope="module")
@@ -318,5 +301,5 @@ def test_a_lambda_package_with_no_module_fails_before_any_resource_is_declared(t
     monkeypatch.chdir(tmp_path)
     recorded: list = []
     with pytest.raises(ValueError, match="promoter/ holds no Python module to package"):
-        run_program(airlock_config(), STACK, PROJECT_DIR, recorded=recorded)
+        run_program(airlock_config(), AIRLOCK_STACK, PROJECT_DIR, recorded=recorded)
     assert [r.urn for r in recorded if r.custom] == []

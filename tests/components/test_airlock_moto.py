@@ -37,22 +37,22 @@ from audit.pmapper_compat import local_check_authorization_full
 from audit.render import Rendering
 from components.airlock import CONFIG_VARIABLE, LEDGER_RETENTION_DAYS
 from tests.components.moto_deploy import (
+    AIRLOCK_CREATORS,
     BUCKET_POLICY,
-    CREATORS,
     FUNCTION,
     ROLE,
     ROLE_POLICY,
     UTC,
-    Deployed,
+    DeployedAirlock,
     LambdaContext,
     _whole,
     deploy_airlock,
     handler_from_archive,
     pulumi_zip,
 )
-from tests.components.test_airlock import airlock
 from tests.moto_iam import DeployedRole, moto_aws, read_roles
 from tests.promoter_stand_ins import OSV, TOKEN, File, StandIn, StoreEndpoint, osv_record, publish_pypi, serve
+from tests.stacks import airlock
 
 pytestmark = pytest.mark.moto
 
@@ -63,22 +63,23 @@ def rendering() -> Rendering:
 
 
 @pytest.fixture
-def deployed(rendering: Rendering) -> Iterator[Deployed]:
+def deployed(rendering: Rendering) -> Iterator[DeployedAirlock]:
     region = rendering.settings.region
     with moto_aws(region) as aws:
         resources = deploy_airlock(aws, rendering)
-        yield Deployed(aws, rendering, resources, rendering.settings.owner_account_id, region)
+        yield DeployedAirlock(aws, rendering, resources, rendering.settings.owner_account_id, region)
 
 
 # --- what moto holds is what the program declared ------------------------------------------------------------
 
 
-def test_every_airlock_resource_is_created_in_the_owner_account(deployed: Deployed) -> None:
-    assert {r.type for r in deployed.resources} == set(CREATORS)  # every creator ran: the deployment is whole
+def test_every_airlock_resource_is_created_in_the_owner_account(deployed: DeployedAirlock) -> None:
+    assert {r.type for r in deployed.resources} == set(AIRLOCK_CREATORS)  # every creator ran: the deployment is whole
     assert {r.account for r in deployed.resources} == {deployed.account}
 
 
-def test_the_ledger_is_object_locked_in_compliance_mode_versioned_encrypted_and_private(deployed: Deployed) -> None:
+def test_the_ledger_is_object_locked_in_compliance_mode_versioned_encrypted_and_private(
+        deployed: DeployedAirlock) -> None:
     s3 = deployed.client("s3")
     bucket = deployed.recorded_bucket().inputs["bucket"]
     assert bucket == deployed.rendering.settings.ledger_bucket_name
@@ -94,7 +95,7 @@ def test_the_ledger_is_object_locked_in_compliance_mode_versioned_encrypted_and_
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
 
-def test_the_ledger_policy_denies_deletes_and_plain_http(deployed: Deployed) -> None:
+def test_the_ledger_policy_denies_deletes_and_plain_http(deployed: DeployedAirlock) -> None:
     bucket = deployed.recorded_bucket().inputs["bucket"]
     held = json.loads(deployed.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
     (recorded,) = [r for r in deployed.resources if r.type == BUCKET_POLICY]
@@ -127,7 +128,7 @@ def test_the_ledger_policy_denies_deletes_and_plain_http(deployed: Deployed) -> 
     assert allowed(promoter, "s3:PutObject") and not allowed(promoter, "s3:PutObject", secure=False)
 
 
-def test_the_topic_is_the_one_the_promoter_is_configured_with_and_encrypted(deployed: Deployed) -> None:
+def test_the_topic_is_the_one_the_promoter_is_configured_with_and_encrypted(deployed: DeployedAirlock) -> None:
     sns = deployed.client("sns")
     (topic_arn,) = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
     assert topic_arn == deployed.rendering.settings.airlock_topic_arn
@@ -136,7 +137,7 @@ def test_the_topic_is_the_one_the_promoter_is_configured_with_and_encrypted(depl
         assert json.loads(function.inputs["environment"]["variables"][CONFIG_VARIABLE])["topicArn"] == topic_arn
 
 
-def test_the_roles_hold_their_recorded_trust_policy_boundary_and_inline_policy(deployed: Deployed) -> None:
+def test_the_roles_hold_their_recorded_trust_policy_boundary_and_inline_policy(deployed: DeployedAirlock) -> None:
     iam = deployed.aws.iam(deployed.account)
     held = {arn.rsplit("/", 1)[1]: role for arn, role in read_roles(deployed.aws, deployed.account).items()}
     airlock_roles = [r for r in deployed.resources if r.type == ROLE]
@@ -152,7 +153,7 @@ def test_the_roles_hold_their_recorded_trust_policy_boundary_and_inline_policy(d
 
 
 def test_the_functions_run_the_promoter_folder_with_the_recorded_handler_runtime_and_environment(
-        deployed: Deployed) -> None:
+        deployed: DeployedAirlock) -> None:
     lam = deployed.client("lambda")
     iam = deployed.aws.iam(deployed.account)
     functions = [r for r in deployed.resources if r.type == FUNCTION]
@@ -177,7 +178,7 @@ def test_the_functions_run_the_promoter_folder_with_the_recorded_handler_runtime
         assert f"def {function_name}(" in source
 
 
-def test_each_schedule_invokes_its_function_through_its_own_role(deployed: Deployed) -> None:
+def test_each_schedule_invokes_its_function_through_its_own_role(deployed: DeployedAirlock) -> None:
     scheduler = deployed.client("scheduler")
     lam = deployed.client("lambda")
     iam = deployed.aws.iam(deployed.account)
@@ -237,7 +238,7 @@ def http() -> Iterator[StandIn]:
     yield from serve()
 
 
-def run_promote_schedule(deployed: Deployed, http: StandIn, monkeypatch: pytest.MonkeyPatch,
+def run_promote_schedule(deployed: DeployedAirlock, http: StandIn, monkeypatch: pytest.MonkeyPatch,
                          tmp_path: Path) -> Run:
     """The promote schedule's target, run as Lambda would run it, over the fixture's three public packages:
     requests 2.32.3 (past its cooldown, Apache-2.0: admitted) and 2.32.4 (an hour old: waiting), typing-extensions
@@ -355,13 +356,13 @@ def run_promote_schedule(deployed: Deployed, http: StandIn, monkeypatch: pytest.
     return Run(summary, calls, function, queue_url)
 
 
-def _ledger(deployed: Deployed, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+def _ledger(deployed: DeployedAirlock, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
     s3 = deployed.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
     return {key: json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys}
 
 
-def _messages(deployed: Deployed, queue_url: str) -> list[dict[str, Any]]:
+def _messages(deployed: DeployedAirlock, queue_url: str) -> list[dict[str, Any]]:
     sqs = deployed.client("sqs")
     found = []
     while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
@@ -372,7 +373,7 @@ def _messages(deployed: Deployed, queue_url: str) -> list[dict[str, Any]]:
 
 
 def test_the_promote_target_records_each_decision_in_the_locked_ledger_and_on_the_topic(
-        deployed: Deployed, http: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        deployed: DeployedAirlock, http: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     run = run_promote_schedule(deployed, http, monkeypatch, tmp_path)
 
     assert run.summary == {
@@ -427,7 +428,7 @@ def _request(call: Call) -> tuple[str, str]:
 
 
 def test_every_call_of_the_promote_run_is_allowed_for_the_function_role(
-        deployed: Deployed, http: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        deployed: DeployedAirlock, http: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What the run did, asked of principalmapper for the role moto holds, with the bucket's and the topic's own
     policies as moto holds them. (The boundary the roles name is not part of the stack and is not evaluated.)"""
     run = run_promote_schedule(deployed, http, monkeypatch, tmp_path)

@@ -5,7 +5,6 @@ tests/policies/test_guardrails_backup.py."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -20,16 +19,11 @@ from model.documents.sizes import size_problems
 from model.names import INLINE_ROLE_POLICY_LIMIT, RESOURCE_POLICY_LIMIT
 from model.parse import parse_settings
 from model.settings import ConfigError, Settings
-from model.stack_file import read_yaml
 from model.trust_policy import to_json
 from policies.iam_actions import access_level
 from tests.expected import OWNER, REGION
+from tests.stacks import BACKUP_BUCKET, BACKUP_REGION, BACKUP_REPLICA, backup, backup_config
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "Pulumi.backup.yaml"
-STACK = "backup"
-SECOND = "eu-central-1"
-BUCKET = f"pypi-registry-backup-{OWNER}-{REGION}"
-REPLICA = f"pypi-registry-backup-{OWNER}-{SECOND}"
 FUNCTION = "aws:lambda/function:Function"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 ROLE = "aws:iam/role:Role"
@@ -39,21 +33,6 @@ PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 # The keys of BACKUP_CONFIG, as the shared interface names them.
 CONFIG_KEYS = {"domain", "domainOwner", "region", "repository", "bucket", "topicArn", "retention"}
 BACKUP_TYPES = ("aws:sqs/", "aws:cloudwatch/event", "aws:lambda/", "aws:s3/", "aws:kms/alias")
-
-
-def backup_config(**changes: object) -> dict:
-    config = copy.deepcopy(read_yaml(FIXTURE).data["config"])
-    for key, value in changes.items():
-        full = f"pypi-registry:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
-
-
-def backup(**changes: object) -> Rendering:
-    return render(STACK, config=backup_config(**changes))
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +73,11 @@ def test_the_default_is_no_backup_and_the_fixture_backs_up_with_a_dry_run_retent
     assert not off.backup_mode and not off.retention_mode and off.backup_role_arns == ()
     on = settings_of()
     assert on.backup_mode and on.retention_mode
-    assert (on.backup_region, on.backup_retention_days) == (SECOND, 3650)
+    assert (on.backup_region, on.backup_retention_days) == (BACKUP_REGION, 3650)
     assert on.retention is not None
     assert (on.retention.archive_after_days, on.retention.keep_newest, on.retention.dry_run) == (180, 5, True)
     assert on.retention.keep == (("acme-core", "1.0.0.dev3"),)
-    assert (on.backup_bucket_name, on.replica_bucket_name) == (BUCKET, REPLICA)
+    assert (on.backup_bucket_name, on.replica_bucket_name) == (BACKUP_BUCKET, BACKUP_REPLICA)
 
 
 def test_retention_fields_default_and_the_engines_text_forms_are_read():
@@ -220,7 +199,7 @@ def test_the_functions_run_the_backup_package_with_the_shared_config(rendering):
         config = json.loads(function.inputs["environment"]["variables"][CONFIG_VARIABLE])
         assert set(config) == CONFIG_KEYS
         assert config == {"domain": "acme", "domainOwner": OWNER, "region": REGION, "repository": "internal",
-                          "bucket": BUCKET, "topicArn": f"arn:aws:sns:{REGION}:{OWNER}:pypi-registry-backup",
+                          "bucket": BACKUP_BUCKET, "topicArn": f"arn:aws:sns:{REGION}:{OWNER}:pypi-registry-backup",
                           "retention": {"archiveAfterDays": 180, "keepNewest": 5, "dryRun": True,
                                         "keep": [{"name": "acme-core", "version": "1.0.0.dev3"}]}}
 
@@ -268,7 +247,8 @@ def test_the_domain_policy_lets_the_retention_role_change_statuses_in_internal_o
 
 
 def test_both_buckets_are_locked_kms_encrypted_and_kept(rendering):
-    for name, bucket_name, region in (("backup", BUCKET, REGION), ("backup-replica", REPLICA, SECOND)):
+    for name, bucket_name, region in (("backup", BACKUP_BUCKET, REGION),
+                                      ("backup-replica", BACKUP_REPLICA, BACKUP_REGION)):
         bucket = rendering.one("aws:s3/bucket:Bucket", f"{name}-bucket")
         assert bucket.inputs["bucket"] == bucket_name and bucket.region == region and bucket.account == OWNER
         assert bucket.inputs["objectLockEnabled"] is True and bucket.protect and bucket.retain_on_delete
@@ -310,22 +290,22 @@ def test_only_the_backups_roles_write_the_bucket_and_only_replication_the_replic
 
 def test_every_version_replicates_to_the_second_region_deletes_never(rendering):
     replication = rendering.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "backup-replication")
-    assert replication.inputs["bucket"] == BUCKET
+    assert replication.inputs["bucket"] == BACKUP_BUCKET
     assert replication.inputs["role"] == f"arn:aws:iam::{OWNER}:role/pypi-registry-backup-replication"
     (rule,) = replication.inputs["rules"]
     assert rule["status"] == "Enabled" and rule["filter"] == {}
     assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
-    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{REPLICA}"
+    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{BACKUP_REPLICA}"
     replica_key = rendering.one("aws:kms/key:Key", "backup-replica-key")
     assert rule["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": replica_key.outputs["arn"]}
     (trust,) = rendering.one(ROLE, "backup-replication-role").policy("assumeRolePolicy")["Statement"]
     assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
-    assert trust["Condition"]["ArnEquals"] == {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"}
+    assert trust["Condition"]["ArnEquals"] == {"aws:SourceArn": f"arn:aws:s3:::{BACKUP_BUCKET}"}
 
 
 def test_the_second_region_provider_is_pinned_to_the_owner_account(rendering):
     provider = next(r for r in rendering.resources if r.type == "pulumi:providers:aws" and r.name == "backup-region")
-    assert provider.inputs["region"] == SECOND
+    assert provider.inputs["region"] == BACKUP_REGION
     assert json.loads(provider.inputs["allowedAccountIds"]) == [OWNER]
 
 
@@ -337,7 +317,7 @@ def test_the_copier_is_read_only_on_codeartifact_and_put_only_on_the_bucket(rend
     assert statements["ReadInternalVersions"]["Resource"] == f"{PREFIX}:package/acme/internal/*"
     assert statements["PutIntoTheBackup"]["Action"] == "s3:PutObject"
     assert statements["PutIntoTheBackup"]["Resource"] == [
-        f"arn:aws:s3:::{BUCKET}/{prefix}/*" for prefix in ("packages", "manifests", "events", "plans/retention")]
+        f"arn:aws:s3:::{BACKUP_BUCKET}/{prefix}/*" for prefix in ("packages", "manifests", "events", "plans/retention")]
     text = json.dumps(statements)
     for never in ("s3:Delete", "Bypass", "UpdatePackageVersionsStatus", "s3:*", "codeartifact:Delete"):
         assert never not in text
@@ -349,7 +329,7 @@ def test_the_copier_is_read_only_on_codeartifact_and_put_only_on_the_bucket(rend
 def test_the_retention_role_archives_in_internal_only_and_writes_only_plans(rendering):
     statements = role_policy(rendering, "pypi-registry-retention")
     assert statements["ArchiveInInternal"]["Resource"] == f"{PREFIX}:package/acme/internal/*"
-    assert statements["PutIntoTheBackup"]["Resource"] == [f"arn:aws:s3:::{BUCKET}/plans/retention/*"]
+    assert statements["PutIntoTheBackup"]["Resource"] == [f"arn:aws:s3:::{BACKUP_BUCKET}/plans/retention/*"]
     assert "GetPackageVersionAsset" not in json.dumps(statements)
 
 

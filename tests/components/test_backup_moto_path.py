@@ -1,8 +1,8 @@
 """The backup's event path end to end, on the backup deployed into moto from the recorded inputs
-(tests/components/test_backup_moto.py): a CodeArtifact "Package Version State Change" event goes onto the queue the rule
-targets, Lambda's SQS event source hands it to the copier, and the copier's handler (the one the deployed function
-names, imported from the function's zip, with its recorded environment and its role's credentials) copies the
-version into the locked bucket and announces it on the topic.
+(tests/components/moto_deploy.py, as tests/components/test_backup_moto.py checks it): a CodeArtifact "Package Version
+State Change" event goes onto the queue the rule targets, Lambda's SQS event source hands it to the copier, and the
+copier's handler (the one the deployed function names, imported from the function's zip, with its recorded
+environment and its role's credentials) copies the version into the locked bucket and announces it on the topic.
 
 EventBridge's own delivery is not run: moto's put_events formats every target's input with jsonpath_ng, which is
 not installed here, so it raises before delivering. The event is matched against the rule's pattern as moto holds
@@ -37,18 +37,20 @@ from moto.iam.access_control import PermissionResult
 from moto.s3.models import FakeBucket
 
 from audit.pmapper_compat import local_check_authorization_full
-from tests.components import test_backup_moto
-from tests.components.moto_deploy import FUNCTION, OBJECT_LOCK, LambdaContext, handler_from_archive, pulumi_zip
-from tests.components.test_backup import BUCKET as BUCKET_NAME
-from tests.components.test_backup import REPLICA, SECOND
-from tests.components.test_backup_moto import KEY, REPLICATION, Deployed
+from tests.components.moto_deploy import (
+    FUNCTION,
+    KEY,
+    OBJECT_LOCK,
+    REPLICATION,
+    DeployedBackup,
+    LambdaContext,
+    handler_from_archive,
+    pulumi_zip,
+)
 from tests.moto_iam import read_roles
+from tests.stacks import BACKUP_BUCKET, BACKUP_REGION, BACKUP_REPLICA
 
 pytestmark = pytest.mark.moto
-
-# The backup deployed into moto, as tests/components/test_backup_moto.py deploys it.
-rendering = test_backup_moto.rendering
-deployed = test_backup_moto.deployed
 
 RULE_NAME = "pypi-registry-backup-version-changes"
 PACKAGE, VERSION, REVISION = "acme-core", "1.2.0", "REVISION1SAMPLE1234567890="
@@ -168,7 +170,7 @@ def _settle(sqs: Any, mapping: dict[str, Any], messages: list[dict[str, Any]], r
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def run_event_path(deployed: Deployed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PathRun:
+def run_event_path(deployed: DeployedBackup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PathRun:
     """The documented event delivered twice (EventBridge delivers at least once) and a malformed message, through
     the deployed rule's queue and the copier's event source, into the copier's handler run as Lambda runs it."""
     region, account = deployed.rendering.settings.region, deployed.account
@@ -282,7 +284,7 @@ def run_event_path(deployed: Deployed, monkeypatch: pytest.MonkeyPatch, tmp_path
     return PathRun(responses, batches, malformed["MessageId"], calls, function, config, reader_url)
 
 
-def _notifications(deployed: Deployed, reader_url: str) -> list[dict[str, Any]]:
+def _notifications(deployed: DeployedBackup, reader_url: str) -> list[dict[str, Any]]:
     sqs = deployed.client("sqs")
     found = []
     while batch := sqs.receive_message(QueueUrl=reader_url, MaxNumberOfMessages=10).get("Messages", []):
@@ -293,10 +295,10 @@ def _notifications(deployed: Deployed, reader_url: str) -> list[dict[str, Any]]:
 
 
 def test_a_published_version_travels_from_the_event_to_the_locked_replicated_bucket_and_the_topic(
-        deployed: Deployed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    run = run_event_path(deployed, monkeypatch, tmp_path)
+        deployed_backup: DeployedBackup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = run_event_path(deployed_backup, monkeypatch, tmp_path)
     bucket = run.config["bucket"]
-    assert bucket == BUCKET_NAME
+    assert bucket == BACKUP_BUCKET
 
     # First batch: the one event, copied; second batch: the redelivery is no failure, the malformed message is.
     assert [len(batch) for batch in run.batches] == [1, 2]
@@ -304,7 +306,7 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
     assert run.responses[1] == {"batchItemFailures": [{"itemIdentifier": run.malformed_message_id}]}
 
     # The files and the manifest, byte for byte, in the deployed bucket.
-    s3 = deployed.client("s3")
+    s3 = deployed_backup.client("s3")
     for name, data in FILES:
         assert s3.get_object(Bucket=bucket, Key=f"packages/{PACKAGE}/{VERSION}/{name}")["Body"].read() == data
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"manifests/{PACKAGE}/{VERSION}.json")["Body"].read())
@@ -322,10 +324,10 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
     assert puts.count(marker) == 2 and len(puts) == len(versions) + 1
 
     # Every object is locked in COMPLIANCE mode for the recorded retention, and moto refuses deleting a version.
-    (lock,) = [r for r in deployed.resources if r.type == OBJECT_LOCK and r.inputs["bucket"] == bucket]
+    (lock,) = [r for r in deployed_backup.resources if r.type == OBJECT_LOCK and r.inputs["bucket"] == bucket]
     retention_days = int(lock.inputs["rule"]["defaultRetention"]["days"])
-    assert retention_days == deployed.rendering.settings.backup_retention_days
-    key_arn = deployed.arns[deployed.recorded(KEY, "backup-key").outputs["arn"]]
+    assert retention_days == deployed_backup.rendering.settings.backup_retention_days
+    key_arn = deployed_backup.arns[deployed_backup.recorded(KEY, "backup-key").outputs["arn"]]
     for version in versions:
         head = s3.head_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
         assert head["ObjectLockMode"] == "COMPLIANCE"
@@ -340,17 +342,17 @@ def test_a_published_version_travels_from_the_event_to_the_locked_replicated_buc
 
     # What is put replicates to the locked replica in the second region, through the recorded role.
     replication = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
-    assert replication["Role"] == deployed.recorded(REPLICATION, "backup-replication").inputs["role"]
+    assert replication["Role"] == deployed_backup.recorded(REPLICATION, "backup-replication").inputs["role"]
     (rule,) = replication["Rules"]
     assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": ""}
-    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{REPLICA}"
-    replica_s3 = deployed.client("s3", SECOND)
-    assert replica_s3.get_bucket_location(Bucket=REPLICA)["LocationConstraint"] == SECOND
-    replica_lock = replica_s3.get_object_lock_configuration(Bucket=REPLICA)["ObjectLockConfiguration"]
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{BACKUP_REPLICA}"
+    replica_s3 = deployed_backup.client("s3", BACKUP_REGION)
+    assert replica_s3.get_bucket_location(Bucket=BACKUP_REPLICA)["LocationConstraint"] == BACKUP_REGION
+    replica_lock = replica_s3.get_object_lock_configuration(Bucket=BACKUP_REPLICA)["ObjectLockConfiguration"]
     assert replica_lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
 
     # The topic announced the copy once: not the redelivery, not the malformed message.
-    assert _notifications(deployed, run.reader_url) == [{
+    assert _notifications(deployed_backup, run.reader_url) == [{
         "event": "published", "repository": "internal", "package": PACKAGE, "version": VERSION,
         "revision": REVISION, "files": [n for n, _ in FILES]}]
 
@@ -402,17 +404,17 @@ def _principal_star_as_string(policy: dict[str, Any]) -> dict[str, Any]:
     pytest.param("pypi-registry-backup-reconcile", id="the-reconcilers-role"),
 ])
 def test_every_call_of_the_event_path_is_allowed_for_the_role(
-        deployed: Deployed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role_name: str) -> None:
+        deployed_backup: DeployedBackup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role_name: str) -> None:
     """What the run did, asked of principalmapper for the role as moto holds it, with the bucket's, the key's and
     the topic's own policies as moto holds them. (The boundary the roles name is not part of the stack and is not
     evaluated.)"""
-    run = run_event_path(deployed, monkeypatch, tmp_path)
-    account, region = deployed.account, deployed.rendering.settings.region
-    roles = read_roles(deployed.aws, account)
-    assert run.function["Role"] == deployed.rendering.settings.owner_role_arn("pypi-registry-backup")
-    role = roles[deployed.rendering.settings.owner_role_arn(role_name)].principal()
-    key_arn = deployed.arns[deployed.recorded(KEY, "backup-key").outputs["arn"]]
-    s3, sns, kms = deployed.client("s3"), deployed.client("sns"), deployed.client("kms")
+    run = run_event_path(deployed_backup, monkeypatch, tmp_path)
+    account, region = deployed_backup.account, deployed_backup.rendering.settings.region
+    roles = read_roles(deployed_backup.aws, account)
+    assert run.function["Role"] == deployed_backup.rendering.settings.owner_role_arn("pypi-registry-backup")
+    role = roles[deployed_backup.rendering.settings.owner_role_arn(role_name)].principal()
+    key_arn = deployed_backup.arns[deployed_backup.recorded(KEY, "backup-key").outputs["arn"]]
+    s3, sns, kms = deployed_backup.client("s3"), deployed_backup.client("sns"), deployed_backup.client("kms")
     assert {(c.service, c.operation) for c in run.calls} == {("s3", "PutObject"), ("s3", "GetObject"),
                                                              ("sns", "Publish")}
     resource_policies = {

@@ -11,70 +11,24 @@ tests/components/test_stackset_moto.py, the pack's bad cases in tests/policies/t
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from audit.render import Rendering, render
+from audit.render import Rendering
 from model.documents.readers import MEMBER_ACCOUNT, cloudformation_sub, reader_identity_policy, reader_trust_policy
-from model.parse import parse_settings
-from model.settings import ConfigError
-from model.stack_file import read_yaml
-from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
+from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION, STACK_SET, STACK_SET_INSTANCE
+from tests.stacks import MANAGEMENT_ACCOUNT, ORGANIZATIONAL_UNITS, orgscale, stack_set_template
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "Pulumi.orgscale.yaml"
-STACK = "orgscale"
-STACK_SET = "aws:cloudformation/stackSet:StackSet"
-INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
 PROVIDER = "pulumi:providers:aws"
 POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
-UNITS = ["ou-a1b2-workload1", "ou-a1b2-sandbox01"]
-MANAGEMENT = "012345678901"
-
-
-def orgscale_config(**changes) -> dict:
-    config = copy.deepcopy(read_yaml(FIXTURE).data["config"])
-    for key, value in changes.items():
-        full = f"pypi-registry:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
-
-
-def orgscale(**changes) -> Rendering:
-    return render(STACK, config=orgscale_config(**changes))
 
 
 @pytest.fixture(scope="module")
 def stackset() -> Rendering:
     return orgscale()
-
-
-def template_of(rendering: Rendering) -> dict:
-    (stack_set,) = rendering.of_type(STACK_SET)
-    return json.loads(stack_set.inputs["templateBody"])
-
-
-def raw_settings(**changes):
-    raw = {k.split(":", 1)[1]: v for k, v in orgscale_config().items() if k.startswith("pypi-registry:")}
-    for key, value in changes.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
-    return raw
-
-
-def problems(**changes) -> list[str]:
-    with pytest.raises(ConfigError) as raised:
-        parse_settings(raw_settings(**changes), REGION)
-    return raised.value.problems
 
 
 # --- the resources ------------------------------------------------------------------------------
@@ -93,9 +47,9 @@ def test_one_service_managed_stack_set_with_automatic_deployment(stackset):
 
 
 def test_one_instance_per_organizational_unit_and_no_account_targets(stackset):
-    instances = stackset.of_type(INSTANCE)
+    instances = stackset.of_type(STACK_SET_INSTANCE)
     assert [i.inputs["deploymentTargets"] for i in instances] == [
-        {"organizationalUnitIds": [unit]} for unit in sorted(UNITS)]
+        {"organizationalUnitIds": [unit]} for unit in sorted(ORGANIZATIONAL_UNITS)]
     assert all(i.inputs["stackSetName"] == "pypi-registry-reader-acme" for i in instances)
     # A service-managed StackSet targets OUs, never accounts (the management account least of all).
     assert not any("accountId" in i.inputs or "accounts" in i.inputs["deploymentTargets"] for i in instances)
@@ -104,27 +58,28 @@ def test_one_instance_per_organizational_unit_and_no_account_targets(stackset):
 @pytest.mark.parametrize("call_as", ["SELF", "DELEGATED_ADMIN"])
 def test_call_as_is_the_same_on_the_stack_set_and_every_instance(call_as):
     # With SELF the owner account is the management account: the fixture's other one no longer is.
-    rendering = orgscale(stackSetCallAs=call_as, managementAccountId=None if call_as == "SELF" else MANAGEMENT)
-    assert {r.inputs["callAs"] for r in rendering.of_type(STACK_SET) + rendering.of_type(INSTANCE)} == {call_as}
+    rendering = orgscale(stackSetCallAs=call_as, managementAccountId=None if call_as == "SELF" else MANAGEMENT_ACCOUNT)
+    stack_sets = rendering.of_type(STACK_SET) + rendering.of_type(STACK_SET_INSTANCE)
+    assert {r.inputs["callAs"] for r in stack_sets} == {call_as}
 
 
 def test_call_as_defaults_to_delegated_administrator():
     rendering = orgscale(stackSetCallAs=None)
-    assert {r.inputs["callAs"] for r in rendering.of_type(STACK_SET) + rendering.of_type(INSTANCE)} == {
+    assert {r.inputs["callAs"] for r in rendering.of_type(STACK_SET) + rendering.of_type(STACK_SET_INSTANCE)} == {
         "DELEGATED_ADMIN"}
 
 
 def test_iam_is_global_so_every_instance_deploys_in_the_stacks_region_only(stackset):
-    instances = stackset.of_type(INSTANCE)
+    instances = stackset.of_type(STACK_SET_INSTANCE)
     assert {i.inputs["stackSetInstanceRegion"] for i in instances} == {REGION}
     assert not any("region" in i.inputs for i in instances)  # the deprecated alias of stackSetInstanceRegion
     # One instance per OU: no OU is deployed into a second region (the role exists once per account).
     targets = [unit for i in instances for unit in i.inputs["deploymentTargets"]["organizationalUnitIds"]]
-    assert len(targets) == len(set(targets)) == len(UNITS)
+    assert len(targets) == len(set(targets)) == len(ORGANIZATIONAL_UNITS)
 
 
 def test_operation_preferences_have_sensible_defaults_on_instances_and_template_updates(stackset):
-    for instance in stackset.of_type(INSTANCE):
+    for instance in stackset.of_type(STACK_SET_INSTANCE):
         assert instance.inputs["operationPreferences"] == {
             "maxConcurrentPercentage": 25, "failureTolerancePercentage": 10,
             "concurrencyMode": "SOFT_FAILURE_TOLERANCE"}
@@ -134,7 +89,7 @@ def test_operation_preferences_have_sensible_defaults_on_instances_and_template_
 
 def test_operation_preferences_come_from_the_config():
     rendering = orgscale(stackSetMaxConcurrentPercentage=100, stackSetFailureTolerancePercentage=0)
-    for resource in rendering.of_type(INSTANCE) + rendering.of_type(STACK_SET):
+    for resource in rendering.of_type(STACK_SET_INSTANCE) + rendering.of_type(STACK_SET):
         preferences = resource.inputs["operationPreferences"]
         assert (preferences["maxConcurrentPercentage"], preferences["failureTolerancePercentage"]) == (100, 0)
 
@@ -142,37 +97,37 @@ def test_operation_preferences_come_from_the_config():
 def test_an_account_leaving_the_units_loses_its_reader_by_default(stackset):
     (stack_set,) = stackset.of_type(STACK_SET)
     assert stack_set.inputs["autoDeployment"]["retainStacksOnAccountRemoval"] is False
-    assert {i.inputs["retainStack"] for i in stackset.of_type(INSTANCE)} == {False}
+    assert {i.inputs["retainStack"] for i in stackset.of_type(STACK_SET_INSTANCE)} == {False}
 
 
 def test_retaining_readers_is_one_switch_for_departing_accounts_and_removed_units():
     rendering = orgscale(retainStacksOnAccountRemoval=True)
     (stack_set,) = rendering.of_type(STACK_SET)
     assert stack_set.inputs["autoDeployment"]["retainStacksOnAccountRemoval"] is True
-    assert {i.inputs["retainStack"] for i in rendering.of_type(INSTANCE)} == {True}
+    assert {i.inputs["retainStack"] for i in rendering.of_type(STACK_SET_INSTANCE)} == {True}
 
 
 def test_no_provider_per_member_account_and_resources_grow_only_with_the_units(stackset):
     providers = sorted(r.name for r in stackset.of_type(PROVIDER))
     # The owner's, and the per-account path's for the management account: none for OU members.
-    assert providers == ["owner", f"reader-{MANAGEMENT}-provider"]
-    three_units = orgscale(organizationalUnitIds=[*UNITS, "ou-a1b2-platform1"])
+    assert providers == ["owner", f"reader-{MANAGEMENT_ACCOUNT}-provider"]
+    three_units = orgscale(organizationalUnitIds=[*ORGANIZATIONAL_UNITS, "ou-a1b2-platform1"])
     assert len(three_units.resources) == len(stackset.resources) + 1
     assert len(orgscale(organizationalUnitIds=["r-a1b2"]).resources) == len(stackset.resources) - 1
 
 
 def test_the_management_account_gets_its_reader_through_the_per_account_path(stackset):
-    role = stackset.one(ROLE, f"reader-{MANAGEMENT}-reader-role")
-    assert role.account == MANAGEMENT
+    role = stackset.one(ROLE, f"reader-{MANAGEMENT_ACCOUNT}-reader-role")
+    assert role.account == MANAGEMENT_ACCOUNT
     assert stackset.outputs["readerRoleArns"] == {
-        MANAGEMENT: f"arn:aws:iam::{MANAGEMENT}:role/codeartifact-pypi-reader"}
+        MANAGEMENT_ACCOUNT: f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/codeartifact-pypi-reader"}
     assert stackset.outputs["readerStackSet"] == {
-        "stackSetName": "pypi-registry-reader-acme", "organizationalUnitIds": UNITS,
+        "stackSetName": "pypi-registry-reader-acme", "organizationalUnitIds": ORGANIZATIONAL_UNITS,
         "readerRoleName": ORG_READER_ROLE_NAME}
 
 
 def test_the_default_mode_declares_no_stack_set(prod):
-    assert prod.of_type(STACK_SET) == prod.of_type(INSTANCE) == []
+    assert prod.of_type(STACK_SET) == prod.of_type(STACK_SET_INSTANCE) == []
     assert "readerStackSet" not in prod.outputs
 
 
@@ -188,9 +143,9 @@ def test_the_resource_policies_grant_the_organization(stackset):
 
 
 def test_the_stack_set_readers_policy_is_the_per_account_readers_policy(stackset):
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     managed = template["Resources"]["ReaderPolicy"]
-    per_account = stackset.one(POLICY, f"reader-{MANAGEMENT}-read-policy")
+    per_account = stackset.one(POLICY, f"reader-{MANAGEMENT_ACCOUNT}-read-policy")
     assert managed["Properties"]["PolicyDocument"] == json.loads(per_account.inputs["policy"])
     assert managed["Properties"]["PolicyDocument"] == reader_identity_policy(stackset.settings)
     # Named after each mode's own role name, so that one account can hold both.
@@ -200,8 +155,8 @@ def test_the_stack_set_readers_policy_is_the_per_account_readers_policy(stackset
 
 
 def test_the_stack_set_readers_role_is_the_per_account_readers_role(stackset):
-    role = template_of(stackset)["Resources"]["ReaderRole"]["Properties"]
-    per_account = stackset.one(ROLE, f"reader-{MANAGEMENT}-reader-role").inputs
+    role = stack_set_template(stackset)["Resources"]["ReaderRole"]["Properties"]
+    per_account = stackset.one(ROLE, f"reader-{MANAGEMENT_ACCOUNT}-reader-role").inputs
     assert (role["Description"], role["MaxSessionDuration"]) == (
         per_account["description"], per_account["maxSessionDuration"])
     assert (role["RoleName"], per_account["name"]) == (ORG_READER_ROLE_NAME, READER_ROLE_NAME)
@@ -210,12 +165,12 @@ def test_the_stack_set_readers_role_is_the_per_account_readers_role(stackset):
     principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
     assert principal == {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}}
     as_deployed = json.loads(json.dumps(role["AssumeRolePolicyDocument"]).replace(
-        '{"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}', f'"arn:aws:iam::{MANAGEMENT}:root"'))
+        '{"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}', f'"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"'))
     assert as_deployed == json.loads(per_account["assumeRolePolicy"])
 
 
 def test_the_template_attaches_its_policy_to_its_role_and_holds_nothing_else(stackset):
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     assert {name: r["Type"] for name, r in template["Resources"].items()} == {
         "ReaderPolicy": "AWS::IAM::ManagedPolicy", "ReaderRole": "AWS::IAM::Role"}
     assert template["Resources"]["ReaderPolicy"]["Properties"]["Roles"] == [{"Ref": "ReaderRole"}]
@@ -238,7 +193,7 @@ def test_the_template_passes_cfn_lint(stackset):
 
 
 def test_cfn_lint_catches_a_wrong_property_or_value(stackset):
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     role = template["Resources"]["ReaderRole"]["Properties"]
     role["RoleNam"] = role.pop("RoleName")
     role["MaxSessionDuration"] = 86400
@@ -249,5 +204,5 @@ def test_cfn_lint_catches_a_wrong_property_or_value(stackset):
 def test_the_template_and_descriptions_are_within_cloudformations_limits(stackset):
     (stack_set,) = stackset.of_type(STACK_SET)
     assert len(stack_set.inputs["templateBody"].encode()) < 51200
-    assert len(template_of(stackset)["Description"].encode()) <= 1024
+    assert len(stack_set_template(stackset)["Description"].encode()) <= 1024
     assert len(stack_set.inputs["description"]) <= 1024

@@ -13,8 +13,8 @@ from audit.guardrails import rendering_violations
 from audit.render import Rendering, render
 from bootstrap import documents as bootstrap
 from policies.iam_actions import access_level
-from tests.components.test_stackset import INSTANCE, MANAGEMENT, STACK_SET, UNITS, orgscale, template_of
-from tests.expected import REGION
+from tests.expected import REGION, STACK_SET, STACK_SET_INSTANCE
+from tests.stacks import MANAGEMENT_ACCOUNT, ORGANIZATIONAL_UNITS, orgscale, stack_set_template
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,11 @@ def test_the_access_report_has_a_synthetic_member_per_unit_and_says_so(stackset)
     assert report.violations == []
     readers = [s.label for s, _ in report.rows if s.kind == READER]
     # One synthetic member per OU, numbered in the order of the instances' URNs.
-    assert readers == [f"reader {MANAGEMENT}", f"reader in {UNITS[1]} (synthetic member 700000000001)",
-                       f"reader in {UNITS[0]} (synthetic member 700000000002)"]
+    assert readers == [f"reader {MANAGEMENT_ACCOUNT}",
+                       f"reader in {ORGANIZATIONAL_UNITS[1]} (synthetic member 700000000001)",
+                       f"reader in {ORGANIZATIONAL_UNITS[0]} (synthetic member 700000000002)"]
     admins = [s.label for s, _ in report.rows if s.kind == SECONDARY_ADMIN]
-    assert f"admin in {UNITS[1]} (synthetic member 700000000001)" in admins
+    assert f"admin in {ORGANIZATIONAL_UNITS[1]} (synthetic member 700000000001)" in admins
     for subject, cells in report.rows:
         if subject.kind == READER:
             assert cells[:2] == [True, True] and not any(cells[2:]), subject.label
@@ -46,37 +47,37 @@ def test_the_access_report_has_a_synthetic_member_per_unit_and_says_so(stackset)
     assert "synthetic ID (700000000001 for ou-a1b2-sandbox01, 700000000002 for ou-a1b2-workload1)" in section.text
     assert "only the organization knows" in section.text
     trusted = [line for line in section.text.splitlines() if "synthetic member 700000000001) [reader role]:" in line]
-    assert trusted == [f"  reader in {UNITS[1]} (synthetic member 700000000001) [reader role]: principals of its "
-                       "own account"]
+    assert trusted == [f"  reader in {ORGANIZATIONAL_UNITS[1]} (synthetic member 700000000001) [reader role]: "
+                       "principals of its own account"]
 
 
 def test_the_access_report_evaluates_what_the_template_grants(stackset):
     # Without the bearer token statement, the StackSet's readers cannot read: the cells come from the template.
     (stack_set,) = stackset.of_type(STACK_SET)
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     statements = template["Resources"]["ReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     template["Resources"]["ReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"] = [
         s for s in statements if s["Sid"] != "BearerTokenForCodeArtifactOnly"]
     rows = {s.label: cells for s, cells in access_report(_with_template(stackset, stack_set, template)).rows}
-    assert rows[f"reader in {UNITS[0]} (synthetic member 700000000002)"][:2] == [False, False]
-    assert rows[f"reader {MANAGEMENT}"][:2] == [True, True]
+    assert rows[f"reader in {ORGANIZATIONAL_UNITS[0]} (synthetic member 700000000002)"][:2] == [False, False]
+    assert rows[f"reader {MANAGEMENT_ACCOUNT}"][:2] == [True, True]
 
 
 def test_a_template_granting_a_write_still_cannot_write_through_the_resource_policies(stackset):
     # The pack refuses such a template (tests/policies/test_guardrails_stackset.py); the proof shows the second line.
     (stack_set,) = stackset.of_type(STACK_SET)
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     template["Resources"]["ReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(
         {"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"})
     report = access_report(_with_template(stackset, stack_set, template))
     sources = {s.label: s.principal.policies for s, _ in report.rows}
-    assert '"codeartifact:*"' in sources[f"reader in {UNITS[0]} (synthetic member 700000000002)"][0][1]
+    assert '"codeartifact:*"' in sources[f"reader in {ORGANIZATIONAL_UNITS[0]} (synthetic member 700000000002)"][0][1]
     assert report.violations == []
 
 
 def test_the_access_report_fails_closed_on_a_template_it_cannot_read(stackset):
     (stack_set,) = stackset.of_type(STACK_SET)
-    template = template_of(stackset)
+    template = stack_set_template(stackset)
     template["Parameters"] = {"Extra": {"Type": "String"}}
     template["Resources"]["ReaderPolicy"]["Properties"]["PolicyDocument"] = {"Fn::ImportValue": "shared-policy"}
     template["Resources"]["Bucket"] = {"Type": "AWS::S3::Bucket", "Properties": {}}
@@ -113,13 +114,13 @@ def test_the_audit_reads_an_aws_native_stack_set_too(stackset):
     (stack_set,) = stackset.of_type(STACK_SET)
     native = replace(stack_set, type="aws-native:cloudformation:StackSet", inputs={
         **stack_set.inputs, "stackInstancesGroup": [
-            {"deploymentTargets": {"organizationalUnitIds": UNITS}, "regions": [REGION]}]})
+            {"deploymentTargets": {"organizationalUnitIds": ORGANIZATIONAL_UNITS}, "regions": [REGION]}]})
     rendering = replace(stackset, resources=[native if r is stack_set else r for r in stackset.resources
-                                             if r.type != INSTANCE])
+                                             if r.type != STACK_SET_INSTANCE])
     assert [(m.target, m.account) for m in stack_set_members(rendering)] == [
-        (UNITS[0], "700000000001"), (UNITS[1], "700000000002")]
+        (ORGANIZATIONAL_UNITS[0], "700000000001"), (ORGANIZATIONAL_UNITS[1], "700000000002")]
     readers = [s.label for s, _ in access_report(rendering).rows if s.kind == READER]
-    assert f"reader in {UNITS[0]} (synthetic member 700000000001)" in readers
+    assert f"reader in {ORGANIZATIONAL_UNITS[0]} (synthetic member 700000000001)" in readers
 
 
 def test_the_bench_models_stack_set_members_as_a_count_the_configuration_never_holds():
@@ -137,13 +138,13 @@ def test_the_audit_never_counts_the_management_account_as_a_stack_set_member(sta
     from audit.grants import stack_set_members
 
     # A service-managed StackSet that names the management account: AWS deploys nothing there.
-    (instance, *_) = stackset.of_type(INSTANCE)
+    (instance, *_) = stackset.of_type(STACK_SET_INSTANCE)
     aimed = replace(instance, inputs={**instance.inputs, "deploymentTargets": {
         "organizationalUnitIds": instance.inputs["deploymentTargets"]["organizationalUnitIds"],
-        "accounts": [MANAGEMENT]}})
+        "accounts": [MANAGEMENT_ACCOUNT]}})
     rendering = replace(stackset, resources=[aimed if r is instance else r for r in stackset.resources])
     members = stack_set_members(rendering)
-    assert MANAGEMENT not in {m.account for m in members}
+    assert MANAGEMENT_ACCOUNT not in {m.account for m in members}
     assert len(members) == len(stack_set_members(stackset))
     report = access_report(rendering)
     assert report.violations == [
@@ -155,7 +156,7 @@ def test_the_audit_never_counts_the_management_account_as_a_stack_set_member(sta
     (stack_set,) = rendering.of_type(STACK_SET)
     self_managed = replace(stack_set, inputs={**stack_set.inputs, "permissionModel": "SELF_MANAGED"})
     rendering = replace(rendering, resources=[self_managed if r is stack_set else r for r in rendering.resources])
-    assert MANAGEMENT in {m.account for m in stack_set_members(rendering)}
+    assert MANAGEMENT_ACCOUNT in {m.account for m in stack_set_members(rendering)}
     assert stack_set_target_problems(rendering) == []
 
 

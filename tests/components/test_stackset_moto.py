@@ -28,8 +28,7 @@ from audit.access import (
 )
 from audit.grants import role_grants
 from audit.render import Rendering, render
-from tests.audit.test_access_readers import Deployment, allowed_requests, non_read_actions, read_path
-from tests.components.test_stackset import STACK, orgscale_config
+from tests.audit.readers_support import Deployment, allowed_requests, non_read_actions, read_path
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
 from tests.moto_iam import (
     DeployedRole,
@@ -40,6 +39,7 @@ from tests.moto_iam import (
     organization_of,
     read_roles,
 )
+from tests.stacks import ORGSCALE_STACK, orgscale_config
 
 pytestmark = pytest.mark.moto
 
@@ -73,7 +73,7 @@ def organization() -> Organization:
         units = create_organizational_units(aws, OWNER, {"workloads": 3, "sandboxes": 3})
         outside = organizations.create_account(Email="outside@example.com", AccountName="outside")[
             "CreateAccountStatus"]["AccountId"]
-        rendering = render(STACK, config=orgscale_config(
+        rendering = render(ORGSCALE_STACK, config=orgscale_config(
             organizationId=organization_id, organizationalUnitIds=list(units), stackSetCallAs="SELF",
             managementAccountId=None, secondaryAccountIds=[outside]))
         deploy_iam(aws, rendering)  # the per-account reader of the account outside the OUs

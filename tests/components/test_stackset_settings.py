@@ -8,15 +8,23 @@ import pytest
 from audit.render import render
 from model.parse import parse_settings
 from model.settings import ConfigError
-from tests.components.test_stackset import MANAGEMENT, STACK, UNITS, orgscale_config, problems, raw_settings
 from tests.expected import ORG_READER_ROLE_NAME, OWNER, READER_ROLE_NAME, REGION
+from tests.stacks import MANAGEMENT_ACCOUNT, ORGANIZATIONAL_UNITS, ORGSCALE_STACK, orgscale_config
+from tests.stacks import orgscale_raw_settings as raw_settings
+
+
+def problems(**changes: object) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(raw_settings(**changes), REGION)
+    return raised.value.problems
+
 
 # --- validation ---------------------------------------------------------------------------------------------
 
 
 def test_the_fixture_is_valid_and_in_stack_set_mode():
     settings = parse_settings(raw_settings(), REGION)
-    assert settings.stack_set_mode and settings.organizational_unit_ids == tuple(UNITS)
+    assert settings.stack_set_mode and settings.organizational_unit_ids == tuple(ORGANIZATIONAL_UNITS)
     assert (settings.stack_set_max_concurrent_percentage, settings.stack_set_failure_tolerance_percentage) == (25, 10)
     assert settings.retain_stacks_on_account_removal is False
 
@@ -39,14 +47,15 @@ def test_organizational_unit_ids_must_be_ou_or_root_ids(unit):
 
 
 def test_the_root_is_listed_alone():
-    found = problems(organizationalUnitIds=["r-a1b2", UNITS[0]])
+    found = problems(organizationalUnitIds=["r-a1b2", ORGANIZATIONAL_UNITS[0]])
     assert any("is the organization's root, which already targets every account" in p for p in found)
     assert parse_settings(raw_settings(organizationalUnitIds=["r-a1b2"]), REGION).organizational_unit_ids == (
         "r-a1b2",)
 
 
 def test_a_unit_is_listed_once():
-    assert any("ou-a1b2-workload1 is listed twice" in p for p in problems(organizationalUnitIds=[UNITS[0], UNITS[0]]))
+    unit = ORGANIZATIONAL_UNITS[0]
+    assert any("ou-a1b2-workload1 is listed twice" in p for p in problems(organizationalUnitIds=[unit, unit]))
 
 
 def test_stack_set_mode_needs_units_and_the_organization():
@@ -85,7 +94,7 @@ def test_each_stack_set_key_is_validated(key, value, expected):
 
 def test_a_bad_stack_set_config_declares_nothing():
     with pytest.raises(ConfigError):
-        render(STACK, config=orgscale_config(stackSetCallAs="ME"))
+        render(ORGSCALE_STACK, config=orgscale_config(stackSetCallAs="ME"))
 
 
 # --- the StackSet's reader role name, and the management account ------------------------------------------
@@ -130,7 +139,7 @@ def test_the_stack_set_reader_name_is_validated(name, expected):
 
 
 def test_the_management_account_is_the_owner_with_self_and_given_with_a_delegated_administrator():
-    assert parse_settings(raw_settings(), REGION).management_account_id == MANAGEMENT
+    assert parse_settings(raw_settings(), REGION).management_account_id == MANAGEMENT_ACCOUNT
     assert parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=None),
                           REGION).management_account_id == OWNER
     assert parse_settings(raw_settings(stackSetCallAs="SELF", managementAccountId=OWNER),
@@ -139,7 +148,7 @@ def test_the_management_account_is_the_owner_with_self_and_given_with_a_delegate
 
 
 @pytest.mark.parametrize(("changes", "expected"), [
-    ({"stackSetCallAs": "SELF"}, f"{MANAGEMENT} is not ownerAccountId {OWNER}: with stackSetCallAs SELF"),
+    ({"stackSetCallAs": "SELF"}, f"{MANAGEMENT_ACCOUNT} is not ownerAccountId {OWNER}: with stackSetCallAs SELF"),
     ({"managementAccountId": OWNER}, f"{OWNER} is ownerAccountId: the management account creates StackSets as SELF"),
     ({"managementAccountId": "12345678901"}, "must be exactly 12 digits"),
     ({"managementAccountId": 12345678901}, "must be a string (quote it in YAML)"),
@@ -152,14 +161,14 @@ def test_the_management_account_must_match_who_creates_the_stack_set(changes, ex
 def test_the_root_promises_every_account_so_the_management_account_must_read_the_per_account_way():
     # The root holds the management account, which AWS leaves out of every service-managed StackSet.
     found = problems(organizationalUnitIds=["r-a1b2"], secondaryAccountIds=[])
-    assert any(p.startswith(f"pypi-registry:managementAccountId: {MANAGEMENT} is not in secondaryAccountIds: the "
-                            "root r-a1b2 holds every account") for p in found), found
+    assert any(p.startswith(f"pypi-registry:managementAccountId: {MANAGEMENT_ACCOUNT} is not in secondaryAccountIds: "
+                            "the root r-a1b2 holds every account") for p in found), found
     found = problems(organizationalUnitIds=["r-a1b2"], managementAccountId=None)
     assert any(p.startswith("pypi-registry:managementAccountId: is required when organizationalUnitIds targets the "
                             "root r-a1b2") for p in found), found
     # Listed, it gets its reader through its own provider; with OUs it reads only if listed; with SELF it is the owner.
     assert parse_settings(raw_settings(organizationalUnitIds=["r-a1b2"]), REGION)
-    assert parse_settings(raw_settings(secondaryAccountIds=[]), REGION).management_account_id == MANAGEMENT
+    assert parse_settings(raw_settings(secondaryAccountIds=[]), REGION).management_account_id == MANAGEMENT_ACCOUNT
     assert parse_settings(raw_settings(organizationalUnitIds=["r-a1b2"], secondaryAccountIds=[], stackSetCallAs="SELF",
                                        managementAccountId=None), REGION)
 

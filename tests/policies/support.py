@@ -1,13 +1,19 @@
 """Calling one guardrail directly, as CrossGuard calls it (ResourceValidationArgs/StackValidationArgs), with the
-settings and pack config the policy tests share, and the documents the program builds from them. Used across
+settings and pack config the policy tests share, and the documents the program builds from them; the pack's
+mandatory violations over a whole rendering; and a gRPC client of the pack as the Pulumi CLI starts it. Used across
 tests/policies and by tests/audit."""
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
+from collections.abc import Iterator
 from dataclasses import replace
 
+import grpc
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyProviderResource,
@@ -20,12 +26,14 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from audit.guardrails import rendering_violations
+from audit.render import Rendering
 from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
 from model.documents.github import publisher_trust_policy
 from model.parse import parse_settings
 from model.trust_policy import to_json
 from policies.guardrails import POLICIES, policy_config
-from tests.expected import OWNER, PACKAGE_ARN, PACKAGE_GROUP, REGION
+from tests.expected import DOMAIN, DOMAIN_POLICY, OWNER, PACKAGE_ARN, PACKAGE_GROUP, REGION
 
 SECONDARY = "444455556666"  # the one secondary account of SETTINGS
 ORGANIZATION = "o-a1b2c3d4e5"
@@ -107,6 +115,20 @@ def stack_violations(name: str, resources: list[PolicyResource], config: dict | 
     return found
 
 
+def program_policy(**settings) -> dict:
+    """The domain policy the program builds from SETTINGS with `settings` replaced."""
+    return domain_permissions_policy(replace(SETTINGS, **settings))
+
+
+def domain_with_policy(policy: dict | None) -> list[PolicyResource]:
+    """A protected domain and, unless `policy` is None, its permissions policy holding `policy`."""
+    domain = stack_resource(DOMAIN, "domain", {"domain": "acme"}, protect=True)
+    if policy is None:
+        return [domain]
+    return [domain, stack_resource(DOMAIN_POLICY, "domain-policy", {"domain": "acme", "policyDocument": json.dumps(
+        policy)}, dependencies={"domain": [domain]})]
+
+
 def domain_policy(settings=SETTINGS) -> dict:
     return {"policyDocument": to_json(domain_permissions_policy(settings)), "domain": "acme"}
 
@@ -148,3 +170,29 @@ def group(pattern: str, external: str = "BLOCK") -> PolicyResource:
     return stack_resource(PACKAGE_GROUP, pattern, {"domainName": "acme", "pattern": pattern, "originConfiguration": {
         "restrictions": {"externalUpstream": {"restrictionMode": external},
                          "publish": {"restrictionMode": "ALLOW_SPECIFIC_REPOSITORIES", "repositories": ["internal"]}}}})
+
+
+def mandatory(rendering: Rendering, rule: str) -> list[str]:
+    """The mandatory violations of one rule over a whole rendering, each as `urn: message`."""
+    return [f"{v.urn}: {v.message}" for v in rendering_violations(rendering) if v.policy == rule and v.mandatory]
+
+
+# --- the pack served over gRPC, as the Pulumi CLI talks to it ------------------------------------------------
+
+
+def analyzer(process: subprocess.Popen[str]) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """A gRPC client of a started pack, which prints its port first; the process is stopped after."""
+    try:
+        port = process.stdout.readline().strip() if process.stdout else ""
+        assert port.isdigit(), process.stderr.read() if process.poll() is not None and process.stderr else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def struct(value: dict) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message

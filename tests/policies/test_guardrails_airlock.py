@@ -11,8 +11,9 @@ import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import RecordedResource, Rendering
-from tests.components.test_airlock import airlock
 from tests.expected import OWNER, REGION
+from tests.renderings import add_statement, changed, drop_statement
+from tests.stacks import airlock
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 PROMOTER_POLICY = "airlock-pypi-registry-promoter-role-policy"
@@ -23,15 +24,6 @@ INVOKE_POLICY = "airlock-pypi-registry-promoter-schedule-role-policy"
 @pytest.fixture(scope="module")
 def pristine() -> Rendering:
     return airlock()
-
-
-def changed(rendering: Rendering, name: str, change: Callable[[dict], None]) -> Rendering:
-    """A copy of the rendering with `change` applied to one resource's inputs and outputs alike."""
-    copied = copy.deepcopy(rendering)
-    resource = next(r for r in copied.resources if r.name == name)
-    change(resource.inputs)
-    change(resource.outputs)
-    return copied
 
 
 def messages(rendering: Rendering, policy: str) -> list[str]:
@@ -80,14 +72,6 @@ def test_direct_mode_keeps_the_store_as_upstream(prod):
 # --- the domain policy's carve-outs -------------------------------------------------------------------------
 
 
-def _without_statement(sid: str) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        document = json.loads(props["policyDocument"])
-        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != sid]
-        props["policyDocument"] = json.dumps(document)
-    return change
-
-
 @pytest.mark.parametrize(("sid", "expected"), [
     ("DenyPromoterCopyingOutsideVetted", f"is not denied CopyPackageVersions on {PREFIX}:repository/acme/internal"),
     ("DenyPullBackOutsideVettedAndInternal", "is not denied UpdatePackageVersionsStatus on "
@@ -96,7 +80,7 @@ def _without_statement(sid: str) -> Callable[[dict], None]:
     ("DenyPublishingIntoVetted", "PublishPackageVersion into pypi-vetted is not denied"),
 ])
 def test_each_confinement_of_the_carve_outs_is_required(pristine, sid, expected):
-    found = messages(changed(pristine, "registry-domain-policy", _without_statement(sid)),
+    found = messages(changed(pristine, "registry-domain-policy", drop_statement("policyDocument", sid)),
                      "domain-denies-loss-and-reopening")
     assert any(expected in m for m in found), found
 
@@ -194,14 +178,6 @@ def test_a_bucket_without_its_parts_is_refused(pristine):
 ROLES = "airlock-roles-hold-what-they-need"
 
 
-def _add_statement(statement: dict) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        document = json.loads(props["policy"])
-        document["Statement"].append(statement)
-        props["policy"] = json.dumps(document)
-    return change
-
-
 @pytest.mark.parametrize(("policy", "statement", "expected"), [
     (PROMOTER_POLICY, {"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"}, "codeartifact:*"),
     (PROMOTER_POLICY, {"Effect": "Allow", "Action": "codeartifact:CopyPackageVersions",
@@ -215,7 +191,7 @@ def _add_statement(statement: dict) -> Callable[[dict], None]:
     (INVOKE_POLICY, {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "NotAction"),
 ])
 def test_an_airlock_role_holding_more_than_it_needs_is_refused(pristine, policy, statement, expected):
-    found = messages(changed(pristine, policy, _add_statement(statement)), ROLES)
+    found = messages(changed(pristine, policy, add_statement("policy", statement)), ROLES)
     assert any(expected in m for m in found), found
 
 

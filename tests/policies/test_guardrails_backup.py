@@ -11,33 +11,29 @@ import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import Rendering
-from tests.components.test_backup import BUCKET, REPLICA, backup
 from tests.expected import OWNER, REGION
+from tests.renderings import add_statement, changed, drop_statement, edit_document
+from tests.stacks import (
+    BACKUP_BUCKET,
+    BACKUP_REPLICA,
+    COPIER_POLICY,
+    RECONCILE_POLICY,
+    REPLICATION_POLICY,
+    RETENTION_POLICY,
+    backup,
+)
 
 PREFIX = f"arn:aws:codeartifact:{REGION}:{OWNER}"
 BUCKETS = "backup-keeps-every-version"
 ROLES = "backup-roles-hold-what-they-need"
 EVENTS = "backup-events-reach-only-the-backup"
 LOCKED = "airlock-ledger-keeps-every-decision"
-COPIER_POLICY = "backup-jobs-pypi-registry-backup-role-policy"
-RECONCILE_POLICY = "backup-jobs-pypi-registry-backup-reconcile-role-policy"
-RETENTION_POLICY = "backup-jobs-pypi-registry-retention-role-policy"
-REPLICATION_POLICY = "backup-replication-role-policy"
 QUEUE = f"arn:aws:sqs:{REGION}:{OWNER}:pypi-registry-backup"
 
 
 @pytest.fixture(scope="module")
 def pristine() -> Rendering:
     return backup()
-
-
-def changed(rendering: Rendering, name: str, change: Callable[[dict], None]) -> Rendering:
-    """A copy of the rendering with `change` applied to one resource's inputs and outputs alike."""
-    copied = copy.deepcopy(rendering)
-    resource = next(r for r in copied.resources if r.name == name)
-    change(resource.inputs)
-    change(resource.outputs)
-    return copied
 
 
 def without(rendering: Rendering, name: str) -> Rendering:
@@ -59,28 +55,11 @@ def _set(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
     return change
 
 
-def _document(key: str, edit: Callable[[dict], None]) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        document = json.loads(props[key])
-        edit(document)
-        props[key] = json.dumps(document)
-    return change
-
-
-def _add(key: str, statement: dict) -> Callable[[dict], None]:
-    return _document(key, lambda document: document["Statement"].append(statement))
-
-
-def _drop(key: str, sid: str) -> Callable[[dict], None]:
-    def edit(document: dict) -> None:
-        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != sid]
-    return _document(key, edit)
-
-
 def test_the_backup_stack_is_clean(pristine):
     assert rendering_violations(pristine) == []
     config = pack_config(pristine.settings)
-    assert config[BUCKETS]["backupBucketName"] == BUCKET and config[BUCKETS]["backupReplicaBucketName"] == REPLICA
+    assert config[BUCKETS]["backupBucketName"] == BACKUP_BUCKET
+    assert config[BUCKETS]["backupReplicaBucketName"] == BACKUP_REPLICA
     assert config["domain-denies-loss-and-reopening"]["retentionRoleArn"] == (
         f"arn:aws:iam::{OWNER}:role/pypi-registry-retention")
 
@@ -104,31 +83,33 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
     ("backup-replica-versioning", _set(("versioningConfiguration", "status"), "Suspended"), LOCKED, "versioning"),
     ("backup-encryption", _set(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
      BUCKETS, "not encrypted with a KMS key"),
-    ("backup-policy", _add("policy", {"Sid": "Cleanup", "Effect": "Allow", "Action": "s3:DeleteObjectVersion",
-                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
-                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-policy", add_statement("policy", {"Sid": "Cleanup", "Effect": "Allow",
+                                               "Action": "s3:DeleteObjectVersion",
+                                               "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
+                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:DeleteObjectVersion"),
-    ("backup-replica-policy", _add("policy", {"Sid": "Relock", "Effect": "Allow",
-                                              "Action": "s3:PutBucketObjectLockConfiguration",
-                                              "Resource": f"arn:aws:s3:::{REPLICA}",
-                                              "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-replica-policy", add_statement("policy", {"Sid": "Relock", "Effect": "Allow",
+                                                       "Action": "s3:PutBucketObjectLockConfiguration",
+                                                       "Resource": f"arn:aws:s3:::{BACKUP_REPLICA}",
+                                                       "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      BUCKETS, "the bucket policy allows s3:PutBucketObjectLockConfiguration"),
-    ("backup-policy", _add("policy", {"Sid": "Bypass", "Effect": "Allow", "Action": "s3:BypassGovernanceRetention",
-                                      "Resource": f"arn:aws:s3:::{BUCKET}/*",
-                                      "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
+    ("backup-policy", add_statement("policy", {"Sid": "Bypass", "Effect": "Allow",
+                                               "Action": "s3:BypassGovernanceRetention",
+                                               "Resource": f"arn:aws:s3:::{BACKUP_BUCKET}/*",
+                                               "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/ops"}}),
      LOCKED, "the bucket policy allows s3:BypassGovernanceRetention"),
-    ("backup-policy", _drop("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
-    ("backup-policy", _drop("policy", "DenyWritesButTheBackup"), BUCKETS,
+    ("backup-policy", drop_statement("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
+    ("backup-policy", drop_statement("policy", "DenyWritesButTheBackup"), BUCKETS,
      "does not deny s3:PutObject to every principal but the backup's roles"),
     ("backup-replication", _set(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Enabled"},
-        "destination": {"bucket": f"arn:aws:s3:::{REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
+        "destination": {"bucket": f"arn:aws:s3:::{BACKUP_REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
     ("backup-replication", _set(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Disabled"},
         "destination": {"bucket": "arn:aws:s3:::somebody-elses-bucket"}}]), BUCKETS,
      "writes into arn:aws:s3:::somebody-elses-bucket, which this stack does not declare"),
     ("backup-replication", lambda props: props["rules"][0].update(status="Disabled"), BUCKETS,
-     f"no enabled replication rule copies it into the replica {REPLICA}"),
+     f"no enabled replication rule copies it into the replica {BACKUP_REPLICA}"),
     ("backup-replication", _set(("role",), f"arn:aws:iam::{OWNER}:role/someone"), BUCKETS,
      f"it replicates as arn:aws:iam::{OWNER}:role/someone, which this stack does not declare"),
     ("backup-topic", _set(("kmsMasterKeyId",), ""), LOCKED, "not KMS-encrypted"),
@@ -139,7 +120,7 @@ def test_each_bucket_rule_bites(pristine, name, change, policy, expected):
 
 
 def test_a_missing_replica_or_replication_is_refused(pristine):
-    assert any(f"backupReplicaBucketName {REPLICA} is not a bucket this stack declares" in m
+    assert any(f"backupReplicaBucketName {BACKUP_REPLICA} is not a bucket this stack declares" in m
                for m in messages(without(pristine, "backup-replica-bucket"), BUCKETS))
     assert any("no enabled replication rule" in m for m in messages(without(pristine, "backup-replication"), BUCKETS))
 
@@ -158,11 +139,12 @@ def _statement(action: object, resource: object, **extra: object) -> dict:
      "codeartifact:PublishPackageVersion (not an action"),
     (COPIER_POLICY, _statement("codeartifact:GetPackageVersionAsset", f"{PREFIX}:package/acme/pypi-store/*"),
      f"codeartifact:GetPackageVersionAsset on {PREFIX}:package/acme/pypi-store/*"),
-    (COPIER_POLICY, _statement("s3:DeleteObjectVersion", f"arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:DeleteObjectVersion", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
      "s3:DeleteObjectVersion (not an action"),
-    (COPIER_POLICY, _statement("s3:BypassGovernanceRetention", f"arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:BypassGovernanceRetention", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
      "s3:BypassGovernanceRetention (not an action"),
-    (COPIER_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/*"), f"s3:PutObject on arn:aws:s3:::{BUCKET}/*"),
+    (COPIER_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
+     f"s3:PutObject on arn:aws:s3:::{BACKUP_BUCKET}/*"),
     (COPIER_POLICY, _statement("s3:PutObject", "arn:aws:s3:::other-bucket/packages/*"),
      "s3:PutObject on arn:aws:s3:::other-bucket/packages/*"),
     (COPIER_POLICY, _statement("kms:ScheduleKeyDeletion", f"arn:aws:kms:{REGION}:{OWNER}:key/*"),
@@ -173,21 +155,21 @@ def _statement(action: object, resource: object, **extra: object) -> dict:
      "without StringEquals kms:ViaService s3"),
     (COPIER_POLICY, {"Sid": "Not", "Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"},
      "NotAction or NotResource"),
-    (RECONCILE_POLICY, _statement("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*"),
-     f"s3:GetObject on arn:aws:s3:::{BUCKET}/*"),
+    (RECONCILE_POLICY, _statement("s3:GetObject", f"arn:aws:s3:::{BACKUP_BUCKET}/*"),
+     f"s3:GetObject on arn:aws:s3:::{BACKUP_BUCKET}/*"),
     (RETENTION_POLICY, _statement("codeartifact:UpdatePackageVersionsStatus", f"{PREFIX}:package/acme/pypi-store/*"),
      f"codeartifact:UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/*"),
     (RETENTION_POLICY, _statement("codeartifact:DeletePackageVersions", f"{PREFIX}:package/acme/internal/*"),
      "codeartifact:DeletePackageVersions (not an action the retention job"),
-    (RETENTION_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BUCKET}/manifests/*"),
-     f"s3:PutObject on arn:aws:s3:::{BUCKET}/manifests/*"),
-    (REPLICATION_POLICY, _statement("s3:ReplicateDelete", f"arn:aws:s3:::{REPLICA}/*"),
+    (RETENTION_POLICY, _statement("s3:PutObject", f"arn:aws:s3:::{BACKUP_BUCKET}/manifests/*"),
+     f"s3:PutObject on arn:aws:s3:::{BACKUP_BUCKET}/manifests/*"),
+    (REPLICATION_POLICY, _statement("s3:ReplicateDelete", f"arn:aws:s3:::{BACKUP_REPLICA}/*"),
      "s3:ReplicateDelete (not an action S3 replication"),
     (REPLICATION_POLICY, _statement("s3:ReplicateObject", "arn:aws:s3:::somewhere-else/*"),
      "s3:ReplicateObject on arn:aws:s3:::somewhere-else/*"),
 ])
 def test_each_role_rule_bites(pristine, name, statement, expected):
-    found = messages(changed(pristine, name, _add("policy", statement)), ROLES)
+    found = messages(changed(pristine, name, add_statement("policy", statement)), ROLES)
     assert any(expected in m for m in found), found
 
 
@@ -228,7 +210,8 @@ def test_without_the_pack_config_the_backup_roles_fail_the_airlock_rule(pristine
 
 
 def test_the_retention_exemption_must_be_confined_to_internal(pristine):
-    unconfined = changed(pristine, "registry-domain-policy", _drop("policyDocument", "DenyRetentionOutsideInternal"))
+    unconfined = changed(pristine, "registry-domain-policy",
+                         drop_statement("policyDocument", "DenyRetentionOutsideInternal"))
     found = messages(unconfined, "domain-denies-loss-and-reopening")
     assert any(f"is not denied UpdatePackageVersionsStatus on {PREFIX}:package/acme/pypi-store/pypi//example" in m
                for m in found), found
@@ -260,12 +243,12 @@ def test_in_a_stack_without_retention_nobody_else_may_be_exempt_from_status_chan
     ("backup-events-queue", _set(("redrivePolicy",), json.dumps({
         "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:999999999999:elsewhere", "maxReceiveCount": 5})),
      "sends to arn:aws:sqs:eu-west-1:999999999999:elsewhere, which is not a queue this stack declares"),
-    ("backup-events-queue-policy", _add("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
-                                                   "Action": "sqs:ReceiveMessage", "Resource": QUEUE}),
+    ("backup-events-queue-policy", add_statement("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
+                                                            "Action": "sqs:ReceiveMessage", "Resource": QUEUE}),
      "only EventBridge (events.amazonaws.com) may send"),
-    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].pop("Condition")),
+    ("backup-events-queue-policy", edit_document("policy", lambda d: d["Statement"][0].pop("Condition")),
      "is not conditioned on aws:SourceArn"),
-    ("backup-events-queue-policy", _document("policy", lambda d: d["Statement"][0].update(
+    ("backup-events-queue-policy", edit_document("policy", lambda d: d["Statement"][0].update(
         Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:999999999999:rule/other"}})),
      "is not conditioned on aws:SourceArn"),
     ("backup-events-target", _set(("arn",), "arn:aws:sqs:eu-west-1:999999999999:elsewhere"),

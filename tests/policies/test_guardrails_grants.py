@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from model.documents.codeartifact import domain_permissions_policy
 from model.documents.github import publisher_permissions_policy, publisher_trust_policy
 from model.documents.readers import reader_trust_policy
 from policies.guardrails import POLICIES
 from tests.expected import (
     BREAK_GLASS,
-    DOMAIN,
-    DOMAIN_POLICY,
     INTERNAL_PACKAGES,
     KMS_KEY,
     MANAGED_POLICY,
@@ -35,8 +31,10 @@ from tests.policies.support import (
     PUBLISHER,
     SECONDARY,
     SETTINGS,
+    domain_with_policy,
     options,
     policy_named,
+    program_policy,
     stack_resource,
     stack_violations,
     violations,
@@ -366,18 +364,6 @@ def test_scope_follows_every_way_a_policy_reaches_the_role():
 
 DENY_RULE = "domain-denies-loss-and-reopening"
 DEPLOYER = f"arn:aws:iam::{OWNER}:role/deploy"
-
-
-def domain_with_policy(policy: dict | None) -> list:
-    domain = stack_resource(DOMAIN, "domain", {"domain": "acme"}, protect=True)
-    if policy is None:
-        return [domain]
-    return [domain, stack_resource(DOMAIN_POLICY, "domain-policy", {"domain": "acme", "policyDocument": json.dumps(
-        policy)}, dependencies={"domain": [domain]})]
-
-
-def program_policy(**settings) -> dict:
-    return domain_permissions_policy(replace(SETTINGS, **settings))
 
 
 def changed(sid: str, **changes) -> dict:

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
 import jsonschema
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 import audit.__main__ as audit_main
@@ -25,6 +23,7 @@ from audit.render import Rendering, render
 from model.stack_file import PROJECT_DIR
 from policies.guardrails import PACK_NAME, POLICIES
 from tests.expected import INTERNAL_PACKAGES, OWNER, REGION, STRANGER
+from tests.policies.support import analyzer, struct
 
 EXAMPLE_CONFIG = PROJECT_DIR / "policies" / "policy-config.prod.json"
 
@@ -166,29 +165,11 @@ def test_audit_cli_prints_the_guardrails_section_for_prod():
 # --- the pack as the Pulumi CLI runs it ------------------------------------------------------------------
 
 
-def analyzer(process: subprocess.Popen[str]) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    """A gRPC client of a started pack, which prints its port first; the process is stopped after."""
-    try:
-        port = process.stdout.readline().strip() if process.stdout else ""
-        assert port.isdigit(), process.stderr.read() if process.poll() is not None and process.stderr else port
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def served_pack():
     """policies/__main__.py started the way the CLI starts it (cwd policies/), as a gRPC client."""
     yield from analyzer(subprocess.Popen([sys.executable, "__main__.py"], cwd=Path(PROJECT_DIR) / "policies",
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-
-
-def struct(value: dict) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
 
 
 def test_pack_serves_every_policy_and_reports_over_grpc(served_pack, prod):

@@ -256,7 +256,7 @@ def test_the_pack_over_the_rendered_stack_set_mode_bites_on_a_bad_template():
     from dataclasses import replace
 
     from audit.guardrails import rendering_violations
-    from tests.components.test_stackset import orgscale
+    from tests.stacks import orgscale
 
     rendering = orgscale()
     (resource,) = rendering.of_type(STACK_SET)

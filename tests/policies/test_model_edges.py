@@ -10,20 +10,16 @@ from dataclasses import replace
 import pytest
 
 from audit.access import access_section
-from audit.guardrails import rendering_violations
-from audit.render import RecordedResource, Rendering, render
+from audit.render import render
 from policies.inventory import EVALUATED_TYPES, INERT_TYPES
 from policies.templates import read_template
 from tests.expected import DOMAIN, DOMAIN_POLICY, OWNER, REPOSITORY, REPOSITORY_POLICY
-from tests.policies.support import stack_resource, stack_violations
+from tests.policies.support import mandatory, stack_resource, stack_violations
+from tests.renderings import with_resource
+from tests.stacks import STACKSET_OVERRIDES
 
 TYPES_RULE = "resource-types-evaluated"
 ONE_POLICY_RULE = "one-permissions-policy-per-domain-and-repository"
-STACKSET_OVERRIDES = {
-    "pypi-registry:readerDeployment": "stackset",
-    "pypi-registry:organizationId": "o-a1b2c3d4e5",
-    "pypi-registry:organizationalUnitIds": ["ou-abcd-12345678"],
-}
 ADMIN_TEMPLATE = json.dumps({"Resources": {"Admin": {"Type": "AWS::IAM::Role", "Properties": {
     "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
                                                 "Principal": {"Federated": "*"}}]},
@@ -49,20 +45,6 @@ OUTSIDE_TYPES = {
     "pulumi-python:dynamic:Resource": {"__provider": "..."},
     "command:local:Command": {"create": "aws iam attach-user-policy ..."},
 }
-
-
-def with_resource(rendering: Rendering, resource_type: str, inputs: dict, name: str = "extra") -> Rendering:
-    """The rendering with one resource added in the owner account, as if the program declared it."""
-    owner_provider = next(r for r in rendering.resources if r.type == DOMAIN).provider
-    extra = RecordedResource(
-        urn=f"urn:pulumi:prod::pypi-registry::{resource_type}::{name}", type=resource_type, name=name, custom=True,
-        parent="", provider=owner_provider, protect=False, retain_on_delete=False, inputs=inputs, outputs=dict(inputs),
-        account=OWNER, region="eu-west-1")
-    return replace(rendering, resources=[*rendering.resources, extra])
-
-
-def mandatory(rendering: Rendering, rule: str) -> list[str]:
-    return [f"{v.urn}: {v.message}" for v in rendering_violations(rendering) if v.policy == rule and v.mandatory]
 
 
 # --- resource types ---------------------------------------------------------------------------------

@@ -25,8 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from components.reader import ReaderArgs
 from model.stack_file import PROJECT_DIR
 from policies.guardrails import PACK_NAME, POLICIES
-from tests.policies.support import SETTINGS
-from tests.policies.test_guardrails_stack import analyzer, struct
+from tests.policies.support import SETTINGS, analyzer, struct
 
 PACK = PROJECT_DIR / "policies"
 STACK_SET = "aws:cloudformation/stackSet:StackSet"

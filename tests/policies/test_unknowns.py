@@ -20,7 +20,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from audit.guardrails import Violation, pack_config, run_pack
 from audit.render import RecordedResource, Rendering, render
 from policies.guardrails import POLICIES
-from tests.policies.test_model_edges import STACKSET_OVERRIDES
+from tests.stacks import STACKSET_OVERRIDES
 
 DOCUMENT_KEYS = ("policyDocument", "policy", "assumeRolePolicy", "templateBody")
 # Grants everything to everyone: any rule that reads the document objects to it.
