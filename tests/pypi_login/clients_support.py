@@ -150,8 +150,11 @@ def exported(exports: str) -> dict[str, str]:
     return variables
 
 
-def outcome(client: str, machine: Machine, result: subprocess.CompletedProcess[str]) -> str:
-    if result.returncode == 0 and machine.installed(client):
+def outcome(client: str, machine: Machine, result: subprocess.CompletedProcess[str],
+            installed: bool | None = None) -> str:
+    """The matrix's word for a run: `installed` when it exited 0 and the package is where this mode installs it
+    (`installed`, when given; else where machine.installed looks)."""
+    if result.returncode == 0 and (machine.installed(client) if installed is None else installed):
         return "installed"
     output = result.stdout + result.stderr
     if "EOFError" in output:
