@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import grpc
@@ -26,7 +26,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from audit.guardrails import rendering_violations
+from audit.guardrails import pack_config, rendering_violations
 from audit.render import Rendering
 from model.documents.codeartifact import domain_permissions_policy, repository_permissions_policy
 from model.documents.github import publisher_trust_policy
@@ -196,3 +196,18 @@ def struct(value: dict) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(value)
     return message
+
+
+def messages(rendering: Rendering, policy: str) -> list[str]:
+    """What one policy of the pack says of a rendering, at the levels its own settings' pack config gives."""
+    return [v.message for v in rendering_violations(rendering, pack_config(rendering.settings)) if v.policy == policy]
+
+
+def setter(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
+    """A change that sets the property at `path` of a resource's inputs to `value`."""
+    def change(props: dict) -> None:
+        target = props
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 
 import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import RecordedResource, Rendering
 from tests.expected import OWNER, REGION
+from tests.policies.support import messages, setter
 from tests.renderings import add_statement, changed, drop_statement
 from tests.stacks import airlock
 
@@ -25,9 +25,6 @@ INVOKE_POLICY = "airlock-pypi-registry-promoter-schedule-role-policy"
 def pristine() -> Rendering:
     return airlock()
 
-
-def messages(rendering: Rendering, policy: str) -> list[str]:
-    return [v.message for v in rendering_violations(rendering, pack_config(rendering.settings)) if v.policy == policy]
 
 
 def test_the_airlock_stack_is_clean(pristine):
@@ -130,14 +127,6 @@ def test_in_direct_mode_nobody_may_be_exempt_from_copies(prod):
 LEDGER = "airlock-ledger-keeps-every-decision"
 
 
-def _set(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        target = props
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-    return change
-
 
 def _allow_deletes(props: dict) -> None:
     document = json.loads(props["policy"])
@@ -153,13 +142,13 @@ def _no_deny(props: dict) -> None:
 
 
 @pytest.mark.parametrize(("name", "change", "expected"), [
-    ("airlock-ledger-bucket", _set(("objectLockEnabled",), False), "Object Lock is not enabled"),
-    ("airlock-ledger-object-lock", _set(("rule", "defaultRetention", "mode"), "GOVERNANCE"), "COMPLIANCE"),
-    ("airlock-ledger-versioning", _set(("versioningConfiguration", "status"), "Suspended"), "versioning"),
-    ("airlock-ledger-public-access", _set(("restrictPublicBuckets",), False), "public access is not blocked"),
+    ("airlock-ledger-bucket", setter(("objectLockEnabled",), False), "Object Lock is not enabled"),
+    ("airlock-ledger-object-lock", setter(("rule", "defaultRetention", "mode"), "GOVERNANCE"), "COMPLIANCE"),
+    ("airlock-ledger-versioning", setter(("versioningConfiguration", "status"), "Suspended"), "versioning"),
+    ("airlock-ledger-public-access", setter(("restrictPublicBuckets",), False), "public access is not blocked"),
     ("airlock-ledger-policy", _allow_deletes, "the bucket policy allows s3:DeleteObject"),
     ("airlock-ledger-policy", _no_deny, "does not deny s3:DeleteObject on every object"),
-    ("airlock-ledger-topic", _set(("kmsMasterKeyId",), ""), "not KMS-encrypted"),
+    ("airlock-ledger-topic", setter(("kmsMasterKeyId",), ""), "not KMS-encrypted"),
 ])
 def test_each_ledger_rule_bites(pristine, name, change, expected):
     found = messages(changed(pristine, name, change), LEDGER)
@@ -207,12 +196,12 @@ def test_an_airlock_role_trusted_by_another_service_too_is_refused(pristine):
 
 def test_functions_and_schedules_must_use_what_the_stack_declares(pristine):
     stranger = f"arn:aws:iam::{OWNER}:role/somebody-else"
-    copied = changed(pristine, "airlock-pypi-registry-promoter", _set(("role",), stranger))
+    copied = changed(pristine, "airlock-pypi-registry-promoter", setter(("role",), stranger))
     next(r for r in copied.resources if r.name == "airlock-pypi-registry-promoter").property_dependencies = {}
     found = messages(copied, ROLES)
     assert any(f"runs as {stranger}, which this stack does not declare" in m for m in found), found
     elsewhere = "arn:aws:scheduler:::aws-sdk:iam:createUser"
-    found = messages(changed(pristine, "airlock-pypi-registry-promoter-schedule", _set(("target", "arn"), elsewhere)),
+    found = messages(changed(pristine, "airlock-pypi-registry-promoter-schedule", setter(("target", "arn"), elsewhere)),
                      ROLES)
     assert any(f"target {elsewhere} is not a Lambda function this stack declares" in m for m in found), found
 
@@ -228,7 +217,7 @@ TYPES = "resource-types-evaluated"
     ("airlock-pypi-registry-promoter", "layers", ["arn:aws:lambda:eu-west-1:999999999999:layer:x:1"]),
 ])
 def test_properties_no_rule_reads_are_refused(pristine, name, key, value):
-    found = messages(changed(pristine, name, _set((key,), value)), TYPES)
+    found = messages(changed(pristine, name, setter((key,), value)), TYPES)
     assert any(f"it sets {key}" in m for m in found), found
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 
 import pytest
 
 from audit.guardrails import pack_config, rendering_violations
 from audit.render import Rendering
 from tests.expected import OWNER, REGION
+from tests.policies.support import messages, setter
 from tests.renderings import add_statement, changed, drop_statement, edit_document
 from tests.stacks import (
     BACKUP_BUCKET,
@@ -42,17 +42,6 @@ def without(rendering: Rendering, name: str) -> Rendering:
     return copied
 
 
-def messages(rendering: Rendering, policy: str) -> list[str]:
-    return [v.message for v in rendering_violations(rendering, pack_config(rendering.settings)) if v.policy == policy]
-
-
-def _set(path: tuple[str, ...], value: object) -> Callable[[dict], None]:
-    def change(props: dict) -> None:
-        target = props
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-    return change
 
 
 def test_the_backup_stack_is_clean(pristine):
@@ -74,14 +63,14 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
 
 
 @pytest.mark.parametrize(("name", "change", "policy", "expected"), [
-    ("backup-bucket", _set(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
-    ("backup-replica-bucket", _set(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
-    ("backup-object-lock", _set(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS, "COMPLIANCE"),
-    ("backup-replica-object-lock", _set(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS,
+    ("backup-bucket", setter(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
+    ("backup-replica-bucket", setter(("objectLockEnabled",), False), BUCKETS, "Object Lock is not enabled"),
+    ("backup-object-lock", setter(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS, "COMPLIANCE"),
+    ("backup-replica-object-lock", setter(("rule", "defaultRetention", "mode"), "GOVERNANCE"), BUCKETS,
      "COMPLIANCE"),
-    ("backup-versioning", _set(("versioningConfiguration", "status"), "Suspended"), BUCKETS, "versioning"),
-    ("backup-replica-versioning", _set(("versioningConfiguration", "status"), "Suspended"), LOCKED, "versioning"),
-    ("backup-encryption", _set(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+    ("backup-versioning", setter(("versioningConfiguration", "status"), "Suspended"), BUCKETS, "versioning"),
+    ("backup-replica-versioning", setter(("versioningConfiguration", "status"), "Suspended"), LOCKED, "versioning"),
+    ("backup-encryption", setter(("rules",), [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
      BUCKETS, "not encrypted with a KMS key"),
     ("backup-policy", add_statement("policy", {"Sid": "Cleanup", "Effect": "Allow",
                                                "Action": "s3:DeleteObjectVersion",
@@ -101,18 +90,18 @@ def test_without_retention_no_role_is_exempt_from_the_deny_of_status_changes():
     ("backup-policy", drop_statement("policy", "DenyDeletingBackups"), BUCKETS, "does not deny s3:DeleteObject"),
     ("backup-policy", drop_statement("policy", "DenyWritesButTheBackup"), BUCKETS,
      "does not deny s3:PutObject to every principal but the backup's roles"),
-    ("backup-replication", _set(("rules",), [{
+    ("backup-replication", setter(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Enabled"},
         "destination": {"bucket": f"arn:aws:s3:::{BACKUP_REPLICA}"}}]), BUCKETS, "deleteMarkerReplication Disabled"),
-    ("backup-replication", _set(("rules",), [{
+    ("backup-replication", setter(("rules",), [{
         "id": "x", "status": "Enabled", "filter": {}, "deleteMarkerReplication": {"status": "Disabled"},
         "destination": {"bucket": "arn:aws:s3:::somebody-elses-bucket"}}]), BUCKETS,
      "writes into arn:aws:s3:::somebody-elses-bucket, which this stack does not declare"),
     ("backup-replication", lambda props: props["rules"][0].update(status="Disabled"), BUCKETS,
      f"no enabled replication rule copies it into the replica {BACKUP_REPLICA}"),
-    ("backup-replication", _set(("role",), f"arn:aws:iam::{OWNER}:role/someone"), BUCKETS,
+    ("backup-replication", setter(("role",), f"arn:aws:iam::{OWNER}:role/someone"), BUCKETS,
      f"it replicates as arn:aws:iam::{OWNER}:role/someone, which this stack does not declare"),
-    ("backup-topic", _set(("kmsMasterKeyId",), ""), LOCKED, "not KMS-encrypted"),
+    ("backup-topic", setter(("kmsMasterKeyId",), ""), LOCKED, "not KMS-encrypted"),
 ])
 def test_each_bucket_rule_bites(pristine, name, change, policy, expected):
     found = messages(changed(pristine, name, change), policy)
@@ -239,8 +228,8 @@ def test_in_a_stack_without_retention_nobody_else_may_be_exempt_from_status_chan
 
 
 @pytest.mark.parametrize(("name", "change", "expected"), [
-    ("backup-events-queue", _set(("sqsManagedSseEnabled",), False), "it is not encrypted"),
-    ("backup-events-queue", _set(("redrivePolicy",), json.dumps({
+    ("backup-events-queue", setter(("sqsManagedSseEnabled",), False), "it is not encrypted"),
+    ("backup-events-queue", setter(("redrivePolicy",), json.dumps({
         "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:999999999999:elsewhere", "maxReceiveCount": 5})),
      "sends to arn:aws:sqs:eu-west-1:999999999999:elsewhere, which is not a queue this stack declares"),
     ("backup-events-queue-policy", add_statement("policy", {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
@@ -251,11 +240,11 @@ def test_in_a_stack_without_retention_nobody_else_may_be_exempt_from_status_chan
     ("backup-events-queue-policy", edit_document("policy", lambda d: d["Statement"][0].update(
         Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:999999999999:rule/other"}})),
      "is not conditioned on aws:SourceArn"),
-    ("backup-events-target", _set(("arn",), "arn:aws:sqs:eu-west-1:999999999999:elsewhere"),
+    ("backup-events-target", setter(("arn",), "arn:aws:sqs:eu-west-1:999999999999:elsewhere"),
      "is not a queue this stack declares"),
-    ("backup-jobs-pypi-registry-backup-queue", _set(("eventSourceArn",), "arn:aws:sqs:eu-west-1:999999999999:x"),
+    ("backup-jobs-pypi-registry-backup-queue", setter(("eventSourceArn",), "arn:aws:sqs:eu-west-1:999999999999:x"),
      "its event source arn:aws:sqs:eu-west-1:999999999999:x is not a queue this stack declares"),
-    ("backup-jobs-pypi-registry-backup-queue", _set(("functionName",), "somebody-elses-function"),
+    ("backup-jobs-pypi-registry-backup-queue", setter(("functionName",), "somebody-elses-function"),
      "it invokes somebody-elses-function, which is not a function this stack declares"),
 ])
 def test_each_event_rule_bites(pristine, name, change, expected):
@@ -278,5 +267,5 @@ def test_a_queue_without_a_dead_letter_queue_is_refused(pristine):
     ("backup-events-target", "httpTarget", {"pathParameterValues": ["x"]}),
 ])
 def test_properties_no_rule_reads_are_refused(pristine, name, key, value):
-    found = messages(changed(pristine, name, _set((key,), value)), "resource-types-evaluated")
+    found = messages(changed(pristine, name, setter((key,), value)), "resource-types-evaluated")
     assert any(f"it sets {key}, which no rule evaluates" in m for m in found), found
