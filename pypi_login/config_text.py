@@ -71,3 +71,13 @@ def config_entries(text: str) -> list[tuple[str, int, str, int, tuple[int, ...]]
             last = entries[-1]
             entries[-1] = (*last[:4], (*last[4], number))
     return entries
+
+
+def toml_value_lines(text: str, line: int) -> tuple[int, ...]:
+    """The lines of the key/value pair that starts on `line` (1-based): up to the first line where the
+    pair parses on its own, so that commenting them out leaves a multi-line array no stray `]`."""
+    lines = text.splitlines()
+    for end in range(line, len(lines) + 1):
+        if parse_toml("\n".join(lines[line - 1:end]) + "\n"):
+            return tuple(range(line, end + 1))
+    return (line,)

@@ -3,7 +3,7 @@
 For pip, uv and poetry it reads the configuration the tool itself reads (environment variables
 first, then the user files this helper writes, and for poetry the project's pyproject.toml), then:
 - no token configured                                    -> "no token"
-- an index URL that is not the registry's one index, or a second index -> "wrong URL"
+- an index URL that is not the registry's one index, a second index or a link page -> "wrong URL"
 - a token whose recorded expiry has passed               -> "expired"
 - an authenticated GET of `<index>/<package>/`:
   200 -> "ok"; 401 -> "token refused"; 403 -> "no permission" (the token's role may not read);

@@ -1,7 +1,8 @@
 """Settings that send a tool to another index, for --doctor (a "wrong URL" line) and --write.
 
 One detector for both: --write refuses, or with --fix comments the lines out. It finds every setting
-that a tool reads over the file pypi-login writes, or that adds a second index next to it.
+that a tool reads over the file pypi-login writes, or that adds a second index or a link page
+(find-links) next to it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pypi_login import clients
-from pypi_login.config_text import config_entries, parse_toml, read_text, split_credentials
+from pypi_login.config_text import config_entries, parse_toml, read_text, split_credentials, toml_value_lines
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Override:
 
 
 SECOND_INDEX = "adds a second index (dependency confusion)"
+# find-links: the tool also takes distributions from a page or directory of links, where a public
+# package can take an internal name just as on a second index.
+LINK_PAGE = "adds a link page beside the index (dependency confusion)"
+# The keys pip and uv share that add a source beside the one index, wherever they are read.
+ANOTHER_SOURCE = {"extra-index-url": SECOND_INDEX, "find-links": LINK_PAGE}
 
 
 def _table_lines(entries: Sequence[tuple[str, int, str, int, tuple[int, ...]]], table: str, occurrence: int,
@@ -58,17 +64,19 @@ def pip_overrides(environ: Mapping[str, str], ours: Path, files: Sequence[Path],
         found.append(Override("pip", "$PIP_INDEX_URL", f"is read over {ours}", "unset PIP_INDEX_URL"))
     if environ.get("PIP_EXTRA_INDEX_URL"):
         found.append(Override("pip", "$PIP_EXTRA_INDEX_URL", SECOND_INDEX, "unset it"))
+    if environ.get("PIP_FIND_LINKS"):
+        found.append(Override("pip", "$PIP_FIND_LINKS", LINK_PAGE, "unset it"))
     resolved = [Path(os.path.realpath(path)) for path in files]
     mine = Path(os.path.realpath(ours))
     rank = resolved.index(mine) if mine in resolved else -1
     for position, path in enumerate(resolved):
         text = read_text(path)
         for section, _, key, line, lines in config_entries(text):
-            if section not in ("global", "install") or key not in ("index-url", "extra-index-url"):
+            if section not in ("global", "install") or key not in ("index-url", *ANOTHER_SOURCE):
                 continue
             where = f"{path}:{line}"
-            if key == "extra-index-url":
-                found.append(Override("pip", where, f"[{section}] extra-index-url {SECOND_INDEX}",
+            if key in ANOTHER_SOURCE:
+                found.append(Override("pip", where, f"[{section}] {key} {ANOTHER_SOURCE[key]}",
                                       f"remove line {line}", path, lines))
             elif section == "install":
                 # pip applies [install] over [global] whichever file each is in.
@@ -94,12 +102,12 @@ def _uv_index_overrides(path: Path, text: str, table: str, index_url: str | None
     total = len(text.splitlines())
     prefix = f"{table}." if table else ""
     found = []
-    for key in ("index-url", "extra-index-url"):
-        if key in settings and (key == "extra-index-url" or later):
+    for key in ("index-url", *ANOTHER_SOURCE):
+        if key in settings and (key in ANOTHER_SOURCE or later):
             line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
-            what = SECOND_INDEX if key == "extra-index-url" else "replaces the default index"
+            what = ANOTHER_SOURCE.get(key, "replaces the default index")
             found.append(Override("uv", f"{path}:{line}", f"{prefix}{key} {what}", f"remove line {line}", path,
-                                  (line,) if line else ()))
+                                  toml_value_lines(text, line) if line else ()))
     indexes = settings.get("index", [])
     for occurrence, index in enumerate(indexes if isinstance(indexes, list) else []):
         if not isinstance(index, dict) or index.get("explicit"):
@@ -148,7 +156,7 @@ def uv_overrides(environ: Mapping[str, str], ours: Path, project: Path | None, i
     """What uv reads over the default index in `ours`, or as another index: its variables, the project's
     configuration (read over the user's), the user file itself outside pypi-login's block, the system file."""
     found = []
-    variables = {"UV_INDEX": SECOND_INDEX, "UV_EXTRA_INDEX_URL": SECOND_INDEX,
+    variables = {"UV_INDEX": SECOND_INDEX, "UV_EXTRA_INDEX_URL": SECOND_INDEX, "UV_FIND_LINKS": LINK_PAGE,
                  "UV_NO_CONFIG": f"makes uv ignore {ours}"}
     if index_variables:
         variables.update({"UV_DEFAULT_INDEX": f"is read over {ours}", "UV_INDEX_URL": f"is read over {ours}"})

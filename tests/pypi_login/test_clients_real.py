@@ -112,14 +112,19 @@ ELSEWHERE = {
            ":1 [[index]] 'mirror'"),
     # A supplemental source is a second index; only the user can remove it from the project.
     "poetry": ("project/pyproject.toml", None, ":16 also declares source 'mirror'"),
+    # A link page beside the index: the client fetches it (shown below) and may install from it.
+    "pip find-links": ("home/.pip/pip.conf", "[global]\nfind-links = https://links.example/\n",
+                       ":2 [global] find-links"),
+    "uv find-links": ("project/uv.toml", 'find-links = [\n  "https://links.example/",\n]\n', ":1 find-links"),
 }
 
 
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("case", ELSEWHERE)
 def test_write_refuses_what_would_send_the_client_elsewhere_then_it_installs_from_the_registry_only(
-        stub, tmp_path, client):
+        stub, tmp_path, case):
     machine = Machine(stub, tmp_path / "machine")
-    relative, text, where = ELSEWHERE[client]
+    client = case.split()[0]
+    relative, text, where = ELSEWHERE[case]
     planted = machine.root / relative
     if client == "poetry":
         machine.add_poetry_source(stub.registry.index_url())
@@ -130,6 +135,12 @@ def test_write_refuses_what_would_send_the_client_elsewhere_then_it_installs_fro
         planted.parent.mkdir(parents=True, exist_ok=True)
         planted.write_text(text)
     before = planted.read_text()
+    if case.endswith("find-links"):
+        # The real client honours the planted setting: it asks for the link page (refused by the front).
+        tried = machine.shell(machine.install_command(client), env={"PIP_RETRIES": "0", "UV_HTTP_RETRIES": "0"})
+        assert tried.returncode != 0
+        assert any("links.example" in request for request in stub.registry.blocked), stub.registry.blocked
+        stub.registry.blocked.clear()
     refused = machine.helper("--write", "--tool", client)
     assert refused.returncode == 1, refused.stderr
     assert f"error: {client}: {planted}{where}" in refused.stderr
@@ -141,8 +152,9 @@ def test_write_refuses_what_would_send_the_client_elsewhere_then_it_installs_fro
         fixed = machine.helper("--write", "--tool", client, "--fix")
         assert "fixed: commented out line" in fixed.stderr
     assert fixed.returncode == 0, fixed.stderr
-    result = machine.shell(machine.install_command(client), label=f"{client} write after a fix")
-    record(client, "--write, another index planted", "refused, then " + outcome(client, machine, result))
+    result = machine.shell(machine.install_command(client), label=f"{case} write after a fix")
+    planted_what = "a link page" if case.endswith("find-links") else "another index"
+    record(client, f"--write, {planted_what} planted", "refused, then " + outcome(client, machine, result))
     assert result.returncode == 0, result.stdout + result.stderr
     assert machine.installed(client)
     through_the_one_index(stub)

@@ -245,6 +245,8 @@ def test_doctor_reports_an_expired_token_without_asking_the_index(home, stubbed)
      f"{INDEX}"),
     ({"PIP_INDEX_URL": f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/", "PIP_EXTRA_INDEX_URL": "https://x/"},
      "pip: wrong URL: $PIP_EXTRA_INDEX_URL adds a second index (dependency confusion)"),
+    ({"PIP_INDEX_URL": f"https://aws:{TOKEN}@{HOST}/pypi/internal/simple/", "PIP_FIND_LINKS": "https://x/"},
+     "pip: wrong URL: $PIP_FIND_LINKS adds a link page beside the index (dependency confusion)"),
     ({"PIP_INDEX_URL": f"https://me:{TOKEN}@{HOST}/pypi/internal/simple/"},
      "pip: token refused: $PIP_INDEX_URL sends user 'me'; CodeArtifact accepts only 'aws'"),
     ({"PIP_INDEX_URL": INDEX}, f"pip: no token: $PIP_INDEX_URL names {INDEX} without a token"),

@@ -245,6 +245,25 @@ def write_file(path: Path, text: str) -> Path:
      "remove line 5"),
     ("uv", lambda home, project: write_file(home.uv, '[[index]]\nname = "mirror"\nurl = "https://m.example/simple/"\n')
      and {}, "uv: {home.uv}:1 [[index]] 'mirror' is searched before the default index (dependency confusion)"),
+    # find-links: a link page beside the index, wherever each tool reads it.
+    ("pip", lambda home, project: {"PIP_FIND_LINKS": "https://links.example/"},
+     "pip: $PIP_FIND_LINKS adds a link page beside the index (dependency confusion): unset it"),
+    ("pip", lambda home, project: write_file(home.pip, "[global]\nfind-links = https://links.example/\n") and {},
+     "pip: {home.pip}:2 [global] find-links adds a link page beside the index (dependency confusion): remove line 2"),
+    ("pip", lambda home, project: {"VIRTUAL_ENV": str(write_file(
+        project / ".venv" / "pip.conf", "[install]\nfind_links = /srv/wheels\n").parent)},
+     "pip: {project}/.venv/pip.conf:2 [install] find-links adds a link page beside the index (dependency "
+     "confusion): remove line 2"),
+    ("uv", lambda home, project: {"UV_FIND_LINKS": "https://links.example/"},
+     "uv: $UV_FIND_LINKS adds a link page beside the index (dependency confusion): unset UV_FIND_LINKS"),
+    ("uv", lambda home, project: write_file(project / "uv.toml", 'find-links = ["https://links.example/"]\n') and {},
+     "uv: {project}/uv.toml:1 find-links adds a link page beside the index (dependency confusion): remove line 1"),
+    ("uv", lambda home, project: write_file(project / "pyproject.toml", '[project]\nname = "x"\n\n[tool.uv]\n'
+                                            'find-links = ["/srv/wheels"]\n') and {},
+     "uv: {project}/pyproject.toml:5 tool.uv.find-links adds a link page beside the index (dependency confusion): "
+     "remove line 5"),
+    ("uv", lambda home, project: write_file(home.uv, 'native-tls = true\nfind-links = ["https://links.example/"]\n')
+     and {}, "uv: {home.uv}:2 find-links adds a link page beside the index (dependency confusion): remove line 2"),
     ("poetry", lambda home, project: {"POETRY_HTTP_BASIC_INTERNAL_PASSWORD": "old"},
      "poetry: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is read over {home.poetry}: unset"),
     ("poetry", lambda home, project: {"POETRY_REPOSITORIES_INTERNAL_URL": "https://mirror.example/simple/"},
@@ -309,6 +328,49 @@ def test_write_fix_comments_out_a_second_uv_index_and_refuses_what_it_cannot_fix
     settings = read_toml(home.uv)
     assert [index["name"] for index in settings["index"]] == ["internal"]
     assert settings["native-tls"] is True and settings["pip"] == {"compile-bytecode": True}
+
+
+@pytest.mark.parametrize("setup", [
+    lambda home, project: None,  # nothing set
+    # no-index only keeps pip off indexes: it cannot bring in another source.
+    lambda home, project: write_file(home.pip, "[global]\ntimeout = 60\n\n[install]\nno-index = false\n"),
+])
+def test_write_accepts_pip_and_uv_without_another_source(home, stubbed, tmp_path, setup):
+    client, stubber = stubbed
+    project = tmp_path / "project"
+    project.mkdir()
+    setup(home, project)
+    expect_login(stubber)
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip", "--tool", "uv"], client, cwd=project)
+    assert code == 0, err
+    assert "error:" not in err
+
+
+@pytest.mark.parametrize(("name", "text", "lines"), [
+    ("uv.toml", 'native-tls = true\nfind-links = [\n  "https://links.example/",\n  "/srv/wheels",\n]\n', "2, 3, 4, 5"),
+    ("pyproject.toml", '[project]\nname = "x"\n\n[tool.uv]\nnative-tls = true\nfind-links = [\n'
+                       '  "https://links.example/",\n]\n', "6, 7, 8"),
+])
+def test_write_fix_comments_out_find_links_then_a_rerun_passes(home, stubbed, tmp_path, name, text, lines):
+    client, stubber = stubbed
+    project = tmp_path / "project"
+    uv_file = write_file(project / name, text)
+    write_file(home.pip, "[global]\ntimeout = 60\n\n[install]\nfind-links =\n    https://links.example/\n"
+                         "    /srv/wheels\n")
+    expect_login(stubber, token="first-token")
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip", "--tool", "uv", "--fix"], client, cwd=project)
+    assert code == 0, err
+    assert f"fixed: commented out lines 5, 6, 7 of {home.pip}" in err
+    assert f"fixed: commented out lines {lines} of {uv_file}" in err  # the whole array: no stray `]`
+    expect_login(stubber, token="second-token")
+    code, _, err = home.run([*TARGET, "--write", "--tool", "pip", "--tool", "uv"], client, cwd=project)
+    assert code == 0, err
+    parsed = configparser.ConfigParser()
+    parsed.read(home.pip)
+    assert parsed["global"]["timeout"] == "60" and "find-links" not in parsed["install"]
+    settings = read_toml(uv_file)
+    uv = settings["tool"]["uv"] if name == "pyproject.toml" else settings
+    assert uv == {"native-tls": True}
 
 
 @pytest.mark.parametrize(("files", "message"), [
