@@ -68,6 +68,7 @@ def config_values(settings: Settings) -> dict[str, Any]:
             *(r.repository for r in (*settings.github_readers, *settings.dependabot_readers)))}),
         "internalPrefixes": list(settings.internal_prefixes),
         "publisherPackages": {p.repository: list(p.packages) for p in settings.publishers},
+        "publisherSubjects": {p.repository: list(p.subjects) for p in settings.publishers},
         "breakGlassRoleArn": settings.break_glass_role_arn or "",
         "deployPrincipalArns": list(settings.deploy_principal_arns),
         # Airlock mode only: a direct stack's pack config stays as it was.

@@ -92,6 +92,13 @@ CONFIG_PROPERTIES: dict[str, dict[str, object]] = {
         "description": "GitHub repository (owner/name) -> the package names its publisher role may publish; a "
         "publish grant on any other name is refused.",
     },
+    "publisherSubjects": {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string", "pattern": "^repo:[^*?]+$"}},
+        "default": {},
+        "description": "GitHub repository (owner/name) -> the exact OIDC subjects its publisher role trusts; a GitHub "
+        "role that trusts any other subject (a CI or Dependabot reader, or one not declared) may only read.",
+    },
     "deployPrincipalArns": {
         "type": "array",
         "items": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"},

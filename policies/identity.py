@@ -253,6 +253,33 @@ def publishable_names(args: StackValidationArgs, repositories: set[str] | None) 
     return frozenset.intersection(*(claimed.get(repository, frozenset()) for repository in repositories))
 
 
+def publisher_subjects(args: StackValidationArgs) -> frozenset[str]:
+    """The exact subjects publisherSubjects gives the publishers, each under its own repository's key."""
+    configured = cfg.config(args, "publisherSubjects")
+    found = set()
+    for key, values in (configured.items() if isinstance(configured, Mapping) else []):
+        for subject in (str(v) for v in iam.as_list(values)):
+            repository = subject_repository(subject)
+            if repository and repository[0] == str(key).lower() and not any(c in subject for c in "*?"):
+                found.add(subject)
+    return frozenset(found)
+
+
+def non_publisher_subject(github: list[Mapping[str, object]], publishers: frozenset[str]) -> str | None:
+    """Why a role GitHub can assume is not a publisher (it trusts a subject no publisher declares, or a statement
+    that pins none), or None when every trust statement lets in only publishers' subjects. Conditions are
+    ANDed: one StringEquals or StringLike on `sub` whose every value is a publisher's subject bounds a statement."""
+    for statement in github:
+        pinned = [values for operator, values in iam.condition_entries(statement, GITHUB_SUB_KEY)
+                  if operator in ("StringEquals", "StringLike")]
+        if any(values and all(v in publishers for v in values) for values in pinned):
+            continue
+        others = [v for values in pinned for v in values if v not in publishers]
+        return (f"trusts {others[0]!r}, which publisherSubjects gives no publisher," if others
+                else "has a GitHub trust statement that pins no subject,")
+    return None
+
+
 def publisher_problems(statement: Mapping[str, object], own: frozenset[str] = frozenset(),
                        prefixes: frozenset[str] = frozenset()) -> list[str]:
     """Why an Allow statement gives a GitHub-assumable role more than reading and publishing its own
@@ -284,6 +311,7 @@ def publisher_problems(statement: Mapping[str, object], own: frozenset[str] = fr
 
 def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) -> None:
     prefixes = cfg.config_set(args, "internalPrefixes")
+    publishers = publisher_subjects(args)
     by_arn = _managed_by_arn(args)
     references = RoleReferences(args.resources)
     for role in args.resources:
@@ -296,8 +324,11 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
         github = [s for _, document in trust for s in iam.allow_statements(document) if trusts_github(s)]
         if not github:
             continue
-        # Any branch of the repository can open a pull request: such a role may only read.
-        read_only = any(trusts_pull_requests(s) for s in github)
+        # Any branch of the repository can open a pull request: such a role may only read. So may one that trusts
+        # anything but publishers' subjects (a CI or Dependabot reader, or a role the config does not know).
+        pull_requests = any(trusts_pull_requests(s) for s in github)
+        not_publisher = None if pull_requests else non_publisher_subject(github, publishers)
+        read_only = pull_requests or not_publisher is not None
         own = publishable_names(args, trusted_repositories(github))
         for where, document in role_documents(role, references, by_arn):
             if document is None:
@@ -309,10 +340,15 @@ def validate_github_role_scope(args: StackValidationArgs, report: cfg.Report) ->
                 if read_only:
                     beyond = ["NotAction"] if "NotAction" in statement else [
                         a for pattern in iam.actions(statement) for a in beyond_read_only(pattern)]
-                    if beyond:
+                    if beyond and pull_requests:
                         report(f"GitHub-assumable role {role.name} trusts pull_request subjects, yet {where} "
                                f"{iam.label(statement, index)} allows {grants.summary(beyond)}: a role pull "
                                "requests can assume may only read", role.urn)
+                    elif beyond:
+                        report(f"GitHub-assumable role {role.name} {not_publisher} yet {where} "
+                               f"{iam.label(statement, index)} allows "
+                               f"{grants.summary(beyond)}: a role that is not a publisher (a CI or Dependabot "
+                               "reader) may only read", role.urn)
                     continue
                 if problems:
                     report(
@@ -453,10 +489,11 @@ POLICIES: list[cfg.Guardrail] = [
     ),
     cfg.stack_policy(
         "github-roles-publish-only-own-packages",
-        "A role GitHub Actions can assume may only read, and PublishPackageVersion on the exact package ARNs of "
-        "the names publisherPackages gives the repositories it trusts (inside an internal prefix), through every "
-        "policy in force for it (inline, attached, AWS-managed).",
-        validate_github_role_scope, "publisherPackages", "internalPrefixes",
+        "A role GitHub Actions can assume may only read, and, when it trusts only subjects publisherSubjects gives "
+        "publishers (never a CI or Dependabot reader), PublishPackageVersion on the exact package ARNs of the names "
+        "publisherPackages gives the repositories it trusts (inside an internal prefix), through every policy in "
+        "force for it (inline, attached, AWS-managed).",
+        validate_github_role_scope, "publisherPackages", "publisherSubjects", "internalPrefixes",
     ),
     cfg.stack_policy(
         "reachable-roles-read-only",

@@ -28,7 +28,7 @@ from tests.audit.semantics_support import (
     with_document,
 )
 from tests.expected import DOMAIN, DOMAIN_POLICY, GITHUB_OIDC_PROVIDER, OWNER, ROLE, ROLE_POLICY
-from tests.policies.support import SECONDARY, options, policy_named, program_policy, stack_violations
+from tests.policies.support import CONFIG, SECONDARY, options, policy_named, program_policy, stack_violations
 
 # --- an account that cannot be told is no other account ---------------------------------------
 
@@ -180,9 +180,12 @@ def test_pack_a_publisher_any_trust_statement_opens_to_pull_requests_may_only_re
     sub("StringEquals", "repo:acme/acme-core:ref:refs/heads/pull_request"),
 ], ids=["exact", "like-without-wildcard", "branch-named-pull_request"])
 def test_pack_a_publisher_whose_trust_keeps_pull_requests_out_may_publish(condition):
+    # Every subject is one the publisher declares (publisherSubjects): only whether pull requests get in is at issue.
+    subjects = [v for values in condition.values() for v in values["token.actions.githubusercontent.com:sub"]]
     statement = github_statement(condition)
     statement["Condition"].setdefault("StringEquals", {}).update(AUDIENCE)
-    assert stack_violations(SCOPE_RULE, publisher_role_resources([statement])) == []
+    declared = {**CONFIG[SCOPE_RULE], "publisherSubjects": {"acme/acme-core": subjects}}
+    assert stack_violations(SCOPE_RULE, publisher_role_resources([statement]), config=declared) == []
 
 
 def test_pack_a_wildcard_subject_that_cannot_end_in_pull_request_keeps_pull_requests_out():

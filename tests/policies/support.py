@@ -69,6 +69,7 @@ CONFIG = policy_config({
     "allowedGithubOwners": ["acme"],
     "internalPrefixes": ["acme-", "acmecorp-"],
     "publisherPackages": {p.repository: list(p.packages) for p in SETTINGS.publishers},
+    "publisherSubjects": {p.repository: list(p.subjects) for p in SETTINGS.publishers},
 })
 
 

@@ -315,8 +315,13 @@ def test_scope_holds_a_configured_name_outside_every_prefix_and_fails_closed_wit
     found = stack_violations(SCOPE_RULE, [target, own], config=outside)
     assert found and "outside every internal prefix" in found[0][0]
     # Without publisherPackages, no name is the role's own: every publish grant is refused.
-    found = stack_violations(SCOPE_RULE, [target, own], config={})
+    found = stack_violations(SCOPE_RULE, [target, own], config={**CONFIG[SCOPE_RULE], "publisherPackages": {}})
     assert found and "(none)" in found[0][0]
+    # Without publisherSubjects, no role is a publisher: every GitHub role may only read.
+    found = stack_violations(SCOPE_RULE, [target, own], config={})
+    assert found and "which publisherSubjects gives no publisher" in found[0][0]
+    assert "PublishPackageVersion: a role that is not a publisher (a CI or Dependabot reader) may only read" in (
+        found[0][0])
 
 
 def test_a_role_two_repositories_share_publishes_only_what_both_claim():
