@@ -42,8 +42,9 @@ else pypi-login/config.json in the user's config directory).
 EPILOG = f"""\
 {textwrap.fill(REFUSED_HINT, 96)}
 
-Never add the index with --extra-index-url: a second index lets a public package with an
-internal name win (dependency confusion). The CodeArtifact index already serves PyPI.
+Never add the index with --extra-index-url, nor a link page with --find-links: a second source
+lets a public package with an internal name win (dependency confusion). The CodeArtifact index
+already serves PyPI.
 
 To avoid refreshing tokens, the keyring backend keyrings.codeartifact fetches a token whenever a
 tool asks, but each tool asks differently (docs/consuming.md): pip only after a 401
