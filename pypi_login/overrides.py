@@ -108,6 +108,7 @@ def _uv_index_overrides(path: Path, text: str, table: str, index_url: str | None
             what = ANOTHER_SOURCE.get(key, "replaces the default index")
             found.append(Override("uv", f"{path}:{line}", f"{prefix}{key} {what}", f"remove line {line}", path,
                                   toml_value_lines(text, line) if line else ()))
+    found += _uv_pip_table_overrides(path, text, settings.get("pip"), f"{prefix}pip", entries, index_url)
     indexes = settings.get("index", [])
     for occurrence, index in enumerate(indexes if isinstance(indexes, list) else []):
         if not isinstance(index, dict) or index.get("explicit"):
@@ -123,6 +124,26 @@ def _uv_index_overrides(path: Path, text: str, table: str, index_url: str | None
                 else "is searched before the default index (dependency confusion)")
         found.append(Override("uv", f"{path}:{line}", f"[[{prefix}index]] {index.get('name', 'unnamed')!r} {what}",
                               f"remove lines {lines[0]}-{lines[-1]}" if lines else "remove it", path, lines))
+    return found
+
+
+def _uv_pip_table_overrides(path: Path, text: str, pip_table: Any, table: str,
+                            entries: Sequence[tuple[str, int, str, int, tuple[int, ...]]],
+                            index_url: str | None) -> list[Override]:
+    """The `[pip]` table (`[tool.uv.pip]` in pyproject.toml): what `uv pip` reads over every other setting, in
+    whichever file: an index-url other than the registry's, a second index or a link page."""
+    if not isinstance(pip_table, dict):
+        return []
+    found = []
+    for key in ("index-url", *ANOTHER_SOURCE):
+        if key not in pip_table:
+            continue
+        if key == "index-url" and index_url is not None and split_credentials(str(pip_table[key]))[0] == index_url:
+            continue  # the registry's own index
+        line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
+        what = ANOTHER_SOURCE.get(key, "replaces the index for `uv pip`")
+        found.append(Override("uv", f"{path}:{line}", f"{table}.{key} {what}", f"remove line {line}", path,
+                              toml_value_lines(text, line) if line else ()))
     return found
 
 

@@ -264,6 +264,15 @@ def write_file(path: Path, text: str) -> Path:
      "remove line 5"),
     ("uv", lambda home, project: write_file(home.uv, 'native-tls = true\nfind-links = ["https://links.example/"]\n')
      and {}, "uv: {home.uv}:2 find-links adds a link page beside the index (dependency confusion): remove line 2"),
+    # uv's [pip] table, which `uv pip` reads over every other setting.
+    ("uv", lambda home, project: write_file(project / "uv.toml", '[pip]\nindex-url = "https://pypi.org/simple/"\n')
+     and {}, "uv: {project}/uv.toml:2 pip.index-url replaces the index for `uv pip`: remove line 2"),
+    ("uv", lambda home, project: write_file(project / "pyproject.toml", '[project]\nname = "x"\n\n[tool.uv.pip]\n'
+                                            'extra-index-url = ["https://pypi.org/simple/"]\n') and {},
+     "uv: {project}/pyproject.toml:5 tool.uv.pip.extra-index-url adds a second index (dependency confusion): "
+     "remove line 5"),
+    ("uv", lambda home, project: write_file(home.uv, '[pip]\nfind-links = ["/srv/wheels"]\n') and {},
+     "uv: {home.uv}:2 pip.find-links adds a link page beside the index (dependency confusion): remove line 2"),
     ("poetry", lambda home, project: {"POETRY_HTTP_BASIC_INTERNAL_PASSWORD": "old"},
      "poetry: $POETRY_HTTP_BASIC_INTERNAL_PASSWORD is read over {home.poetry}: unset"),
     ("poetry", lambda home, project: {"POETRY_REPOSITORIES_INTERNAL_URL": "https://mirror.example/simple/"},
@@ -302,6 +311,7 @@ def test_write_refuses_a_setting_that_would_send_the_tool_elsewhere(home, stubbe
                                      'explicit = true\n'),  # explicit: only for packages pinned to it
     lambda home, project: write_file(Path(home.environ["XDG_CONFIG_HOME"]) / "uv" / "uv.toml",
                                      'index-url = "https://pypi.org/simple/"\n'),  # in our file: replaced below
+    lambda home, project: write_file(project / "uv.toml", f'[pip]\nindex-url = "{INDEX}"\n'),  # `uv pip` too
 ])
 def test_write_accepts_settings_that_keep_uv_on_the_registry(home, stubbed, tmp_path, setup):
     client, stubber = stubbed
