@@ -104,10 +104,8 @@ def _uv_index_overrides(path: Path, text: str, table: str, index_url: str | None
     found = []
     for key in ("index-url", *ANOTHER_SOURCE):
         if key in settings and (key in ANOTHER_SOURCE or later):
-            line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
-            what = ANOTHER_SOURCE.get(key, "replaces the default index")
-            found.append(Override("uv", f"{path}:{line}", f"{prefix}{key} {what}", f"remove line {line}", path,
-                                  toml_value_lines(text, line) if line else ()))
+            found.append(_uv_key_override(path, text, entries, table, key,
+                                          ANOTHER_SOURCE.get(key, "replaces the default index")))
     found += _uv_pip_table_overrides(path, text, settings.get("pip"), f"{prefix}pip", entries, index_url)
     indexes = settings.get("index", [])
     for occurrence, index in enumerate(indexes if isinstance(indexes, list) else []):
@@ -140,11 +138,18 @@ def _uv_pip_table_overrides(path: Path, text: str, pip_table: Any, table: str,
             continue
         if key == "index-url" and index_url is not None and split_credentials(str(pip_table[key]))[0] == index_url:
             continue  # the registry's own index
-        line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
-        what = ANOTHER_SOURCE.get(key, "replaces the index for `uv pip`")
-        found.append(Override("uv", f"{path}:{line}", f"{table}.{key} {what}", f"remove line {line}", path,
-                              toml_value_lines(text, line) if line else ()))
+        found.append(_uv_key_override(path, text, entries, table, key,
+                                      ANOTHER_SOURCE.get(key, "replaces the index for `uv pip`")))
     return found
+
+
+def _uv_key_override(path: Path, text: str, entries: Sequence[tuple[str, int, str, int, tuple[int, ...]]],
+                     table: str, key: str, what: str) -> Override:
+    """One key of a uv TOML table that sends uv elsewhere: its line, and every line of its value for --fix."""
+    line = next((entry[3] for entry in entries if entry[0] == table and entry[2] == key), 0)
+    name = f"{table}.{key}" if table else key
+    return Override("uv", f"{path}:{line}", f"{name} {what}", f"remove line {line}", path,
+                    toml_value_lines(text, line) if line else ())
 
 
 def comment_out(path: Path, lines: set[int]) -> None:
